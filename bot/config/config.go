@@ -1,0 +1,270 @@
+// Package config is chatops' configuration: one YAML file, defaults for
+// everything that has a sane one, environment overrides, and secrets only from
+// the environment or from files. Load reports every problem it finds, each
+// with its path in the YAML (severity.rules[2].match[0]), so `chatops config
+// check` can list them all at once.
+//
+// A secret's value never appears in an error, a log line or String().
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+)
+
+// Defaults.
+const (
+	DefaultListenAddr   = "127.0.0.1:8080"
+	DefaultDataDir      = "./data"
+	DefaultMaxBodyBytes = 1 << 20
+	maxBodyBytesCeiling = 64 << 20
+	DefaultMaxConns     = 16
+	DefaultShutdown     = 20 * time.Second
+)
+
+// Config is the whole file.
+type Config struct {
+	ListenAddr      string        `yaml:"listen_addr"`
+	DataDir         string        `yaml:"data_dir"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Log             Log           `yaml:"log"`
+	Database        Database      `yaml:"database"`
+	Webhook         Webhook       `yaml:"webhook"`
+	API             API           `yaml:"api"`
+	Incidents       Incidents     `yaml:"incidents"`
+	Severity        Severity      `yaml:"severity"`
+	Destinations    []Destination `yaml:"destinations"`
+	Routes          []Route       `yaml:"routes"`
+
+	// Built by validation from the fields above.
+	classifier bot.Classifier
+	routes     bot.Routes
+}
+
+// Classifier is the severity rules, parsed.
+func (c *Config) Classifier() bot.Classifier { return c.classifier }
+
+// IncidentRoutes is the routing table, parsed.
+func (c *Config) IncidentRoutes() bot.Routes { return c.routes }
+
+// Log chooses the log encoding: json, console, or auto (console on a
+// terminal, JSON otherwise).
+type Log struct {
+	Format string `yaml:"format"`
+	Level  string `yaml:"level"`
+}
+
+// Database selects PostgreSQL when a URL is given (CHATOPS_DATABASE_URL or
+// url_file), the embedded SQLite file in data_dir otherwise.
+type Database struct {
+	URLFile  string `yaml:"url_file"`
+	MaxConns int    `yaml:"max_conns"`
+	URL      Secret `yaml:"-"`
+}
+
+// Webhook is the Alertmanager receiver's security and limits.
+type Webhook struct {
+	TokenFile      string    `yaml:"token_file"`
+	BasicAuth      BasicAuth `yaml:"basic_auth"`
+	InsecureNoAuth bool      `yaml:"insecure_no_auth"`
+	MaxBodyBytes   int64     `yaml:"max_body_bytes"`
+	Token          Secret    `yaml:"-"`
+}
+
+// BasicAuth is an optional second way for Alertmanager to authenticate.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	Password     Secret `yaml:"-"`
+}
+
+// API guards the read API (/v1/incidents).
+type API struct {
+	TokenFile string `yaml:"token_file"`
+	Token     Secret `yaml:"-"`
+}
+
+// Incidents tunes the engine.
+type Incidents struct {
+	ReopenWindow time.Duration `yaml:"reopen_window"`
+}
+
+// Severity holds the ordered severity rules.
+type Severity struct {
+	Rules []SeverityRule `yaml:"rules"`
+}
+
+// SeverityRule: alerts matching every matcher get the severity.
+type SeverityRule struct {
+	Name     string   `yaml:"name"`
+	Match    []string `yaml:"match"`
+	Severity string   `yaml:"severity"`
+}
+
+// Destination is a chat channel incidents are mirrored to.
+type Destination struct {
+	Name     string `yaml:"name"`
+	Platform string `yaml:"platform"`
+	Channel  string `yaml:"channel"`
+}
+
+// Route sends matching incidents to destinations.
+type Route struct {
+	Severities   []string `yaml:"severities"`
+	Match        []string `yaml:"match"`
+	Destinations []string `yaml:"destinations"`
+	Continue     bool     `yaml:"continue"`
+}
+
+// Secret is a credential: it prints as a placeholder.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// Reveal returns the value, for the one place that uses it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Environment variables read on top of the file.
+const (
+	EnvListenAddr      = "CHATOPS_LISTEN_ADDR"
+	EnvDataDir         = "CHATOPS_DATA_DIR"
+	EnvDatabaseURL     = "CHATOPS_DATABASE_URL"
+	EnvWebhookToken    = "CHATOPS_WEBHOOK_TOKEN"
+	EnvWebhookPassword = "CHATOPS_WEBHOOK_PASSWORD"
+	EnvAPIToken        = "CHATOPS_API_TOKEN"
+	EnvLogFormat       = "CHATOPS_LOG_FORMAT"
+	EnvLogLevel        = "CHATOPS_LOG_LEVEL"
+)
+
+// Default is the configuration with no file at all.
+func Default() Config {
+	return Config{
+		ListenAddr:      DefaultListenAddr,
+		DataDir:         DefaultDataDir,
+		ShutdownTimeout: DefaultShutdown,
+		Log:             Log{Format: "auto", Level: "info"},
+		Database:        Database{MaxConns: DefaultMaxConns},
+		Webhook:         Webhook{MaxBodyBytes: DefaultMaxBodyBytes},
+		Incidents:       Incidents{ReopenWindow: bot.DefaultReopenWindow},
+	}
+}
+
+// SQLitePath is where the embedded database lives.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "chatops.db") }
+
+// UsesPostgres reports whether a PostgreSQL URL is configured.
+func (c *Config) UsesPostgres() bool { return c.Database.URL != "" }
+
+// Problem is one configuration error at a YAML path.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	if p.Path == "" {
+		return p.Msg
+	}
+	return p.Path + ": " + p.Msg
+}
+
+// Problems is every error found; it is an error itself.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (ps *Problems) add(path, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Load reads the file at path (none: defaults), applies the environment
+// (getenv, normally os.Getenv), reads secret files and validates. On error
+// it returns Problems.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	var ps Problems
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, Problems{{Msg: fmt.Sprintf("read config: %v", err)}}
+		}
+		ps = append(ps, decodeYAML(data, &cfg)...)
+	}
+	applyEnv(&cfg, getenv, &ps)
+	validate(&cfg, &ps)
+	if len(ps) > 0 {
+		return cfg, ps
+	}
+	return cfg, nil
+}
+
+func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
+	if v := getenv(EnvListenAddr); v != "" {
+		c.ListenAddr = v
+	}
+	if v := getenv(EnvDataDir); v != "" {
+		c.DataDir = v
+	}
+	if v := getenv(EnvLogFormat); v != "" {
+		c.Log.Format = v
+	}
+	if v := getenv(EnvLogLevel); v != "" {
+		c.Log.Level = v
+	}
+	c.Database.URL = secret(getenv(EnvDatabaseURL), c.Database.URLFile, "database.url_file", ps)
+	c.Webhook.Token = secret(getenv(EnvWebhookToken), c.Webhook.TokenFile, "webhook.token_file", ps)
+	c.Webhook.BasicAuth.Password = secret(getenv(EnvWebhookPassword), c.Webhook.BasicAuth.PasswordFile, "webhook.basic_auth.password_file", ps)
+	c.API.Token = secret(getenv(EnvAPIToken), c.API.TokenFile, "api.token_file", ps)
+}
+
+// maxSecretFileBytes keeps a mistaken path (a log file, a binary) from
+// being read whole.
+const maxSecretFileBytes = 64 << 10
+
+// secret takes the environment's value when set, else the file's. Errors
+// name the file, never its content.
+func secret(env, file, path string, ps *Problems) Secret {
+	if env != "" {
+		return Secret(strings.TrimSpace(env))
+	}
+	if file == "" {
+		return ""
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		ps.add(path, "%v", err)
+		return ""
+	}
+	defer f.Close()
+	buf, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	if err != nil {
+		ps.add(path, "read %s: %v", file, err)
+		return ""
+	}
+	if len(buf) > maxSecretFileBytes {
+		ps.add(path, "%s is larger than %d bytes; is it the right file?", file, maxSecretFileBytes)
+		return ""
+	}
+	v := strings.TrimSpace(string(buf))
+	if v == "" {
+		ps.add(path, "%s is empty", file)
+	}
+	return Secret(v)
+}

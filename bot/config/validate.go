@@ -1,0 +1,138 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+)
+
+// Limits on the configuration itself.
+const (
+	maxRules        = 1000
+	maxMatchersRule = 32
+)
+
+var destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// platforms are the chat platforms a destination may name.
+var platforms = map[string]bool{"slack": true, "discord": true}
+
+func validate(c *Config, ps *Problems) {
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		ps.add("listen_addr", "%q is not host:port: %v", c.ListenAddr, err)
+	}
+	if !c.UsesPostgres() && c.DataDir == "" {
+		ps.add("data_dir", "empty, and no PostgreSQL URL is configured")
+	}
+	if c.ShutdownTimeout <= 0 {
+		ps.add("shutdown_timeout", "must be positive")
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		ps.add("log.format", "%q: want auto, json or console", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		ps.add("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Database.MaxConns < 1 || c.Database.MaxConns > 500 {
+		ps.add("database.max_conns", "%d: want 1..500", c.Database.MaxConns)
+	}
+
+	w := &c.Webhook
+	if w.Token == "" && w.BasicAuth.Username == "" && !w.InsecureNoAuth {
+		ps.add("webhook", "no credential: set %s (or webhook.token_file) or webhook.basic_auth; "+
+			"to accept unauthenticated notifications say insecure_no_auth: true", EnvWebhookToken)
+	}
+	if w.BasicAuth.Username != "" && w.BasicAuth.Password == "" {
+		ps.add("webhook.basic_auth.password_file", "username set but no password: set %s or password_file", EnvWebhookPassword)
+	}
+	if w.MaxBodyBytes < 1024 || w.MaxBodyBytes > maxBodyBytesCeiling {
+		ps.add("webhook.max_body_bytes", "%d: want 1024..%d", w.MaxBodyBytes, maxBodyBytesCeiling)
+	}
+	if c.API.Token == "" {
+		ps.add("api", "no token: set %s or api.token_file", EnvAPIToken)
+	}
+	if c.Incidents.ReopenWindow < 0 || c.Incidents.ReopenWindow > 7*24*time.Hour {
+		ps.add("incidents.reopen_window", "%s: want 0..168h", c.Incidents.ReopenWindow)
+	}
+
+	c.classifier = bot.Classifier{}
+	if len(c.Severity.Rules) > maxRules {
+		ps.add("severity.rules", "%d rules: at most %d", len(c.Severity.Rules), maxRules)
+	}
+	for i, r := range c.Severity.Rules {
+		path := fmt.Sprintf("severity.rules[%d]", i)
+		sev, err := bot.ParseSeverity(r.Severity)
+		if err != nil {
+			ps.add(path+".severity", "%v", err)
+		}
+		if len(r.Match) == 0 {
+			ps.add(path+".match", "no matchers: a rule must say which alerts it is for")
+		}
+		ms := matchers(r.Match, path+".match", ps)
+		c.classifier.Rules = append(c.classifier.Rules, bot.SeverityRule{Name: r.Name, Matchers: ms, Severity: sev})
+	}
+
+	names := map[string]bool{}
+	for i, d := range c.Destinations {
+		path := fmt.Sprintf("destinations[%d]", i)
+		switch {
+		case !destinationName.MatchString(d.Name):
+			ps.add(path+".name", "%q: want lower-case letters, digits, - and _ (at most 63)", d.Name)
+		case names[d.Name]:
+			ps.add(path+".name", "%q is used twice", d.Name)
+		}
+		names[d.Name] = true
+		if !platforms[d.Platform] {
+			ps.add(path+".platform", "%q: want slack or discord", d.Platform)
+		}
+		if d.Channel == "" || len(d.Channel) > 128 {
+			ps.add(path+".channel", "want a channel id of 1..128 characters")
+		}
+	}
+	c.routes = nil
+	for i, r := range c.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		route := bot.Route{Continue: r.Continue}
+		for j, s := range r.Severities {
+			sev, err := bot.ParseSeverity(s)
+			if err != nil {
+				ps.add(fmt.Sprintf("%s.severities[%d]", path, j), "%v", err)
+			}
+			route.Severities = append(route.Severities, sev)
+		}
+		route.Matchers = matchers(r.Match, path+".match", ps)
+		if len(r.Destinations) == 0 {
+			ps.add(path+".destinations", "empty: a route must send somewhere")
+		}
+		for j, d := range r.Destinations {
+			if !names[d] {
+				ps.add(fmt.Sprintf("%s.destinations[%d]", path, j), "%q is not a destination", d)
+			}
+		}
+		route.Destinations = r.Destinations
+		c.routes = append(c.routes, route)
+	}
+}
+
+func matchers(specs []string, path string, ps *Problems) []bot.Matcher {
+	if len(specs) > maxMatchersRule {
+		ps.add(path, "%d matchers: at most %d", len(specs), maxMatchersRule)
+	}
+	var out []bot.Matcher
+	for j, s := range specs {
+		m, err := bot.ParseMatcher(s)
+		if err != nil {
+			ps.add(fmt.Sprintf("%s[%d]", path, j), "%v", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}

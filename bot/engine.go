@@ -1,0 +1,164 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// DefaultReopenWindow is how long after resolving an incident the same group
+// firing again reopens it instead of opening a new one (flap control).
+const DefaultReopenWindow = 10 * time.Minute
+
+// EngineConfig is what the incident engine needs besides its store.
+type EngineConfig struct {
+	Classifier   Classifier
+	Routes       Routes
+	ReopenWindow time.Duration
+	// Now is the clock; nil means time.Now. Tests pass a controllable one.
+	Now func() time.Time
+}
+
+// Engine turns alert groups into incidents, one transaction per notification.
+type Engine struct {
+	store   Store
+	cfg     EngineConfig
+	log     *zap.Logger
+	metrics engineMetrics
+}
+
+type engineMetrics struct {
+	alerts    *prometheus.CounterVec
+	incidents *prometheus.CounterVec
+}
+
+// NewEngine builds an engine. Its metrics go to reg (nil: not registered).
+func NewEngine(store Store, cfg EngineConfig, log *zap.Logger, reg prometheus.Registerer) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ReopenWindow <= 0 {
+		cfg.ReopenWindow = DefaultReopenWindow
+	}
+	m := engineMetrics{
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_alerts_processed_total",
+			Help: "Alerts received in notifications, by what they did: changed (a new alert or a status change), updated (details only) or unchanged (a duplicate or stale copy).",
+		}, []string{"result"}),
+		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_incident_transitions_total",
+			Help: "Incident lifecycle transitions: opened, resolved, reopened, severity_changed.",
+		}, []string{"transition"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.alerts, m.incidents)
+	}
+	return &Engine{store: store, cfg: cfg, log: log, metrics: m}
+}
+
+// IngestResult says what a notification did.
+type IngestResult struct {
+	IncidentID int64
+	Created    bool
+	Events     int
+}
+
+// Ingest records one alert group durably. It returns only after the
+// transaction committed; an error means nothing of g was stored and the
+// sender should retry.
+func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error) {
+	for i := range g.Alerts {
+		g.Alerts[i].Severity = e.cfg.Classifier.Classify(g.Alerts[i].Labels)
+	}
+	now := e.cfg.Now().UTC()
+	var res IngestResult
+	var ch change
+	err := e.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.LockGroup(ctx, g.Receiver, g.GroupKey); err != nil {
+			return fmt.Errorf("lock group: %w", err)
+		}
+		latest, err := tx.LatestIncident(ctx, g.Receiver, g.GroupKey)
+		if err != nil {
+			return fmt.Errorf("latest incident: %w", err)
+		}
+		var alerts []Alert
+		if latest != nil {
+			if alerts, err = tx.Alerts(ctx, latest.ID); err != nil {
+				return fmt.Errorf("incident %d: alerts: %w", latest.ID, err)
+			}
+		}
+		ch = reconcile(latest, alerts, g, now)
+		if latest != nil && latest.Status == IncidentResolved && ch.incident.Status == IncidentOpen &&
+			latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) > e.cfg.ReopenWindow {
+			// Too long since it resolved: this is new trouble, with a thread of its own.
+			ch = reconcile(nil, nil, g, now)
+		}
+		res, err = e.apply(ctx, tx, &ch)
+		return err
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	e.observe(g, ch)
+	return res, nil
+}
+
+func (e *Engine) apply(ctx context.Context, tx Tx, ch *change) (IngestResult, error) {
+	inc := &ch.incident
+	switch {
+	case ch.isNew:
+		id, err := tx.CreateIncident(ctx, inc)
+		if err != nil {
+			return IngestResult{}, fmt.Errorf("create incident: %w", err)
+		}
+		inc.ID = id
+	case ch.dirty:
+		if err := tx.UpdateIncident(ctx, inc); err != nil {
+			return IngestResult{}, fmt.Errorf("incident %d: update: %w", inc.ID, err)
+		}
+	}
+	if len(ch.upserts) > 0 {
+		if err := tx.UpsertAlerts(ctx, inc.ID, ch.upserts, ch.at); err != nil {
+			return IngestResult{}, fmt.Errorf("incident %d: upsert alerts: %w", inc.ID, err)
+		}
+	}
+	if len(ch.events) > 0 {
+		if err := tx.AppendEvents(ctx, inc.ID, ch.events); err != nil {
+			return IngestResult{}, fmt.Errorf("incident %d: append events: %w", inc.ID, err)
+		}
+		for _, dest := range e.cfg.Routes.Destinations(inc) {
+			job := OutboxJob{IncidentID: inc.ID, Destination: dest, Priority: inc.Severity, DueAt: ch.at}
+			if err := tx.Enqueue(ctx, job); err != nil {
+				return IngestResult{}, fmt.Errorf("incident %d: enqueue %s: %w", inc.ID, dest, err)
+			}
+		}
+	}
+	return IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events)}, nil
+}
+
+func (e *Engine) observe(g AlertGroup, ch change) {
+	changed, updated := 0, 0
+	for _, ev := range ch.events {
+		switch ev.Kind {
+		case EventAlertFiring, EventAlertResolved:
+			changed++
+		case EventOpened, EventResolved, EventReopened, EventSeverityChanged:
+			e.metrics.incidents.WithLabelValues(string(ev.Kind)).Inc()
+		}
+	}
+	updated = len(ch.upserts) - changed
+	e.metrics.alerts.WithLabelValues("changed").Add(float64(changed))
+	e.metrics.alerts.WithLabelValues("updated").Add(float64(updated))
+	e.metrics.alerts.WithLabelValues("unchanged").Add(float64(len(g.Alerts) - changed - updated))
+	if len(ch.events) > 0 {
+		e.log.Info("incident changed",
+			zap.Int64("incident", ch.incident.ID),
+			zap.String("title", ch.incident.Title),
+			zap.Stringer("severity", ch.incident.Severity),
+			zap.String("status", string(ch.incident.Status)),
+			zap.Int("events", len(ch.events)))
+	}
+}

@@ -1,0 +1,131 @@
+package bot
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// AlertStatus is Alertmanager's alert status.
+type AlertStatus string
+
+const (
+	AlertFiring   AlertStatus = "firing"
+	AlertResolved AlertStatus = "resolved"
+)
+
+// IncidentStatus is where an incident stands.
+type IncidentStatus string
+
+const (
+	IncidentOpen     IncidentStatus = "open"
+	IncidentResolved IncidentStatus = "resolved"
+)
+
+// AlertGroup is one Alertmanager notification, already validated: the whole
+// current state of one alert group as Alertmanager sees it.
+type AlertGroup struct {
+	Receiver          string
+	GroupKey          string
+	Status            AlertStatus
+	GroupLabels       map[string]string
+	CommonLabels      map[string]string
+	CommonAnnotations map[string]string
+	ExternalURL       string
+	TruncatedAlerts   int
+	Alerts            []Alert
+}
+
+// Alert is one alert of a group, as stored with its incident.
+type Alert struct {
+	Fingerprint  string            `json:"fingerprint"`
+	Status       AlertStatus       `json:"status"`
+	Severity     Severity          `json:"severity"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"starts_at"`
+	EndsAt       time.Time         `json:"ends_at"`
+	GeneratorURL string            `json:"generator_url"`
+}
+
+// Incident is the durable record of one alert group's trouble.
+type Incident struct {
+	ID                int64             `json:"id"`
+	Receiver          string            `json:"receiver"`
+	GroupKey          string            `json:"group_key"`
+	Status            IncidentStatus    `json:"status"`
+	Severity          Severity          `json:"severity"`
+	Title             string            `json:"title"`
+	GroupLabels       map[string]string `json:"group_labels"`
+	CommonLabels      map[string]string `json:"common_labels"`
+	CommonAnnotations map[string]string `json:"common_annotations"`
+	ExternalURL       string            `json:"external_url"`
+	TruncatedAlerts   int               `json:"truncated_alerts"`
+	Firing            int               `json:"firing"`
+	Resolved          int               `json:"resolved"`
+	OpenedAt          time.Time         `json:"opened_at"`
+	ResolvedAt        *time.Time        `json:"resolved_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
+// EventKind names a timeline entry.
+type EventKind string
+
+const (
+	EventOpened          EventKind = "opened"
+	EventAlertFiring     EventKind = "alert_firing"
+	EventAlertResolved   EventKind = "alert_resolved"
+	EventSeverityChanged EventKind = "severity_changed"
+	EventResolved        EventKind = "resolved"
+	EventReopened        EventKind = "reopened"
+)
+
+// Event is one entry of an incident's timeline. Events are only appended for
+// real changes, so a duplicated notification adds none.
+type Event struct {
+	ID         int64     `json:"id"`
+	IncidentID int64     `json:"-"`
+	At         time.Time `json:"at"`
+	Kind       EventKind `json:"kind"`
+	Detail     string    `json:"detail"`
+}
+
+// IncidentDetail is an incident with its alerts and timeline.
+type IncidentDetail struct {
+	Incident
+	Alerts   []Alert `json:"alerts"`
+	Timeline []Event `json:"timeline"`
+}
+
+// IncidentFilter selects incidents for listing.
+type IncidentFilter struct {
+	Status IncidentStatus // empty: all
+	Limit  int
+}
+
+// Title names an incident after its group: the alert name, then the other
+// grouping labels' values in label order ("ServiceDown · orders-service").
+func Title(groupLabels, commonLabels map[string]string) string {
+	name := groupLabels["alertname"]
+	if name == "" {
+		name = commonLabels["alertname"]
+	}
+	keys := make([]string, 0, len(groupLabels))
+	for k := range groupLabels {
+		if k != "alertname" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys)+1)
+	if name != "" {
+		parts = append(parts, name)
+	}
+	for _, k := range keys {
+		parts = append(parts, groupLabels[k])
+	}
+	if len(parts) == 0 {
+		return "alert group"
+	}
+	return strings.Join(parts, " · ")
+}

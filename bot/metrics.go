@@ -1,0 +1,58 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// scrapeTimeout bounds the store queries behind one /metrics scrape.
+const scrapeTimeout = 3 * time.Second
+
+// StoreCollector exports gauges read from the store at scrape time, so every
+// replica reports the same, true figures.
+type StoreCollector struct {
+	store    Store
+	open     *prometheus.Desc
+	depth    *prometheus.Desc
+	scrapeOK *prometheus.Desc
+}
+
+// NewStoreCollector builds the collector; register it once.
+func NewStoreCollector(s Store) *StoreCollector {
+	return &StoreCollector{
+		store:    s,
+		open:     prometheus.NewDesc("chatops_open_incidents", "Open incidents by severity.", []string{"severity"}, nil),
+		depth:    prometheus.NewDesc("chatops_outbox_depth", "Chat sync jobs waiting in the outbox.", nil, nil),
+		scrapeOK: prometheus.NewDesc("chatops_store_scrape_success", "1 when the store answered the metrics queries.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *StoreCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.open
+	ch <- c.depth
+	ch <- c.scrapeOK
+}
+
+// Collect implements prometheus.Collector.
+func (c *StoreCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	ok := 1.0
+	counts, err := c.store.CountOpenIncidents(ctx)
+	if err != nil {
+		ok = 0
+	} else {
+		for s := P0; s <= P3; s++ {
+			ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(counts[s]), s.String())
+		}
+	}
+	if depth, err := c.store.OutboxDepth(ctx); err != nil {
+		ok = 0
+	} else {
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth))
+	}
+	ch <- prometheus.MustNewConstMetric(c.scrapeOK, prometheus.GaugeValue, ok)
+}

@@ -1,0 +1,192 @@
+package bot
+
+import (
+	"fmt"
+	"maps"
+	"time"
+)
+
+// change is what one notification does to one incident: its new state, the
+// alert rows to write and the timeline events to append. It is computed from
+// state alone, so applying the same notification twice yields no change the
+// second time.
+type change struct {
+	incident Incident
+	at       time.Time
+	isNew    bool
+	dirty    bool // the incident row must be written
+	upserts  []Alert
+	events   []Event
+}
+
+// reconcile merges group g into incident cur (nil: a new incident) whose
+// stored alerts are alerts. It never resolves an alert because it is absent:
+// Alertmanager may truncate a group, and only an explicit "resolved" counts.
+func reconcile(cur *Incident, alerts []Alert, g AlertGroup, now time.Time) change {
+	ch := change{at: now}
+	if cur == nil {
+		ch.isNew, ch.dirty = true, true
+		ch.incident = Incident{
+			Receiver: g.Receiver,
+			GroupKey: g.GroupKey,
+			Status:   IncidentOpen,
+			Severity: SeverityUnknown,
+			OpenedAt: now,
+		}
+	} else {
+		ch.incident = *cur
+	}
+	inc := &ch.incident
+
+	byFP := make(map[string]Alert, len(alerts)+len(g.Alerts))
+	for _, a := range alerts {
+		byFP[a.Fingerprint] = a
+	}
+	for _, in := range g.Alerts {
+		old, known := byFP[in.Fingerprint]
+		next, ev, ok := mergeAlert(old, known, in)
+		if !ok {
+			continue
+		}
+		byFP[in.Fingerprint] = next
+		ch.upserts = append(ch.upserts, next)
+		if ev != "" {
+			ch.events = append(ch.events, Event{At: now, Kind: ev, Detail: alertDetail(next)})
+		}
+	}
+	alertsChanged := len(ch.upserts) > 0
+
+	// Group metadata follows the newest notification that changed something;
+	// a stale retry must not roll it back.
+	if ch.isNew || alertsChanged {
+		meta := Incident{
+			GroupLabels:       nonNil(g.GroupLabels),
+			CommonLabels:      nonNil(g.CommonLabels),
+			CommonAnnotations: nonNil(g.CommonAnnotations),
+			ExternalURL:       g.ExternalURL,
+			Title:             Title(g.GroupLabels, g.CommonLabels),
+		}
+		if !maps.Equal(inc.GroupLabels, meta.GroupLabels) || !maps.Equal(inc.CommonLabels, meta.CommonLabels) ||
+			!maps.Equal(inc.CommonAnnotations, meta.CommonAnnotations) || inc.ExternalURL != meta.ExternalURL || inc.Title != meta.Title {
+			inc.GroupLabels, inc.CommonLabels, inc.CommonAnnotations = meta.GroupLabels, meta.CommonLabels, meta.CommonAnnotations
+			inc.ExternalURL, inc.Title = meta.ExternalURL, meta.Title
+			ch.dirty = true
+		}
+	}
+	if inc.TruncatedAlerts != g.TruncatedAlerts {
+		inc.TruncatedAlerts = g.TruncatedAlerts
+		ch.dirty = true
+	}
+
+	firing, resolved := 0, 0
+	worstFiring, worstAll := SeverityUnknown, SeverityUnknown
+	for _, a := range byFP {
+		worstAll = min(worstAll, a.Severity)
+		if a.Status == AlertFiring {
+			firing++
+			worstFiring = min(worstFiring, a.Severity)
+		} else {
+			resolved++
+		}
+	}
+	if inc.Firing != firing || inc.Resolved != resolved {
+		inc.Firing, inc.Resolved = firing, resolved
+		ch.dirty = true
+	}
+
+	sev := inc.Severity
+	switch {
+	case worstFiring != SeverityUnknown:
+		sev = worstFiring
+	case inc.Severity == SeverityUnknown:
+		sev = worstAll // a group first seen already resolved
+	}
+	if ch.isNew {
+		inc.Severity = sev
+		ch.events = append([]Event{{At: now, Kind: EventOpened, Detail: fmt.Sprintf("%s opened at %s: %s", inc.Title, sev, pluralAlerts(firing, "firing"))}}, ch.events...)
+	} else if sev != inc.Severity {
+		ch.events = append(ch.events, Event{At: now, Kind: EventSeverityChanged, Detail: fmt.Sprintf("severity %s → %s", inc.Severity, sev)})
+		inc.Severity = sev
+		ch.dirty = true
+	}
+
+	switch {
+	case firing == 0 && inc.Status == IncidentOpen:
+		inc.Status = IncidentResolved
+		t := now
+		inc.ResolvedAt = &t
+		ch.events = append(ch.events, Event{At: now, Kind: EventResolved, Detail: "all alerts resolved"})
+		ch.dirty = true
+	case firing > 0 && inc.Status == IncidentResolved:
+		inc.Status = IncidentOpen
+		inc.ResolvedAt = nil
+		ch.events = append(ch.events, Event{At: now, Kind: EventReopened, Detail: fmt.Sprintf("fired again: %s", pluralAlerts(firing, "firing"))})
+		ch.dirty = true
+	}
+	if ch.dirty {
+		inc.UpdatedAt = now
+	}
+	return ch
+}
+
+// mergeAlert decides what an incoming alert does to the stored one. An alert
+// occurrence is identified by fingerprint and startsAt: an older startsAt is a
+// stale retry, a newer one a new occurrence, and for the same occurrence
+// "resolved" is final. ok is false when nothing changes.
+func mergeAlert(old Alert, known bool, in Alert) (next Alert, ev EventKind, ok bool) {
+	if !known {
+		if in.Status == AlertFiring {
+			return in, EventAlertFiring, true
+		}
+		return in, EventAlertResolved, true
+	}
+	switch {
+	case in.StartsAt.Before(old.StartsAt):
+		return old, "", false
+	case in.StartsAt.After(old.StartsAt):
+		if in.Status == AlertFiring {
+			return in, EventAlertFiring, true
+		}
+		return in, EventAlertResolved, true
+	case old.Status == AlertResolved && in.Status == AlertFiring:
+		return old, "", false
+	case old.Status == AlertFiring && in.Status == AlertResolved:
+		return in, EventAlertResolved, true
+	}
+	// Same occurrence, same status: refresh what may legitimately move
+	// (annotations, endsAt, a severity under new rules) without an event.
+	if in.EndsAt.Equal(old.EndsAt) && in.GeneratorURL == old.GeneratorURL && in.Severity == old.Severity &&
+		maps.Equal(in.Annotations, old.Annotations) && maps.Equal(in.Labels, old.Labels) {
+		return old, "", false
+	}
+	return in, "", true
+}
+
+func alertDetail(a Alert) string {
+	name := a.Labels["alertname"]
+	if name == "" {
+		name = a.Fingerprint
+	}
+	where := ""
+	for _, k := range []string{"service", "pod", "instance", "database"} {
+		if v := a.Labels[k]; v != "" {
+			where = " " + k + "=" + v
+			break
+		}
+	}
+	return fmt.Sprintf("%s%s %s (%s)", name, where, a.Status, a.Severity)
+}
+
+func pluralAlerts(n int, what string) string {
+	if n == 1 {
+		return "1 alert " + what
+	}
+	return fmt.Sprintf("%d alerts %s", n, what)
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

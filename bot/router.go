@@ -1,0 +1,55 @@
+package bot
+
+// Destination is a chat channel incidents can be mirrored to.
+type Destination struct {
+	Name     string
+	Platform string
+	Channel  string
+}
+
+// Route sends incidents that match it to destinations. An empty Severities
+// list matches every severity; Matchers test the incident's common labels.
+type Route struct {
+	Severities   []Severity
+	Matchers     []Matcher
+	Destinations []string
+	Continue     bool
+}
+
+// Routes picks destinations for an incident: routes are tried in order, a
+// match adds its destinations and stops the walk unless it says Continue.
+type Routes []Route
+
+// Destinations returns the distinct destination names for inc, in route order.
+func (rs Routes) Destinations(inc *Incident) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if !r.matches(inc) {
+			continue
+		}
+		for _, d := range r.Destinations {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+		if !r.Continue {
+			break
+		}
+	}
+	return out
+}
+
+func (r Route) matches(inc *Incident) bool {
+	if len(r.Severities) > 0 {
+		ok := false
+		for _, s := range r.Severities {
+			ok = ok || s == inc.Severity
+		}
+		if !ok {
+			return false
+		}
+	}
+	return MatchAll(r.Matchers, inc.CommonLabels)
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/config"
+	"github.com/bakewise/chatops/integrations/alertmanager"
+	"github.com/bakewise/chatops/integrations/httpapi"
+	"github.com/bakewise/chatops/integrations/postgres"
+	"github.com/bakewise/chatops/integrations/sqlite"
+	"github.com/bakewise/chatops/integrations/sqlstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/errgroup"
+)
+
+// HTTP server limits: slow or huge requests must not tie the bot up.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+type cliConfig struct {
+	cfg config.Config
+	log *zap.Logger
+}
+
+func withConfig(name string, args []string, stderr io.Writer, fn func(cliConfig) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "YAML configuration file (none: defaults)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // best effort on exit
+	return fn(cliConfig{cfg: cfg, log: log})
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	format := c.Format
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "console"
+		}
+	}
+	zc := zap.NewProductionConfig()
+	if format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	}
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Sampling = nil // never drop a log line about an alert
+	return zc.Build()
+}
+
+func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer) (*sqlstore.Store, string, error) {
+	if cfg.UsesPostgres() {
+		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns}, reg)
+		return s, "postgres", err
+	}
+	s, err := sqlite.Open(ctx, cfg.SQLitePath(), reg)
+	return s, "sqlite " + cfg.SQLitePath(), err
+}
+
+func migrate(ctx context.Context, c cliConfig, stdout io.Writer) error {
+	store, where, err := openStore(ctx, c.cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: applied %d migrations\n", where, n)
+	return nil
+}
+
+func serve(ctx context.Context, c cliConfig) error {
+	cfg, log := c.cfg, c.log
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store, where, err := openStore(ctx, cfg, reg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
+	reg.MustRegister(bot.NewStoreCollector(store))
+
+	engine := bot.NewEngine(store, bot.EngineConfig{
+		Classifier:   cfg.Classifier(),
+		Routes:       cfg.IncidentRoutes(),
+		ReopenWindow: cfg.Incidents.ReopenWindow,
+	}, log.With(zap.String("component", "engine")), reg)
+
+	if cfg.Webhook.InsecureNoAuth {
+		log.Warn("INSECURE: webhook.insecure_no_auth is true: anyone who can reach this port can create incidents",
+			zap.String("component", "alertmanager"))
+	}
+	recv, err := alertmanager.NewReceiver(alertmanager.ReceiverConfig{
+		BearerToken:    cfg.Webhook.Token.Reveal(),
+		BasicUser:      cfg.Webhook.BasicAuth.Username,
+		BasicPassword:  cfg.Webhook.BasicAuth.Password.Reveal(),
+		InsecureNoAuth: cfg.Webhook.InsecureNoAuth,
+		MaxBodyBytes:   cfg.Webhook.MaxBodyBytes,
+	}, engine, log.With(zap.String("component", "alertmanager")), reg)
+	if err != nil {
+		return err
+	}
+
+	handler := httpapi.New(httpapi.Config{Token: cfg.API.Token.Reveal()}, store,
+		[]httpapi.Mount{{Pattern: "POST /v1/alertmanager", Handler: recv}},
+		reg, reg, log.With(zap.String("component", "http")))
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(log.With(zap.String("component", "http"))),
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", zap.String("component", "http"), zap.String("addr", ln.Addr().String()), zap.String("version", version))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down: finishing in-flight requests", zap.String("component", "http"))
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+func configCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "YAML configuration file (none: defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path, os.Getenv)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(stderr, p.Error())
+		}
+		fmt.Fprintf(stderr, "%d problems\n", len(ps))
+		return 1
+	}
+	store := "sqlite " + cfg.SQLitePath()
+	if cfg.UsesPostgres() {
+		store = "postgres"
+	}
+	fmt.Fprintf(stdout, "configuration OK: store %s, listen %s, %d severity rules, %d destinations, %d routes\n",
+		store, cfg.ListenAddr, len(cfg.Severity.Rules), len(cfg.Destinations), len(cfg.Routes))
+	return 0
+}

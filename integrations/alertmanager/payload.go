@@ -1,0 +1,225 @@
+package alertmanager
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/prometheus/common/model"
+)
+
+// Limits on one notification besides the body size. They are far above what
+// Alertmanager sends for a sane alert, and they bound what a bad sender can
+// make the bot store.
+const (
+	MaxAlerts         = 10000
+	maxGroupKeyLen    = 8192
+	maxReceiverLen    = 256
+	maxURLLen         = 8192
+	maxLabels         = 256
+	maxLabelNameLen   = 256
+	maxLabelValueLen  = 16 << 10
+	maxAnnotationLen  = 64 << 10
+	maxFingerprintLen = 64
+)
+
+// webhook is Alertmanager's notification, version 4. Fields Alertmanager
+// may add later are ignored rather than refused: refusing them would make
+// Alertmanager drop real alerts after an upgrade.
+type webhook struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   int               `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []webhookAlert    `json:"alerts"`
+	// Sent by Alertmanager 0.35 and later; accepted, not used yet.
+	NotificationReason string            `json:"notification_reason,omitempty"`
+	RouteLabels        map[string]string `json:"routeLabels,omitempty"`
+}
+
+type webhookAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// Decode reads one notification and validates it. Its errors are written
+// for the sender: they say what is wrong and where.
+func Decode(r io.Reader) (bot.AlertGroup, error) {
+	dec := json.NewDecoder(r)
+	var w webhook
+	if err := dec.Decode(&w); err != nil {
+		return bot.AlertGroup{}, describeJSONError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bot.AlertGroup{}, errors.New("bad JSON: data after the notification object")
+	}
+	return w.validate()
+}
+
+func describeJSONError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("bad JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		return fmt.Errorf("bad JSON: field %s: %s is not a %s", typ.Field, typ.Value, typ.Type)
+	case errors.Is(err, io.EOF):
+		return errors.New("bad JSON: empty body")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("bad JSON: body ends in the middle of the object")
+	}
+	return fmt.Errorf("bad JSON: %v", err)
+}
+
+func (w *webhook) validate() (bot.AlertGroup, error) {
+	switch {
+	case w.Version != "4":
+		return bot.AlertGroup{}, fmt.Errorf("unsupported version %q: want \"4\"", w.Version)
+	case w.GroupKey == "":
+		return bot.AlertGroup{}, errors.New("no groupKey")
+	case len(w.GroupKey) > maxGroupKeyLen:
+		return bot.AlertGroup{}, fmt.Errorf("groupKey longer than %d bytes", maxGroupKeyLen)
+	case w.Receiver == "":
+		return bot.AlertGroup{}, errors.New("no receiver")
+	case len(w.Receiver) > maxReceiverLen:
+		return bot.AlertGroup{}, fmt.Errorf("receiver longer than %d bytes", maxReceiverLen)
+	case len(w.ExternalURL) > maxURLLen:
+		return bot.AlertGroup{}, fmt.Errorf("externalURL longer than %d bytes", maxURLLen)
+	case w.TruncatedAlerts < 0:
+		return bot.AlertGroup{}, errors.New("truncatedAlerts is negative")
+	case len(w.Alerts) == 0:
+		return bot.AlertGroup{}, errors.New("no alerts")
+	case len(w.Alerts) > MaxAlerts:
+		return bot.AlertGroup{}, fmt.Errorf("%d alerts: at most %d in one notification", len(w.Alerts), MaxAlerts)
+	}
+	status, err := parseStatus(w.Status)
+	if err != nil {
+		return bot.AlertGroup{}, err
+	}
+	for _, ls := range []struct {
+		name string
+		m    map[string]string
+		max  int
+	}{{"groupLabels", w.GroupLabels, maxLabelValueLen}, {"commonLabels", w.CommonLabels, maxLabelValueLen}, {"commonAnnotations", w.CommonAnnotations, maxAnnotationLen}} {
+		if err := checkLabels(ls.name, ls.m, ls.max); err != nil {
+			return bot.AlertGroup{}, err
+		}
+	}
+	g := bot.AlertGroup{
+		Receiver:          w.Receiver,
+		GroupKey:          w.GroupKey,
+		Status:            status,
+		GroupLabels:       w.GroupLabels,
+		CommonLabels:      w.CommonLabels,
+		CommonAnnotations: w.CommonAnnotations,
+		ExternalURL:       w.ExternalURL,
+		TruncatedAlerts:   w.TruncatedAlerts,
+		Alerts:            make([]bot.Alert, 0, len(w.Alerts)),
+	}
+	for i, a := range w.Alerts {
+		ba, err := a.validate()
+		if err != nil {
+			return bot.AlertGroup{}, fmt.Errorf("alerts[%d]: %w", i, err)
+		}
+		g.Alerts = append(g.Alerts, ba)
+	}
+	return g, nil
+}
+
+func (a *webhookAlert) validate() (bot.Alert, error) {
+	status, err := parseStatus(a.Status)
+	if err != nil {
+		return bot.Alert{}, err
+	}
+	if len(a.Labels) == 0 {
+		return bot.Alert{}, errors.New("no labels")
+	}
+	if err := checkLabels("labels", a.Labels, maxLabelValueLen); err != nil {
+		return bot.Alert{}, err
+	}
+	if err := checkLabels("annotations", a.Annotations, maxAnnotationLen); err != nil {
+		return bot.Alert{}, err
+	}
+	if a.StartsAt.IsZero() {
+		return bot.Alert{}, errors.New("no startsAt")
+	}
+	if len(a.GeneratorURL) > maxURLLen {
+		return bot.Alert{}, fmt.Errorf("generatorURL longer than %d bytes", maxURLLen)
+	}
+	fp := a.Fingerprint
+	switch {
+	case fp == "":
+		// Alertmanager always sends one; other senders get the same
+		// fingerprint Alertmanager would compute from the labels.
+		fp = toLabelSet(a.Labels).Fingerprint().String()
+	case len(fp) > maxFingerprintLen:
+		return bot.Alert{}, fmt.Errorf("fingerprint longer than %d bytes", maxFingerprintLen)
+	}
+	ends := a.EndsAt
+	if ends.Year() <= 1 {
+		ends = time.Time{}
+	}
+	return bot.Alert{
+		Fingerprint:  fp,
+		Status:       status,
+		Labels:       a.Labels,
+		Annotations:  nonNil(a.Annotations),
+		StartsAt:     a.StartsAt.UTC(),
+		EndsAt:       ends.UTC(),
+		GeneratorURL: a.GeneratorURL,
+	}, nil
+}
+
+func parseStatus(s string) (bot.AlertStatus, error) {
+	switch bot.AlertStatus(s) {
+	case bot.AlertFiring, bot.AlertResolved:
+		return bot.AlertStatus(s), nil
+	}
+	return "", fmt.Errorf("status %q: want \"firing\" or \"resolved\"", s)
+}
+
+func checkLabels(what string, m map[string]string, maxValue int) error {
+	if len(m) > maxLabels {
+		return fmt.Errorf("%s: %d entries, at most %d", what, len(m), maxLabels)
+	}
+	for k, v := range m {
+		switch {
+		case k == "":
+			return fmt.Errorf("%s: empty name", what)
+		case len(k) > maxLabelNameLen:
+			return fmt.Errorf("%s: name longer than %d bytes", what, maxLabelNameLen)
+		case len(v) > maxValue:
+			return fmt.Errorf("%s.%s: value longer than %d bytes", what, k, maxValue)
+		}
+	}
+	return nil
+}
+
+func toLabelSet(m map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(m))
+	for k, v := range m {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

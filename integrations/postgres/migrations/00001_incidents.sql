@@ -1,0 +1,70 @@
+-- +goose Up
+CREATE TABLE incidents (
+    id                 BIGSERIAL PRIMARY KEY,
+    receiver           TEXT        NOT NULL,
+    group_key          TEXT        NOT NULL,
+    status             TEXT        NOT NULL CHECK (status IN ('open', 'resolved')),
+    severity           SMALLINT    NOT NULL CHECK (severity BETWEEN 0 AND 3),
+    title              TEXT        NOT NULL,
+    group_labels       JSONB       NOT NULL,
+    common_labels      JSONB       NOT NULL,
+    common_annotations JSONB       NOT NULL,
+    external_url       TEXT        NOT NULL,
+    truncated_alerts   INTEGER     NOT NULL CHECK (truncated_alerts >= 0),
+    firing             INTEGER     NOT NULL CHECK (firing >= 0),
+    resolved           INTEGER     NOT NULL CHECK (resolved >= 0),
+    opened_at          TIMESTAMPTZ NOT NULL,
+    resolved_at        TIMESTAMPTZ,
+    updated_at         TIMESTAMPTZ NOT NULL,
+    CHECK ((status = 'resolved') = (resolved_at IS NOT NULL))
+);
+-- At most one open incident per alert group: the database enforces it.
+CREATE UNIQUE INDEX incidents_one_open ON incidents (receiver, group_key) WHERE status = 'open';
+CREATE INDEX incidents_by_group ON incidents (receiver, group_key, id DESC);
+CREATE INDEX incidents_by_status ON incidents (status, id DESC);
+
+CREATE TABLE alerts (
+    incident_id   BIGINT      NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    fingerprint   TEXT        NOT NULL,
+    status        TEXT        NOT NULL CHECK (status IN ('firing', 'resolved')),
+    severity      SMALLINT    NOT NULL CHECK (severity BETWEEN 0 AND 3),
+    labels        JSONB       NOT NULL,
+    annotations   JSONB       NOT NULL,
+    starts_at     TIMESTAMPTZ NOT NULL,
+    ends_at       TIMESTAMPTZ,
+    generator_url TEXT        NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (incident_id, fingerprint)
+);
+
+CREATE TABLE timeline (
+    id          BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT      NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    at          TIMESTAMPTZ NOT NULL,
+    kind        TEXT        NOT NULL,
+    detail      TEXT        NOT NULL
+);
+CREATE INDEX timeline_by_incident ON timeline (incident_id, id);
+
+-- One pending sync job per incident and destination; new changes coalesce
+-- into it. The chat dispatcher drains it.
+CREATE TABLE outbox (
+    id            BIGSERIAL PRIMARY KEY,
+    incident_id   BIGINT      NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    destination   TEXT        NOT NULL,
+    priority      SMALLINT    NOT NULL CHECK (priority BETWEEN 0 AND 3),
+    due_at        TIMESTAMPTZ NOT NULL,
+    attempts      INTEGER     NOT NULL DEFAULT 0,
+    claimed_until TIMESTAMPTZ,
+    last_error    TEXT,
+    created_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL,
+    UNIQUE (incident_id, destination)
+);
+CREATE INDEX outbox_by_due ON outbox (priority, due_at);
+
+-- +goose Down
+DROP TABLE outbox;
+DROP TABLE timeline;
+DROP TABLE alerts;
+DROP TABLE incidents;

@@ -1,0 +1,406 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	// Name labels metrics and errors: "postgres" or "sqlite".
+	Name string
+	// NumberedParams rewrites ? into $1, $2, ... (PostgreSQL).
+	NumberedParams bool
+	// LockGroup, when set, takes a transaction-scoped lock on one alert
+	// group; its only parameter is the group's identity. Unset means the
+	// database already serialises writing transactions (SQLite).
+	LockGroup string
+	// ForUpdate is appended to reads of rows the transaction will write.
+	ForUpdate string
+	// Migrations are the database's schema, checked by Ready.
+	Migrations Migrations
+}
+
+// Store is bot.Store over database/sql.
+type Store struct {
+	db      *sql.DB
+	d       Dialect
+	q       queries
+	latency *prometheus.HistogramVec
+}
+
+type queries struct {
+	latest, create, update, alerts, upsertAlert, appendEvent, timeline, enqueue string
+	list, get, countOpen, outboxDepth, lockGroup                                string
+}
+
+// New wraps an open database. The caller has applied the migrations. Store
+// latency goes to reg when it is not nil.
+func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
+	s := &Store{db: db, d: d}
+	r := func(q string) string { return rebind(q, d.NumberedParams) }
+	s.q = queries{
+		latest:      r(qLatestIncident + " " + d.ForUpdate),
+		create:      r(qCreateIncident),
+		update:      r(qUpdateIncident),
+		alerts:      r(qAlerts),
+		upsertAlert: r(qUpsertAlert),
+		appendEvent: r(qAppendEvent),
+		timeline:    r(qTimeline),
+		enqueue:     r(qEnqueue),
+		list:        r(qListIncidents),
+		get:         r(qGetIncident),
+		countOpen:   r(qCountOpen),
+		outboxDepth: r(qOutboxDepth),
+		lockGroup:   r(d.LockGroup),
+	}
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:        "chatops_store_duration_seconds",
+		Help:        "Time spent in the store, by operation (tx is one whole transaction) and outcome.",
+		ConstLabels: prometheus.Labels{"store": d.Name},
+		Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"op", "outcome"})
+	if reg != nil {
+		reg.MustRegister(s.latency)
+	}
+	return s
+}
+
+// rebind turns ? placeholders into $n. The queries contain no ? inside
+// string literals, which keeps this simple.
+func rebind(q string, numbered bool) string {
+	if !numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (s *Store) observe(op string, start time.Time, err error) {
+	outcome := "ok"
+	if err != nil && !errors.Is(err, bot.ErrNotFound) {
+		outcome = "error"
+	}
+	s.latency.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
+}
+
+// Migrate applies the dialect's pending migrations and returns how many it
+// applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	n, err := s.d.Migrations.Up(ctx, s.db)
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", s.d.Name, err)
+	}
+	return n, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ready pings the database and checks that no migration is pending.
+func (s *Store) Ready(ctx context.Context) (err error) {
+	defer s.observe("ready", time.Now(), err)
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.d.Name, err)
+	}
+	pending, err := s.d.Migrations.Pending(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("%s: migration status: %w", s.d.Name, err)
+	}
+	if pending {
+		return fmt.Errorf("%s: migrations pending", s.d.Name)
+	}
+	return nil
+}
+
+// InTx runs fn in one transaction.
+func (s *Store) InTx(ctx context.Context, fn func(bot.Tx) error) (err error) {
+	defer s.observe("tx", time.Now(), err)
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
+	}
+	if err := fn(&tx{tx: sqlTx, s: s}); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+type tx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (t *tx) LockGroup(ctx context.Context, receiver, groupKey string) error {
+	if t.s.q.lockGroup == "" {
+		return nil
+	}
+	_, err := t.tx.ExecContext(ctx, t.s.q.lockGroup, receiver+"\x00"+groupKey)
+	return err
+}
+
+func (t *tx) LatestIncident(ctx context.Context, receiver, groupKey string) (*bot.Incident, error) {
+	inc, err := scanIncident(t.tx.QueryRowContext(ctx, t.s.q.latest, receiver, groupKey))
+	if errors.Is(err, bot.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+func (t *tx) Alerts(ctx context.Context, incidentID int64) ([]bot.Alert, error) {
+	return queryAlerts(ctx, t.tx, t.s.q.alerts, incidentID)
+}
+
+func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, error) {
+	var id int64
+	err := t.tx.QueryRowContext(ctx, t.s.q.create,
+		inc.Receiver, inc.GroupKey, string(inc.Status), int(inc.Severity), inc.Title,
+		jsonText(inc.GroupLabels), jsonText(inc.CommonLabels), jsonText(inc.CommonAnnotations),
+		inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
+		inc.OpenedAt.UTC(), nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(),
+	).Scan(&id)
+	return id, err
+}
+
+func (t *tx) UpdateIncident(ctx context.Context, inc *bot.Incident) error {
+	res, err := t.tx.ExecContext(ctx, t.s.q.update,
+		string(inc.Status), int(inc.Severity), inc.Title,
+		jsonText(inc.GroupLabels), jsonText(inc.CommonLabels), jsonText(inc.CommonAnnotations),
+		inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
+		nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(), inc.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n != 1 {
+		return fmt.Errorf("incident %d: %w", inc.ID, bot.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []bot.Alert, at time.Time) error {
+	stmt, err := t.tx.PrepareContext(ctx, t.s.q.upsertAlert)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, a := range alerts {
+		var ends *time.Time
+		if !a.EndsAt.IsZero() {
+			ends = &a.EndsAt
+		}
+		if _, err := stmt.ExecContext(ctx, incidentID, a.Fingerprint, string(a.Status), int(a.Severity),
+			jsonText(a.Labels), jsonText(a.Annotations), a.StartsAt.UTC(), nullTime(ends), a.GeneratorURL, at.UTC()); err != nil {
+			return fmt.Errorf("alert %s: %w", a.Fingerprint, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) AppendEvents(ctx context.Context, incidentID int64, events []bot.Event) error {
+	for _, e := range events {
+		if _, err := t.tx.ExecContext(ctx, t.s.q.appendEvent, incidentID, e.At.UTC(), string(e.Kind), e.Detail); err != nil {
+			return fmt.Errorf("event %s: %w", e.Kind, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) Enqueue(ctx context.Context, job bot.OutboxJob) error {
+	now := job.DueAt.UTC()
+	_, err := t.tx.ExecContext(ctx, t.s.q.enqueue, job.IncidentID, job.Destination, int(job.Priority), now, now, now)
+	return err
+}
+
+// ListIncidents returns incidents newest first.
+func (s *Store) ListIncidents(ctx context.Context, f bot.IncidentFilter) (out []bot.Incident, err error) {
+	defer s.observe("list_incidents", time.Now(), err)
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.list, string(f.Status), string(f.Status), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inc)
+	}
+	return out, rows.Err()
+}
+
+// GetIncident returns one incident with its alerts and timeline.
+func (s *Store) GetIncident(ctx context.Context, id int64) (d bot.IncidentDetail, err error) {
+	defer s.observe("get_incident", time.Now(), err)
+	// One read transaction, so the incident, its alerts and its timeline
+	// are one consistent picture.
+	rtx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return d, err
+	}
+	defer rtx.Rollback() //nolint:errcheck // read-only
+	if d.Incident, err = scanIncident(rtx.QueryRowContext(ctx, s.q.get, id)); err != nil {
+		return d, err
+	}
+	if d.Alerts, err = queryAlerts(ctx, rtx, s.q.alerts, id); err != nil {
+		return d, err
+	}
+	rows, err := rtx.QueryContext(ctx, s.q.timeline, id)
+	if err != nil {
+		return d, err
+	}
+	defer rows.Close()
+	d.Timeline = []bot.Event{}
+	for rows.Next() {
+		e := bot.Event{IncidentID: id}
+		var kind string
+		if err := rows.Scan(&e.ID, &e.At, &kind, &e.Detail); err != nil {
+			return d, err
+		}
+		e.Kind, e.At = bot.EventKind(kind), e.At.UTC()
+		d.Timeline = append(d.Timeline, e)
+	}
+	return d, rows.Err()
+}
+
+// CountOpenIncidents counts open incidents by severity.
+func (s *Store) CountOpenIncidents(ctx context.Context) (out map[bot.Severity]int, err error) {
+	defer s.observe("count_open", time.Now(), err)
+	rows, err := s.db.QueryContext(ctx, s.q.countOpen)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out = map[bot.Severity]int{}
+	for rows.Next() {
+		var sev, n int
+		if err := rows.Scan(&sev, &n); err != nil {
+			return nil, err
+		}
+		out[bot.Severity(sev)] = n
+	}
+	return out, rows.Err()
+}
+
+// OutboxDepth counts pending outbox jobs.
+func (s *Store) OutboxDepth(ctx context.Context) (n int, err error) {
+	defer s.observe("outbox_depth", time.Now(), err)
+	err = s.db.QueryRowContext(ctx, s.q.outboxDepth).Scan(&n)
+	return n, err
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func scanIncident(r rowScanner) (bot.Incident, error) {
+	var (
+		inc                      bot.Incident
+		status                   string
+		sev                      int
+		groupL, commonL, commonA string
+		resolvedAt               sql.NullTime
+	)
+	err := r.Scan(&inc.ID, &inc.Receiver, &inc.GroupKey, &status, &sev, &inc.Title, &groupL, &commonL, &commonA,
+		&inc.ExternalURL, &inc.TruncatedAlerts, &inc.Firing, &inc.Resolved, &inc.OpenedAt, &resolvedAt, &inc.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return inc, bot.ErrNotFound
+	}
+	if err != nil {
+		return inc, err
+	}
+	inc.Status, inc.Severity = bot.IncidentStatus(status), bot.Severity(sev)
+	inc.OpenedAt, inc.UpdatedAt = inc.OpenedAt.UTC(), inc.UpdatedAt.UTC()
+	if resolvedAt.Valid {
+		t := resolvedAt.Time.UTC()
+		inc.ResolvedAt = &t
+	}
+	for _, m := range []struct {
+		src string
+		dst *map[string]string
+	}{{groupL, &inc.GroupLabels}, {commonL, &inc.CommonLabels}, {commonA, &inc.CommonAnnotations}} {
+		if err := json.Unmarshal([]byte(m.src), m.dst); err != nil {
+			return inc, fmt.Errorf("incident %d: decode labels: %w", inc.ID, err)
+		}
+	}
+	return inc, nil
+}
+
+func queryAlerts(ctx context.Context, q queryer, query string, incidentID int64) ([]bot.Alert, error) {
+	rows, err := q.QueryContext(ctx, query, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []bot.Alert{}
+	for rows.Next() {
+		var (
+			a              bot.Alert
+			status         string
+			sev            int
+			labels, annots string
+			ends           sql.NullTime
+		)
+		if err := rows.Scan(&a.Fingerprint, &status, &sev, &labels, &annots, &a.StartsAt, &ends, &a.GeneratorURL); err != nil {
+			return nil, err
+		}
+		a.Status, a.Severity, a.StartsAt = bot.AlertStatus(status), bot.Severity(sev), a.StartsAt.UTC()
+		if ends.Valid {
+			a.EndsAt = ends.Time.UTC()
+		}
+		if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
+			return nil, fmt.Errorf("alert %s: decode labels: %w", a.Fingerprint, err)
+		}
+		if err := json.Unmarshal([]byte(annots), &a.Annotations); err != nil {
+			return nil, fmt.Errorf("alert %s: decode annotations: %w", a.Fingerprint, err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func jsonText(m map[string]string) string {
+	if m == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // a map of strings always marshals
+	return string(b)
+}
+
+func nullTime(t *time.Time) sql.NullTime {
+	if t == nil {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: t.UTC(), Valid: true}
+}
