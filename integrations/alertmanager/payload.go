@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/bakewise/chatops/bot"
@@ -110,6 +111,11 @@ func (w *webhook) validate() (bot.AlertGroup, error) {
 	if err != nil {
 		return bot.AlertGroup{}, err
 	}
+	for name, v := range map[string]string{"groupKey": w.GroupKey, "receiver": w.Receiver, "externalURL": w.ExternalURL} {
+		if strings.ContainsRune(v, 0) {
+			return bot.AlertGroup{}, fmt.Errorf("%s contains a NUL character", name)
+		}
+	}
 	for _, ls := range []struct {
 		name string
 		m    map[string]string
@@ -160,6 +166,9 @@ func (a *webhookAlert) validate() (bot.Alert, error) {
 	if len(a.GeneratorURL) > maxURLLen {
 		return bot.Alert{}, fmt.Errorf("generatorURL longer than %d bytes", maxURLLen)
 	}
+	if strings.ContainsRune(a.GeneratorURL, 0) || strings.ContainsRune(a.Fingerprint, 0) {
+		return bot.Alert{}, errors.New("generatorURL or fingerprint contains a NUL character")
+	}
 	fp := a.Fingerprint
 	switch {
 	case fp == "":
@@ -204,6 +213,10 @@ func checkLabels(what string, m map[string]string, maxValue int) error {
 			return fmt.Errorf("%s: name longer than %d bytes", what, maxLabelNameLen)
 		case len(v) > maxValue:
 			return fmt.Errorf("%s.%s: value longer than %d bytes", what, k, maxValue)
+		case strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0):
+			// PostgreSQL cannot store NUL in text: refuse it here rather
+			// than fail the transaction on every retry.
+			return fmt.Errorf("%s: NUL character in %q", what, strings.ReplaceAll(k, "\x00", `\0`))
 		}
 	}
 	return nil

@@ -157,7 +157,8 @@ func (t *tx) LockGroup(ctx context.Context, receiver, groupKey string) error {
 	if t.s.q.lockGroup == "" {
 		return nil
 	}
-	_, err := t.tx.ExecContext(ctx, t.s.q.lockGroup, receiver+"\x00"+groupKey)
+	// A hash collision between two groups only makes them take turns.
+	_, err := t.tx.ExecContext(ctx, t.s.q.lockGroup, receiver+"\n"+groupKey)
 	return err
 }
 

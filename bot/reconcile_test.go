@@ -1,0 +1,160 @@
+package bot
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 20, 2, 14, 5, 0, time.UTC)
+
+func al(fp string, st AlertStatus, sev Severity, start time.Time) Alert {
+	return Alert{Fingerprint: fp, Status: st, Severity: sev, StartsAt: start,
+		Labels: map[string]string{"alertname": "X", "pod": fp}, Annotations: map[string]string{}}
+}
+
+func grp(alerts ...Alert) AlertGroup {
+	return AlertGroup{Receiver: "r", GroupKey: "k", GroupLabels: map[string]string{"alertname": "X"}, Alerts: alerts}
+}
+
+func TestReconcile(t *testing.T) {
+	now := t0.Add(time.Hour)
+	resolvedAt := t0.Add(30 * time.Minute)
+	open := &Incident{ID: 1, Status: IncidentOpen, Severity: P2, Firing: 1, Title: "X",
+		GroupLabels: map[string]string{"alertname": "X"}, CommonLabels: map[string]string{}, CommonAnnotations: map[string]string{}}
+	resolved := &Incident{ID: 1, Status: IncidentResolved, Severity: P1, Resolved: 1, ResolvedAt: &resolvedAt, Title: "X",
+		GroupLabels: map[string]string{"alertname": "X"}, CommonLabels: map[string]string{}, CommonAnnotations: map[string]string{}}
+	tests := []struct {
+		name       string
+		cur        *Incident
+		stored     []Alert
+		in         AlertGroup
+		wantStatus IncidentStatus
+		wantSev    Severity
+		wantEvents []EventKind
+		wantRows   int
+		wantDirty  bool
+	}{
+		{
+			name: "new group firing", in: grp(al("a", AlertFiring, P2, t0), al("b", AlertFiring, P1, t0)),
+			wantStatus: IncidentOpen, wantSev: P1, wantRows: 2, wantDirty: true,
+			wantEvents: []EventKind{EventOpened, EventAlertFiring, EventAlertFiring},
+		},
+		{
+			name: "new group first seen resolved", in: grp(al("a", AlertResolved, P2, t0)),
+			wantStatus: IncidentResolved, wantSev: P2, wantRows: 1, wantDirty: true,
+			wantEvents: []EventKind{EventOpened, EventAlertResolved, EventResolved},
+		},
+		{
+			name: "duplicate is a no-op", cur: open, stored: []Alert{al("a", AlertFiring, P2, t0)},
+			in: grp(al("a", AlertFiring, P2, t0)), wantStatus: IncidentOpen, wantSev: P2,
+		},
+		{
+			name: "resolve the last alert", cur: open, stored: []Alert{al("a", AlertFiring, P2, t0)},
+			in: grp(al("a", AlertResolved, P2, t0)), wantStatus: IncidentResolved, wantSev: P2, wantRows: 1, wantDirty: true,
+			wantEvents: []EventKind{EventAlertResolved, EventResolved},
+		},
+		{
+			name: "absent alert stays firing", cur: &Incident{ID: 1, Status: IncidentOpen, Severity: P2, Firing: 2, Title: "X", GroupLabels: map[string]string{"alertname": "X"}},
+			stored: []Alert{al("a", AlertFiring, P2, t0), al("b", AlertFiring, P2, t0)},
+			in:     grp(al("a", AlertFiring, P2, t0)), wantStatus: IncidentOpen, wantSev: P2,
+		},
+		{
+			name: "new critical alert raises severity", cur: open, stored: []Alert{al("a", AlertFiring, P2, t0)},
+			in: grp(al("a", AlertFiring, P2, t0), al("b", AlertFiring, P1, t0)), wantStatus: IncidentOpen, wantSev: P1,
+			wantRows: 1, wantDirty: true, wantEvents: []EventKind{EventAlertFiring, EventSeverityChanged},
+		},
+		{
+			name:   "critical alert resolving lowers severity",
+			cur:    &Incident{ID: 1, Status: IncidentOpen, Severity: P1, Firing: 2, Title: "X", GroupLabels: map[string]string{"alertname": "X"}},
+			stored: []Alert{al("a", AlertFiring, P2, t0), al("b", AlertFiring, P1, t0)},
+			in:     grp(al("b", AlertResolved, P1, t0)), wantStatus: IncidentOpen, wantSev: P2, wantRows: 1, wantDirty: true,
+			wantEvents: []EventKind{EventAlertResolved, EventSeverityChanged},
+		},
+		{
+			name: "stale firing after resolve is ignored", cur: resolved, stored: []Alert{al("a", AlertResolved, P1, t0)},
+			in: grp(al("a", AlertFiring, P1, t0)), wantStatus: IncidentResolved, wantSev: P1,
+		},
+		{
+			name: "older occurrence is ignored", cur: open, stored: []Alert{al("a", AlertFiring, P2, t0)},
+			in: grp(al("a", AlertResolved, P2, t0.Add(-time.Hour))), wantStatus: IncidentOpen, wantSev: P2,
+		},
+		{
+			name: "new occurrence reopens", cur: resolved, stored: []Alert{al("a", AlertResolved, P1, t0)},
+			in: grp(al("a", AlertFiring, P1, t0.Add(time.Hour))), wantStatus: IncidentOpen, wantSev: P1, wantRows: 1, wantDirty: true,
+			wantEvents: []EventKind{EventAlertFiring, EventReopened},
+		},
+		{
+			name: "annotation change updates silently", cur: open, stored: []Alert{al("a", AlertFiring, P2, t0)},
+			in: grp(func() Alert {
+				a := al("a", AlertFiring, P2, t0)
+				a.Annotations = map[string]string{"summary": "now 95%"}
+				return a
+			}()),
+			// The alert row changes; the incident, its timeline and chat do not.
+			wantStatus: IncidentOpen, wantSev: P2, wantRows: 1,
+		},
+		{
+			name: "same fingerprint twice in one notification", in: grp(al("a", AlertFiring, P2, t0), al("a", AlertResolved, P2, t0)),
+			wantStatus: IncidentResolved, wantSev: P2, wantRows: 2, wantDirty: true,
+			wantEvents: []EventKind{EventOpened, EventAlertFiring, EventAlertResolved, EventResolved},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := reconcile(tc.cur, tc.stored, tc.in, now)
+			if ch.incident.Status != tc.wantStatus || ch.incident.Severity != tc.wantSev {
+				t.Errorf("incident = %s %s, want %s %s", ch.incident.Status, ch.incident.Severity, tc.wantStatus, tc.wantSev)
+			}
+			got := make([]EventKind, len(ch.events))
+			for i, e := range ch.events {
+				got[i] = e.Kind
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.wantEvents) && !(len(got) == 0 && len(tc.wantEvents) == 0) {
+				t.Errorf("events = %v, want %v", got, tc.wantEvents)
+			}
+			if len(ch.upserts) != tc.wantRows {
+				t.Errorf("%d alert upserts, want %d", len(ch.upserts), tc.wantRows)
+			}
+			if ch.dirty != tc.wantDirty {
+				t.Errorf("dirty = %v, want %v", ch.dirty, tc.wantDirty)
+			}
+			if (ch.incident.Status == IncidentResolved) != (ch.incident.ResolvedAt != nil) {
+				t.Errorf("status %s with resolved_at %v", ch.incident.Status, ch.incident.ResolvedAt)
+			}
+			if tc.cur != nil && ch.incident.ID != tc.cur.ID {
+				t.Errorf("incident id changed to %d", ch.incident.ID)
+			}
+		})
+	}
+}
+
+// The input incident is never modified: the engine may discard a change.
+func TestReconcileDoesNotMutateInput(t *testing.T) {
+	cur := &Incident{ID: 1, Status: IncidentOpen, Severity: P2, Firing: 1, GroupLabels: map[string]string{"alertname": "X"}}
+	before := *cur
+	reconcile(cur, []Alert{al("a", AlertFiring, P2, t0)}, grp(al("a", AlertResolved, P2, t0)), t0)
+	if cur.Status != before.Status || cur.Firing != before.Firing || cur.ResolvedAt != nil {
+		t.Fatalf("reconcile mutated its input: %+v", cur)
+	}
+}
+
+func TestTitle(t *testing.T) {
+	tests := []struct {
+		name          string
+		group, common map[string]string
+		want          string
+	}{
+		{"alertname and service", map[string]string{"alertname": "ServiceDown", "service": "orders-service"}, nil, "ServiceDown · orders-service"},
+		{"labels sorted", map[string]string{"alertname": "A", "z": "2", "b": "1"}, nil, "A · 1 · 2"},
+		{"alertname from common labels", map[string]string{"service": "gw"}, map[string]string{"alertname": "HighErrorRate"}, "HighErrorRate · gw"},
+		{"nothing", nil, nil, "alert group"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Title(tc.group, tc.common); got != tc.want {
+				t.Fatalf("Title = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,124 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/storetest"
+	"github.com/bakewise/chatops/integrations/postgres"
+	"github.com/jackc/pgx/v5"
+)
+
+// adminURL reaches the machine's PostgreSQL; CI starts it. A missing server
+// fails the tests: it never skips them.
+func adminURL() string {
+	if v := os.Getenv("CHATOPS_TEST_PG_URL"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// freshDB creates an empty database for one test and drops it afterwards.
+func freshDB(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, adminURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL is required (set CHATOPS_TEST_PG_URL): %v", err)
+	}
+	defer admin.Close(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "chatops_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), adminURL())
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(adminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func open(t *testing.T) bot.Store {
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: freshDB(t), MaxConns: 8}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, open)
+}
+
+// Replicas starting together all migrate; the session lock makes them take
+// turns and exactly one applies each migration.
+func TestConcurrentMigrations(t *testing.T) {
+	dbURL := freshDB(t)
+	const replicas = 4
+	var wg sync.WaitGroup
+	applied := make(chan int, replicas)
+	for range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(context.Background(), postgres.Config{URL: dbURL}, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Close()
+			n, err := s.Migrate(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			applied <- n
+		}()
+	}
+	wg.Wait()
+	close(applied)
+	total := 0
+	for n := range applied {
+		total += n
+	}
+	if total != 1 {
+		t.Fatalf("migrations applied across %d replicas = %d, want 1", replicas, total)
+	}
+}
+
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	_, err := postgres.Open(context.Background(), postgres.Config{URL: "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, nil)
+	if err == nil {
+		t.Fatal("Open on a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error reveals the password: %v", err)
+	}
+	_, err = postgres.Open(context.Background(), postgres.Config{URL: "postgres://u:hunter2@[bad"}, nil)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad URL error = %v", err)
+	}
+}
