@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,6 +133,13 @@ func (s Secret) String() string {
 	return "<redacted>"
 }
 
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// MarshalText keeps JSON and YAML encoders (and so zap.Any) from printing
+// the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Reveal returns the value, for the one place that uses it.
 func (s Secret) Reveal() string { return string(s) }
 
@@ -241,8 +249,8 @@ const maxSecretFileBytes = 64 << 10
 // secret takes the environment's value when set, else the file's. Errors
 // name the file, never its content.
 func secret(env, file, path string, ps *Problems) Secret {
-	if env != "" {
-		return Secret(strings.TrimSpace(env))
+	if v := strings.TrimSpace(env); v != "" {
+		return Secret(v)
 	}
 	if file == "" {
 		return ""

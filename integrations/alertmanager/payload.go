@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -61,10 +62,17 @@ type webhookAlert struct {
 func Decode(r io.Reader) (bot.AlertGroup, error) {
 	dec := json.NewDecoder(r)
 	var w webhook
+	var tooLarge *http.MaxBytesError
 	if err := dec.Decode(&w); err != nil {
+		if errors.As(err, &tooLarge) {
+			return bot.AlertGroup{}, err
+		}
 		return bot.AlertGroup{}, describeJSONError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if errors.As(err, &tooLarge) {
+			return bot.AlertGroup{}, err
+		}
 		return bot.AlertGroup{}, errors.New("bad JSON: data after the notification object")
 	}
 	return w.validate()

@@ -1,0 +1,627 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+)
+
+const (
+	webhookToken = "wh-token-9f8e7d"
+	apiToken     = "api-token-1a2b3c"
+)
+
+// env is a fake getenv over a map.
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+// tokens is the least environment Load accepts.
+func tokens(extra ...string) func(string) string {
+	kv := map[string]string{EnvWebhookToken: webhookToken, EnvAPIToken: apiToken}
+	for i := 0; i+1 < len(extra); i += 2 {
+		kv[extra[i]] = extra[i+1]
+	}
+	return env(kv)
+}
+
+// writeFile writes content to a new file in a test temp dir.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// problems unwraps Load's error into Problems.
+func problems(t *testing.T, err error) Problems {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Load error %T %q is not Problems", err, err)
+	}
+	return ps
+}
+
+func findProblem(ps Problems, path string) (Problem, bool) {
+	for _, p := range ps {
+		if p.Path == path {
+			return p, true
+		}
+	}
+	return Problem{}, false
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load("", tokens())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen addr", cfg.ListenAddr, "127.0.0.1:8080"},
+		{"data dir", cfg.DataDir, "./data"},
+		{"sqlite path", filepath.Clean(cfg.SQLitePath()), filepath.Clean("./data/chatops.db")},
+		{"uses postgres", cfg.UsesPostgres(), false},
+		{"shutdown timeout", cfg.ShutdownTimeout, 20 * time.Second},
+		{"log format", cfg.Log.Format, "auto"},
+		{"log level", cfg.Log.Level, "info"},
+		{"max conns", cfg.Database.MaxConns, DefaultMaxConns},
+		{"max body bytes", cfg.Webhook.MaxBodyBytes, int64(DefaultMaxBodyBytes)},
+		{"reopen window", cfg.Incidents.ReopenWindow, bot.DefaultReopenWindow},
+		{"webhook token", cfg.Webhook.Token.Reveal(), webhookToken},
+		{"api token", cfg.API.Token.Reveal(), apiToken},
+		{"insecure no auth", cfg.Webhook.InsecureNoAuth, false},
+		{"severity rules", len(cfg.Classifier().Rules), 0},
+		{"routes", len(cfg.IncidentRoutes()), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadNoFileNeedsTokens(t *testing.T) {
+	tests := []struct {
+		name      string
+		getenv    func(string) string
+		wantPaths []string
+	}{
+		{"no tokens", env(nil), []string{"webhook", "api"}},
+		{"only webhook token", env(map[string]string{EnvWebhookToken: webhookToken}), []string{"api"}},
+		{"only api token", env(map[string]string{EnvAPIToken: apiToken}), []string{"webhook"}},
+		{"whitespace tokens count as set", env(map[string]string{EnvWebhookToken: " x ", EnvAPIToken: "\ty\n"}), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("", tt.getenv)
+			ps := problems(t, err)
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.Path)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantPaths) {
+				t.Errorf("problem paths %q, want %q (%v)", got, tt.wantPaths, err)
+			}
+		})
+	}
+}
+
+func TestLoadEnvOverrides(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   []string
+		check func(t *testing.T, c Config)
+	}{
+		{"listen addr", []string{EnvListenAddr, "0.0.0.0:9999"}, func(t *testing.T, c Config) {
+			if c.ListenAddr != "0.0.0.0:9999" {
+				t.Errorf("ListenAddr = %q", c.ListenAddr)
+			}
+		}},
+		{"data dir", []string{EnvDataDir, "/var/lib/chatops"}, func(t *testing.T, c Config) {
+			if c.DataDir != "/var/lib/chatops" || c.SQLitePath() != "/var/lib/chatops/chatops.db" {
+				t.Errorf("DataDir = %q, SQLitePath = %q", c.DataDir, c.SQLitePath())
+			}
+			if c.UsesPostgres() {
+				t.Error("UsesPostgres with no URL")
+			}
+		}},
+		{"database url", []string{EnvDatabaseURL, "postgres://chatops:pw@db:5432/chatops"}, func(t *testing.T, c Config) {
+			if !c.UsesPostgres() {
+				t.Error("UsesPostgres = false with CHATOPS_DATABASE_URL set")
+			}
+			if c.Database.URL.Reveal() != "postgres://chatops:pw@db:5432/chatops" {
+				t.Errorf("URL = %q", c.Database.URL.Reveal())
+			}
+		}},
+		{"database url with empty data dir", []string{EnvDatabaseURL, "postgres://db/chatops", EnvDataDir, ""}, func(t *testing.T, c Config) {
+			if !c.UsesPostgres() {
+				t.Error("UsesPostgres = false")
+			}
+		}},
+		{"log format and level", []string{EnvLogFormat, "json", EnvLogLevel, "debug"}, func(t *testing.T, c Config) {
+			if c.Log.Format != "json" || c.Log.Level != "debug" {
+				t.Errorf("Log = %+v", c.Log)
+			}
+		}},
+		{"webhook password", []string{EnvWebhookPassword, " pw \n"}, func(t *testing.T, c Config) {
+			if c.Webhook.BasicAuth.Password.Reveal() != "pw" {
+				t.Errorf("Password = %q, want trimmed", c.Webhook.BasicAuth.Password.Reveal())
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load("", tokens(tt.env...))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
+
+func TestLoadEnvOverridesFile(t *testing.T) {
+	p := writeFile(t, "c.yaml", "listen_addr: 10.0.0.1:8000\ndata_dir: /from/file\nlog:\n  format: console\n")
+	cfg, err := Load(p, tokens(EnvListenAddr, "127.0.0.1:7000", EnvDataDir, "/from/env"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.ListenAddr != "127.0.0.1:7000" || cfg.DataDir != "/from/env" || cfg.Log.Format != "console" {
+		t.Errorf("got listen %q, data %q, format %q", cfg.ListenAddr, cfg.DataDir, cfg.Log.Format)
+	}
+}
+
+func TestLoadEnvProblems(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      []string
+		wantPath string
+	}{
+		{"listen addr without port", []string{EnvListenAddr, "localhost"}, "listen_addr"},
+		{"bad log format", []string{EnvLogFormat, "xml"}, "log.format"},
+		{"bad log level", []string{EnvLogLevel, "trace"}, "log.level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("", tokens(tt.env...))
+			ps := problems(t, err)
+			if len(ps) != 1 || ps[0].Path != tt.wantPath {
+				t.Errorf("problems %v, want one at %q", ps, tt.wantPath)
+			}
+		})
+	}
+}
+
+func TestLoadSecretFiles(t *testing.T) {
+	type secretKey struct {
+		yamlPath string // path of the *_file key
+		env      string
+		get      func(Config) Secret
+	}
+	keys := []secretKey{
+		{"webhook.token_file", EnvWebhookToken, func(c Config) Secret { return c.Webhook.Token }},
+		{"api.token_file", EnvAPIToken, func(c Config) Secret { return c.API.Token }},
+		{"database.url_file", EnvDatabaseURL, func(c Config) Secret { return c.Database.URL }},
+		{"webhook.basic_auth.password_file", EnvWebhookPassword, func(c Config) Secret { return c.Webhook.BasicAuth.Password }},
+	}
+	// yamlFor is the YAML that sets the key at yamlPath to file.
+	yamlFor := func(yamlPath, file string) string {
+		switch yamlPath {
+		case "webhook.token_file":
+			return fmt.Sprintf("webhook:\n  token_file: %q\n", file)
+		case "api.token_file":
+			return fmt.Sprintf("api:\n  token_file: %q\n", file)
+		case "database.url_file":
+			return fmt.Sprintf("database:\n  url_file: %q\n", file)
+		case "webhook.basic_auth.password_file":
+			return fmt.Sprintf("webhook:\n  basic_auth:\n    username: am\n    password_file: %q\n", file)
+		}
+		panic(yamlPath)
+	}
+	const fileValue = "from-the-file-0042"
+	tests := []struct {
+		name      string
+		content   *string // nil: the file does not exist
+		envValue  string
+		want      string
+		wantProbl string // substring of the problem at the key's path; empty: none
+	}{
+		{"plain", ptr(fileValue), "", fileValue, ""},
+		{"whitespace trimmed", ptr("  \n\t" + fileValue + "\r\n\n"), "", fileValue, ""},
+		{"empty file", ptr(""), "", "", "is empty"},
+		{"whitespace-only file", ptr(" \n\t\n"), "", "", "is empty"},
+		{"missing file", nil, "", "", "no such file"},
+		{"too large file", ptr(strings.Repeat("s", maxSecretFileBytes+1)), "", "", "larger than"},
+		{"env wins over file", ptr(fileValue), "from-the-env", "from-the-env", ""},
+		{"env wins over a missing file", nil, "from-the-env", "from-the-env", ""},
+	}
+	for _, k := range keys {
+		for _, tt := range tests {
+			t.Run(k.yamlPath+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				file := filepath.Join(dir, "secret")
+				if tt.content != nil {
+					if err := os.WriteFile(file, []byte(*tt.content), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				cfgPath := writeFile(t, "chatops.yaml", yamlFor(k.yamlPath, file))
+				kv := map[string]string{EnvWebhookToken: webhookToken, EnvAPIToken: apiToken, EnvWebhookPassword: "pw"}
+				delete(kv, k.env) // the file is the only source unless the case sets the env
+				if tt.envValue != "" {
+					kv[k.env] = tt.envValue
+				}
+				cfg, err := Load(cfgPath, env(kv))
+				ps := problems(t, err)
+				p, found := findProblem(ps, k.yamlPath)
+				if tt.wantProbl == "" {
+					if err != nil {
+						t.Fatalf("Load: %v", err)
+					}
+					if got := k.get(cfg).Reveal(); got != tt.want {
+						t.Errorf("secret = %q, want %q", got, tt.want)
+					}
+					return
+				}
+				if !found {
+					t.Fatalf("no problem at %q; got %v", k.yamlPath, ps)
+				}
+				if !strings.Contains(p.Msg, tt.wantProbl) {
+					t.Errorf("problem %q, want it to contain %q", p, tt.wantProbl)
+				}
+				if !strings.Contains(p.Msg, file) {
+					t.Errorf("problem %q does not name the file %s", p, file)
+				}
+				if tt.content != nil && len(strings.TrimSpace(*tt.content)) > 0 && strings.Contains(err.Error(), strings.TrimSpace(*tt.content)[:16]) {
+					t.Errorf("problem reveals the file's content: %q", p)
+				}
+			})
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestLoadManyMistakes loads a file with one mistake of each kind and
+// expects every one reported, each at its exact path, in one error.
+func TestLoadManyMistakes(t *testing.T) {
+	const file = `
+listen_adr: 0.0.0.0:80
+shutdown_timeout: 20 parsecs
+log:
+  format: json
+  colour: true
+database:
+  max_conns: many
+  url: postgres://u:inline-db-password@db/chatops
+webhook:
+  token: inline-webhook-token
+  insecure_no_auth: maybe
+api:
+  token: inline-api-token
+incidents:
+  reopen_window: soon
+severity:
+  rules:
+    - name: ok-rule
+      match: ['alertname="ServiceDown"']
+      severity: P1
+    - name: bad-severity
+      match: ['alertname="HighMemoryUsage"']
+      severity: P5
+    - name: bad-regex
+      match: ['alertname="X"', 'service=~"(unclosed"']
+      severity: P2
+destinations:
+  - name: slack-incidents
+    platform: slack
+    channel: C0INCIDENTS
+  - name: slack-incidents
+    platform: slack
+    channel: C0OTHER
+  - name: teams-incidents
+    platform: teams
+    channel: T0
+routes:
+  - severities: [P0]
+    destinations: [slack-incidents, pager]
+`
+	p := writeFile(t, "chatops.yaml", file)
+	_, err := Load(p, tokens())
+	ps := problems(t, err)
+
+	want := []struct {
+		path string
+		msg  string // substring
+	}{
+		{"listen_adr", "unknown field"},
+		{"shutdown_timeout", "want a duration like 10m or 90s"},
+		{"log.colour", "unknown field"},
+		{"database.max_conns", "want an integer"},
+		{"database.url", "secrets are not read from the config file"},
+		{"webhook.token", "secrets are not read from the config file"},
+		{"webhook.insecure_no_auth", "want true or false"},
+		{"api.token", "secrets are not read from the config file"},
+		{"incidents.reopen_window", "want a duration"},
+		{"severity.rules[1].severity", `severity "P5"`},
+		{"severity.rules[2].match[1]", "error parsing regexp"},
+		{"destinations[1].name", `"slack-incidents" is used twice`},
+		{"destinations[2].platform", `"teams": want slack or discord`},
+		{"routes[0].destinations[1]", `"pager" is not a destination`},
+	}
+	if len(ps) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for _, w := range want {
+		t.Run(w.path, func(t *testing.T) {
+			var at []Problem
+			for _, p := range ps {
+				if p.Path == w.path {
+					at = append(at, p)
+				}
+			}
+			if len(at) != 1 {
+				t.Fatalf("%d problems at %q, want 1; all:\n%v", len(at), w.path, err)
+			}
+			if !strings.Contains(at[0].Msg, w.msg) {
+				t.Errorf("problem %q, want it to contain %q", at[0], w.msg)
+			}
+			if !strings.HasPrefix(at[0].Error(), w.path+": ") {
+				t.Errorf("Error() = %q, want it to start with the path", at[0].Error())
+			}
+		})
+	}
+	for _, leak := range []string{"inline-db-password", "inline-webhook-token", "inline-api-token"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("problems reveal the inline secret %q:\n%v", leak, err)
+		}
+	}
+	if lines := strings.Count(err.Error(), "\n") + 1; lines != len(ps) {
+		t.Errorf("Problems.Error() has %d lines for %d problems", lines, len(ps))
+	}
+}
+
+func TestLoadFileProblems(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		wantPath string
+		wantMsg  string
+	}{
+		{"not YAML", "listen_addr: [unclosed\n", "", "did not find expected"},
+		{"top level is a list", "- a\n- b\n", "", "want a mapping"},
+		{"section is a scalar", "log: loud\n", "log", "want a mapping, got \"loud\""},
+		{"list is a scalar", "destinations: slack\n", "destinations", "want a list"},
+		{"secret-like unknown key", "webhook:\n  password: x\n", "webhook.password", "secrets are not read"},
+		{"inline basic auth password", "webhook:\n  basic_auth:\n    password: x\n", "webhook.basic_auth.password", "secrets are not read"},
+		{"rule without matchers", "severity:\n  rules:\n    - severity: P1\n", "severity.rules[0].match", "no matchers"},
+		{"bad matcher syntax", "severity:\n  rules:\n    - match: ['alert name is X']\n      severity: P1\n", "severity.rules[0].match[0]", "want label=value"},
+		{"bad destination name", "destinations:\n  - name: Slack Main\n    platform: slack\n    channel: C1\n", "destinations[0].name", "lower-case"},
+		{"destination without channel", "destinations:\n  - name: s\n    platform: slack\n", "destinations[0].channel", "channel id"},
+		{"route without destinations", "routes:\n  - severities: [P1]\n", "routes[0].destinations", "must send somewhere"},
+		{"route bad severity", "destinations:\n  - {name: s, platform: slack, channel: C}\nroutes:\n  - severities: [P9]\n    destinations: [s]\n", "routes[0].severities[0]", `severity "P9"`},
+		{"route bad matcher", "destinations:\n  - {name: s, platform: slack, channel: C}\nroutes:\n  - match: ['x=~\"[\"']\n    destinations: [s]\n", "routes[0].match[0]", "error parsing regexp"},
+		{"body limit too small", "webhook:\n  max_body_bytes: 10\n", "webhook.max_body_bytes", "want 1024.."},
+		{"reopen window too long", "incidents:\n  reopen_window: 200h\n", "incidents.reopen_window", "want 0..168h"},
+		{"max conns zero", "database:\n  max_conns: 0\n", "database.max_conns", "want 1..500"},
+		{"negative shutdown", "shutdown_timeout: -1s\n", "shutdown_timeout", "must be positive"},
+		{"basic user without password", "webhook:\n  basic_auth:\n    username: am\n", "webhook.basic_auth.password_file", "no password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeFile(t, "chatops.yaml", tt.yaml)
+			_, err := Load(p, tokens())
+			ps := problems(t, err)
+			if len(ps) != 1 {
+				t.Fatalf("%d problems, want 1:\n%v", len(ps), err)
+			}
+			if ps[0].Path != tt.wantPath || !strings.Contains(ps[0].Msg, tt.wantMsg) {
+				t.Errorf("problem %q, want path %q and a message containing %q", ps[0], tt.wantPath, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestLoadFileAccepted(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string
+		check func(t *testing.T, c Config)
+	}{
+		{"empty file", "", nil},
+		{"comments only", "# nothing here\n", nil},
+		{"null sections", "log:\ndestinations:\n", func(t *testing.T, c Config) {
+			if c.Log.Format != "auto" {
+				t.Errorf("Log.Format = %q, want the default", c.Log.Format)
+			}
+		}},
+		{"insecure no auth without token", "webhook:\n  insecure_no_auth: true\n", func(t *testing.T, c Config) {
+			if !c.Webhook.InsecureNoAuth {
+				t.Error("InsecureNoAuth = false")
+			}
+		}},
+		{"lower-case severity", "severity:\n  rules:\n    - match: ['a=\"b\"']\n      severity: p2\n", func(t *testing.T, c Config) {
+			if r := c.Classifier().Rules; len(r) != 1 || r[0].Severity != bot.P2 {
+				t.Errorf("rules %+v", r)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeFile(t, "chatops.yaml", tt.yaml)
+			cfg, err := Load(p, tokens())
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if tt.check != nil {
+				tt.check(t, cfg)
+			}
+		})
+	}
+}
+
+func TestLoadMissingConfigFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"), tokens())
+	ps := problems(t, err)
+	if len(ps) != 1 || ps[0].Path != "" || !strings.Contains(ps[0].Msg, "read config") {
+		t.Errorf("problems %v, want one \"read config\" problem", ps)
+	}
+}
+
+func TestBakeryIAConfig(t *testing.T) {
+	path := filepath.Join(repoRoot(t), "deploy", "config", "bakery-ia.yaml")
+	cfg, err := Load(path, tokens())
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	if cfg.UsesPostgres() {
+		t.Error("UsesPostgres without a URL")
+	}
+	cl := cfg.Classifier()
+	if len(cl.Rules) != 4 {
+		t.Errorf("%d severity rules, want 4", len(cl.Rules))
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   bot.Severity
+	}{
+		{"ServiceDown on gateway", map[string]string{"alertname": "ServiceDown", "service": "gateway", "severity": "critical"}, bot.P0},
+		{"ServiceDown on auth-service", map[string]string{"alertname": "ServiceDown", "service": "auth-service"}, bot.P0},
+		{"ServiceDown on orders-service", map[string]string{"alertname": "ServiceDown", "service": "orders-service", "severity": "critical"}, bot.P1},
+		{"ServiceDown on gateway-v2 (regex is anchored)", map[string]string{"alertname": "ServiceDown", "service": "gateway-v2"}, bot.P1},
+		{"HighErrorRate on auth-service", map[string]string{"alertname": "HighErrorRate", "service": "auth-service", "severity": "critical"}, bot.P0},
+		{"HighErrorRate on orders-service", map[string]string{"alertname": "HighErrorRate", "service": "orders-service"}, bot.P1},
+		{"DatabaseDown without service", map[string]string{"alertname": "DatabaseDown"}, bot.P1},
+		{"HighMemoryUsage", map[string]string{"alertname": "HighMemoryUsage", "service": "forecasting-service", "severity": "warning"}, bot.P2},
+		{"HighMemoryUsage critical stays P2", map[string]string{"alertname": "HighMemoryUsage", "severity": "critical"}, bot.P2},
+		{"DatabaseConnectionsHigh", map[string]string{"alertname": "DatabaseConnectionsHigh", "service": "orders-db", "severity": "warning"}, bot.P2},
+		{"CertificateExpiringSoon", map[string]string{"alertname": "CertificateExpiringSoon", "severity": "warning"}, bot.P3},
+		{"unknown alert, severity=critical", map[string]string{"alertname": "SomethingNew", "severity": "critical"}, bot.P1},
+		{"unknown alert, severity=CRITICAL", map[string]string{"alertname": "SomethingNew", "severity": "CRITICAL"}, bot.P1},
+		{"unknown alert, severity=warning", map[string]string{"alertname": "SomethingNew", "severity": "warning"}, bot.P2},
+		{"unknown alert, priority=P0", map[string]string{"alertname": "SomethingNew", "priority": "P0", "severity": "info"}, bot.P0},
+		{"unknown alert, priority=p2", map[string]string{"alertname": "SomethingNew", "priority": "p2"}, bot.P2},
+		{"unknown alert, bad priority falls back to severity", map[string]string{"alertname": "SomethingNew", "priority": "urgent", "severity": "critical"}, bot.P1},
+		{"unknown alert, severity=info", map[string]string{"alertname": "SomethingNew", "severity": "info"}, bot.P3},
+		{"unknown alert, no severity", map[string]string{"alertname": "SomethingNew"}, bot.P3},
+		{"rules beat priority", map[string]string{"alertname": "CertificateExpiringSoon", "priority": "P0"}, bot.P3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cl.Classify(tt.labels); got != tt.want {
+				t.Errorf("Classify(%v) = %v, want %v", tt.labels, got, tt.want)
+			}
+		})
+	}
+
+	routes := []struct {
+		sev  bot.Severity
+		want []string
+	}{
+		{bot.P0, []string{"slack-incidents", "discord-incidents"}},
+		{bot.P1, []string{"slack-incidents", "discord-incidents"}},
+		{bot.P2, []string{"slack-alerts"}},
+		{bot.P3, []string{"slack-alerts"}},
+	}
+	for _, r := range routes {
+		t.Run("route "+r.sev.String(), func(t *testing.T) {
+			got := cfg.IncidentRoutes().Destinations(&bot.Incident{Severity: r.sev})
+			if fmt.Sprint(got) != fmt.Sprint(r.want) {
+				t.Errorf("destinations %v, want %v", got, r.want)
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	const v = "hunter2-very-secret"
+	if got := Secret(v).String(); got != "<redacted>" {
+		t.Errorf("Secret.String() = %q, want <redacted>", got)
+	}
+	if got := Secret("").String(); got != "" {
+		t.Errorf("empty Secret.String() = %q, want empty", got)
+	}
+	if got := Secret(v).Reveal(); got != v {
+		t.Errorf("Reveal() = %q", got)
+	}
+
+	cfg, err := Load("", env(map[string]string{
+		EnvWebhookToken:    v + "-webhook",
+		EnvAPIToken:        v + "-api",
+		EnvDatabaseURL:     "postgres://u:" + v + "-db@host/db",
+		EnvWebhookPassword: v + "-basic",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		name string
+		s    string
+	}{
+		{"Secret %v", fmt.Sprintf("%v", Secret(v))},
+		{"Secret %s", fmt.Sprintf("%s", Secret(v))},
+		{"Secret %q", fmt.Sprintf("%q", Secret(v))},
+		{"Secret Sprint", fmt.Sprint(Secret(v))},
+		{"Config %v", fmt.Sprintf("%v", cfg)},
+		{"*Config %v", fmt.Sprintf("%v", &cfg)},
+		{"Config %+v", fmt.Sprintf("%+v", cfg)},
+		{"Webhook %+v", fmt.Sprintf("%+v", cfg.Webhook)},
+		{"Database %v", fmt.Sprintf("%v", cfg.Database)},
+		{"API Sprintln", fmt.Sprintln(cfg.API)},
+		{"Config %#v", fmt.Sprintf("%#v", cfg)},
+		{"Config JSON", func() string {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(cfg)
+			return b.String()
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Contains(tt.s, v) {
+				t.Errorf("output reveals the secret: %s", tt.s)
+			}
+			if !strings.Contains(tt.s, "<redacted>") {
+				t.Errorf("output has no <redacted> placeholder: %s", tt.s)
+			}
+		})
+	}
+}
