@@ -102,7 +102,7 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 	if err != nil {
 		return IngestResult{}, err
 	}
-	e.observe(g, ch)
+	e.observe(ch)
 	return res, nil
 }
 
@@ -139,20 +139,16 @@ func (e *Engine) apply(ctx context.Context, tx Tx, ch *change) (IngestResult, er
 	return IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events)}, nil
 }
 
-func (e *Engine) observe(g AlertGroup, ch change) {
-	changed, updated := 0, 0
+func (e *Engine) observe(ch change) {
 	for _, ev := range ch.events {
 		switch ev.Kind {
-		case EventAlertFiring, EventAlertResolved:
-			changed++
 		case EventOpened, EventResolved, EventReopened, EventSeverityChanged:
 			e.metrics.incidents.WithLabelValues(string(ev.Kind)).Inc()
 		}
 	}
-	updated = len(ch.upserts) - changed
-	e.metrics.alerts.WithLabelValues("changed").Add(float64(changed))
-	e.metrics.alerts.WithLabelValues("updated").Add(float64(updated))
-	e.metrics.alerts.WithLabelValues("unchanged").Add(float64(len(g.Alerts) - changed - updated))
+	e.metrics.alerts.WithLabelValues("changed").Add(float64(ch.alertsChanged))
+	e.metrics.alerts.WithLabelValues("updated").Add(float64(ch.alertsUpdated))
+	e.metrics.alerts.WithLabelValues("unchanged").Add(float64(ch.alertsUnchanged))
 	if len(ch.events) > 0 {
 		e.log.Info("incident changed",
 			zap.Int64("incident", ch.incident.ID),

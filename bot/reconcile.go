@@ -17,6 +17,8 @@ type change struct {
 	dirty    bool // the incident row must be written
 	upserts  []Alert
 	events   []Event
+	// What each incoming alert did, for the metrics.
+	alertsChanged, alertsUpdated, alertsUnchanged int
 }
 
 // reconcile merges group g into incident cur (nil: a new incident) whose
@@ -42,14 +44,26 @@ func reconcile(cur *Incident, alerts []Alert, g AlertGroup, now time.Time) chang
 	for _, a := range alerts {
 		byFP[a.Fingerprint] = a
 	}
+	upsertAt := map[string]int{} // one row per fingerprint, even if it comes twice
 	for _, in := range g.Alerts {
 		old, known := byFP[in.Fingerprint]
 		next, ev, ok := mergeAlert(old, known, in)
-		if !ok {
+		switch {
+		case !ok:
+			ch.alertsUnchanged++
 			continue
+		case ev != "":
+			ch.alertsChanged++
+		default:
+			ch.alertsUpdated++
 		}
 		byFP[in.Fingerprint] = next
-		ch.upserts = append(ch.upserts, next)
+		if i, dup := upsertAt[in.Fingerprint]; dup {
+			ch.upserts[i] = next
+		} else {
+			upsertAt[in.Fingerprint] = len(ch.upserts)
+			ch.upserts = append(ch.upserts, next)
+		}
 		if ev != "" {
 			ch.events = append(ch.events, Event{At: now, Kind: ev, Detail: alertDetail(next)})
 		}

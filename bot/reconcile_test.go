@@ -96,7 +96,7 @@ func TestReconcile(t *testing.T) {
 		},
 		{
 			name: "same fingerprint twice in one notification", in: grp(al("a", AlertFiring, P2, t0), al("a", AlertResolved, P2, t0)),
-			wantStatus: IncidentResolved, wantSev: P2, wantRows: 2, wantDirty: true,
+			wantStatus: IncidentResolved, wantSev: P2, wantRows: 1, wantDirty: true,
 			wantEvents: []EventKind{EventOpened, EventAlertFiring, EventAlertResolved, EventResolved},
 		},
 	}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"NewIncidentAfterReopenWindow", testNewIncidentAfterReopenWindow},
 		{"AbsenceResolvesNothing", testAbsenceResolvesNothing},
 		{"StaleRetryIgnored", testStaleRetryIgnored},
+		{"SameFingerprintTwiceInOneNotification", testSameFingerprintTwice},
 		{"ParallelDuplicatesLeaveOneState", testParallelDuplicates},
 		{"ParallelGroups", testParallelGroups},
 		{"DatabaseEnforcesOneOpenIncident", testOneOpenIncident},
@@ -462,5 +463,16 @@ func testListAndGet(t *testing.T, s bot.Store) {
 	incs, err := s.ListIncidents(context.Background(), bot.IncidentFilter{Limit: 1})
 	if err != nil || len(incs) != 1 {
 		t.Fatalf("limit 1: %d, %v", len(incs), err)
+	}
+}
+
+func testSameFingerprintTwice(t *testing.T, s bot.Store) {
+	clock := &Clock{now: t0}
+	e := newEngine(s, clock)
+	id := ingest(t, e, group("orders", bot.AlertFiring,
+		alert("a1", bot.AlertFiring, "critical", t0), alert("a1", bot.AlertResolved, "critical", t0))).IncidentID
+	d := get(t, s, id)
+	if len(d.Alerts) != 1 || d.Alerts[0].Status != bot.AlertResolved || d.Status != bot.IncidentResolved {
+		t.Fatalf("alerts %+v, incident %s: want one resolved alert and a resolved incident", d.Alerts, d.Status)
 	}
 }

@@ -23,15 +23,21 @@ const qUpdateIncident = `UPDATE incidents SET status = ?, severity = ?, title = 
 const qAlerts = `SELECT fingerprint, status, severity, labels, annotations, starts_at, ends_at, generator_url
 	FROM alerts WHERE incident_id = ? ORDER BY starts_at, fingerprint`
 
-const qUpsertAlert = `INSERT INTO alerts (incident_id, fingerprint, status, severity, labels, annotations,
-	starts_at, ends_at, generator_url, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
+// Alerts and events are written with one multi-row statement each: the
+// VALUES rows go between the head and the tail (see values).
+const qUpsertAlertsHead = `INSERT INTO alerts (incident_id, fingerprint, status, severity, labels, annotations,
+	starts_at, ends_at, generator_url, updated_at) VALUES `
+
+const alertColumns = 10
+
+const qUpsertAlertsTail = ` ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
 	severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations,
 	starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
 	updated_at = excluded.updated_at`
 
-const qAppendEvent = `INSERT INTO timeline (incident_id, at, kind, detail) VALUES (?, ?, ?, ?)`
+const qAppendEventsHead = `INSERT INTO timeline (incident_id, at, kind, detail) VALUES `
+
+const eventColumns = 4
 
 const qTimeline = `SELECT id, at, kind, detail FROM timeline WHERE incident_id = ? ORDER BY id`
 

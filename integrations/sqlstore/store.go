@@ -39,8 +39,8 @@ type Store struct {
 }
 
 type queries struct {
-	latest, create, update, alerts, upsertAlert, appendEvent, timeline, enqueue string
-	list, get, countOpen, outboxDepth, lockGroup                                string
+	latest, create, update, alerts, timeline, enqueue string
+	list, get, countOpen, outboxDepth, lockGroup      string
 }
 
 // New wraps an open database. The caller has applied the migrations. Store
@@ -53,8 +53,6 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 		create:      r(qCreateIncident),
 		update:      r(qUpdateIncident),
 		alerts:      r(qAlerts),
-		upsertAlert: r(qUpsertAlert),
-		appendEvent: r(qAppendEvent),
 		timeline:    r(qTimeline),
 		enqueue:     r(qEnqueue),
 		list:        r(qListIncidents),
@@ -204,31 +202,51 @@ func (t *tx) UpdateIncident(ctx context.Context, inc *bot.Incident) error {
 }
 
 func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []bot.Alert, at time.Time) error {
-	stmt, err := t.tx.PrepareContext(ctx, t.s.q.upsertAlert)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, a := range alerts {
+	return t.insertRows(ctx, qUpsertAlertsHead, qUpsertAlertsTail, alertColumns, len(alerts), func(i int) []any {
+		a := alerts[i]
 		var ends *time.Time
 		if !a.EndsAt.IsZero() {
 			ends = &a.EndsAt
 		}
-		if _, err := stmt.ExecContext(ctx, incidentID, a.Fingerprint, string(a.Status), int(a.Severity),
-			jsonText(a.Labels), jsonText(a.Annotations), a.StartsAt.UTC(), nullTime(ends), a.GeneratorURL, at.UTC()); err != nil {
-			return fmt.Errorf("alert %s: %w", a.Fingerprint, err)
+		return []any{incidentID, a.Fingerprint, string(a.Status), int(a.Severity),
+			jsonText(a.Labels), jsonText(a.Annotations), a.StartsAt.UTC(), nullTime(ends), a.GeneratorURL, at.UTC()}
+	})
+}
+
+func (t *tx) AppendEvents(ctx context.Context, incidentID int64, events []bot.Event) error {
+	return t.insertRows(ctx, qAppendEventsHead, "", eventColumns, len(events), func(i int) []any {
+		e := events[i]
+		return []any{incidentID, e.At.UTC(), string(e.Kind), e.Detail}
+	})
+}
+
+// maxRowsPerInsert keeps one statement well under PostgreSQL's 65,535
+// parameters.
+const maxRowsPerInsert = 500
+
+// insertRows writes n rows with as few multi-row statements as the
+// parameter limit allows: one round trip for a typical notification, not one
+// per alert. row(i) returns the i-th row's cols values in column order.
+func (t *tx) insertRows(ctx context.Context, head, tail string, cols, n int, row func(i int) []any) error {
+	for start := 0; start < n; start += maxRowsPerInsert {
+		end := min(start+maxRowsPerInsert, n)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			args = append(args, row(i)...)
+		}
+		q := rebind(head+values(end-start, cols)+tail, t.s.d.NumberedParams)
+		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (t *tx) AppendEvents(ctx context.Context, incidentID int64, events []bot.Event) error {
-	for _, e := range events {
-		if _, err := t.tx.ExecContext(ctx, t.s.q.appendEvent, incidentID, e.At.UTC(), string(e.Kind), e.Detail); err != nil {
-			return fmt.Errorf("event %s: %w", e.Kind, err)
-		}
-	}
-	return nil
+// values is the placeholder list "(?, ?), (?, ?)" for rows × cols; it
+// holds no data, only placeholders.
+func values(rows, cols int) string {
+	one := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(one+", ", rows-1) + one
 }
 
 func (t *tx) Enqueue(ctx context.Context, job bot.OutboxJob) error {
