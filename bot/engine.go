@@ -84,17 +84,27 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 		if err != nil {
 			return fmt.Errorf("latest incident: %w", err)
 		}
-		var alerts []Alert
+		var (
+			alerts []Alert
+			counts AlertCounts
+		)
 		if latest != nil {
-			if alerts, err = tx.Alerts(ctx, latest.ID); err != nil {
+			fps := make([]string, len(g.Alerts))
+			for i, a := range g.Alerts {
+				fps[i] = a.Fingerprint
+			}
+			if alerts, err = tx.Alerts(ctx, latest.ID, fps); err != nil {
 				return fmt.Errorf("incident %d: alerts: %w", latest.ID, err)
 			}
+			if counts, err = tx.AlertCounts(ctx, latest.ID); err != nil {
+				return fmt.Errorf("incident %d: alert counts: %w", latest.ID, err)
+			}
 		}
-		ch = reconcile(latest, alerts, g, now)
+		ch = reconcile(latest, alerts, counts, g, now)
 		if latest != nil && latest.Status == IncidentResolved && ch.incident.Status == IncidentOpen &&
 			latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) > e.cfg.ReopenWindow {
 			// Too long since it resolved: this is new trouble, with a thread of its own.
-			ch = reconcile(nil, nil, g, now)
+			ch = reconcile(nil, nil, AlertCounts{}, g, now)
 		}
 		res, err = e.apply(ctx, tx, &ch)
 		return err

@@ -21,10 +21,11 @@ type change struct {
 	alertsChanged, alertsUpdated, alertsUnchanged int
 }
 
-// reconcile merges group g into incident cur (nil: a new incident) whose
-// stored alerts are alerts. It never resolves an alert because it is absent:
-// Alertmanager may truncate a group, and only an explicit "resolved" counts.
-func reconcile(cur *Incident, alerts []Alert, g AlertGroup, now time.Time) change {
+// reconcile merges group g into incident cur (nil: a new incident). stored
+// holds the incident's alerts that g mentions (others may exist), counts all
+// of them. It never resolves an alert because it is absent: Alertmanager
+// may truncate a group, and only an explicit "resolved" counts.
+func reconcile(cur *Incident, stored []Alert, counts AlertCounts, g AlertGroup, now time.Time) change {
 	ch := change{at: now}
 	if cur == nil {
 		ch.isNew, ch.dirty = true, true
@@ -40,8 +41,8 @@ func reconcile(cur *Incident, alerts []Alert, g AlertGroup, now time.Time) chang
 	}
 	inc := &ch.incident
 
-	byFP := make(map[string]Alert, len(alerts)+len(g.Alerts))
-	for _, a := range alerts {
+	byFP := make(map[string]Alert, len(stored)+len(g.Alerts))
+	for _, a := range stored {
 		byFP[a.Fingerprint] = a
 	}
 	upsertAt := map[string]int{} // one row per fingerprint, even if it comes twice
@@ -57,6 +58,10 @@ func reconcile(cur *Incident, alerts []Alert, g AlertGroup, now time.Time) chang
 		default:
 			ch.alertsUpdated++
 		}
+		if known {
+			counts.Add(old, -1)
+		}
+		counts.Add(next, 1)
 		byFP[in.Fingerprint] = next
 		if i, dup := upsertAt[in.Fingerprint]; dup {
 			ch.upserts[i] = next
@@ -94,13 +99,14 @@ func reconcile(cur *Incident, alerts []Alert, g AlertGroup, now time.Time) chang
 
 	firing, resolved := 0, 0
 	worstFiring, worstAll := SeverityUnknown, SeverityUnknown
-	for _, a := range byFP {
-		worstAll = min(worstAll, a.Severity)
-		if a.Status == AlertFiring {
-			firing++
-			worstFiring = min(worstFiring, a.Severity)
-		} else {
-			resolved++
+	for sev := P3; sev >= P0; sev-- {
+		firing += counts.Firing[sev]
+		resolved += counts.Resolved[sev]
+		if counts.Firing[sev] > 0 {
+			worstFiring = sev
+		}
+		if counts.Firing[sev]+counts.Resolved[sev] > 0 {
+			worstAll = sev
 		}
 	}
 	if inc.Firing != firing || inc.Resolved != resolved {

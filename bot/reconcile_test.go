@@ -17,6 +17,14 @@ func grp(alerts ...Alert) AlertGroup {
 	return AlertGroup{Receiver: "r", GroupKey: "k", GroupLabels: map[string]string{"alertname": "X"}, Alerts: alerts}
 }
 
+func countsOf(alerts []Alert) AlertCounts {
+	var c AlertCounts
+	for _, a := range alerts {
+		c.Add(a, 1)
+	}
+	return c
+}
+
 func TestReconcile(t *testing.T) {
 	now := t0.Add(time.Hour)
 	resolvedAt := t0.Add(30 * time.Minute)
@@ -102,7 +110,7 @@ func TestReconcile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ch := reconcile(tc.cur, tc.stored, tc.in, now)
+			ch := reconcile(tc.cur, tc.stored, countsOf(tc.stored), tc.in, now)
 			if ch.incident.Status != tc.wantStatus || ch.incident.Severity != tc.wantSev {
 				t.Errorf("incident = %s %s, want %s %s", ch.incident.Status, ch.incident.Severity, tc.wantStatus, tc.wantSev)
 			}
@@ -133,7 +141,8 @@ func TestReconcile(t *testing.T) {
 func TestReconcileDoesNotMutateInput(t *testing.T) {
 	cur := &Incident{ID: 1, Status: IncidentOpen, Severity: P2, Firing: 1, GroupLabels: map[string]string{"alertname": "X"}}
 	before := *cur
-	reconcile(cur, []Alert{al("a", AlertFiring, P2, t0)}, grp(al("a", AlertResolved, P2, t0)), t0)
+	stored := []Alert{al("a", AlertFiring, P2, t0)}
+	reconcile(cur, stored, countsOf(stored), grp(al("a", AlertResolved, P2, t0)), t0)
 	if cur.Status != before.Status || cur.Firing != before.Firing || cur.ResolvedAt != nil {
 		t.Fatalf("reconcile mutated its input: %+v", cur)
 	}

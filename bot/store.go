@@ -34,7 +34,12 @@ type Tx interface {
 	// any, since a new incident only opens after the last one resolved), or
 	// nil when the group has none.
 	LatestIncident(ctx context.Context, receiver, groupKey string) (*Incident, error)
-	Alerts(ctx context.Context, incidentID int64) ([]Alert, error)
+	// Alerts returns the incident's stored alerts among fingerprints.
+	Alerts(ctx context.Context, incidentID int64, fingerprints []string) ([]Alert, error)
+	// AlertCounts counts all the incident's alerts by status and severity,
+	// so that a notification costs what it carries, not what its
+	// incident has accumulated.
+	AlertCounts(ctx context.Context, incidentID int64) (AlertCounts, error)
 	CreateIncident(ctx context.Context, inc *Incident) (int64, error)
 	UpdateIncident(ctx context.Context, inc *Incident) error
 	UpsertAlerts(ctx context.Context, incidentID int64, alerts []Alert, at time.Time) error
@@ -43,6 +48,23 @@ type Tx interface {
 	// is already pending, coalesces into it: the earlier due time and the
 	// more urgent priority win.
 	Enqueue(ctx context.Context, job OutboxJob) error
+}
+
+// AlertCounts counts an incident's alerts by severity (P0..P3).
+type AlertCounts struct {
+	Firing, Resolved [4]int
+}
+
+// Add counts one alert in (n = 1) or out (n = -1).
+func (c *AlertCounts) Add(a Alert, n int) {
+	if !a.Severity.Valid() {
+		return
+	}
+	if a.Status == AlertFiring {
+		c.Firing[a.Severity] += n
+	} else {
+		c.Resolved[a.Severity] += n
+	}
 }
 
 // OutboxJob asks the dispatcher to bring one incident's chat thread at one

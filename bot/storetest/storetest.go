@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"AbsenceResolvesNothing", testAbsenceResolvesNothing},
 		{"StaleRetryIgnored", testStaleRetryIgnored},
 		{"SameFingerprintTwiceInOneNotification", testSameFingerprintTwice},
+		{"LargeGroup", testLargeGroup},
 		{"ParallelDuplicatesLeaveOneState", testParallelDuplicates},
 		{"ParallelGroups", testParallelGroups},
 		{"DatabaseEnforcesOneOpenIncident", testOneOpenIncident},
@@ -474,5 +475,41 @@ func testSameFingerprintTwice(t *testing.T, s bot.Store) {
 	d := get(t, s, id)
 	if len(d.Alerts) != 1 || d.Alerts[0].Status != bot.AlertResolved || d.Status != bot.IncidentResolved {
 		t.Fatalf("alerts %+v, incident %s: want one resolved alert and a resolved incident", d.Alerts, d.Status)
+	}
+}
+
+// A group larger than one statement's batch: 1,200 alerts, then half of them
+// resolve, then the critical one does too.
+func testLargeGroup(t *testing.T, s bot.Store) {
+	clock := &Clock{now: t0}
+	e := newEngine(s, clock)
+	const n = 1200
+	firing := make([]bot.Alert, n)
+	for i := range firing {
+		sev := "warning"
+		if i == n-1 {
+			sev = "critical"
+		}
+		firing[i] = alert(fmt.Sprintf("fp%04d", i), bot.AlertFiring, sev, t0)
+	}
+	id := ingest(t, e, group("big", bot.AlertFiring, firing...)).IncidentID
+	half := make([]bot.Alert, 0, n)
+	for i, a := range firing {
+		if i%2 == 0 {
+			a = alert(a.Fingerprint, bot.AlertResolved, "warning", t0)
+		}
+		half = append(half, a)
+	}
+	clock.Advance(time.Minute)
+	ingest(t, e, group("big", bot.AlertFiring, half...))
+	d := get(t, s, id)
+	if d.Firing != n/2 || d.Resolved != n/2 || d.Severity != bot.P1 || len(d.Alerts) != n {
+		t.Fatalf("firing=%d resolved=%d severity=%s rows=%d; want %d/%d P1 %d", d.Firing, d.Resolved, d.Severity, len(d.Alerts), n/2, n/2, n)
+	}
+	// Only the critical alert resolves: the severity falls to P2.
+	clock.Advance(time.Minute)
+	ingest(t, e, group("big", bot.AlertFiring, alert(firing[n-1].Fingerprint, bot.AlertResolved, "critical", t0)))
+	if d = get(t, s, id); d.Severity != bot.P2 || d.Firing != n/2-1 {
+		t.Fatalf("after the critical alert resolved: %s firing=%d, want P2 %d", d.Severity, d.Firing, n/2-1)
 	}
 }

@@ -20,8 +20,15 @@ const qUpdateIncident = `UPDATE incidents SET status = ?, severity = ?, title = 
 	resolved = ?, resolved_at = ?, updated_at = ?
 	WHERE id = ?`
 
-const qAlerts = `SELECT fingerprint, status, severity, labels, annotations, starts_at, ends_at, generator_url
-	FROM alerts WHERE incident_id = ? ORDER BY starts_at, fingerprint`
+const alertSelect = `SELECT fingerprint, status, severity, labels, annotations, starts_at, ends_at, generator_url
+	FROM alerts WHERE incident_id = ?`
+
+const qAlerts = alertSelect + ` ORDER BY starts_at, fingerprint`
+
+// qAlertsAmongHead is followed by a list of placeholders and ")".
+const qAlertsAmongHead = alertSelect + ` AND fingerprint IN `
+
+const qAlertCounts = `SELECT status, severity, COUNT(*) FROM alerts WHERE incident_id = ? GROUP BY status, severity`
 
 // Alerts and events are written with one multi-row statement each: the
 // VALUES rows go between the head and the tail (see values).

@@ -39,8 +39,8 @@ type Store struct {
 }
 
 type queries struct {
-	latest, create, update, alerts, timeline, enqueue string
-	list, get, countOpen, outboxDepth, lockGroup      string
+	latest, create, update, alerts, alertCounts, timeline, enqueue string
+	list, get, countOpen, outboxDepth, lockGroup                   string
 }
 
 // New wraps an open database. The caller has applied the migrations. Store
@@ -53,6 +53,7 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 		create:      r(qCreateIncident),
 		update:      r(qUpdateIncident),
 		alerts:      r(qAlerts),
+		alertCounts: r(qAlertCounts),
 		timeline:    r(qTimeline),
 		enqueue:     r(qEnqueue),
 		list:        r(qListIncidents),
@@ -171,8 +172,43 @@ func (t *tx) LatestIncident(ctx context.Context, receiver, groupKey string) (*bo
 	return &inc, nil
 }
 
-func (t *tx) Alerts(ctx context.Context, incidentID int64) ([]bot.Alert, error) {
-	return queryAlerts(ctx, t.tx, t.s.q.alerts, incidentID)
+func (t *tx) Alerts(ctx context.Context, incidentID int64, fingerprints []string) ([]bot.Alert, error) {
+	var out []bot.Alert
+	for start := 0; start < len(fingerprints); start += maxRowsPerInsert {
+		chunk := fingerprints[start:min(start+maxRowsPerInsert, len(fingerprints))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, incidentID)
+		for _, fp := range chunk {
+			args = append(args, fp)
+		}
+		q := rebind(qAlertsAmongHead+values(1, len(chunk)), t.s.d.NumberedParams)
+		as, err := queryAlerts(ctx, t.tx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	return out, nil
+}
+
+func (t *tx) AlertCounts(ctx context.Context, incidentID int64) (bot.AlertCounts, error) {
+	var c bot.AlertCounts
+	rows, err := t.tx.QueryContext(ctx, t.s.q.alertCounts, incidentID)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status string
+			sev, n int
+		)
+		if err := rows.Scan(&status, &sev, &n); err != nil {
+			return c, err
+		}
+		c.Add(bot.Alert{Status: bot.AlertStatus(status), Severity: bot.Severity(sev)}, n)
+	}
+	return c, rows.Err()
 }
 
 func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, error) {
@@ -221,7 +257,7 @@ func (t *tx) AppendEvents(ctx context.Context, incidentID int64, events []bot.Ev
 }
 
 // maxRowsPerInsert keeps one statement well under PostgreSQL's 65,535
-// parameters.
+// parameters (and SQLite's 32,766); lookups by fingerprint use it too.
 const maxRowsPerInsert = 500
 
 // insertRows writes n rows with as few multi-row statements as the
@@ -376,8 +412,8 @@ func scanIncident(r rowScanner) (bot.Incident, error) {
 	return inc, nil
 }
 
-func queryAlerts(ctx context.Context, q queryer, query string, incidentID int64) ([]bot.Alert, error) {
-	rows, err := q.QueryContext(ctx, query, incidentID)
+func queryAlerts(ctx context.Context, q queryer, query string, args ...any) ([]bot.Alert, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
