@@ -70,6 +70,7 @@ type IngestResult struct {
 // transaction committed; an error means nothing of g was stored and the
 // sender should retry.
 func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error) {
+	g.Alerts = append([]Alert(nil), g.Alerts...) // classified below; the caller's slice stays as it was
 	for i := range g.Alerts {
 		g.Alerts[i].Severity = e.cfg.Classifier.Classify(g.Alerts[i].Labels)
 	}

@@ -73,24 +73,10 @@ func reconcile(cur *Incident, stored []Alert, counts AlertCounts, g AlertGroup, 
 			ch.events = append(ch.events, Event{At: now, Kind: ev, Detail: alertDetail(next)})
 		}
 	}
-	alertsChanged := len(ch.upserts) > 0
-
 	// Group metadata follows the newest notification that changed something;
 	// a stale retry must not roll it back.
-	if ch.isNew || alertsChanged {
-		meta := Incident{
-			GroupLabels:       nonNil(g.GroupLabels),
-			CommonLabels:      nonNil(g.CommonLabels),
-			CommonAnnotations: nonNil(g.CommonAnnotations),
-			ExternalURL:       g.ExternalURL,
-			Title:             Title(g.GroupLabels, g.CommonLabels),
-		}
-		if !maps.Equal(inc.GroupLabels, meta.GroupLabels) || !maps.Equal(inc.CommonLabels, meta.CommonLabels) ||
-			!maps.Equal(inc.CommonAnnotations, meta.CommonAnnotations) || inc.ExternalURL != meta.ExternalURL || inc.Title != meta.Title {
-			inc.GroupLabels, inc.CommonLabels, inc.CommonAnnotations = meta.GroupLabels, meta.CommonLabels, meta.CommonAnnotations
-			inc.ExternalURL, inc.Title = meta.ExternalURL, meta.Title
-			ch.dirty = true
-		}
+	if (ch.isNew || len(ch.upserts) > 0) && applyGroupMeta(inc, g) {
+		ch.dirty = true
 	}
 	if inc.TruncatedAlerts != g.TruncatedAlerts {
 		inc.TruncatedAlerts = g.TruncatedAlerts
@@ -147,6 +133,20 @@ func reconcile(cur *Incident, stored []Alert, counts AlertCounts, g AlertGroup, 
 		inc.UpdatedAt = now
 	}
 	return ch
+}
+
+// applyGroupMeta copies g's group-level fields onto inc and reports whether
+// any differed.
+func applyGroupMeta(inc *Incident, g AlertGroup) bool {
+	gl, cl, ca := nonNil(g.GroupLabels), nonNil(g.CommonLabels), nonNil(g.CommonAnnotations)
+	title := Title(g.GroupLabels, g.CommonLabels)
+	if maps.Equal(inc.GroupLabels, gl) && maps.Equal(inc.CommonLabels, cl) && maps.Equal(inc.CommonAnnotations, ca) &&
+		inc.ExternalURL == g.ExternalURL && inc.Title == title {
+		return false
+	}
+	inc.GroupLabels, inc.CommonLabels, inc.CommonAnnotations = gl, cl, ca
+	inc.ExternalURL, inc.Title = g.ExternalURL, title
+	return true
 }
 
 // mergeAlert decides what an incoming alert does to the stored one. An alert

@@ -81,25 +81,39 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer) (*sqlstore.Store, string, error) {
+// openStore opens the configured store and applies its pending migrations;
+// it returns the store, a description of where it is, and how many
+// migrations it applied.
+func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer) (*sqlstore.Store, string, int, error) {
+	var (
+		s     *sqlstore.Store
+		where string
+		err   error
+	)
 	if cfg.UsesPostgres() {
-		s, err := postgres.Open(ctx, postgres.Config{URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns}, reg)
-		return s, "postgres", err
+		s, err = postgres.Open(ctx, postgres.Config{URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns}, reg)
+		where = "postgres"
+	} else {
+		s, err = sqlite.Open(ctx, cfg.SQLitePath(), reg)
+		where = "sqlite " + cfg.SQLitePath()
 	}
-	s, err := sqlite.Open(ctx, cfg.SQLitePath(), reg)
-	return s, "sqlite " + cfg.SQLitePath(), err
+	if err != nil {
+		return nil, where, 0, err
+	}
+	n, err := s.Migrate(ctx)
+	if err != nil {
+		s.Close()
+		return nil, where, n, err
+	}
+	return s, where, n, nil
 }
 
 func migrate(ctx context.Context, c cliConfig, stdout io.Writer) error {
-	store, where, err := openStore(ctx, c.cfg, nil)
+	store, where, n, err := openStore(ctx, c.cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	n, err := store.Migrate(ctx)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "%s: applied %d migrations\n", where, n)
 	return nil
 }
@@ -109,15 +123,11 @@ func serve(ctx context.Context, c cliConfig) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, where, err := openStore(ctx, cfg, reg)
+	store, where, n, err := openStore(ctx, cfg, reg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	n, err := store.Migrate(ctx)
-	if err != nil {
-		return err
-	}
 	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
 	reg.MustRegister(bot.NewStoreCollector(store))
 

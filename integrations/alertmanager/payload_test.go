@@ -13,30 +13,10 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// repoRoot is the directory holding go.mod, found upwards from the test's
-// working directory (the package directory).
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 // fixtureDir is the shared Alertmanager fixtures, a sibling of the repo.
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(repoRoot(t), "..", "shared", "fixtures", "alertmanager")
+	return filepath.Join("..", "..", "..", "shared", "fixtures", "alertmanager") // beside the repository; tests run in their package folder
 }
 
 // validAlert is one well-formed alert; validPayload wraps it in a
