@@ -20,6 +20,9 @@ type EngineConfig struct {
 	ReopenWindow time.Duration
 	// Now is the clock; nil means time.Now. Tests pass a controllable one.
 	Now func() time.Time
+	// Enqueued, when set, is called after a commit that queued chat work
+	// (the dispatcher's Notify). It must not block.
+	Enqueued func()
 }
 
 // Engine turns alert groups into incidents, one transaction per notification.
@@ -64,6 +67,8 @@ type IngestResult struct {
 	IncidentID int64
 	Created    bool
 	Events     int
+	// Enqueued counts the destinations whose threads must catch up.
+	Enqueued int
 }
 
 // Ingest records one alert group durably. It returns only after the
@@ -114,7 +119,51 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 		return IngestResult{}, err
 	}
 	e.observe(ch)
+	if res.Enqueued > 0 && e.cfg.Enqueued != nil {
+		e.cfg.Enqueued()
+	}
 	return res, nil
+}
+
+// Preview is the incident that groups, applied in order to one incident,
+// would leave, computed without a store: for rendering previews and golden
+// tests. Alerts are classified with c; events carry no ids.
+func Preview(c Classifier, now time.Time, groups ...AlertGroup) IncidentDetail {
+	var (
+		cur    *Incident
+		stored []Alert
+		d      IncidentDetail
+	)
+	for _, g := range groups {
+		g.Alerts = append([]Alert(nil), g.Alerts...)
+		for i := range g.Alerts {
+			g.Alerts[i].Severity = c.Classify(g.Alerts[i].Labels)
+		}
+		var counts AlertCounts
+		for _, a := range stored {
+			counts.Add(a, 1)
+		}
+		ch := reconcile(cur, stored, counts, g, now)
+		for _, up := range ch.upserts {
+			replaced := false
+			for i := range stored {
+				if stored[i].Fingerprint == up.Fingerprint {
+					stored[i], replaced = up, true
+				}
+			}
+			if !replaced {
+				stored = append(stored, up)
+			}
+		}
+		ch.incident.ID = 1
+		cur = &ch.incident
+		d.Timeline = append(d.Timeline, ch.events...)
+	}
+	if cur != nil {
+		d.Incident = *cur
+	}
+	d.Alerts = stored
+	return d
 }
 
 func (e *Engine) apply(ctx context.Context, tx Tx, ch *change) (IngestResult, error) {
@@ -136,6 +185,7 @@ func (e *Engine) apply(ctx context.Context, tx Tx, ch *change) (IngestResult, er
 			return IngestResult{}, fmt.Errorf("incident %d: upsert alerts: %w", inc.ID, err)
 		}
 	}
+	res := IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events)}
 	if len(ch.events) > 0 {
 		if err := tx.AppendEvents(ctx, inc.ID, ch.events); err != nil {
 			return IngestResult{}, fmt.Errorf("incident %d: append events: %w", inc.ID, err)
@@ -145,9 +195,10 @@ func (e *Engine) apply(ctx context.Context, tx Tx, ch *change) (IngestResult, er
 			if err := tx.Enqueue(ctx, job); err != nil {
 				return IngestResult{}, fmt.Errorf("incident %d: enqueue %s: %w", inc.ID, dest, err)
 			}
+			res.Enqueued++
 		}
 	}
-	return IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events)}, nil
+	return res, nil
 }
 
 func (e *Engine) observe(ch change) {

@@ -16,6 +16,7 @@ type StoreCollector struct {
 	store    Store
 	open     *prometheus.Desc
 	depth    *prometheus.Desc
+	oldest   *prometheus.Desc
 	scrapeOK *prometheus.Desc
 }
 
@@ -25,6 +26,7 @@ func NewStoreCollector(s Store) *StoreCollector {
 		store:    s,
 		open:     prometheus.NewDesc("chatops_open_incidents", "Open incidents by severity.", []string{"severity"}, nil),
 		depth:    prometheus.NewDesc("chatops_outbox_depth", "Chat sync jobs waiting in the outbox.", nil, nil),
+		oldest:   prometheus.NewDesc("chatops_outbox_oldest_job_age_seconds", "Age of the oldest job in the outbox (0 when empty).", nil, nil),
 		scrapeOK: prometheus.NewDesc("chatops_store_scrape_success", "1 when the store answered the metrics queries.", nil, nil),
 	}
 }
@@ -33,6 +35,7 @@ func NewStoreCollector(s Store) *StoreCollector {
 func (c *StoreCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.open
 	ch <- c.depth
+	ch <- c.oldest
 	ch <- c.scrapeOK
 }
 
@@ -49,10 +52,15 @@ func (c *StoreCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(counts[s]), s.String())
 		}
 	}
-	if depth, err := c.store.OutboxDepth(ctx); err != nil {
+	if depth, oldest, err := c.store.OutboxStats(ctx); err != nil {
 		ok = 0
 	} else {
+		age := 0.0
+		if !oldest.IsZero() {
+			age = time.Since(oldest).Seconds()
+		}
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth))
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 	}
 	ch <- prometheus.MustNewConstMetric(c.scrapeOK, prometheus.GaugeValue, ok)
 }

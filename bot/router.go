@@ -5,6 +5,23 @@ type Destination struct {
 	Name     string
 	Platform string
 	Channel  string
+	// Mention is the user group (Slack) or role (Discord) notified for
+	// open incidents of MentionSeverities (default P0 and P1).
+	Mention           string
+	MentionSeverities []Severity
+}
+
+// MentionsFor reports whether an incident of severity s mentions.
+func (d Destination) MentionsFor(s Severity) bool {
+	if len(d.MentionSeverities) == 0 {
+		return s <= P1
+	}
+	for _, m := range d.MentionSeverities {
+		if m == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Route sends incidents that match it to destinations. An empty Severities

@@ -19,10 +19,46 @@ type Store interface {
 	// GetIncident returns ErrNotFound for an unknown id.
 	GetIncident(ctx context.Context, id int64) (IncidentDetail, error)
 	CountOpenIncidents(ctx context.Context) (map[Severity]int, error)
-	OutboxDepth(ctx context.Context) (int, error)
+	// OutboxStats returns the number of pending jobs and when the oldest
+	// was first enqueued (zero when there is none).
+	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
+	Outbox
 	// Ready reports whether the store is reachable and fully migrated.
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// Outbox is the dispatcher's side of the store.
+type Outbox interface {
+	// ClaimJobs claims up to limit due, unclaimed jobs until now+lease, most
+	// urgent first. Several replicas never claim the same job.
+	ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxJob, error)
+	// FinishJob removes a claimed job, unless a change folded into it while
+	// it was claimed: then it only releases the claim, and the job runs
+	// again for the newer change.
+	FinishJob(ctx context.Context, job OutboxJob) error
+	// RetryJob releases a claimed job, due again at due (or earlier, if a
+	// newer change asked for it).
+	RetryJob(ctx context.Context, job OutboxJob, due time.Time, lastErr string) error
+	// Thread returns the thread state of an incident at a destination; a
+	// zero Thread (RootID "") when nothing was posted yet.
+	Thread(ctx context.Context, incidentID int64, destination string) (Thread, error)
+	SaveThread(ctx context.Context, th Thread, at time.Time) error
+}
+
+// Thread is what chatops knows of one incident's thread at one destination.
+type Thread struct {
+	IncidentID  int64
+	Destination string
+	Platform    string
+	Ref         ThreadRef
+	// RootAttemptedAt is set before a root is posted; a root still unknown
+	// after it means the outcome of that attempt is unknown.
+	RootAttemptedAt *time.Time
+	// RootHash is the hash of the root as last posted or edited.
+	RootHash string
+	// LastEventID is the newest timeline event the thread has shown.
+	LastEventID int64
 }
 
 // Tx is what the engine does inside one transaction.
@@ -74,4 +110,11 @@ type OutboxJob struct {
 	Destination string
 	Priority    Severity
 	DueAt       time.Time
+
+	// Set when claimed.
+	ID         int64
+	Version    int64
+	Attempts   int
+	ClaimToken string
+	CreatedAt  time.Time
 }

@@ -33,12 +33,14 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 
 var t0 = time.Date(2026, 11, 20, 2, 14, 5, 0, time.UTC)
 
+type namedTest struct {
+	name string
+	fn   func(t *testing.T, s bot.Store)
+}
+
 // Run runs the suite.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s bot.Store)
-	}{
+	tests := []namedTest{
 		{"FiringOpensIncident", testFiringOpensIncident},
 		{"DuplicateIsNoOp", testDuplicateIsNoOp},
 		{"ResolveAndReopen", testResolveAndReopen},
@@ -60,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 			}
 		}},
 	}
+	tests = append(tests, outboxTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -319,7 +322,7 @@ func testParallelDuplicates(t *testing.T, s bot.Store) {
 		t.Fatalf("%d alert rows, want 2", len(d.Alerts))
 	}
 	wantKinds(t, d, bot.EventOpened, bot.EventAlertFiring, bot.EventAlertFiring)
-	if depth, err := s.OutboxDepth(context.Background()); err != nil || depth != 2 {
+	if depth, _, err := s.OutboxStats(context.Background()); err != nil || depth != 2 {
 		t.Fatalf("outbox depth = %d, %v; want 2 (one job per destination)", depth, err)
 	}
 }
@@ -429,18 +432,18 @@ func testOutboxCoalesces(t *testing.T, s bot.Store) {
 		clock.Advance(time.Millisecond)
 		ingest(t, e, group("mem", bot.AlertFiring, alert(fmt.Sprintf("p%d", i), bot.AlertFiring, "warning", t0)))
 	}
-	depth, err := s.OutboxDepth(context.Background())
+	depth, _, err := s.OutboxStats(context.Background())
 	if err != nil || depth != 1 {
 		t.Fatalf("50 changes to one P2 incident: outbox depth %d, %v; want 1", depth, err)
 	}
 	// Escalating to P1 routes to two more destinations.
 	ingest(t, e, group("mem", bot.AlertFiring, alert("crit", bot.AlertFiring, "critical", t0)))
-	if depth, _ = s.OutboxDepth(context.Background()); depth != 3 {
+	if depth, _, _ = s.OutboxStats(context.Background()); depth != 3 {
 		t.Fatalf("after escalation outbox depth %d, want 3", depth)
 	}
 	// A duplicate enqueues nothing.
 	ingest(t, e, group("mem", bot.AlertFiring, alert("crit", bot.AlertFiring, "critical", t0)))
-	if depth, _ = s.OutboxDepth(context.Background()); depth != 3 {
+	if depth, _, _ = s.OutboxStats(context.Background()); depth != 3 {
 		t.Fatalf("after a duplicate outbox depth %d, want 3", depth)
 	}
 }

@@ -85,6 +85,7 @@ func dialect() (sqlstore.Dialect, error) {
 		NumberedParams: true,
 		LockGroup:      `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
 		ForUpdate:      "FOR UPDATE",
+		SkipLocked:     "FOR UPDATE SKIP LOCKED",
 		Migrations:     sqlstore.Migrations{Dialect: goose.DialectPostgres, FS: sub, Locker: locker},
 	}, nil
 }

@@ -53,6 +53,7 @@ const qTimeline = `SELECT id, at, kind, detail FROM timeline WHERE incident_id =
 const qEnqueue = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
 	VALUES (?, ?, ?, ?, ?, ?)
 	ON CONFLICT (incident_id, destination) DO UPDATE SET
+	version = outbox.version + 1,
 	priority = CASE WHEN excluded.priority < outbox.priority THEN excluded.priority ELSE outbox.priority END,
 	due_at = CASE WHEN excluded.due_at < outbox.due_at THEN excluded.due_at ELSE outbox.due_at END,
 	updated_at = excluded.updated_at`
@@ -65,3 +66,37 @@ const qGetIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?
 const qCountOpen = `SELECT severity, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY severity`
 
 const qOutboxDepth = `SELECT COUNT(*) FROM outbox`
+
+// Not MIN(created_at): SQLite would hand the aggregate back as text.
+const qOutboxOldest = `SELECT created_at FROM outbox ORDER BY created_at LIMIT 1`
+
+// qClaimJobs is completed by the dialect's row-locking clause for the
+// inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas never claim
+// the same job) and by ") RETURNING ...".
+const qClaimJobsHead = `UPDATE outbox SET claimed_until = ?, claim_token = ?, attempts = attempts + 1
+	WHERE id IN (SELECT id FROM outbox
+		WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+		ORDER BY priority, due_at LIMIT ? `
+
+const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_at, attempts, version, created_at`
+
+// A job is done only if no change folded into it while it was claimed.
+const qFinishJob = `DELETE FROM outbox WHERE id = ? AND version = ? AND claim_token = ?`
+
+const qReleaseJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL WHERE id = ? AND claim_token = ?`
+
+// A job put back for later keeps an earlier due time that a new change set.
+const qRetryJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL, last_error = ?,
+	due_at = CASE WHEN version = ? THEN ? ELSE due_at END
+	WHERE id = ? AND claim_token = ?`
+
+const qThread = `SELECT platform, channel, root_id, thread_id, root_attempted_at, root_hash, last_event_id
+	FROM threads WHERE incident_id = ? AND destination = ?`
+
+const qSaveThread = `INSERT INTO threads (incident_id, destination, platform, channel, root_id, thread_id,
+	root_attempted_at, root_hash, last_event_id, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (incident_id, destination) DO UPDATE SET platform = excluded.platform,
+	channel = excluded.channel, root_id = excluded.root_id, thread_id = excluded.thread_id,
+	root_attempted_at = excluded.root_attempted_at, root_hash = excluded.root_hash,
+	last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`

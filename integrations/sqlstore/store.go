@@ -2,10 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +29,9 @@ type Dialect struct {
 	LockGroup string
 	// ForUpdate is appended to reads of rows the transaction will write.
 	ForUpdate string
+	// SkipLocked closes the outbox claim's inner SELECT so that concurrent
+	// claimers pass over each other's rows.
+	SkipLocked string
 	// Migrations are the database's schema, checked by Ready.
 	Migrations Migrations
 }
@@ -40,7 +46,8 @@ type Store struct {
 
 type queries struct {
 	latest, create, update, alerts, alertCounts, timeline, enqueue string
-	list, get, countOpen, outboxDepth, lockGroup                   string
+	list, get, countOpen, outboxDepth, outboxOldest, lockGroup     string
+	claim, finish, release, retry, thread, saveThread              string
 }
 
 // New wraps an open database. The caller has applied the migrations. Store
@@ -49,18 +56,25 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 	s := &Store{db: db, d: d}
 	r := func(q string) string { return rebind(q, d.NumberedParams) }
 	s.q = queries{
-		latest:      r(qLatestIncident + " " + d.ForUpdate),
-		create:      r(qCreateIncident),
-		update:      r(qUpdateIncident),
-		alerts:      r(qAlerts),
-		alertCounts: r(qAlertCounts),
-		timeline:    r(qTimeline),
-		enqueue:     r(qEnqueue),
-		list:        r(qListIncidents),
-		get:         r(qGetIncident),
-		countOpen:   r(qCountOpen),
-		outboxDepth: r(qOutboxDepth),
-		lockGroup:   r(d.LockGroup),
+		latest:       r(qLatestIncident + " " + d.ForUpdate),
+		create:       r(qCreateIncident),
+		update:       r(qUpdateIncident),
+		alerts:       r(qAlerts),
+		alertCounts:  r(qAlertCounts),
+		timeline:     r(qTimeline),
+		enqueue:      r(qEnqueue),
+		list:         r(qListIncidents),
+		get:          r(qGetIncident),
+		countOpen:    r(qCountOpen),
+		outboxDepth:  r(qOutboxDepth),
+		outboxOldest: r(qOutboxOldest),
+		claim:        r(qClaimJobsHead + d.SkipLocked + qClaimJobsTail),
+		finish:       r(qFinishJob),
+		release:      r(qReleaseJob),
+		retry:        r(qRetryJob),
+		thread:       r(qThread),
+		saveThread:   r(qSaveThread),
+		lockGroup:    r(d.LockGroup),
 	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "chatops_store_duration_seconds",
@@ -366,11 +380,113 @@ func (s *Store) CountOpenIncidents(ctx context.Context) (out map[bot.Severity]in
 	return out, rows.Err()
 }
 
-// OutboxDepth counts pending outbox jobs.
-func (s *Store) OutboxDepth(ctx context.Context) (n int, err error) {
-	defer s.observe("outbox_depth", time.Now(), err)
-	err = s.db.QueryRowContext(ctx, s.q.outboxDepth).Scan(&n)
-	return n, err
+// OutboxStats counts pending jobs and finds when the oldest was enqueued.
+func (s *Store) OutboxStats(ctx context.Context) (n int, oldest time.Time, err error) {
+	defer s.observe("outbox_stats", time.Now(), err)
+	if err = s.db.QueryRowContext(ctx, s.q.outboxDepth).Scan(&n); err != nil || n == 0 {
+		return n, oldest, err
+	}
+	err = s.db.QueryRowContext(ctx, s.q.outboxOldest).Scan(&oldest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil // drained in between
+	}
+	return n, oldest.UTC(), err
+}
+
+// ClaimJobs claims due jobs, most urgent first.
+func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) (jobs []bot.OutboxJob, err error) {
+	defer s.observe("claim_jobs", time.Now(), err)
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	now = now.UTC()
+	rows, err := s.db.QueryContext(ctx, s.q.claim, now.Add(lease), token, now, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		j := bot.OutboxJob{ClaimToken: token}
+		var prio int
+		if err := rows.Scan(&j.ID, &j.IncidentID, &j.Destination, &prio, &j.DueAt, &j.Attempts, &j.Version, &j.CreatedAt); err != nil {
+			return nil, err
+		}
+		j.Priority, j.DueAt, j.CreatedAt = bot.Severity(prio), j.DueAt.UTC(), j.CreatedAt.UTC()
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(jobs, func(a, b int) bool {
+		if jobs[a].Priority != jobs[b].Priority {
+			return jobs[a].Priority < jobs[b].Priority
+		}
+		return jobs[a].DueAt.Before(jobs[b].DueAt)
+	})
+	return jobs, nil
+}
+
+// FinishJob deletes the job if it is unchanged since the claim, and
+// otherwise releases it for the newer change.
+func (s *Store) FinishJob(ctx context.Context, job bot.OutboxJob) (err error) {
+	defer s.observe("finish_job", time.Now(), err)
+	res, err := s.db.ExecContext(ctx, s.q.finish, job.ID, job.Version, job.ClaimToken)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, s.q.release, job.ID, job.ClaimToken)
+	return err
+}
+
+// RetryJob releases the job, due again at due.
+func (s *Store) RetryJob(ctx context.Context, job bot.OutboxJob, due time.Time, lastErr string) (err error) {
+	defer s.observe("retry_job", time.Now(), err)
+	_, err = s.db.ExecContext(ctx, s.q.retry, clipText(lastErr, 1000), job.Version, due.UTC(), job.ID, job.ClaimToken)
+	return err
+}
+
+// Thread reads an incident's thread state at a destination.
+func (s *Store) Thread(ctx context.Context, incidentID int64, destination string) (th bot.Thread, err error) {
+	defer s.observe("thread", time.Now(), err)
+	th = bot.Thread{IncidentID: incidentID, Destination: destination}
+	var attempted sql.NullTime
+	err = s.db.QueryRowContext(ctx, s.q.thread, incidentID, destination).Scan(&th.Platform, &th.Ref.Channel,
+		&th.Ref.RootID, &th.Ref.ThreadID, &attempted, &th.RootHash, &th.LastEventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return th, nil
+	}
+	if attempted.Valid {
+		t := attempted.Time.UTC()
+		th.RootAttemptedAt = &t
+	}
+	return th, err
+}
+
+// SaveThread writes an incident's thread state at a destination.
+func (s *Store) SaveThread(ctx context.Context, th bot.Thread, at time.Time) (err error) {
+	defer s.observe("save_thread", time.Now(), err)
+	_, err = s.db.ExecContext(ctx, s.q.saveThread, th.IncidentID, th.Destination, th.Platform, th.Ref.Channel,
+		th.Ref.RootID, th.Ref.ThreadID, nullTime(th.RootAttemptedAt), th.RootHash, th.LastEventID, at.UTC())
+	return err
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 type rowScanner interface{ Scan(dest ...any) error }

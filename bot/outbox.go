@@ -1,0 +1,324 @@
+package bot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Dispatcher defaults.
+const (
+	DefaultWorkers      = 4
+	DefaultLease        = 2 * time.Minute
+	DefaultPollInterval = time.Second
+	DefaultMinBackoff   = time.Second
+	DefaultMaxBackoff   = 5 * time.Minute
+	claimBatch          = 32
+	// findRootSlack widens the search for a root of unknown outcome, for
+	// clock skew between the bot and the platform.
+	findRootSlack = time.Minute
+)
+
+// DispatcherConfig is what the outbox dispatcher needs.
+type DispatcherConfig struct {
+	Destinations []Destination
+	// Chats by platform name ("slack", "discord").
+	Chats        map[string]Chat
+	Workers      int
+	Lease        time.Duration
+	PollInterval time.Duration
+	MinBackoff   time.Duration
+	MaxBackoff   time.Duration
+	Now          func() time.Time
+}
+
+// Dispatcher drains the outbox: for each job it brings one incident's thread
+// at one destination up to date. A job leaves the outbox only when its
+// thread shows the incident as it is; failures put it back with a delay
+// (the platform's Retry-After, or exponential backoff with jitter).
+type Dispatcher struct {
+	store   Store
+	cfg     DispatcherConfig
+	dests   map[string]Destination
+	log     *zap.Logger
+	wake    chan struct{}
+	metrics dispatcherMetrics
+}
+
+type dispatcherMetrics struct {
+	jobs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// NewDispatcher builds a dispatcher; its metrics go to reg (nil: none).
+func NewDispatcher(store Store, cfg DispatcherConfig, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Dispatcher{store: store, cfg: cfg, log: log, wake: make(chan struct{}, 1), dests: map[string]Destination{}}
+	for _, dest := range cfg.Destinations {
+		d.dests[dest.Name] = dest
+	}
+	d.metrics = dispatcherMetrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_outbox_jobs_total",
+			Help: "Outbox jobs handled, by destination and outcome (done, retry, dropped).",
+		}, []string{"destination", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatops_chat_sync_latency_seconds",
+			Help:    "Time from the webhook commit that enqueued a change to the chat thread showing it, by destination.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
+		}, []string{"destination"}),
+	}
+	if reg != nil {
+		reg.MustRegister(d.metrics.jobs, d.metrics.latency)
+	}
+	return d
+}
+
+// Notify wakes the dispatcher: new work was committed. It never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the outbox until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	for {
+		n, err := d.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("outbox claim failed", zap.Error(err))
+		}
+		if n == claimBatch {
+			continue // more may be due right now
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.wake:
+		case <-time.After(d.cfg.PollInterval):
+		}
+	}
+}
+
+// RunOnce claims one batch of due jobs, handles them with up to Workers at
+// a time, and returns how many it claimed once all are handled.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	jobs, err := d.store.ClaimJobs(ctx, d.cfg.Now(), d.cfg.Lease, claimBatch)
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, d.cfg.Workers)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.handle(ctx, job)
+		}()
+	}
+	wg.Wait()
+	return len(jobs), nil
+}
+
+// handle runs one job and puts it back or removes it. The job's context is
+// bounded by half the lease, so a slow platform cannot keep a job past its
+// claim and let another replica take it while this one still works.
+func (d *Dispatcher) handle(ctx context.Context, job OutboxJob) {
+	jctx, cancel := context.WithTimeout(ctx, d.cfg.Lease/2)
+	defer cancel()
+	log := d.log.With(zap.Int64("incident", job.IncidentID), zap.String("destination", job.Destination))
+	err := d.sync(jctx, job)
+	// Bookkeeping outlives a cancelled job context: a job must not stay
+	// claimed until its lease runs out because the sync was interrupted.
+	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer bcancel()
+	var drop *dropError
+	switch {
+	case err == nil:
+		d.metrics.jobs.WithLabelValues(job.Destination, "done").Inc()
+		d.metrics.latency.WithLabelValues(job.Destination).Observe(d.cfg.Now().Sub(job.CreatedAt).Seconds())
+		if ferr := d.store.FinishJob(bctx, job); ferr != nil {
+			log.Warn("outbox: finish job", zap.Error(ferr))
+		}
+	case errors.As(err, &drop):
+		d.metrics.jobs.WithLabelValues(job.Destination, "dropped").Inc()
+		log.Warn("outbox: job cannot be delivered and is dropped", zap.Error(err))
+		if ferr := d.store.FinishJob(bctx, job); ferr != nil {
+			log.Warn("outbox: finish job", zap.Error(ferr))
+		}
+	default:
+		delay := d.backoff(job, err)
+		d.metrics.jobs.WithLabelValues(job.Destination, "retry").Inc()
+		level := log.Info
+		if errors.Is(err, ErrPermanent) || job.Attempts >= 5 {
+			level = log.Warn
+		}
+		level("outbox: sync failed, will retry", zap.Int("attempt", job.Attempts), zap.Duration("in", delay), zap.Error(err))
+		if rerr := d.store.RetryJob(bctx, job, d.cfg.Now().Add(delay), err.Error()); rerr != nil {
+			log.Warn("outbox: reschedule job", zap.Error(rerr))
+		}
+	}
+}
+
+// backoff is the platform's Retry-After when it gave one, the slowest
+// backoff for errors retrying cannot fix soon, and otherwise exponential
+// backoff with full jitter.
+func (d *Dispatcher) backoff(job OutboxJob, err error) time.Duration {
+	var rl *RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		return rl.After + time.Duration(rand.Int64N(int64(250*time.Millisecond)))
+	case errors.Is(err, ErrPermanent):
+		return d.cfg.MaxBackoff
+	}
+	exp := d.cfg.MinBackoff << min(max(job.Attempts-1, 0), 20)
+	if exp <= 0 || exp > d.cfg.MaxBackoff {
+		exp = d.cfg.MaxBackoff
+	}
+	return exp/2 + time.Duration(rand.Int64N(int64(exp/2)+1))
+}
+
+// dropError marks a job that can never be delivered (its destination is no
+// longer configured).
+type dropError struct{ reason string }
+
+func (e *dropError) Error() string { return e.reason }
+
+// sync brings the thread of job's incident at job's destination up to date:
+// the root the first time, then an edit when the root's rendering changed and
+// one reply for the timeline events the thread has not shown yet.
+func (d *Dispatcher) sync(ctx context.Context, job OutboxJob) error {
+	dest, ok := d.dests[job.Destination]
+	if !ok {
+		return &dropError{reason: fmt.Sprintf("destination %q is not configured any more", job.Destination)}
+	}
+	chat, ok := d.cfg.Chats[dest.Platform]
+	if !ok {
+		return &dropError{reason: fmt.Sprintf("destination %q: platform %s is not configured", dest.Name, dest.Platform)}
+	}
+	inc, err := d.store.GetIncident(ctx, job.IncidentID)
+	if errors.Is(err, ErrNotFound) {
+		return &dropError{reason: "incident no longer exists"}
+	}
+	if err != nil {
+		return fmt.Errorf("load incident: %w", err)
+	}
+	th, err := d.store.Thread(ctx, job.IncidentID, dest.Name)
+	if err != nil {
+		return fmt.Errorf("load thread: %w", err)
+	}
+	th.Platform = dest.Platform
+	root := RootMessage(inc, dest)
+	hash := messageHash(root)
+	lastEvent := int64(0)
+	if n := len(inc.Timeline); n > 0 {
+		lastEvent = inc.Timeline[n-1].ID
+	}
+
+	if th.Ref.RootID == "" {
+		if err := d.findRoot(ctx, chat, dest, root, &th); err != nil {
+			return err
+		}
+	}
+	if th.Ref.RootID == "" {
+		now := d.cfg.Now()
+		th.RootAttemptedAt = &now
+		th.Ref.Channel = dest.Channel
+		// Recorded before the post: if the answer is lost, the next attempt
+		// looks for this root instead of posting another.
+		if err := d.store.SaveThread(ctx, th, now); err != nil {
+			return fmt.Errorf("record root attempt: %w", err)
+		}
+		ref, err := chat.PostRoot(ctx, dest.Channel, root)
+		if err != nil {
+			return fmt.Errorf("post root: %w", err)
+		}
+		th.Ref, th.RootHash, th.LastEventID = ref, hash, lastEvent // the root shows everything so far
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record root %s: %w", ref.RootID, err)
+		}
+		return nil
+	}
+
+	if th.RootHash != hash {
+		if err := chat.EditRoot(ctx, th.Ref, root); err != nil {
+			return fmt.Errorf("edit root: %w", err)
+		}
+		th.RootHash = hash
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record root edit: %w", err)
+		}
+	}
+	var fresh []Event
+	for _, e := range inc.Timeline {
+		if e.ID > th.LastEventID {
+			fresh = append(fresh, e)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := chat.Reply(ctx, th.Ref, ReplyMessage(inc, fresh)); err != nil {
+		return fmt.Errorf("reply: %w", err)
+	}
+	th.LastEventID = lastEvent
+	if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+		return fmt.Errorf("record reply: %w", err)
+	}
+	return nil
+}
+
+// findRoot looks for the root of an earlier attempt whose outcome is
+// unknown, where the platform can search. A root found this way may show an
+// older state: it is edited and the thread catches up from here.
+func (d *Dispatcher) findRoot(ctx context.Context, chat Chat, dest Destination, root Message, th *Thread) error {
+	finder, ok := chat.(RootFinder)
+	if th.RootAttemptedAt == nil || !ok {
+		return nil
+	}
+	ref, found, err := finder.FindRoot(ctx, dest.Channel, root.Marker, th.RootAttemptedAt.Add(-findRootSlack))
+	if err != nil {
+		return fmt.Errorf("look for the root of an earlier attempt: %w", err)
+	}
+	if found {
+		d.log.Info("outbox: found the root of an earlier attempt; not posting it again",
+			zap.Int64("incident", th.IncidentID), zap.String("destination", dest.Name))
+		th.Ref, th.RootHash = ref, ""
+	}
+	return nil
+}
+
+// messageHash identifies a rendering, so an unchanged root is not edited.
+func messageHash(m Message) string {
+	b, _ := json.Marshal(m) // a Message always marshals
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
