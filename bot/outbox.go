@@ -21,7 +21,7 @@ const (
 	DefaultLease        = 2 * time.Minute
 	DefaultPollInterval = time.Second
 	DefaultMinBackoff   = time.Second
-	DefaultMaxBackoff   = 5 * time.Minute
+	DefaultMaxBackoff   = time.Minute
 	claimBatch          = 32
 	// findRootSlack widens the search for a root of unknown outcome, for
 	// clock skew between the bot and the platform.
@@ -52,6 +52,11 @@ type Dispatcher struct {
 	log     *zap.Logger
 	wake    chan struct{}
 	metrics dispatcherMetrics
+
+	mu sync.Mutex
+	// failing holds the platforms whose last call failed transiently; the
+	// first success after that ends their jobs' backoff (recover).
+	failing map[string]bool
 }
 
 type dispatcherMetrics struct {
@@ -79,7 +84,8 @@ func NewDispatcher(store Store, cfg DispatcherConfig, log *zap.Logger, reg prome
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	d := &Dispatcher{store: store, cfg: cfg, log: log, wake: make(chan struct{}, 1), dests: map[string]Destination{}}
+	d := &Dispatcher{store: store, cfg: cfg, log: log, wake: make(chan struct{}, 1), dests: map[string]Destination{},
+		failing: map[string]bool{}}
 	for _, dest := range cfg.Destinations {
 		d.dests[dest.Name] = dest
 	}
@@ -156,6 +162,7 @@ func (d *Dispatcher) handle(ctx context.Context, job OutboxJob) {
 	defer cancel()
 	log := d.log.With(zap.Int64("incident", job.IncidentID), zap.String("destination", job.Destination))
 	err := d.sync(jctx, job)
+	d.track(ctx, job, err)
 	// Bookkeeping outlives a cancelled job context: a job must not stay
 	// claimed until its lease runs out because the sync was interrupted.
 	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -186,6 +193,39 @@ func (d *Dispatcher) handle(ctx context.Context, job OutboxJob) {
 			log.Warn("outbox: reschedule job", zap.Error(rerr))
 		}
 	}
+}
+
+// track notes whether a job's platform is answering. When one that failed
+// answers again, the jobs that wait in backoff for it become due at once,
+// so a recovered platform catches up at its rate limit rather than at the
+// pace of the longest backoff.
+func (d *Dispatcher) track(ctx context.Context, job OutboxJob, err error) {
+	dest, ok := d.dests[job.Destination]
+	if !ok {
+		return
+	}
+	var rl *RateLimitedError
+	failed := err != nil && !errors.As(err, &rl) && !errors.Is(err, ErrPermanent)
+	d.mu.Lock()
+	wasFailing := d.failing[dest.Platform]
+	d.failing[dest.Platform] = failed
+	d.mu.Unlock()
+	if !wasFailing || err != nil {
+		return
+	}
+	var names []string
+	for _, other := range d.dests {
+		if other.Platform == dest.Platform {
+			names = append(names, other.Name)
+		}
+	}
+	n, eerr := d.store.ExpediteJobs(context.WithoutCancel(ctx), names, d.cfg.Now())
+	if eerr != nil {
+		d.log.Warn("outbox: expedite after recovery", zap.Error(eerr))
+		return
+	}
+	d.log.Info("outbox: platform answers again; waiting jobs are due now", zap.String("platform", dest.Platform), zap.Int("jobs", n))
+	d.Notify()
 }
 
 // backoff is the platform's Retry-After when it gave one, the slowest

@@ -40,13 +40,20 @@ type Config struct {
 	API             API           `yaml:"api"`
 	Incidents       Incidents     `yaml:"incidents"`
 	Severity        Severity      `yaml:"severity"`
+	Slack           Slack         `yaml:"slack"`
+	Discord         Discord       `yaml:"discord"`
+	Outbox          Outbox        `yaml:"outbox"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
 
 	// Built by validation from the fields above.
-	classifier bot.Classifier
-	routes     bot.Routes
+	classifier   bot.Classifier
+	routes       bot.Routes
+	destinations []bot.Destination
 }
+
+// ChatDestinations is the destinations, parsed.
+func (c *Config) ChatDestinations() []bot.Destination { return c.destinations }
 
 // Classifier is the severity rules, parsed.
 func (c *Config) Classifier() bot.Classifier { return c.classifier }
@@ -108,11 +115,42 @@ type SeverityRule struct {
 	Severity string   `yaml:"severity"`
 }
 
+// Slack is the Slack workspace connection. Tokens come from the
+// environment or files only.
+type Slack struct {
+	APIURL            string `yaml:"api_url"`
+	BotTokenFile      string `yaml:"bot_token_file"`
+	AppTokenFile      string `yaml:"app_token_file"`
+	SigningSecretFile string `yaml:"signing_secret_file"`
+	BotToken          Secret `yaml:"-"`
+	AppToken          Secret `yaml:"-"`
+	SigningSecret     Secret `yaml:"-"`
+}
+
+// Discord is the Discord application connection.
+type Discord struct {
+	APIURL            string `yaml:"api_url"`
+	BotTokenFile      string `yaml:"bot_token_file"`
+	AppID             string `yaml:"app_id"`
+	PublicKey         string `yaml:"public_key"`
+	ThreadAutoArchive int    `yaml:"thread_auto_archive"`
+	BotToken          Secret `yaml:"-"`
+}
+
+// Outbox tunes the chat dispatcher.
+type Outbox struct {
+	Workers int `yaml:"workers"`
+}
+
 // Destination is a chat channel incidents are mirrored to.
 type Destination struct {
 	Name     string `yaml:"name"`
 	Platform string `yaml:"platform"`
 	Channel  string `yaml:"channel"`
+	// Mention is a Slack user group id (S...) or a Discord role id to notify
+	// for open incidents of MentionSeverities (default P0 and P1).
+	Mention           string   `yaml:"mention"`
+	MentionSeverities []string `yaml:"mention_severities"`
 }
 
 // Route sends matching incidents to destinations.
@@ -153,6 +191,25 @@ const (
 	EnvAPIToken        = "CHATOPS_API_TOKEN"
 	EnvLogFormat       = "CHATOPS_LOG_FORMAT"
 	EnvLogLevel        = "CHATOPS_LOG_LEVEL"
+
+	EnvSlackBotToken      = "CHATOPS_SLACK_BOT_TOKEN"
+	EnvSlackAppToken      = "CHATOPS_SLACK_APP_TOKEN"
+	EnvSlackSigningSecret = "CHATOPS_SLACK_SIGNING_SECRET"
+	EnvSlackAPIURL        = "CHATOPS_SLACK_API_URL"
+	EnvSlackChannel       = "CHATOPS_SLACK_CHANNEL"
+	EnvDiscordBotToken    = "CHATOPS_DISCORD_BOT_TOKEN"
+	EnvDiscordAppID       = "CHATOPS_DISCORD_APP_ID"
+	EnvDiscordPublicKey   = "CHATOPS_DISCORD_PUBLIC_KEY"
+	EnvDiscordAPIURL      = "CHATOPS_DISCORD_API_URL"
+	EnvDiscordChannel     = "CHATOPS_DISCORD_CHANNEL"
+)
+
+// Chat platform defaults.
+const (
+	DefaultSlackAPIURL       = "https://slack.com/api/"
+	DefaultDiscordAPIURL     = "https://discord.com/api/v10/"
+	DefaultThreadAutoArchive = 1440
+	DefaultOutboxWorkers     = 4
 )
 
 // Default is the configuration with no file at all.
@@ -165,6 +222,9 @@ func Default() Config {
 		Database:        Database{MaxConns: DefaultMaxConns},
 		Webhook:         Webhook{MaxBodyBytes: DefaultMaxBodyBytes},
 		Incidents:       Incidents{ReopenWindow: bot.DefaultReopenWindow},
+		Slack:           Slack{APIURL: DefaultSlackAPIURL},
+		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
+		Outbox:          Outbox{Workers: DefaultOutboxWorkers},
 	}
 }
 
@@ -240,7 +300,38 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 	c.Webhook.Token = secret(getenv(EnvWebhookToken), c.Webhook.TokenFile, "webhook.token_file", ps)
 	c.Webhook.BasicAuth.Password = secret(getenv(EnvWebhookPassword), c.Webhook.BasicAuth.PasswordFile, "webhook.basic_auth.password_file", ps)
 	c.API.Token = secret(getenv(EnvAPIToken), c.API.TokenFile, "api.token_file", ps)
+
+	c.Slack.BotToken = secret(getenv(EnvSlackBotToken), c.Slack.BotTokenFile, "slack.bot_token_file", ps)
+	c.Slack.AppToken = secret(getenv(EnvSlackAppToken), c.Slack.AppTokenFile, "slack.app_token_file", ps)
+	c.Slack.SigningSecret = secret(getenv(EnvSlackSigningSecret), c.Slack.SigningSecretFile, "slack.signing_secret_file", ps)
+	c.Discord.BotToken = secret(getenv(EnvDiscordBotToken), c.Discord.BotTokenFile, "discord.bot_token_file", ps)
+	if v := getenv(EnvSlackAPIURL); v != "" {
+		c.Slack.APIURL = v
+	}
+	if v := getenv(EnvDiscordAPIURL); v != "" {
+		c.Discord.APIURL = v
+	}
+	if v := getenv(EnvDiscordAppID); v != "" {
+		c.Discord.AppID = v
+	}
+	if v := getenv(EnvDiscordPublicKey); v != "" {
+		c.Discord.PublicKey = v
+	}
+	// A single default destination per platform, for a setup without a
+	// file: every incident goes there.
+	for _, d := range []struct{ env, platform string }{{EnvSlackChannel, "slack"}, {EnvDiscordChannel, "discord"}} {
+		if ch := strings.TrimSpace(getenv(d.env)); ch != "" {
+			c.Destinations = append(c.Destinations, Destination{Name: d.platform, Platform: d.platform, Channel: ch})
+			c.Routes = append(c.Routes, Route{Destinations: []string{d.platform}, Continue: true})
+		}
+	}
 }
+
+// SlackEnabled reports whether Slack is configured (a bot token).
+func (c *Config) SlackEnabled() bool { return c.Slack.BotToken != "" }
+
+// DiscordEnabled reports whether Discord is configured (a bot token).
+func (c *Config) DiscordEnabled() bool { return c.Discord.BotToken != "" }
 
 // maxSecretFileBytes keeps a mistaken path (a log file, a binary) from
 // being read whole.

@@ -25,7 +25,8 @@ func env(kv map[string]string) func(string) string {
 
 // tokens is the least environment Load accepts.
 func tokens(extra ...string) func(string) string {
-	kv := map[string]string{EnvWebhookToken: webhookToken, EnvAPIToken: apiToken}
+	kv := map[string]string{EnvWebhookToken: webhookToken, EnvAPIToken: apiToken,
+		EnvSlackBotToken: "xoxb-test", EnvDiscordBotToken: "discord-test"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		kv[extra[i]] = extra[i+1]
 	}
@@ -423,6 +424,10 @@ func TestLoadFileProblems(t *testing.T) {
 		{"reopen window too long", "incidents:\n  reopen_window: 200h\n", "incidents.reopen_window", "want 0..168h"},
 		{"max conns zero", "database:\n  max_conns: 0\n", "database.max_conns", "want 1..500"},
 		{"negative shutdown", "shutdown_timeout: -1s\n", "shutdown_timeout", "must be positive"},
+		{"thread auto-archive not one of Discord's", "discord:\n  thread_auto_archive: 30\n", "discord.thread_auto_archive", "60, 1440"},
+		{"slack api url not a URL", "slack:\n  api_url: slack.local\n", "slack.api_url", "not an http(s) URL"},
+		{"outbox workers zero", "outbox:\n  workers: 0\n", "outbox.workers", "want 1..64"},
+		{"bad mention severity", "destinations:\n  - {name: s, platform: slack, channel: C, mention: S1, mention_severities: [P5]}\n", "destinations[0].mention_severities[0]", `severity "P5"`},
 		{"basic user without password", "webhook:\n  basic_auth:\n    username: am\n", "webhook.basic_auth.password_file", "no password"},
 	}
 	for _, tt := range tests {
@@ -606,4 +611,36 @@ func TestSecretNeverPrinted(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestChatPlatforms(t *testing.T) {
+	t.Run("a destination needs its platform's token", func(t *testing.T) {
+		p := writeFile(t, "chatops.yaml", "destinations:\n  - {name: s, platform: slack, channel: C1}\n  - {name: d, platform: discord, channel: '1'}\n")
+		_, err := Load(p, env(map[string]string{EnvWebhookToken: "w", EnvAPIToken: "a"}))
+		ps := problems(t, err)
+		if len(ps) != 2 || ps[0].Path != "destinations[0].platform" || ps[1].Path != "destinations[1].platform" ||
+			!strings.Contains(ps[0].Msg, EnvSlackBotToken) || !strings.Contains(ps[1].Msg, EnvDiscordBotToken) {
+			t.Fatalf("problems = %v", ps)
+		}
+	})
+	t.Run("default destinations from the environment", func(t *testing.T) {
+		cfg, err := Load("", tokens(EnvSlackChannel, "C0ALL", EnvDiscordChannel, "42"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds := cfg.ChatDestinations()
+		if len(ds) != 2 || ds[0].Platform != "slack" || ds[0].Channel != "C0ALL" || ds[1].Platform != "discord" || ds[1].Channel != "42" {
+			t.Fatalf("destinations = %+v", ds)
+		}
+		got := cfg.IncidentRoutes().Destinations(&bot.Incident{Severity: bot.P3})
+		if len(got) != 2 {
+			t.Fatalf("a P3 incident routes to %v, want both default destinations", got)
+		}
+	})
+	t.Run("no chat at all is fine", func(t *testing.T) {
+		cfg, err := Load("", env(map[string]string{EnvWebhookToken: "w", EnvAPIToken: "a"}))
+		if err != nil || cfg.SlackEnabled() || cfg.DiscordEnabled() || len(cfg.ChatDestinations()) != 0 {
+			t.Fatalf("cfg = %+v, %v", cfg, err)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -79,7 +80,22 @@ func validate(c *Config, ps *Problems) {
 		c.classifier.Rules = append(c.classifier.Rules, bot.SeverityRule{Name: r.Name, Matchers: ms, Severity: sev})
 	}
 
+	for _, u := range []struct{ path, v string }{{"slack.api_url", c.Slack.APIURL}, {"discord.api_url", c.Discord.APIURL}} {
+		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			ps.add(u.path, "%q is not an http(s) URL", u.v)
+		}
+	}
+	switch c.Discord.ThreadAutoArchive {
+	case 60, 1440, 4320, 10080:
+	default:
+		ps.add("discord.thread_auto_archive", "%d: Discord accepts 60, 1440, 4320 or 10080 (minutes)", c.Discord.ThreadAutoArchive)
+	}
+	if c.Outbox.Workers < 1 || c.Outbox.Workers > 64 {
+		ps.add("outbox.workers", "%d: want 1..64", c.Outbox.Workers)
+	}
+
 	names := map[string]bool{}
+	c.destinations = nil
 	for i, d := range c.Destinations {
 		path := fmt.Sprintf("destinations[%d]", i)
 		switch {
@@ -95,6 +111,24 @@ func validate(c *Config, ps *Problems) {
 		if d.Channel == "" || len(d.Channel) > 128 {
 			ps.add(path+".channel", "want a channel id of 1..128 characters")
 		}
+		switch {
+		case d.Platform == "slack" && !c.SlackEnabled():
+			ps.add(path+".platform", "slack, but no Slack bot token: set %s or slack.bot_token_file", EnvSlackBotToken)
+		case d.Platform == "discord" && !c.DiscordEnabled():
+			ps.add(path+".platform", "discord, but no Discord bot token: set %s or discord.bot_token_file", EnvDiscordBotToken)
+		}
+		if len(d.Mention) > 64 {
+			ps.add(path+".mention", "longer than 64 characters")
+		}
+		dest := bot.Destination{Name: d.Name, Platform: d.Platform, Channel: d.Channel, Mention: d.Mention}
+		for j, sv := range d.MentionSeverities {
+			sev, err := bot.ParseSeverity(sv)
+			if err != nil {
+				ps.add(fmt.Sprintf("%s.mention_severities[%d]", path, j), "%v", err)
+			}
+			dest.MentionSeverities = append(dest.MentionSeverities, sev)
+		}
+		c.destinations = append(c.destinations, dest)
 	}
 	c.routes = nil
 	for i, r := range c.Routes {

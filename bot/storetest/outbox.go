@@ -185,6 +185,7 @@ func outboxTests() []namedTest {
 		{"DispatcherUnknownOutcomeIsNotPostedTwice", testDispatcherUnknownOutcome},
 		{"DispatcherRateLimitedWaits", testDispatcherRateLimited},
 		{"DispatchersInParallelPostOnce", testDispatchersInParallel},
+		{"DispatcherCatchesUpWhenThePlatformRecovers", testDispatcherRecovers},
 	}
 }
 
@@ -459,5 +460,36 @@ func testDispatchersInParallel(t *testing.T, s bot.Store) {
 			t.Fatalf("root %s posted twice", r.msg.Marker)
 		}
 		markers[r.msg.Marker] = true
+	}
+}
+
+func testDispatcherRecovers(t *testing.T, s bot.Store) {
+	clock := &Clock{now: t0}
+	chat := newFakeChat()
+	d := bot.NewDispatcher(s, bot.DispatcherConfig{
+		Destinations: chatDests,
+		Chats:        map[string]bot.Chat{"fake": chat},
+		MinBackoff:   time.Hour, // the outage leaves every job waiting for a long time
+		MaxBackoff:   time.Hour,
+		Now:          clock.Now,
+	}, zap.NewNop(), nil)
+	outage := make([]error, 5)
+	for i := range outage {
+		outage[i] = errors.New("HTTP 503")
+	}
+	chat.fail("post_root", outage...)
+	enqueueN(t, s, clock, 5)
+	drain(t, d)
+	if len(chat.snapshot("C-ALERTS")) != 0 || depth(t, s) != 5 {
+		t.Fatal("posts failed during the outage but the jobs are gone")
+	}
+	// The platform is back; a new incident's post succeeds and the five
+	// waiting jobs follow at once instead of after their hour of backoff.
+	clock.Advance(time.Second)
+	e := chatEngine(s, clock)
+	ingest(t, e, group("after", bot.AlertFiring, alert("z", bot.AlertFiring, "warning", t0)))
+	drain(t, d)
+	if got := len(chat.snapshot("C-ALERTS")); got != 6 || depth(t, s) != 0 {
+		t.Fatalf("after recovery: %d roots, depth %d; want 6 roots and an empty outbox", got, depth(t, s))
 	}
 }

@@ -34,7 +34,8 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name: "config check of the shipped Bakery-IA file", args: []string{"config", "check", "--config", "../../deploy/config/bakery-ia.yaml"},
-			env:        map[string]string{"CHATOPS_API_TOKEN": "a", "CHATOPS_WEBHOOK_TOKEN": "w"},
+			env: map[string]string{"CHATOPS_API_TOKEN": "a", "CHATOPS_WEBHOOK_TOKEN": "w",
+				"CHATOPS_SLACK_BOT_TOKEN": "xoxb-1", "CHATOPS_DISCORD_BOT_TOKEN": "d"},
 			wantCode:   0,
 			wantStdout: []string{"configuration OK", "4 severity rules", "3 destinations"},
 		},
@@ -47,7 +48,8 @@ func TestRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{"CHATOPS_API_TOKEN", "CHATOPS_WEBHOOK_TOKEN", "CHATOPS_DATABASE_URL", "CHATOPS_DATA_DIR"} {
+			for _, k := range []string{"CHATOPS_API_TOKEN", "CHATOPS_WEBHOOK_TOKEN", "CHATOPS_DATABASE_URL", "CHATOPS_DATA_DIR",
+				"CHATOPS_SLACK_BOT_TOKEN", "CHATOPS_DISCORD_BOT_TOKEN", "CHATOPS_SLACK_CHANNEL", "CHATOPS_DISCORD_CHANNEL"} {
 				t.Setenv(k, tc.env[k])
 			}
 			var stdout, stderr bytes.Buffer

@@ -83,6 +83,9 @@ const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_
 // A job is done only if no change folded into it while it was claimed.
 const qFinishJob = `DELETE FROM outbox WHERE id = ? AND version = ? AND claim_token = ?`
 
+// qExpediteHead is followed by a list of destination placeholders.
+const qExpediteHead = `UPDATE outbox SET due_at = ? WHERE due_at > ? AND claimed_until IS NULL AND destination IN `
+
 const qReleaseJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL WHERE id = ? AND claim_token = ?`
 
 // A job put back for later keeps an earlier due time that a new change set.

@@ -449,6 +449,24 @@ func (s *Store) RetryJob(ctx context.Context, job bot.OutboxJob, due time.Time, 
 	return err
 }
 
+// ExpediteJobs makes the waiting jobs of destinations due now.
+func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now time.Time) (n int, err error) {
+	defer s.observe("expedite_jobs", time.Now(), err)
+	if len(destinations) == 0 {
+		return 0, nil
+	}
+	args := []any{now.UTC(), now.UTC()}
+	for _, d := range destinations {
+		args = append(args, d)
+	}
+	res, err := s.db.ExecContext(ctx, rebind(qExpediteHead+values(1, len(destinations)), s.d.NumberedParams), args...)
+	if err != nil {
+		return 0, err
+	}
+	affected, err := res.RowsAffected()
+	return int(affected), err
+}
+
 // Thread reads an incident's thread state at a destination.
 func (s *Store) Thread(ctx context.Context, incidentID int64, destination string) (th bot.Thread, err error) {
 	defer s.observe("thread", time.Now(), err)
