@@ -34,7 +34,7 @@ func RootMessage(d IncidentDetail, dest Destination) Message {
 		Status:      d.Status,
 		Color:       Color(d.Severity, d.Status),
 		Title:       fmt.Sprintf("%s · #%d %s", d.Severity, d.ID, d.Title),
-		Summary:     firstAnnotation(d, "summary"),
+		Summary:     groupAnnotation(d, "summary"),
 		Description: firstAnnotation(d, "description"),
 	}
 	status := "Firing"
@@ -125,6 +125,16 @@ func pluralChanges(n int) string {
 		return "1 change"
 	}
 	return fmt.Sprintf("%d changes", n)
+}
+
+// groupAnnotation is the group's common annotation; without one, the first
+// alert's, saying it is one of several.
+func groupAnnotation(d IncidentDetail, key string) string {
+	v := firstAnnotation(d, key)
+	if v == "" || d.CommonAnnotations[key] != "" || len(d.Alerts) < 2 {
+		return v
+	}
+	return fmt.Sprintf("%s (and %d other alerts)", v, len(d.Alerts)-1)
 }
 
 func firstAnnotation(d IncidentDetail, key string) string {

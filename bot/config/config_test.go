@@ -426,6 +426,7 @@ func TestLoadFileProblems(t *testing.T) {
 		{"negative shutdown", "shutdown_timeout: -1s\n", "shutdown_timeout", "must be positive"},
 		{"thread auto-archive not one of Discord's", "discord:\n  thread_auto_archive: 30\n", "discord.thread_auto_archive", "60, 1440"},
 		{"slack api url not a URL", "slack:\n  api_url: slack.local\n", "slack.api_url", "not an http(s) URL"},
+		{"discord channel not a snowflake", "destinations:\n  - {name: d, platform: discord, channel: general}\n", "destinations[0].channel", "is a number"},
 		{"outbox workers zero", "outbox:\n  workers: 0\n", "outbox.workers", "want 1..64"},
 		{"bad mention severity", "destinations:\n  - {name: s, platform: slack, channel: C, mention: S1, mention_severities: [P5]}\n", "destinations[0].mention_severities[0]", `severity "P5"`},
 		{"basic user without password", "webhook:\n  basic_auth:\n    username: am\n", "webhook.basic_auth.password_file", "no password"},

@@ -16,7 +16,10 @@ const (
 	maxMatchersRule = 32
 )
 
-var destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+var (
+	destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	snowflake       = regexp.MustCompile(`^[0-9]{1,20}$`)
+)
 
 // platforms are the chat platforms a destination may name.
 var platforms = map[string]bool{"slack": true, "discord": true}
@@ -119,6 +122,15 @@ func validate(c *Config, ps *Problems) {
 		}
 		if len(d.Mention) > 64 {
 			ps.add(path+".mention", "longer than 64 characters")
+		}
+		if d.Platform == "discord" {
+			// Discord ids are snowflakes; anything else fails at the first post.
+			if d.Channel != "" && !snowflake.MatchString(d.Channel) {
+				ps.add(path+".channel", "%q: a Discord channel id is a number (Developer Mode → Copy Channel ID)", d.Channel)
+			}
+			if d.Mention != "" && !snowflake.MatchString(d.Mention) {
+				ps.add(path+".mention", "%q: a Discord role id is a number (Copy Role ID)", d.Mention)
+			}
 		}
 		dest := bot.Destination{Name: d.Name, Platform: d.Platform, Channel: d.Channel, Mention: d.Mention}
 		for j, sv := range d.MentionSeverities {

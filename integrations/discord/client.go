@@ -1,0 +1,446 @@
+// Package discord is chatops' outbound side on Discord: it renders the
+// platform-neutral bot.Message as embeds, content and buttons within
+// Discord's limits, posts an incident's root message, starts its thread,
+// edits the root in place and replies in the thread, through discordgo's
+// REST client.
+//
+// It never blocks a caller for long: a 429, or a wait our own limiter or
+// discordgo's route buckets would impose beyond a couple of seconds, comes
+// back as *bot.RateLimitedError for the outbox to reschedule. It must never
+// log or return the bot token, and no message it sends may ping anyone but
+// the one role it was asked to mention.
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bwmarrin/discordgo"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+)
+
+// Platform is this adapter's name in metrics and logs.
+const Platform = "discord"
+
+// Defaults for Config.
+const (
+	DefaultAPIURL      = "https://discord.com/api/v10/"
+	DefaultAutoArchive = 1440 // minutes: one day
+	// DefaultGlobalRate is Discord's global limit for a bot: 50 requests/s.
+	DefaultGlobalRate rate.Limit = 50
+	// DefaultCallTimeout bounds one REST call, from sending to the end of
+	// the answer.
+	DefaultCallTimeout = 10 * time.Second
+)
+
+const (
+	// maxLocalWait is the longest a call waits for our own limiter or for a
+	// discordgo route bucket before it returns *bot.RateLimitedError.
+	maxLocalWait = 2 * time.Second
+	// findRootPageSize and findRootMaxPages bound FindRoot's scan of a
+	// channel's history: 500 messages after `since`.
+	findRootPageSize = 100
+	findRootMaxPages = 5
+	// findRootClockSkew widens FindRoot's window for clocks that disagree.
+	findRootClockSkew = time.Minute
+	// discordEpoch is the first millisecond of 2015, where snowflakes start.
+	discordEpoch = 1420070400000
+)
+
+// Config is what the Discord adapter needs.
+type Config struct {
+	// Token is the bot token (with or without the "Bot " prefix).
+	Token string
+	// APIURL is the REST API base, default https://discord.com/api/v10/;
+	// set it for a proxy or a test stand-in.
+	APIURL string
+	// AutoArchive is the threads' auto-archive time in minutes: 60, 1440
+	// (default), 4320 or 10080. Posting in an archived thread unarchives it.
+	AutoArchive int
+	// GlobalRate is the bot's overall request rate, default 50/s.
+	GlobalRate rate.Limit
+	// CallTimeout bounds each REST call, default 10 s.
+	CallTimeout time.Duration
+}
+
+// Client posts incident threads to Discord. It implements bot.Chat and
+// bot.RootFinder and is safe for concurrent use.
+type Client struct {
+	s       *discordgo.Session
+	cfg     Config
+	limiter *rate.Limiter
+	metrics *bot.ChatMetrics
+	log     *zap.Logger
+	// pausedUntil (unix nanoseconds) is set by a global 429: until then
+	// every call is answered locally.
+	pausedUntil atomic.Int64
+}
+
+var (
+	_ bot.Chat       = (*Client)(nil)
+	_ bot.RootFinder = (*Client)(nil)
+)
+
+// New builds a Discord client. It makes no call: a wrong token shows up as
+// a permanent error on the first post. metrics may be nil.
+func New(cfg Config, metrics *bot.ChatMetrics, log *zap.Logger) (*Client, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	token := strings.Fields(cfg.Token) // tokens hold no spaces; a "Bot " prefix is dropped
+	if len(token) > 0 && token[0] == "Bot" {
+		token = token[1:]
+	}
+	if len(token) != 1 {
+		return nil, errors.New("discord: no bot token")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	u, err := url.Parse(cfg.APIURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("discord: api_url %q: want an http(s) URL", cfg.APIURL)
+	}
+	if !strings.HasSuffix(cfg.APIURL, "/") {
+		cfg.APIURL += "/"
+	}
+	switch cfg.AutoArchive {
+	case 0:
+		cfg.AutoArchive = DefaultAutoArchive
+	case 60, 1440, 4320, 10080:
+	default:
+		return nil, fmt.Errorf("discord: auto_archive %d: want 60, 1440, 4320 or 10080 minutes", cfg.AutoArchive)
+	}
+	if cfg.GlobalRate == 0 {
+		cfg.GlobalRate = DefaultGlobalRate
+	}
+	if cfg.GlobalRate < 0 {
+		return nil, fmt.Errorf("discord: global rate %v: want a positive rate", cfg.GlobalRate)
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	tr, err := newTransport(cfg.APIURL)
+	if err != nil {
+		return nil, fmt.Errorf("discord: api_url: %w", err)
+	}
+
+	s, err := discordgo.New("Bot " + token[0])
+	if err != nil {
+		return nil, fmt.Errorf("discord: session: %w", err)
+	}
+	s.Client.Transport = tr
+	s.Client.Timeout = 0 // each call carries its own deadline (CallTimeout)
+	// A 429 comes back to us (the outbox reschedules), a 502 is not
+	// retried inside the call: discordgo would otherwise sleep and retry
+	// while the caller waits. Its per-route buckets stay on.
+	s.ShouldRetryOnRateLimit = false
+	s.MaxRestRetries = 0
+	s.StateEnabled = false
+	cfg.Token = ""
+
+	return &Client{
+		s:   s,
+		cfg: cfg,
+		// A burst of one spreads calls evenly, so no one-second window
+		// sees much more than the rate.
+		limiter: rate.NewLimiter(cfg.GlobalRate, 1),
+		metrics: metrics,
+		log:     log,
+	}, nil
+}
+
+// PostRoot posts an incident's root message in channel and starts its
+// thread. Once the message is posted the ref is returned even if the thread
+// could not be started: Reply starts it when it is missing.
+func (c *Client) PostRoot(ctx context.Context, channel string, m bot.Message) (bot.ThreadRef, error) {
+	r := c.render(renderRoot(m), channel)
+	var msg *discordgo.Message
+	err := c.call(ctx, "create_message", discordgo.EndpointChannelMessages(channel), "post root in channel "+channel,
+		func(opts ...discordgo.RequestOption) (err error) {
+			msg, err = c.s.ChannelMessageSendComplex(channel, r.send(), opts...)
+			return err
+		})
+	if err != nil {
+		return bot.ThreadRef{}, err
+	}
+	if msg == nil || msg.ID == "" {
+		return bot.ThreadRef{}, fmt.Errorf("discord: post root in channel %s: answer without a message id", channel)
+	}
+	ref := bot.ThreadRef{Channel: channel, RootID: msg.ID, ThreadID: msg.ID}
+	if err := c.startThread(ctx, ref, r.threadName); err != nil {
+		c.log.Warn("root posted but its thread could not be started; the next reply starts it",
+			zap.String("channel", channel), zap.String("message", msg.ID), zap.Error(err))
+	}
+	return ref, nil
+}
+
+// EditRoot replaces the root message's content, embed and buttons.
+func (c *Client) EditRoot(ctx context.Context, ref bot.ThreadRef, m bot.Message) error {
+	r := c.render(renderRoot(m), ref.Channel)
+	return c.call(ctx, "edit_message", discordgo.EndpointChannelMessage(ref.Channel, ""),
+		"edit root "+ref.RootID+" in channel "+ref.Channel,
+		func(opts ...discordgo.RequestOption) error {
+			_, err := c.s.ChannelMessageEditComplex(r.edit(ref.Channel, ref.RootID), opts...)
+			return err
+		})
+}
+
+// Reply posts m in the incident's thread. Posting unarchives an archived
+// thread; a thread that was never started (Unknown Channel) is started
+// from the root message and the reply posted again.
+func (c *Client) Reply(ctx context.Context, ref bot.ThreadRef, m bot.Message) error {
+	r := c.render(renderReply(m), ref.Channel)
+	thread := ref.ThreadID
+	if thread == "" {
+		thread = ref.RootID
+	}
+	post := func() error {
+		return c.call(ctx, "create_message", discordgo.EndpointChannelMessages(thread), "reply in thread "+thread,
+			func(opts ...discordgo.RequestOption) error {
+				_, err := c.s.ChannelMessageSendComplex(thread, r.send(), opts...)
+				return err
+			})
+	}
+	err := post()
+	if err == nil || apiCode(err) != codeUnknownChannel || thread != ref.RootID {
+		return err
+	}
+	if err := c.startThread(ctx, ref, c.threadNameFor(ctx, ref)); err != nil {
+		return err
+	}
+	return post()
+}
+
+// threadNameFor names a thread started late after its root's title; when
+// the root cannot be read the thread is still started, with a plain name.
+func (c *Client) threadNameFor(ctx context.Context, ref bot.ThreadRef) string {
+	var msg *discordgo.Message
+	err := c.call(ctx, "get_message", discordgo.EndpointChannelMessage(ref.Channel, ""),
+		"read root "+ref.RootID+" in channel "+ref.Channel,
+		func(opts ...discordgo.RequestOption) (err error) {
+			msg, err = c.s.ChannelMessage(ref.Channel, ref.RootID, opts...)
+			return err
+		})
+	if err == nil && msg != nil && len(msg.Embeds) > 0 && msg.Embeds[0].Title != "" {
+		title := msg.Embeds[0].Title
+		if _, rest, ok := strings.Cut(title, " "); ok { // drop the severity emoji
+			title = rest
+		}
+		return clip(title, maxThreadName)
+	}
+	return "incident"
+}
+
+// startThread starts the public thread of ref's root message; a thread that
+// already exists is success.
+func (c *Client) startThread(ctx context.Context, ref bot.ThreadRef, name string) error {
+	err := c.call(ctx, "start_thread", discordgo.EndpointChannelMessageThread(ref.Channel, ref.RootID),
+		"start thread on "+ref.RootID+" in channel "+ref.Channel,
+		func(opts ...discordgo.RequestOption) error {
+			_, err := c.s.MessageThreadStartComplex(ref.Channel, ref.RootID, threadStart(name, c.cfg.AutoArchive), opts...)
+			return err
+		})
+	if apiCode(err) == codeThreadAlreadyCreated {
+		return nil
+	}
+	return err
+}
+
+// threadStart is the body that starts a public thread from a message (the
+// thread type follows from the message's channel).
+func threadStart(name string, autoArchive int) *discordgo.ThreadStart {
+	return &discordgo.ThreadStart{Name: name, AutoArchiveDuration: autoArchive}
+}
+
+// FindRoot looks through channel's messages posted since since (a few
+// pages at most) for a root whose embed footer is marker. A zero since
+// scans back from the newest message instead.
+func (c *Client) FindRoot(ctx context.Context, channel, marker string, since time.Time) (bot.ThreadRef, bool, error) {
+	forward := !since.IsZero()
+	var after, before string
+	if forward {
+		after = snowflakeAt(since.Add(-findRootClockSkew))
+	}
+	for page := 0; page < findRootMaxPages; page++ {
+		var msgs []*discordgo.Message
+		err := c.call(ctx, "list_messages", discordgo.EndpointChannelMessages(channel),
+			"list messages in channel "+channel,
+			func(opts ...discordgo.RequestOption) (err error) {
+				msgs, err = c.s.ChannelMessages(channel, findRootPageSize, before, after, "", opts...)
+				return err
+			})
+		if err != nil {
+			return bot.ThreadRef{}, false, err
+		}
+		for _, msg := range msgs {
+			if msg != nil && hasMarker(msg, marker) {
+				return bot.ThreadRef{Channel: channel, RootID: msg.ID, ThreadID: msg.ID}, true, nil
+			}
+		}
+		if len(msgs) < findRootPageSize {
+			return bot.ThreadRef{}, false, nil
+		}
+		// Discord lists newest first, whichever way we page.
+		for _, msg := range msgs {
+			switch {
+			case msg == nil:
+			case forward && snowflakeLess(after, msg.ID):
+				after = msg.ID
+			case !forward && (before == "" || snowflakeLess(msg.ID, before)):
+				before = msg.ID
+			}
+		}
+	}
+	return bot.ThreadRef{}, false, nil
+}
+
+func hasMarker(msg *discordgo.Message, marker string) bool {
+	if marker == "" {
+		return false
+	}
+	for _, e := range msg.Embeds {
+		if e == nil || e.Footer == nil {
+			continue
+		}
+		for _, line := range strings.Split(e.Footer.Text, "\n") {
+			if strings.TrimSpace(line) == marker {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// snowflakeAt is the smallest snowflake of a message created at t.
+func snowflakeAt(t time.Time) string {
+	ms := t.UnixMilli() - discordEpoch
+	if ms < 0 || t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatUint(uint64(ms)<<22, 10)
+}
+
+func snowflakeLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+func (c *Client) render(r rendered, channel string) rendered {
+	for _, p := range r.problems {
+		c.log.Warn("message rendered without part of it", zap.String("channel", channel), zap.String("problem", p))
+	}
+	return r
+}
+
+// call makes one REST call through our limits: a global pause after a
+// global 429, the route's discordgo bucket, our global rate. Any of them
+// that would hold the call longer than maxLocalWait answers
+// *bot.RateLimitedError at once. bucket is the discordgo bucket id of the
+// route; method names the call in metrics.
+func (c *Client) call(ctx context.Context, method, bucket, what string, fn func(opts ...discordgo.RequestOption) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("discord: %s: not sent: %w", what, err)
+	}
+	if err := c.admit(ctx, bucket); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	st := &callState{}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- fn(discordgo.WithContext(withCallState(ctx, st))) }()
+
+	// Until the request leaves, the call may be queued on its discordgo
+	// bucket (behind another call on the same route, or sleeping until the
+	// bucket resets). Give up on that after maxLocalWait; the transport
+	// then refuses to send it.
+	wait := time.NewTimer(maxLocalWait)
+	defer wait.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-wait.C:
+		if st.phase.CompareAndSwap(phasePending, phaseAbandoned) {
+			c.metrics.HeldBack(Platform)
+			return &bot.RateLimitedError{After: maxLocalWait}
+		}
+		err = <-done // sent: the call's deadline bounds the rest
+	case <-ctx.Done():
+		if st.phase.CompareAndSwap(phasePending, phaseAbandoned) {
+			return fmt.Errorf("discord: %s: not sent: %w", what, ctx.Err())
+		}
+		err = <-done
+	}
+	err = classify(err, st, what)
+	var rl *bot.RateLimitedError
+	if errors.As(err, &rl) && st.global {
+		c.pause(rl.After)
+	}
+	c.metrics.Observe(Platform, method, start, err)
+	return err
+}
+
+// admit holds a call for our own limits, or answers *bot.RateLimitedError
+// when that would take longer than maxLocalWait.
+func (c *Client) admit(ctx context.Context, bucket string) error {
+	if until := time.Unix(0, c.pausedUntil.Load()); time.Now().Before(until) {
+		c.metrics.HeldBack(Platform)
+		return &bot.RateLimitedError{After: time.Until(until)}
+	}
+	// discordgo sleeps, holding the bucket, when a route is exhausted:
+	// look first. A bucket in use is left to the wait in call.
+	b := c.s.Ratelimiter.GetBucket(bucket)
+	if b.TryLock() {
+		w := c.s.Ratelimiter.GetWaitTime(b, 1)
+		b.Unlock()
+		if w > maxLocalWait {
+			c.metrics.HeldBack(Platform)
+			return &bot.RateLimitedError{After: w}
+		}
+	}
+	res := c.limiter.Reserve()
+	if !res.OK() {
+		c.metrics.HeldBack(Platform)
+		return &bot.RateLimitedError{After: time.Second}
+	}
+	d := res.Delay()
+	if d == 0 {
+		return nil
+	}
+	if d > maxLocalWait {
+		res.Cancel()
+		c.metrics.HeldBack(Platform)
+		return &bot.RateLimitedError{After: d}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		res.Cancel()
+		return ctx.Err()
+	}
+}
+
+func (c *Client) pause(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := c.pausedUntil.Load()
+		if cur >= until || c.pausedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
