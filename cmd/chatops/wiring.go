@@ -131,10 +131,25 @@ func serve(ctx context.Context, c cliConfig) error {
 	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
 	reg.MustRegister(bot.NewStoreCollector(store))
 
+	chats, err := chatPlatforms(cfg, bot.NewChatMetrics(reg), log)
+	if err != nil {
+		return err
+	}
+	dispatcher := bot.NewDispatcher(store, bot.DispatcherConfig{
+		Destinations: cfg.ChatDestinations(),
+		Chats:        chats,
+		Workers:      cfg.Outbox.Workers,
+	}, log.With(zap.String("component", "outbox")), reg)
+	if len(cfg.ChatDestinations()) == 0 {
+		log.Info("no chat destination configured: incidents are stored but not posted",
+			zap.String("component", "outbox"))
+	}
+
 	engine := bot.NewEngine(store, bot.EngineConfig{
 		Classifier:   cfg.Classifier(),
 		Routes:       cfg.IncidentRoutes(),
 		ReopenWindow: cfg.Incidents.ReopenWindow,
+		Enqueued:     dispatcher.Notify,
 	}, log.With(zap.String("component", "engine")), reg)
 
 	if cfg.Webhook.InsecureNoAuth {
@@ -171,6 +186,12 @@ func serve(ctx context.Context, c cliConfig) error {
 	log.Info("listening", zap.String("component", "http"), zap.String("addr", ln.Addr().String()), zap.String("version", version))
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := dispatcher.Run(gctx); !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
