@@ -127,8 +127,10 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 
 // Preview is the incident that groups, applied in order to one incident,
 // would leave, computed without a store: for rendering previews and golden
-// tests. Alerts are classified with c; events carry no ids.
-func Preview(c Classifier, now time.Time, groups ...AlertGroup) IncidentDetail {
+// tests. Alerts are classified with c; events carry no ids. Each group is
+// applied at the time it describes (its alerts' latest startsAt or endsAt),
+// so the result does not depend on the clock.
+func Preview(c Classifier, groups ...AlertGroup) IncidentDetail {
 	var (
 		cur    *Incident
 		stored []Alert
@@ -142,6 +144,10 @@ func Preview(c Classifier, now time.Time, groups ...AlertGroup) IncidentDetail {
 		var counts AlertCounts
 		for _, a := range stored {
 			counts.Add(a, 1)
+		}
+		var now time.Time
+		for _, a := range g.Alerts {
+			now = latest(now, a.StartsAt, a.EndsAt)
 		}
 		ch := reconcile(cur, stored, counts, g, now)
 		for _, up := range ch.upserts {
@@ -164,6 +170,16 @@ func Preview(c Classifier, now time.Time, groups ...AlertGroup) IncidentDetail {
 	}
 	d.Alerts = stored
 	return d
+}
+
+func latest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
 }
 
 func (e *Engine) apply(ctx context.Context, tx Tx, ch *change) (IngestResult, error) {

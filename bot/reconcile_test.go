@@ -171,7 +171,7 @@ func TestTitle(t *testing.T) {
 func TestPreview(t *testing.T) {
 	firing := grp(al("a", AlertFiring, P2, t0), al("b", AlertFiring, P2, t0))
 	resolved := grp(al("a", AlertResolved, P2, t0), al("b", AlertResolved, P2, t0))
-	d := Preview(Classifier{}, t0, firing, resolved)
+	d := Preview(Classifier{}, firing, resolved)
 	if d.Status != IncidentResolved || len(d.Alerts) != 2 || d.Firing != 0 || d.Resolved != 2 {
 		t.Fatalf("preview = %s firing=%d resolved=%d alerts=%d", d.Status, d.Firing, d.Resolved, len(d.Alerts))
 	}

@@ -19,6 +19,8 @@ const (
 var (
 	destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	snowflake       = regexp.MustCompile(`^[0-9]{1,20}$`)
+	slackChannel    = regexp.MustCompile(`^[CGD][A-Z0-9]{1,30}$`)
+	slackGroup      = regexp.MustCompile(`^S[A-Z0-9]{1,30}$`)
 )
 
 // platforms are the chat platforms a destination may name.
@@ -122,6 +124,15 @@ func validate(c *Config, ps *Problems) {
 		}
 		if len(d.Mention) > 64 {
 			ps.add(path+".mention", "longer than 64 characters")
+		}
+		if d.Platform == "slack" {
+			// FindRoot reads history by channel id; a name cannot be searched.
+			if d.Channel != "" && !slackChannel.MatchString(d.Channel) {
+				ps.add(path+".channel", "%q: use the Slack channel id (C…, G… or D…, from the channel's About tab), not its name", d.Channel)
+			}
+			if d.Mention != "" && !slackGroup.MatchString(d.Mention) {
+				ps.add(path+".mention", "%q: a Slack user group id looks like S0123ABCD", d.Mention)
+			}
 		}
 		if d.Platform == "discord" {
 			// Discord ids are snowflakes; anything else fails at the first post.

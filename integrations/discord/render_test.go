@@ -58,20 +58,10 @@ func loadGroup(t *testing.T, name string) bot.AlertGroup {
 	return g
 }
 
-// preview applies groups to one incident. Preview stamps every change with
-// one clock, so the later groups' events (and the resolution) are moved to
-// `later` to give the goldens realistic durations.
-func preview(t *testing.T, opened, later time.Time, groups ...bot.AlertGroup) bot.IncidentDetail {
+// preview applies groups to one incident, each at the time it describes.
+func preview(t *testing.T, groups ...bot.AlertGroup) bot.IncidentDetail {
 	t.Helper()
-	first := bot.Preview(testClassifier(t), opened, groups[0])
-	d := bot.Preview(testClassifier(t), opened, groups...)
-	for i := len(first.Timeline); i < len(d.Timeline); i++ {
-		d.Timeline[i].At = later
-	}
-	if d.ResolvedAt != nil {
-		d.ResolvedAt = &later
-	}
-	return d
+	return bot.Preview(testClassifier(t), groups...)
 }
 
 var (
@@ -140,15 +130,15 @@ func TestGoldens(t *testing.T) {
 	}
 	for _, f := range fixtures {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		d := preview(t, opened, later, loadGroup(t, name))
+		d := preview(t, loadGroup(t, name))
 		cases = append(cases, goldenCase{"root-" + name, bot.RootMessage(d, dest("")), true})
 	}
 
-	down := preview(t, opened, later, loadGroup(t, "service-down-firing"), loadGroup(t, "service-down-resolved"))
-	downOpen := preview(t, opened, later, loadGroup(t, "service-down-firing"))
-	memory := preview(t, opened, later, loadGroup(t, "high-memory-two-pods"), loadGroup(t, "high-memory-one-resolved"))
-	memoryFirst := preview(t, opened, later, loadGroup(t, "high-memory-two-pods"))
-	storm := preview(t, opened, later, stormGroup(300))
+	down := preview(t, loadGroup(t, "service-down-firing"), loadGroup(t, "service-down-resolved"))
+	downOpen := preview(t, loadGroup(t, "service-down-firing"))
+	memory := preview(t, loadGroup(t, "high-memory-two-pods"), loadGroup(t, "high-memory-one-resolved"))
+	memoryFirst := preview(t, loadGroup(t, "high-memory-two-pods"))
+	storm := preview(t, stormGroup(300))
 	cases = append(cases,
 		goldenCase{"root-service-down-firing-then-resolved", bot.RootMessage(down, dest(testRole)), true},
 		goldenCase{"reply-service-down-resolved", bot.ReplyMessage(down, down.Timeline[len(downOpen.Timeline):]), false},
@@ -303,7 +293,7 @@ func shownAndLeftOut(t *testing.T, desc string) (shown, left int) {
 }
 
 func TestStormSummarised(t *testing.T) {
-	d := preview(t, opened, later, stormGroup(300))
+	d := preview(t, stormGroup(300))
 	m := bot.RootMessage(d, dest(testRole))
 	req := rootRequests(m)
 	checkLimits(t, req.CreateMessage)

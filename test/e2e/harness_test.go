@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/integrations/discord/discordstandin"
+	"github.com/bakewise/chatops/integrations/slack/slackstandin"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -303,15 +305,24 @@ type botConfig struct {
 	addr         string
 	webhookToken string
 	apiToken     string
+	// The chat platforms the bot posts to: stand-ins of their APIs, with
+	// the destinations of bakery-ia.yaml.
+	slack   *slackstandin.Server
+	discord *discordstandin.Server
 }
 
 func newBotConfig(t testing.TB, kind string) *botConfig {
 	t.Helper()
+	sl, dc := slackstandin.New(), discordstandin.New()
+	t.Cleanup(sl.Close)
+	t.Cleanup(dc.Close)
 	return &botConfig{
 		store:        newStore(t, kind),
 		addr:         net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))),
 		webhookToken: "wh-" + randHex(t, 16),
 		apiToken:     "api-" + randHex(t, 16),
+		slack:        sl,
+		discord:      dc,
 	}
 }
 
@@ -408,6 +419,10 @@ func startBot(t testing.TB, cfg *botConfig) *Bot {
 		"CHATOPS_WEBHOOK_TOKEN="+cfg.webhookToken,
 		"CHATOPS_API_TOKEN="+cfg.apiToken,
 		"CHATOPS_LOG_FORMAT=json",
+		"CHATOPS_SLACK_BOT_TOKEN=xoxb-e2e-"+randHex(t, 8),
+		"CHATOPS_SLACK_API_URL="+cfg.slack.URL(),
+		"CHATOPS_DISCORD_BOT_TOKEN=discord-e2e-"+randHex(t, 8),
+		"CHATOPS_DISCORD_API_URL="+cfg.discord.URL(),
 	)
 	cmd.Env = append(cmd.Env, cfg.store.env()...)
 	b := &Bot{cfg: cfg, BaseURL: "http://" + cfg.addr, proc: startProc(t, "chatops-"+cfg.store.kind, cmd)}

@@ -1,0 +1,182 @@
+package slackstandin
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Fault disturbs one call: RateLimit, ServerError, Slow,
+// DropAfterProcessing or SlackError.
+type Fault interface{ fault() }
+
+// RateLimit answers HTTP 429 with a Retry-After header of RetryAfter,
+// rounded up to whole seconds as Slack sends it. Nothing is processed.
+type RateLimit struct{ RetryAfter time.Duration }
+
+// ServerError answers HTTP 500 with an HTML body, as Slack's edge does.
+// Nothing is processed.
+type ServerError struct{}
+
+// Slow waits Delay, then processes the call and answers normally, even if
+// the client gave up meanwhile (its outcome is then unknown to it).
+type Slow struct{ Delay time.Duration }
+
+// DropAfterProcessing processes the call (a post is recorded), then closes
+// the connection without answering: "posted, then the connection dropped".
+type DropAfterProcessing struct{}
+
+// SlackError answers HTTP 200 {"ok": false, "error": Code} without
+// processing: channel_not_found, invalid_auth, missing_scope...
+type SlackError struct{ Code string }
+
+func (RateLimit) fault()           {}
+func (ServerError) fault()         {}
+func (Slow) fault()                {}
+func (DropAfterProcessing) fault() {}
+func (SlackError) fault()          {}
+
+// FailNext makes the next n calls of method meet f, after any faults
+// already queued for it.
+func (s *Server) FailNext(method string, n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults[method] = append(s.faults[method], f)
+	}
+}
+
+// rateWindow is the window post rates are measured over. jitterAllowance
+// is taken off it: a client that paces posts exactly one second apart can
+// see two of them arrive a hair closer than that (the first one also
+// opened the connection), and neither Slack nor a test should hold the
+// client to microseconds.
+const (
+	rateWindow      = time.Second
+	jitterAllowance = 50 * time.Millisecond
+)
+
+// SetRateLimit makes chat.postMessage answer 429 (Retry-After: 1), without
+// posting, when a channel receives posts faster than perChannelPerSecond
+// (Slack: about 1). Zero or less turns the check off.
+func (s *Server) SetRateLimit(perChannelPerSecond float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimit = perChannelPerSecond
+}
+
+// overRate reports whether one more post to channel now would exceed the
+// rate limit. The caller holds s.mu.
+func (s *Server) overRate(channel string, now time.Time) bool {
+	if s.rateLimit <= 0 {
+		return false
+	}
+	window, allowed := rateWindow, s.rateLimit
+	if s.rateLimit < 1 {
+		window, allowed = time.Duration(float64(time.Second)/s.rateLimit), 1
+	}
+	window -= jitterAllowance
+	n := 0
+	for _, t := range s.accepted[channel] {
+		if now.Sub(t) < window {
+			n++
+		}
+	}
+	return float64(n+1) > allowed
+}
+
+// MaxPostRate is the most chat.postMessage requests channel received in
+// any one-second window (less the jitter allowance), answered or not: the
+// figure to hold against Slack's limit of about one a second.
+func (s *Server) MaxPostRate(channel string) float64 {
+	s.mu.Lock()
+	ts := append([]time.Time(nil), s.arrivals[channel]...)
+	s.mu.Unlock()
+	best, lo := 0, 0
+	for hi := range ts {
+		for ts[hi].Sub(ts[lo]) >= rateWindow-jitterAllowance {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return float64(best)
+}
+
+// method wraps a handler with what every owned method shares: counting,
+// form parsing, and the queued faults.
+func (s *Server) method(name string, h func(http.ResponseWriter, *http.Request, *request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		req := &request{form: r.Form, channel: r.Form.Get("channel")}
+
+		s.mu.Lock()
+		now := time.Now()
+		s.calls[name]++
+		var f Fault
+		if q := s.faults[name]; len(q) > 0 {
+			f, s.faults[name] = q[0], q[1:]
+		}
+		if name == MethodPostMessage && req.channel != "" {
+			s.arrivals[req.channel] = append(s.arrivals[req.channel], now)
+		}
+		s.mu.Unlock()
+
+		switch f := f.(type) {
+		case RateLimit:
+			tooMany(w, f.RetryAfter)
+			return
+		case ServerError:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("<html><body>500 Internal Server Error</body></html>\n"))
+			return
+		case SlackError:
+			writeJSON(w, slackError(f.Code))
+			return
+		case Slow:
+			timer := time.NewTimer(f.Delay)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-s.done:
+				return
+			}
+		case DropAfterProcessing:
+			h(discard{header: http.Header{}}, r, req)
+			dropConnection(w)
+			return
+		}
+		h(w, r, req)
+	}
+}
+
+func tooMany(w http.ResponseWriter, retryAfter time.Duration) {
+	secs := int(math.Ceil(retryAfter.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 0)))
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}` + "\n"))
+}
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// net/http closes the connection and writes nothing more.
+	panic(http.ErrAbortHandler)
+}
+
+// discard is a ResponseWriter that forgets the answer.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
