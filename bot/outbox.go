@@ -348,10 +348,14 @@ func (d *Dispatcher) findRoot(ctx context.Context, chat Chat, dest Destination, 
 	if err != nil {
 		return fmt.Errorf("look for the root of an earlier attempt: %w", err)
 	}
-	if found {
-		d.log.Info("outbox: found the root of an earlier attempt; not posting it again",
-			zap.Int64("incident", th.IncidentID), zap.String("destination", dest.Name))
-		th.Ref, th.RootHash = ref, ""
+	if !found {
+		return nil
+	}
+	d.log.Info("outbox: found the root of an earlier attempt; not posting it again",
+		zap.Int64("incident", th.IncidentID), zap.String("destination", dest.Name))
+	th.Ref, th.RootHash = ref, ""
+	if err := d.store.SaveThread(ctx, *th, d.cfg.Now()); err != nil {
+		return fmt.Errorf("record the root found: %w", err)
 	}
 	return nil
 }

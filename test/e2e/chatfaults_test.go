@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bakewise/chatops/integrations/discord/discordstandin"
+	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+)
+
+// TestChatFaultsConverge runs incidents through both platforms while their
+// APIs misbehave: 429 with Retry-After, 500s, a slow answer, a post that
+// went through but whose answer was lost, a thread that failed to start;
+// and with the platforms' rate limits enforced. Every incident must reach
+// its final state in its thread, no root may be posted twice, and the number
+// of calls must stay within a small margin of the work.
+func TestChatFaultsConverge(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		cfg := newBotConfig(t, kind)
+		sl, dc := cfg.slack, cfg.discord
+		sl.SetRateLimit(1) // Slack: about one post a second per channel
+		sl.FailNext(slackstandin.MethodPostMessage, 1, slackstandin.RateLimit{RetryAfter: time.Second})
+		sl.FailNext(slackstandin.MethodPostMessage, 1, slackstandin.ServerError{})
+		sl.FailNext(slackstandin.MethodPostMessage, 1, slackstandin.DropAfterProcessing{})
+		sl.FailNext(slackstandin.MethodUpdate, 1, slackstandin.Slow{Delay: 2 * time.Second})
+		sl.FailNext(slackstandin.MethodUpdate, 1, slackstandin.ServerError{})
+		dc.FailNext(discordstandin.RouteCreateMessage, 1, discordstandin.RateLimit{RetryAfter: time.Second})
+		dc.FailNext(discordstandin.RouteCreateMessage, 1, discordstandin.DropAfterProcessing{})
+		dc.FailNext(discordstandin.RouteStartThread, 1, discordstandin.ServerError{})
+		dc.FailNext(discordstandin.RouteEditMessage, 1, discordstandin.ServerError{})
+		// Each injected fault may cost up to two more calls (the retry, and
+		// for a root whose thread was never started, the reply that finds
+		// the thread missing); a runaway retry loop costs far more.
+		const injectedSlackPosts, injectedDiscordCreates = 3, 3
+
+		bot := startBot(t, cfg)
+		run := randHex(t, 3)
+		type svc struct {
+			alertname, service, severity string
+			resolve                      bool
+		}
+		// gateway and auth-service are P0, orders-service P1 (both platforms'
+		// incident channels); the memory alerts are P2 (Slack's alerts channel).
+		svcs := []svc{
+			{"ServiceDown", "gateway", "critical", true},
+			{"ServiceDown", "orders-service", "critical", true},
+			{"ServiceDown", "auth-service", "critical", false},
+			{"HighMemoryUsage", "forecasting-service", "warning", true},
+			{"HighMemoryUsage", "inventory-service", "warning", false},
+			{"HighMemoryUsage", "pos-service", "warning", false},
+		}
+		started := time.Now().Add(-time.Minute)
+		msg := func(s svc, status string) []byte {
+			labels := map[string]string{"alertname": s.alertname, "service": s.service, "severity": s.severity, "run": run}
+			a := webhookAlert{Status: status, Labels: labels, Annotations: map[string]string{"summary": s.service + " in trouble"},
+				StartsAt: rfc3339(started), EndsAt: "0001-01-01T00:00:00Z", Fingerprint: fmt.Sprintf("%s-%s", run, s.service)}
+			if status == "resolved" {
+				a.EndsAt = rfc3339(time.Now())
+			}
+			b, err := json.Marshal(webhookMessage{Version: "4", Status: status, Receiver: "chatops",
+				GroupKey:     fmt.Sprintf("{}:{alertname=%q,service=%q}", s.alertname, s.service),
+				GroupLabels:  map[string]string{"alertname": s.alertname, "service": s.service},
+				CommonLabels: labels, ExternalURL: "http://127.0.0.1:9093", Alerts: []webhookAlert{a}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		ids := map[string]int64{}
+		for _, s := range svcs {
+			ids[s.service] = bot.MustPostWebhook(t, msg(s, "firing"))
+			bot.MustPostWebhook(t, msg(s, "firing")) // Alertmanager's duplicate: changes nothing
+		}
+		critical, warning := 3, 3
+		eventuallyWithin(t, 90*time.Second, "every incident's root in every channel", func() (bool, string) {
+			a, b, c := len(sl.Roots(slackIncidents)), len(sl.Roots(slackAlerts)), len(dc.Messages(discordIncidents))
+			return a >= critical && b >= warning && c >= critical, fmt.Sprintf("slack incidents=%d alerts=%d, discord=%d", a, b, c)
+		})
+		for _, s := range svcs {
+			if s.resolve {
+				bot.MustPostWebhook(t, msg(s, "resolved"))
+			}
+		}
+
+		eventuallyWithin(t, 90*time.Second, "every thread in its final state and an empty outbox", func() (bool, string) {
+			var pending []string
+			for _, s := range svcs {
+				marker := fmt.Sprintf("chatops:incident:%d:", ids[s.service])
+				want := "Firing"
+				if s.resolve {
+					want = "Resolved"
+				}
+				slackCh := slackAlerts
+				if s.severity == "critical" {
+					slackCh = slackIncidents
+					if st := discordState(dc, marker, s.resolve); st != "" {
+						pending = append(pending, s.service+" discord: "+st)
+					}
+				}
+				if st := slackState(sl, slackCh, marker, want, s.resolve); st != "" {
+					pending = append(pending, s.service+" slack: "+st)
+				}
+			}
+			if depth := bot.metric(t, "chatops_outbox_depth"); depth != 0 {
+				pending = append(pending, fmt.Sprintf("outbox depth %v", depth))
+			}
+			return len(pending) == 0, strings.Join(pending, "\n")
+		})
+
+		// Work: Slack 6 roots + 3 resolve replies; Discord 3 roots + 2 replies.
+		// Faults may each cost one more call; the platforms' own 429s (for
+		// exceeding their rate) must not happen at all beyond those injected.
+		if got, max := sl.Calls(slackstandin.MethodPostMessage), 9+2*injectedSlackPosts; got > max {
+			t.Errorf("Slack chat.postMessage calls = %d, want at most %d", got, max)
+		}
+		if got, max := dc.Calls(discordstandin.RouteCreateMessage), 5+2*injectedDiscordCreates; got > max {
+			t.Errorf("Discord create-message calls = %d, want at most %d (all calls: %v)", got, max, dc.AllCalls())
+		}
+		for _, ch := range []string{slackIncidents, slackAlerts} {
+			if r := sl.MaxPostRate(ch); r > 1 {
+				t.Errorf("Slack channel %s saw %.2f posts/s, over its limit of 1/s", ch, r)
+			}
+		}
+	})
+}
+
+// slackState is "" when the incident has one root in channel showing want
+// and, if it resolved, a reply saying so; otherwise what is missing.
+func slackState(s *slackstandin.Server, channel, marker, want string, resolved bool) string {
+	var roots []slackstandin.Message
+	for _, m := range s.Roots(channel) {
+		if strings.HasPrefix(slackMarker(m), marker) {
+			roots = append(roots, m)
+		}
+	}
+	if len(roots) != 1 {
+		return fmt.Sprintf("%d roots", len(roots))
+	}
+	if !strings.Contains(slackContent(roots[0]), want) {
+		return "root does not show " + want
+	}
+	if resolved {
+		replies := s.Replies(channel, roots[0].TS)
+		if len(replies) == 0 || !strings.Contains(slackContent(replies[len(replies)-1]), "Resolved after") {
+			return fmt.Sprintf("%d replies, the last not saying Resolved", len(replies))
+		}
+	}
+	return ""
+}
+
+func discordState(s *discordstandin.Server, marker string, resolved bool) string {
+	var roots []discordstandin.Message
+	for _, m := range s.Messages(discordIncidents) {
+		if strings.Contains(string(m.Embeds), marker) {
+			roots = append(roots, m)
+		}
+	}
+	if len(roots) != 1 {
+		return fmt.Sprintf("%d roots", len(roots))
+	}
+	want := "Firing"
+	if resolved {
+		want = "Resolved"
+	}
+	if !strings.Contains(string(roots[0].Embeds), want) {
+		return "root does not show " + want
+	}
+	if resolved {
+		replies := s.Messages(roots[0].ID) // the thread's id is the root's
+		if len(replies) == 0 || !strings.Contains(string(replies[len(replies)-1].Embeds)+replies[len(replies)-1].Content, "Resolved after") {
+			return fmt.Sprintf("%d thread replies, the last not saying Resolved", len(replies))
+		}
+	}
+	return ""
+}
+
+// metric reads one unlabelled gauge from /metrics (-1 when absent).
+func (b *Bot) metric(t testing.TB, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(b.BaseURL + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
