@@ -1,0 +1,177 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bakewise/chatops/policy"
+	"go.uber.org/zap"
+)
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{in: "logs orders-service --tail 50", want: "[logs orders-service --tail 50]"},
+		{in: "  logs   a  ", want: "[logs a]"},
+		{in: `logs a --grep "timeout after"`, want: "[logs a --grep timeout after]"},
+		{in: `logs a --grep 'it''s'`, want: "[logs a --grep its]"},
+		{in: `logs a --grep ""`, want: "[logs a --grep ]"},
+		{in: `logs "unterminated`, wantErr: true},
+		{in: strings.Repeat("a ", 40), wantErr: true},
+		{in: strings.Repeat("a", 3000), wantErr: true},
+		{in: "logs a; rm -rf /", want: "[logs a; rm -rf /]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in[:min(len(tc.in), 30)], func(t *testing.T) {
+			got, err := Tokenize(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err == nil && fmt.Sprint(got) != tc.want {
+				t.Fatalf("Tokenize = %q, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+type recorder struct{ answers []Answer }
+
+func (r *recorder) Respond(_ context.Context, a Answer) error {
+	r.answers = append(r.answers, a)
+	return nil
+}
+
+func testRouter(t *testing.T, authorize func(context.Context, Command, *CommandSpec) (policy.Role, error)) *Router {
+	t.Helper()
+	specs := []CommandSpec{
+		{
+			Name: "logs", Summary: "Recent logs of a service", Role: policy.Viewer,
+			Args: []Arg{
+				{Name: "service", Positional: true, Required: true},
+				{Name: "tail", Kind: ArgInt, Min: 1, Max: 2000},
+				{Name: "since", Kind: ArgDuration, Min: 1, Max: 86400},
+				{Name: "previous", Kind: ArgBool},
+			},
+			Run: func(_ context.Context, inv Invocation) (Answer, error) {
+				return Answer{Title: fmt.Sprintf("%s tail=%d since=%s previous=%v", inv.String("service"),
+					inv.Int("tail", 100), inv.Duration("since", 0), inv.Bool("previous"))}, nil
+			},
+		},
+		{Name: "incident show", Summary: "One incident", Role: policy.Viewer,
+			Args: []Arg{{Name: "id", Kind: ArgInt, Positional: true, Required: true}},
+			Run:  func(_ context.Context, inv Invocation) (Answer, error) { return Answer{Title: "incident " + inv.String("id")}, nil }},
+		{Name: "restart", Summary: "Restart a service", Role: policy.Admin,
+			Run: func(context.Context, Invocation) (Answer, error) { return Answer{Title: "restarted"}, nil }},
+		{Name: "slow", Summary: "Never finishes", Role: policy.Viewer, Timeout: 10 * time.Millisecond,
+			Run: func(ctx context.Context, _ Invocation) (Answer, error) { <-ctx.Done(); return Answer{}, ctx.Err() }},
+		{Name: "broken", Summary: "Fails", Role: policy.Viewer,
+			Run: func(context.Context, Invocation) (Answer, error) { return Answer{}, errors.New("the cluster said no") }},
+	}
+	r, err := NewRouter(specs, RouterConfig{Root: "ops", Channels: []string{"C-OPS"}, Authorize: authorize}, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRouter(t *testing.T) {
+	r := testRouter(t, nil)
+	tests := []struct {
+		name, channel, text string
+		options             map[string]string
+		want                string
+		private             bool
+	}{
+		{name: "runs with defaults", text: "logs orders-service", want: "orders-service tail=100 since=0s previous=false"},
+		{name: "flags", text: "logs orders-service --tail 50 --since=10m --previous", want: "orders-service tail=50 since=10m0s previous=true"},
+		{name: "typed options", text: "logs", options: map[string]string{"service": "gw", "tail": "7"}, want: "gw tail=7 since=0s previous=false"},
+		{name: "two-word command", text: "incident show 12", want: "incident 12"},
+		{name: "missing argument", text: "logs", want: "missing service\nusage: /ops logs <service>", private: true},
+		{name: "tail out of range", text: "logs a --tail 5000", want: "tail: 5000 is outside 1..2000", private: true},
+		{name: "bad duration", text: "logs a --since soon", want: `since: "soon" is not a duration`, private: true},
+		{name: "unknown flag", text: "logs a --follow", want: "unknown option --follow", private: true},
+		{name: "extra word", text: "logs a b", want: `unexpected "b"`, private: true},
+		{name: "bool with value", text: "logs a --previous=yes", want: "--previous takes no value", private: true},
+		{name: "not an integer id", text: "incident show twelve", want: `"twelve" is not a whole number`, private: true},
+		{name: "unknown command gets help", text: "deploy everything", want: `Unknown command "deploy"`, private: true},
+		{name: "empty gets help", text: "", want: "Commands (/ops help", private: true},
+		{name: "help for one command", text: "help logs", want: "/ops logs <service> [--tail T] [--since S] [--previous]", private: true},
+		{name: "help for unknown", text: "help nope", want: `No command "nope"`, private: true},
+		{name: "channel not allowed", channel: "C-RANDOM", text: "logs a", want: "not accepted in this channel. They work in <#C-OPS>", private: true},
+		{name: "role too low", text: "restart", want: "restart needs the admin role; you are viewer", private: true},
+		{name: "timeout", text: "slow", want: "took longer than 10ms", private: true},
+		{name: "handler error", text: "broken", want: "broken failed: the cluster said no", private: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := tc.channel
+			if ch == "" {
+				ch = "C-OPS"
+			}
+			rec := &recorder{}
+			r.Handle(context.Background(), Command{Platform: "slack", Channel: ch, Text: tc.text, Options: tc.options}, rec)
+			if len(rec.answers) != 1 {
+				t.Fatalf("%d answers, want 1", len(rec.answers))
+			}
+			a := rec.answers[0]
+			if !strings.Contains(a.Title, tc.want) {
+				t.Fatalf("answer %q, want it to contain %q", a.Title, tc.want)
+			}
+			if a.Private != tc.private {
+				t.Fatalf("private = %v, want %v", a.Private, tc.private)
+			}
+		})
+	}
+}
+
+func TestRouterAuthorizeSlot(t *testing.T) {
+	calls := 0
+	r := testRouter(t, func(_ context.Context, cmd Command, spec *CommandSpec) (policy.Role, error) {
+		calls++
+		if cmd.User.UserID == "U-STRANGER" {
+			return policy.NoAccess, errors.New("you have no access to this bot")
+		}
+		return policy.Admin, nil
+	})
+	rec := &recorder{}
+	r.Handle(context.Background(), Command{Channel: "C-OPS", Text: "restart", User: Identity{UserID: "U-ADMIN"}}, rec)
+	r.Handle(context.Background(), Command{Channel: "C-OPS", Text: "restart", User: Identity{UserID: "U-STRANGER"}}, rec)
+	if rec.answers[0].Title != "restarted" || !strings.Contains(rec.answers[1].Title, "no access") || calls != 2 {
+		t.Fatalf("answers %+v after %d authorizations", rec.answers, calls)
+	}
+	// A command typed wrong is refused before anyone is asked.
+	r.Handle(context.Background(), Command{Channel: "C-OPS", Text: "logs", User: Identity{UserID: "U-ADMIN"}}, rec)
+	if calls != 2 {
+		t.Fatal("a malformed command reached authorization")
+	}
+}
+
+func TestRouterRejectsBadTables(t *testing.T) {
+	run := func(context.Context, Invocation) (Answer, error) { return Answer{}, nil }
+	tests := []struct {
+		name  string
+		specs []CommandSpec
+	}{
+		{"duplicate", []CommandSpec{{Name: "a", Summary: "s", Role: policy.Viewer, Run: run}, {Name: "a", Summary: "s", Role: policy.Viewer, Run: run}}},
+		{"three words", []CommandSpec{{Name: "a b c", Summary: "s", Role: policy.Viewer, Run: run}}},
+		{"no role", []CommandSpec{{Name: "a", Summary: "s", Run: run}}},
+		{"no handler", []CommandSpec{{Name: "a", Summary: "s", Role: policy.Viewer}}},
+		{"required after optional", []CommandSpec{{Name: "a", Summary: "s", Role: policy.Viewer, Run: run,
+			Args: []Arg{{Name: "x", Positional: true}, {Name: "y", Positional: true, Required: true}}}}},
+		{"help is built in", []CommandSpec{{Name: "help", Summary: "s", Role: policy.Viewer, Run: run}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewRouter(tc.specs, RouterConfig{Root: "ops"}, zap.NewNop(), nil); err == nil {
+				t.Fatal("NewRouter accepted a bad table")
+			}
+		})
+	}
+}
