@@ -245,4 +245,6 @@ func (r *Router) usage(err error) Answer {
 // private is an answer only the person who asked sees: refusals and usage.
 func private(msg string) Answer { return Answer{Title: msg, Private: true} }
 
-func errorAnswer(msg string) Answer { return Answer{Title: msg, Private: true, Color: severityColors[P1]} }
+func errorAnswer(msg string) Answer {
+	return Answer{Title: msg, Private: true, Color: severityColors[P1]}
+}

@@ -66,7 +66,9 @@ func testRouter(t *testing.T, authorize func(context.Context, Command, *CommandS
 		},
 		{Name: "incident show", Summary: "One incident", Role: policy.Viewer,
 			Args: []Arg{{Name: "id", Kind: ArgInt, Positional: true, Required: true}},
-			Run:  func(_ context.Context, inv Invocation) (Answer, error) { return Answer{Title: "incident " + inv.String("id")}, nil }},
+			Run: func(_ context.Context, inv Invocation) (Answer, error) {
+				return Answer{Title: "incident " + inv.String("id")}, nil
+			}},
 		{Name: "restart", Summary: "Restart a service", Role: policy.Admin,
 			Run: func(context.Context, Invocation) (Answer, error) { return Answer{Title: "restarted"}, nil }},
 		{Name: "slow", Summary: "Never finishes", Role: policy.Viewer, Timeout: 10 * time.Millisecond,

@@ -56,9 +56,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.calls[route]++
 	s.hits[channel] = append(s.hits[channel], now)
 	s.allHits = append(s.allHits, now)
-	f := s.takeFault(route)
+	rk := routeKey(route, channel)
+	s.routeHits[rk] = append(s.routeHits[rk], now)
+	down := s.down
+	var f Fault
+	if !down {
+		f = s.takeFault(route)
+	}
+	if _, ok := f.(RateLimit); ok {
+		s.limited++
+	}
 	s.mu.Unlock()
 
+	if down {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": "503: Service Unavailable", "code": 0})
+		return
+	}
 	switch f := f.(type) {
 	case RateLimit:
 		writeRateLimited(w, f.RetryAfter, f.Global)
@@ -138,6 +151,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, route, channel, 
 		return
 	}
 	if ok, after := s.admit(w.Header(), route, channel, now); !ok {
+		s.limited++
 		writeRateLimited(w, after, false)
 		return
 	}

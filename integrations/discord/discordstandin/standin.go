@@ -4,7 +4,7 @@
 // what Discord checks (message limits, button ids, allowed_mentions, thread
 // names and archive times), sends X-RateLimit-* headers, and can be told to
 // fail: 429 with Retry-After, 500, slow answers, any status, and "processed,
-// then the connection dropped".
+// then the connection dropped", and play an outage (SetDown).
 //
 // Tests of any package use it: pass URL() as the Discord API base and
 // inspect what was posted with Messages, Threads and Calls. Channel ids
@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -93,6 +94,9 @@ type Server struct {
 	buckets    map[string]*bucket
 	hits       map[string][]time.Time // request times per channel
 	allHits    []time.Time
+	routeHits  map[string][]time.Time // request times per routeKey(route, channel)
+	down       bool                   // SetDown: every request answers 503
+	limited    int                    // 429 answers given
 }
 
 type message struct {
@@ -112,6 +116,7 @@ func New() *Server {
 		faults:    map[string][]*queuedFault{},
 		buckets:   map[string]*bucket{},
 		hits:      map[string][]time.Time{},
+		routeHits: map[string][]time.Time{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -220,6 +225,51 @@ func (s *Server) MaxGlobalRate() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maxInWindow(s.allHits, time.Second)
+}
+
+// MaxRouteRate is the most requests on route to channel received in any
+// one-second window, every answer counted, among those that arrived in
+// [from, to) (a zero from or to leaves that end open). An empty route
+// counts every route, an empty channel every channel. It is MaxRate and
+// MaxGlobalRate for one route and one stretch of time: a benchmark holds
+// it against the route limit for the minutes it looks at.
+func (s *Server) MaxRouteRate(route, channel string, from, to time.Time) float64 {
+	s.mu.Lock()
+	var ts []time.Time
+	for key, hits := range s.routeHits {
+		r, c, _ := strings.Cut(key, " ")
+		if (route != "" && r != route) || (channel != "" && c != channel) {
+			continue
+		}
+		for _, t := range hits {
+			if (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to)) {
+				ts = append(ts, t)
+			}
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	return maxInWindow(ts, time.Second)
+}
+
+func routeKey(route, channel string) string { return route + " " + channel }
+
+// SetDown plays a Discord outage: while down is true every authorized
+// request on a known route is counted (Calls, MaxRate, MaxRouteRate) and
+// answered 503 with Discord's error JSON; nothing is processed and no
+// queued fault is used up. SetDown(false) ends it.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// RateLimited counts the 429 answers the stand-in gave: those of
+// SetRouteLimit and those queued with FailNext.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited
 }
 
 func maxInWindow(ts []time.Time, w time.Duration) float64 {

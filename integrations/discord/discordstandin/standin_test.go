@@ -349,6 +349,77 @@ func TestRouteLimit(t *testing.T) {
 	}
 }
 
+func TestRateLimitedAndMaxRouteRate(t *testing.T) {
+	s := newServer(t)
+	s.SetRouteLimit(1)
+	before := time.Now()
+	id := post(t, s, channel, `{"content":"root"}`)
+	if a := do(t, s, http.MethodPost, "channels/"+channel+"/messages", `{"content":"x"}`); a.status != 429 {
+		t.Fatalf("second post within the window: %d", a.status)
+	}
+	// Another route on the same channel has a budget of its own.
+	if a := do(t, s, http.MethodPatch, "channels/"+channel+"/messages/"+id, `{"content":"v2"}`); a.status != 200 {
+		t.Fatalf("edit: %d %v", a.status, a.body)
+	}
+	s.FailNext(RouteEditMessage, 1, RateLimit{RetryAfter: time.Second})
+	if a := do(t, s, http.MethodPatch, "channels/"+channel+"/messages/"+id, `{"content":"v3"}`); a.status != 429 {
+		t.Fatalf("queued 429: %d", a.status)
+	}
+	if got := s.RateLimited(); got != 2 {
+		t.Errorf("RateLimited = %d, want 2 (one over the route limit, one queued)", got)
+	}
+	if got := s.MaxRouteRate(RouteCreateMessage, channel, before, time.Time{}); got != 2 {
+		t.Errorf("MaxRouteRate(create) = %v, want 2", got)
+	}
+	if got := s.MaxRouteRate(RouteEditMessage, channel, time.Time{}, time.Time{}); got != 2 {
+		t.Errorf("MaxRouteRate(edit) = %v, want 2", got)
+	}
+	if got := s.MaxRouteRate("", channel, time.Time{}, time.Time{}); got != 4 {
+		t.Errorf("MaxRouteRate(all routes) = %v, want 4", got)
+	}
+	if got := s.MaxRouteRate("", "", time.Now(), time.Time{}); got != 0 {
+		t.Errorf("MaxRouteRate from now = %v, want 0", got)
+	}
+	if got := s.MaxRouteRate("", "", time.Time{}, before); got != 0 {
+		t.Errorf("MaxRouteRate until before = %v, want 0", got)
+	}
+}
+
+func TestSetDown(t *testing.T) {
+	s := newServer(t)
+	id := post(t, s, channel, `{"content":"root"}`)
+	s.FailNext(RouteCreateMessage, 1, ServerError{})
+	s.SetDown(true)
+	for _, r := range []struct{ method, path, body string }{
+		{http.MethodPost, "channels/" + channel + "/messages", `{"content":"x"}`},
+		{http.MethodPatch, "channels/" + channel + "/messages/" + id, `{"content":"v2"}`},
+		{http.MethodGet, "channels/" + channel + "/messages?limit=10", ""},
+		{http.MethodPost, "channels/" + channel + "/messages/" + id + "/threads", `{"name":"t"}`},
+	} {
+		if a := do(t, s, r.method, r.path, r.body); a.status != http.StatusServiceUnavailable {
+			t.Errorf("%s %s while down: %d %v, want 503", r.method, r.path, a.status, a.body)
+		}
+	}
+	if ms := s.Messages(channel); len(ms) != 1 || ms[0].Content != "root" || ms[0].Edits != 0 || len(s.Threads()) != 0 {
+		t.Fatalf("a request was processed while down: %+v, threads %v", ms, s.Threads())
+	}
+	if got := s.AllCalls(); got[RouteCreateMessage] != 2 || got[RouteEditMessage] != 1 || got[RouteListMessages] != 1 || got[RouteStartThread] != 1 {
+		t.Errorf("calls while down not counted: %v", got)
+	}
+
+	s.SetDown(false)
+	// The fault queued before the outage is still there for the next call.
+	if a := do(t, s, http.MethodPost, "channels/"+channel+"/messages", `{"content":"x"}`); a.status != 500 {
+		t.Fatalf("first post after the outage: %d, want the queued 500", a.status)
+	}
+	if a := do(t, s, http.MethodPatch, "channels/"+channel+"/messages/"+id, `{"content":"v2"}`); a.status != 200 {
+		t.Fatalf("edit after the outage: %d %v", a.status, a.body)
+	}
+	if ms := s.Messages(channel); len(ms) != 1 || ms[0].Content != "v2" {
+		t.Fatalf("after the outage: %+v", ms)
+	}
+}
+
 func TestConcurrentUse(t *testing.T) {
 	s := newServer(t)
 	var wg sync.WaitGroup

@@ -3,7 +3,9 @@ package slackstandin
 import (
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,17 +92,65 @@ func (s *Server) overRate(channel string, now time.Time) bool {
 // any one-second window (less the jitter allowance), answered or not: the
 // figure to hold against Slack's limit of about one a second.
 func (s *Server) MaxPostRate(channel string) float64 {
+	return s.MaxRate(MethodPostMessage, channel, rateWindow, time.Time{}, time.Time{})
+}
+
+// MaxRate is the most requests of method (one the stand-in owns) that
+// channel received in any window of the given length (less the jitter
+// allowance), answered or not, counting only requests that arrived in
+// [from, to): a zero from or to leaves that end open. An empty channel
+// counts every channel together (chat.update's limit is per workspace).
+// A benchmark uses it to look at one phase of a run, for example the
+// minutes after an outage, or chat.update calls per minute.
+func (s *Server) MaxRate(method, channel string, window time.Duration, from, to time.Time) float64 {
 	s.mu.Lock()
-	ts := append([]time.Time(nil), s.arrivals[channel]...)
+	var ts []time.Time
+	for key, arr := range s.arrivals {
+		m, c, _ := strings.Cut(key, "\x00")
+		if m != method || (channel != "" && c != channel) {
+			continue
+		}
+		for _, t := range arr {
+			if (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to)) {
+				ts = append(ts, t)
+			}
+		}
+	}
 	s.mu.Unlock()
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	w := window - jitterAllowance
+	if w <= 0 {
+		w = window
+	}
 	best, lo := 0, 0
 	for hi := range ts {
-		for ts[hi].Sub(ts[lo]) >= rateWindow-jitterAllowance {
+		for ts[hi].Sub(ts[lo]) >= w {
 			lo++
 		}
 		best = max(best, hi-lo+1)
 	}
 	return float64(best)
+}
+
+// arrivalKey is the arrivals key of a request of method to channel.
+func arrivalKey(method, channel string) string { return method + "\x00" + channel }
+
+// SetDown plays a Slack outage: while down is true every request, of any
+// method, is counted (Calls, MaxRate) and answered HTTP 503 with an HTML
+// body, as Slack's edge answers when Slack is unavailable; nothing is
+// processed and no queued fault is used up. SetDown(false) ends it.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// RateLimited counts the 429 answers the stand-in gave: those of
+// SetRateLimit and those queued with FailNext.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited
 }
 
 // method wraps a handler with what every owned method shares: counting,
@@ -116,15 +166,22 @@ func (s *Server) method(name string, h func(http.ResponseWriter, *http.Request, 
 		s.mu.Lock()
 		now := time.Now()
 		s.calls[name]++
+		key := arrivalKey(name, req.channel)
+		s.arrivals[key] = append(s.arrivals[key], now)
+		down := s.down
 		var f Fault
-		if q := s.faults[name]; len(q) > 0 {
+		if q := s.faults[name]; len(q) > 0 && !down {
 			f, s.faults[name] = q[0], q[1:]
 		}
-		if name == MethodPostMessage && req.channel != "" {
-			s.arrivals[req.channel] = append(s.arrivals[req.channel], now)
+		if _, ok := f.(RateLimit); ok {
+			s.rateLimited++
 		}
 		s.mu.Unlock()
 
+		if down {
+			unavailable(w)
+			return
+		}
 		switch f := f.(type) {
 		case RateLimit:
 			tooMany(w, f.RetryAfter)
@@ -160,6 +217,13 @@ func tooMany(w http.ResponseWriter, retryAfter time.Duration) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}` + "\n"))
+}
+
+// unavailable answers 503 as Slack's edge does during an outage.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("<html><body>503 Service Unavailable</body></html>\n"))
 }
 
 // dropConnection closes the client's connection without an answer.

@@ -3,7 +3,8 @@
 // conversations.history (with message metadata), on top of slack-go's
 // slacktest server. It keeps every channel's messages, counts calls, can
 // enforce Slack's per-channel post rate, and injects faults (429, 500,
-// slow answers, and "processed, then the connection dropped").
+// slow answers, and "processed, then the connection dropped"), and can play
+// a Slack outage (SetDown).
 //
 // It listens on loopback only and never talks to Slack.
 package slackstandin
@@ -63,8 +64,12 @@ type Server struct {
 	calls     map[string]int
 	faults    map[string][]Fault
 	rateLimit float64
-	arrivals  map[string][]time.Time // every chat.postMessage per channel
-	accepted  map[string][]time.Time // posts that were recorded, per channel
+	// arrivals holds every request of an owned method, per method and
+	// channel (arrivalKey), answered or not.
+	arrivals    map[string][]time.Time
+	accepted    map[string][]time.Time // posts that were recorded, per channel
+	down        bool                   // SetDown: every call answers 503
+	rateLimited int                    // 429 answers given
 }
 
 // New starts a stand-in on a loopback port.

@@ -245,6 +245,72 @@ func TestRateLimitAndMaxPostRate(t *testing.T) {
 	}
 }
 
+func TestRateLimitedCountAndMaxRateWindows(t *testing.T) {
+	s, api := newClient(t)
+	s.SetRateLimit(1)
+	before := time.Now()
+	for range 3 {
+		_, _, _ = api.PostMessage("C1", slack.MsgOptionText("x", false))
+	}
+	s.FailNext(MethodUpdate, 1, RateLimit{RetryAfter: time.Second})
+	_, _, _, _ = api.UpdateMessage("C1", "1.000001", slack.MsgOptionText("x", false))
+	if got := s.RateLimited(); got != 3 {
+		t.Errorf("RateLimited = %d, want 3 (two posts over the limit, one queued fault)", got)
+	}
+	if got := s.MaxRate(MethodPostMessage, "C1", time.Second, before, time.Time{}); got != 3 {
+		t.Errorf("MaxRate(post, C1, 1s, since before) = %v, want 3", got)
+	}
+	if got := s.MaxRate(MethodPostMessage, "C1", time.Second, time.Now(), time.Time{}); got != 0 {
+		t.Errorf("MaxRate from now = %v, want 0", got)
+	}
+	if got := s.MaxRate(MethodPostMessage, "C1", time.Second, time.Time{}, before); got != 0 {
+		t.Errorf("MaxRate until before = %v, want 0", got)
+	}
+	if got := s.MaxRate(MethodUpdate, "", time.Minute, time.Time{}, time.Time{}); got != 1 {
+		t.Errorf("MaxRate(update, all channels) = %v, want 1", got)
+	}
+}
+
+func TestSetDown(t *testing.T) {
+	s, api := newClient(t)
+	ctx := context.Background()
+	_, root, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("root", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.FailNext(MethodPostMessage, 1, ServerError{})
+	s.SetDown(true)
+	var sc slack.StatusCodeError
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false)); !errors.As(err, &sc) || sc.Code != 503 {
+		t.Fatalf("post while down: %v, want HTTP 503", err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C1", root, slack.MsgOptionText("v2", false)); !errors.As(err, &sc) || sc.Code != 503 {
+		t.Fatalf("update while down: %v, want HTTP 503", err)
+	}
+	if _, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1"}); !errors.As(err, &sc) || sc.Code != 503 {
+		t.Fatalf("history while down: %v, want HTTP 503", err)
+	}
+	if got := s.Messages("C1"); len(got) != 1 || got[0].Text != "root" || got[0].Edits != 0 {
+		t.Fatalf("a call was processed while down: %+v", got)
+	}
+	if s.Calls(MethodPostMessage) != 2 || s.Calls(MethodUpdate) != 1 || s.Calls(MethodHistory) != 1 {
+		t.Errorf("calls while down not counted: post %d update %d history %d",
+			s.Calls(MethodPostMessage), s.Calls(MethodUpdate), s.Calls(MethodHistory))
+	}
+
+	s.SetDown(false)
+	// The fault queued before the outage is still there for the next call.
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false)); !errors.As(err, &sc) || sc.Code != 500 {
+		t.Fatalf("first post after the outage: %v, want the queued 500", err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C1", root, slack.MsgOptionText("v2", false)); err != nil {
+		t.Fatalf("update after the outage: %v", err)
+	}
+	if got := s.Messages("C1"); len(got) != 1 || got[0].Text != "v2" {
+		t.Fatalf("after the outage: %+v", got)
+	}
+}
+
 func TestRejectsWhatSlackRejects(t *testing.T) {
 	s, api := newClient(t)
 	long := strings.Repeat("x", 151)
