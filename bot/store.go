@@ -23,9 +23,18 @@ type Store interface {
 	// was first enqueued (zero when there is none).
 	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
 	Outbox
+	ReplayGuard
 	// Ready reports whether the store is reachable and fully migrated.
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// ReplayGuard remembers signed requests for as long as their signature is
+// valid, across replicas.
+type ReplayGuard interface {
+	// FirstSeen records key until expires and reports whether this is the
+	// first time it is seen; false means a replay.
+	FirstSeen(ctx context.Context, key string, now, expires time.Time) (bool, error)
 }
 
 // Outbox is the dispatcher's side of the store.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"StaleRetryIgnored", testStaleRetryIgnored},
 		{"SameFingerprintTwiceInOneNotification", testSameFingerprintTwice},
 		{"LargeGroup", testLargeGroup},
+		{"ReplayGuard", testReplayGuard},
 		{"ParallelDuplicatesLeaveOneState", testParallelDuplicates},
 		{"ParallelGroups", testParallelGroups},
 		{"DatabaseEnforcesOneOpenIncident", testOneOpenIncident},
@@ -514,5 +516,33 @@ func testLargeGroup(t *testing.T, s bot.Store) {
 	ingest(t, e, group("big", bot.AlertFiring, alert(firing[n-1].Fingerprint, bot.AlertResolved, "critical", t0)))
 	if d = get(t, s, id); d.Severity != bot.P2 || d.Firing != n/2-1 {
 		t.Fatalf("after the critical alert resolved: %s firing=%d, want P2 %d", d.Severity, d.Firing, n/2-1)
+	}
+}
+
+func testReplayGuard(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	exp := t0.Add(5 * time.Minute)
+	first, err := s.FirstSeen(ctx, "slack:1700000000:v0=abc", t0, exp)
+	if err != nil || !first {
+		t.Fatalf("first sighting = %v, %v; want true", first, err)
+	}
+	again, err := s.FirstSeen(ctx, "slack:1700000000:v0=abc", t0.Add(time.Second), exp)
+	if err != nil || again {
+		t.Fatalf("replay = %v, %v; want false", again, err)
+	}
+	var wg sync.WaitGroup
+	var fresh atomic.Int32
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := s.FirstSeen(ctx, "discord:race", t0, exp); err == nil && ok {
+				fresh.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh.Load() != 1 {
+		t.Fatalf("10 concurrent sightings of one key: %d first, want 1", fresh.Load())
 	}
 }

@@ -103,3 +103,8 @@ const qSaveThread = `INSERT INTO threads (incident_id, destination, platform, ch
 	channel = excluded.channel, root_id = excluded.root_id, thread_id = excluded.thread_id,
 	root_attempted_at = excluded.root_attempted_at, root_hash = excluded.root_hash,
 	last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`
+
+// A replayed request finds its key already there and inserts nothing.
+const qRemember = `INSERT INTO seen_requests (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`
+
+const qForgetExpired = `DELETE FROM seen_requests WHERE expires_at < ?`

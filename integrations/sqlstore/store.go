@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bakewise/chatops/bot"
@@ -38,6 +39,7 @@ type Dialect struct {
 
 // Store is bot.Store over database/sql.
 type Store struct {
+	seen    atomic.Int64 // FirstSeen calls, for sweeping
 	db      *sql.DB
 	d       Dialect
 	q       queries
@@ -48,6 +50,7 @@ type queries struct {
 	latest, create, update, alerts, alertCounts, timeline, enqueue string
 	list, get, countOpen, outboxDepth, outboxOldest, lockGroup     string
 	claim, finish, release, retry, thread, saveThread              string
+	remember, forgetExpired                                        string
 }
 
 // New wraps an open database. The caller has applied the migrations. Store
@@ -56,25 +59,27 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 	s := &Store{db: db, d: d}
 	r := func(q string) string { return rebind(q, d.NumberedParams) }
 	s.q = queries{
-		latest:       r(qLatestIncident + " " + d.ForUpdate),
-		create:       r(qCreateIncident),
-		update:       r(qUpdateIncident),
-		alerts:       r(qAlerts),
-		alertCounts:  r(qAlertCounts),
-		timeline:     r(qTimeline),
-		enqueue:      r(qEnqueue),
-		list:         r(qListIncidents),
-		get:          r(qGetIncident),
-		countOpen:    r(qCountOpen),
-		outboxDepth:  r(qOutboxDepth),
-		outboxOldest: r(qOutboxOldest),
-		claim:        r(qClaimJobsHead + d.SkipLocked + qClaimJobsTail),
-		finish:       r(qFinishJob),
-		release:      r(qReleaseJob),
-		retry:        r(qRetryJob),
-		thread:       r(qThread),
-		saveThread:   r(qSaveThread),
-		lockGroup:    r(d.LockGroup),
+		latest:        r(qLatestIncident + " " + d.ForUpdate),
+		create:        r(qCreateIncident),
+		update:        r(qUpdateIncident),
+		alerts:        r(qAlerts),
+		alertCounts:   r(qAlertCounts),
+		timeline:      r(qTimeline),
+		enqueue:       r(qEnqueue),
+		list:          r(qListIncidents),
+		get:           r(qGetIncident),
+		countOpen:     r(qCountOpen),
+		outboxDepth:   r(qOutboxDepth),
+		outboxOldest:  r(qOutboxOldest),
+		claim:         r(qClaimJobsHead + d.SkipLocked + qClaimJobsTail),
+		finish:        r(qFinishJob),
+		release:       r(qReleaseJob),
+		retry:         r(qRetryJob),
+		thread:        r(qThread),
+		saveThread:    r(qSaveThread),
+		remember:      r(qRemember),
+		forgetExpired: r(qForgetExpired),
+		lockGroup:     r(d.LockGroup),
 	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "chatops_store_duration_seconds",
@@ -466,6 +471,26 @@ func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now tim
 	affected, err := res.RowsAffected()
 	return int(affected), err
 }
+
+// FirstSeen records a request key and reports whether it is new. Expired
+// keys are swept now and then on the way.
+func (s *Store) FirstSeen(ctx context.Context, key string, now, expires time.Time) (first bool, err error) {
+	defer s.observe("first_seen", time.Now(), err)
+	if s.seen.Add(1)%sweepEvery == 0 {
+		if _, err := s.db.ExecContext(ctx, s.q.forgetExpired, now.UTC()); err != nil {
+			return false, err
+		}
+	}
+	res, err := s.db.ExecContext(ctx, s.q.remember, key, expires.UTC())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// sweepEvery is how many FirstSeen calls pass between sweeps of expired keys.
+const sweepEvery = 100
 
 // Thread reads an incident's thread state at a destination.
 func (s *Store) Thread(ctx context.Context, incidentID int64, destination string) (th bot.Thread, err error) {
