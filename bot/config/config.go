@@ -43,6 +43,7 @@ type Config struct {
 	Slack           Slack         `yaml:"slack"`
 	Discord         Discord       `yaml:"discord"`
 	Outbox          Outbox        `yaml:"outbox"`
+	Commands        Commands      `yaml:"commands"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
 
@@ -134,7 +135,26 @@ type Discord struct {
 	AppID             string `yaml:"app_id"`
 	PublicKey         string `yaml:"public_key"`
 	ThreadAutoArchive int    `yaml:"thread_auto_archive"`
-	BotToken          Secret `yaml:"-"`
+	// GuildIDs are the servers whose /ops commands are registered at start
+	// (bulk overwrite per guild, which takes effect at once).
+	GuildIDs []string `yaml:"guild_ids"`
+	BotToken Secret   `yaml:"-"`
+}
+
+// Commands configures the chat commands.
+type Commands struct {
+	// Root is the slash command people type, without the slash.
+	Root string `yaml:"root"`
+	// Channels are the channel ids (Slack or Discord) where commands are
+	// accepted; threads inside them count.
+	Channels []string `yaml:"channels"`
+	// SlackMode is how Slack delivers commands: socket (Socket Mode, no
+	// public endpoint; needs the app token) or http (/slack/* endpoints;
+	// needs the signing secret).
+	SlackMode string `yaml:"slack_mode"`
+	// DiscordMode is gateway (a websocket the bot opens) or http (the
+	// /discord/interactions endpoint; needs the public key).
+	DiscordMode string `yaml:"discord_mode"`
 }
 
 // Outbox tunes the chat dispatcher.
@@ -225,6 +245,7 @@ func Default() Config {
 		Slack:           Slack{APIURL: DefaultSlackAPIURL},
 		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
 		Outbox:          Outbox{Workers: DefaultOutboxWorkers},
+		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway"},
 	}
 }
 
@@ -325,6 +346,28 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 			c.Routes = append(c.Routes, Route{Destinations: []string{d.platform}, Continue: true})
 		}
 	}
+}
+
+// SlackCommands reports whether Slack commands can be received: a bot token
+// and what the mode needs (Socket Mode: the app token; HTTP: the signing
+// secret).
+func (c *Config) SlackCommands() bool {
+	if !c.SlackEnabled() {
+		return false
+	}
+	if c.Commands.SlackMode == "http" {
+		return c.Slack.SigningSecret != ""
+	}
+	return c.Slack.AppToken != ""
+}
+
+// DiscordCommands reports whether Discord commands can be received: a bot
+// token, an application id, and for HTTP interactions the public key.
+func (c *Config) DiscordCommands() bool {
+	if !c.DiscordEnabled() || c.Discord.AppID == "" {
+		return false
+	}
+	return c.Commands.DiscordMode != "http" || c.Discord.PublicKey != ""
 }
 
 // SlackEnabled reports whether Slack is configured (a bot token).

@@ -21,6 +21,7 @@ var (
 	snowflake       = regexp.MustCompile(`^[0-9]{1,20}$`)
 	slackChannel    = regexp.MustCompile(`^[CGD][A-Z0-9]{1,30}$`)
 	slackGroup      = regexp.MustCompile(`^S[A-Z0-9]{1,30}$`)
+	commandRoot     = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 )
 
 // platforms are the chat platforms a destination may name.
@@ -94,6 +95,27 @@ func validate(c *Config, ps *Problems) {
 	case 60, 1440, 4320, 10080:
 	default:
 		ps.add("discord.thread_auto_archive", "%d: Discord accepts 60, 1440, 4320 or 10080 (minutes)", c.Discord.ThreadAutoArchive)
+	}
+	if !commandRoot.MatchString(c.Commands.Root) {
+		ps.add("commands.root", "%q: 1-32 lower-case letters, digits, - or _", c.Commands.Root)
+	}
+	for i, ch := range c.Commands.Channels {
+		if ch == "" || len(ch) > 128 {
+			ps.add(fmt.Sprintf("commands.channels[%d]", i), "want a channel id")
+		}
+	}
+	// A platform without the credential its mode needs still posts incident
+	// threads; main says at start that its commands are off.
+	if m := c.Commands.SlackMode; m != "socket" && m != "http" {
+		ps.add("commands.slack_mode", "%q: want socket or http", m)
+	}
+	if m := c.Commands.DiscordMode; m != "gateway" && m != "http" {
+		ps.add("commands.discord_mode", "%q: want gateway or http", m)
+	}
+	for i, g := range c.Discord.GuildIDs {
+		if !snowflake.MatchString(g) {
+			ps.add(fmt.Sprintf("discord.guild_ids[%d]", i), "%q: a guild id is a number", g)
+		}
 	}
 	if c.Outbox.Workers < 1 || c.Outbox.Workers > 64 {
 		ps.add("outbox.workers", "%d: want 1..64", c.Outbox.Workers)
