@@ -46,9 +46,11 @@ type Answer struct {
 	Lines  []string
 	Fields []Field
 	// Pre is preformatted text (a table, log lines) shown in monospace;
-	// renderers move it into File when it is too long for a message.
+	// renderers attach it as a file when it is too long for a message.
 	Pre string
-	// File is a long output sent as an attachment.
+	// File, when set, names that attachment (and holds its content): the
+	// renderer shows Pre when it fits and attaches File otherwise. Without
+	// File a too-long Pre is attached as "output.txt".
 	File *File
 	// Private answers only the person who asked (help, errors, refusals).
 	Private bool

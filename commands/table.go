@@ -13,16 +13,23 @@ import (
 	"github.com/bakewise/chatops/bot"
 )
 
-// Deps is what the commands work with.
+// Deps is what the commands work with. Cluster may be nil (no Kubernetes
+// configured): the cluster commands are then left out of the table.
 type Deps struct {
 	Incidents IncidentReader
+	Cluster   bot.Cluster
+	Alerts    AlertCounter
 }
 
 // Table is every command chatops answers.
 func Table(d Deps) []bot.CommandSpec {
-	return []bot.CommandSpec{
+	specs := []bot.CommandSpec{
 		whoami(),
 		incidentList(d.Incidents),
 		incidentShow(d.Incidents),
 	}
+	if d.Cluster != nil {
+		specs = append(specs, health(d.Cluster, d.Alerts), logs(d.Cluster), history(d.Cluster), status(d.Cluster))
+	}
+	return specs
 }
