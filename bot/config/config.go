@@ -44,6 +44,7 @@ type Config struct {
 	Discord         Discord       `yaml:"discord"`
 	Outbox          Outbox        `yaml:"outbox"`
 	Commands        Commands      `yaml:"commands"`
+	Kubernetes      Kubernetes    `yaml:"kubernetes"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
 
@@ -157,6 +158,15 @@ type Commands struct {
 	DiscordMode string `yaml:"discord_mode"`
 }
 
+// Kubernetes is the cluster the commands look at. Without a kubeconfig (or
+// KUBECONFIG, or running in a pod) the cluster commands are off.
+type Kubernetes struct {
+	Kubeconfig string `yaml:"kubeconfig"`
+	Namespace  string `yaml:"namespace"`
+	// AllowedNamespaces bounds what the bot may touch (default: Namespace).
+	AllowedNamespaces []string `yaml:"allowed_namespaces"`
+}
+
 // Outbox tunes the chat dispatcher.
 type Outbox struct {
 	Workers int `yaml:"workers"`
@@ -246,6 +256,7 @@ func Default() Config {
 		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
 		Outbox:          Outbox{Workers: DefaultOutboxWorkers},
 		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway"},
+		Kubernetes:      Kubernetes{Namespace: "bakery-ia"},
 	}
 }
 

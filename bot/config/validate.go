@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/bakewise/chatops/bot"
@@ -22,6 +23,7 @@ var (
 	slackChannel    = regexp.MustCompile(`^[CGD][A-Z0-9]{1,30}$`)
 	slackGroup      = regexp.MustCompile(`^S[A-Z0-9]{1,30}$`)
 	commandRoot     = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	dns1123Label    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 )
 
 // platforms are the chat platforms a destination may name.
@@ -116,6 +118,18 @@ func validate(c *Config, ps *Problems) {
 		if !snowflake.MatchString(g) {
 			ps.add(fmt.Sprintf("discord.guild_ids[%d]", i), "%q: a guild id is a number", g)
 		}
+	}
+	for i, ns := range append([]string{c.Kubernetes.Namespace}, c.Kubernetes.AllowedNamespaces...) {
+		path := "kubernetes.namespace"
+		if i > 0 {
+			path = fmt.Sprintf("kubernetes.allowed_namespaces[%d]", i-1)
+		}
+		if !dns1123Label.MatchString(ns) {
+			ps.add(path, "%q is not a namespace name", ns)
+		}
+	}
+	if len(c.Kubernetes.AllowedNamespaces) > 0 && !slices.Contains(c.Kubernetes.AllowedNamespaces, c.Kubernetes.Namespace) {
+		ps.add("kubernetes.allowed_namespaces", "does not contain kubernetes.namespace %q", c.Kubernetes.Namespace)
 	}
 	if c.Outbox.Workers < 1 || c.Outbox.Workers > 64 {
 		ps.add("outbox.workers", "%d: want 1..64", c.Outbox.Workers)
