@@ -8,5 +8,15 @@
 // never blocks a call for long, never lets text taken from an alert ping
 // anyone, and never logs or returns the token.
 //
-// Inbound events (Socket Mode, interactions) will live here too.
+// Inbound (Inbound): slash commands, app mentions and button clicks, over
+// HTTP (/slack/commands, /slack/events, /slack/interactions) or Socket
+// Mode. An HTTP request is read once, within 64 KiB, and its v0 signature,
+// its 5-minute timestamp window and the replay guard are checked before a
+// byte of it is parsed; any failure is a 401 with no detail. Every command
+// is acknowledged at once and run by the bot.Router in its own goroutine;
+// its answer (answer.go) goes through the response_url or, for a mention,
+// into the mention's thread, with long output as a file. Inbound never
+// parses arguments (the router does), never runs an event twice (Slack
+// retries), never posts an answer to a URL outside Slack's, and never logs
+// a signature, a secret, a token or a response_url.
 package slack

@@ -38,6 +38,9 @@ func TestManifestScopes(t *testing.T) {
 		methodUpdate:                          "chat:write",
 		methodHistory + " (public channels)":  "channels:history",
 		methodHistory + " (private channels)": "groups:history",
+		"files.getUploadURLExternal":          "files:write",
+		"files.completeUploadExternal":        "files:write",
+		methodPostEphemeral:                   "chat:write",
 	} {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("%s needs the %s scope", method, scope)

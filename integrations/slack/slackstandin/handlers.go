@@ -124,6 +124,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	s.messages[req.channel] = append(s.messages[req.channel], m)
 	s.accepted[req.channel] = append(s.accepted[req.channel], now)
+	s.notify()
 	body := struct {
 		OK      bool            `json:"ok"`
 		Channel string          `json:"channel"`
@@ -173,6 +174,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, req *request) {
 		return
 	}
 	m.Edits++
+	s.notify()
 	writeJSON(w, struct {
 		OK      bool            `json:"ok"`
 		Channel string          `json:"channel"`
@@ -309,6 +311,12 @@ func wireMessage(v any, withMeta bool) json.RawMessage {
 		"user":    botUserID,
 		"bot_id":  botID,
 		"team":    teamID,
+	}
+	if m.User != "" {
+		// A person's message.
+		delete(out, "subtype")
+		delete(out, "bot_id")
+		out["user"] = m.User
 	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS

@@ -6,10 +6,20 @@
 // slow answers, and "processed, then the connection dropped"), and can play
 // a Slack outage (SetDown).
 //
+// For the inbound side it also plays Slack sending: signed slash commands,
+// app mentions and button clicks (Sign, SlashCommandForm, AppMentionEvent,
+// BlockActionForm), response_url endpoints that record what they receive
+// (NewResponseURL, Responses), chat.postEphemeral, the file upload sequence
+// (files.getUploadURLExternal, the upload, files.completeUploadExternal),
+// and Socket Mode: apps.connections.open hands out a ws:// URL on this
+// server whose websocket says hello, carries the envelopes a test pushes
+// (PushSlashCommand, PushAppMention) and records the acks.
+//
 // It listens on loopback only and never talks to Slack.
 package slackstandin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,12 +39,20 @@ const (
 	MethodUpdate      = "chat.update"
 	MethodHistory     = "conversations.history"
 	MethodAuthTest    = "auth.test"
+	// Inbound side: answers and Socket Mode.
+	MethodPostEphemeral   = "chat.postEphemeral"
+	MethodGetUploadURL    = "files.getUploadURLExternal"
+	MethodCompleteUpload  = "files.completeUploadExternal"
+	MethodConnectionsOpen = "apps.connections.open"
 )
 
 // Message is one message as the stand-in holds it, with its latest content.
 type Message struct {
 	Channel string
 	TS      string
+	// User is the person a user's message (AddUserMessage) is from, or
+	// the person an ephemeral message is shown to; "" for the bot's posts.
+	User string
 	// ThreadTS is the root's ts for a reply, "" for a root.
 	ThreadTS string
 	Text     string
@@ -70,6 +88,16 @@ type Server struct {
 	accepted    map[string][]time.Time // posts that were recorded, per channel
 	down        bool                   // SetDown: every call answers 503
 	rateLimited int                    // 429 answers given
+
+	// changed is closed and replaced whenever recorded state changes, so
+	// Wait can block until a condition holds.
+	changed    chan struct{}
+	nextID     int
+	ephemerals map[string][]*Message // chat.postEphemeral, per channel
+	responses  map[string]*responseURL
+	uploads    map[string]*upload // files.getUploadURLExternal, by file id
+	files      map[string][]File  // shared files, per channel
+	sock       socketState
 }
 
 // New starts a stand-in on a loopback port.
@@ -81,12 +109,26 @@ func New() *Server {
 		faults:   map[string][]Fault{},
 		arrivals: map[string][]time.Time{},
 		accepted: map[string][]time.Time{},
+
+		changed:    make(chan struct{}),
+		ephemerals: map[string][]*Message{},
+		responses:  map[string]*responseURL{},
+		uploads:    map[string]*upload{},
+		files:      map[string][]File{},
+		sock:       newSocketState(),
 	}
 	s.st = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/"+MethodPostMessage, s.method(MethodPostMessage, s.postMessage))
 		c.Handle("/"+MethodUpdate, s.method(MethodUpdate, s.update))
 		c.Handle("/"+MethodHistory, s.method(MethodHistory, s.history))
 		c.Handle("/"+MethodAuthTest, s.method(MethodAuthTest, s.authTest))
+		c.Handle("/"+MethodPostEphemeral, s.method(MethodPostEphemeral, s.postEphemeral))
+		c.Handle("/"+MethodGetUploadURL, s.method(MethodGetUploadURL, s.getUploadURL))
+		c.Handle("/"+MethodCompleteUpload, s.method(MethodCompleteUpload, s.completeUpload))
+		c.Handle("/"+MethodConnectionsOpen, s.method(MethodConnectionsOpen, s.connectionsOpen))
+		c.Handle(uploadPath, s.receiveUpload)
+		c.Handle(responsePath, s.receiveResponse)
+		c.Handle(socketPath, s.socket)
 		// Anything slacktest does not know either: Slack's answer to an
 		// unknown method, so a typo fails loudly.
 		c.Handle("/", s.method("unknown", func(w http.ResponseWriter, r *http.Request, _ *request) {
@@ -109,7 +151,40 @@ func (s *Server) Close() {
 		close(s.done)
 	}
 	s.mu.Unlock()
+	s.closeSockets()
 	s.st.Stop()
+}
+
+// Wait blocks until cond holds or ctx ends. cond is checked now and again
+// each time the stand-in records something (a post, an edit, an ephemeral
+// message, a response_url post, a file, a Socket Mode connection or ack);
+// it may call the Server's methods.
+func (s *Server) Wait(ctx context.Context, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// notify wakes the Waits. The caller holds s.mu.
+func (s *Server) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// newID is a fresh id with prefix. The caller holds s.mu.
+func (s *Server) newID(prefix string) string {
+	s.nextID++
+	return fmt.Sprintf("%s%07d", prefix, s.nextID)
 }
 
 // Messages returns channel's messages, roots and replies, in the order
