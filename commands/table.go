@@ -10,11 +10,15 @@
 package commands
 
 import (
+	"context"
+	"errors"
+
 	"github.com/bakewise/chatops/bot"
 )
 
 // Deps is what the commands work with. Cluster may be nil (no Kubernetes
-// configured): the cluster commands are then left out of the table.
+// configured): the cluster commands then say so when used, so the table, and
+// what is generated from it, is the same everywhere.
 type Deps struct {
 	Incidents IncidentReader
 	Cluster   bot.Cluster
@@ -23,13 +27,38 @@ type Deps struct {
 
 // Table is every command chatops answers.
 func Table(d Deps) []bot.CommandSpec {
-	specs := []bot.CommandSpec{
+	c := d.Cluster
+	if c == nil {
+		c = noCluster{}
+	}
+	return []bot.CommandSpec{
 		whoami(),
 		incidentList(d.Incidents),
 		incidentShow(d.Incidents),
+		health(c, d.Alerts),
+		logs(c),
+		history(c),
+		status(c),
 	}
-	if d.Cluster != nil {
-		specs = append(specs, health(d.Cluster, d.Alerts), logs(d.Cluster), history(d.Cluster), status(d.Cluster))
-	}
-	return specs
 }
+
+// errNoCluster answers the cluster commands of a bot without Kubernetes.
+var errNoCluster = errors.New("no Kubernetes cluster is configured for this bot (kubernetes.kubeconfig, KUBECONFIG, or running in a pod)")
+
+type noCluster struct{}
+
+func (noCluster) Health(context.Context, string) (bot.HealthReport, error) {
+	return bot.HealthReport{}, errNoCluster
+}
+
+func (noCluster) Logs(context.Context, string, bot.LogOptions) ([]bot.PodLogs, error) {
+	return nil, errNoCluster
+}
+
+func (noCluster) History(context.Context, string) ([]bot.Revision, error) { return nil, errNoCluster }
+
+func (noCluster) Status(context.Context, string) (bot.RolloutStatus, error) {
+	return bot.RolloutStatus{}, errNoCluster
+}
+
+func (noCluster) Services(context.Context, string) ([]string, error) { return nil, errNoCluster }

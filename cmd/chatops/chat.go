@@ -1,31 +1,96 @@
 package main
 
 import (
+	"context"
+	"errors"
+
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/config"
+	"github.com/bakewise/chatops/commands"
 	"github.com/bakewise/chatops/integrations/discord"
+	"github.com/bakewise/chatops/integrations/httpapi"
+	"github.com/bakewise/chatops/integrations/kubernetes"
 	"github.com/bakewise/chatops/integrations/slack"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
-// chatPlatforms builds the outbound side of every configured chat platform.
-func chatPlatforms(cfg config.Config, metrics *bot.ChatMetrics, log *zap.Logger) (map[string]bot.Chat, error) {
-	chats := map[string]bot.Chat{}
+// chatSide is every configured chat platform, both ways: the outbound
+// clients the dispatcher posts with, and the inbound side that turns
+// commands into router calls (HTTP mounts and long-running connections).
+type chatSide struct {
+	chats    map[string]bot.Chat
+	mounts   []httpapi.Mount
+	run      []func(ctx context.Context) error
+	shutdown []func(ctx context.Context) error
+}
+
+func newChatSide(cfg config.Config, router *bot.Router, guard bot.ReplayGuard, metrics *bot.ChatMetrics, log *zap.Logger) (*chatSide, error) {
+	side := &chatSide{chats: map[string]bot.Chat{}}
 	if cfg.SlackEnabled() {
-		c, err := slack.New(slack.Config{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL},
-			metrics, log.With(zap.String("component", "slack")))
+		slog := log.With(zap.String("component", "slack"))
+		client, err := slack.New(slack.Config{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL}, metrics, slog)
 		if err != nil {
 			return nil, err
 		}
-		chats["slack"] = c
+		side.chats["slack"] = client
+		if cfg.SlackCommands() {
+			in := slack.NewInbound(slack.InboundConfig{SigningSecret: cfg.Slack.SigningSecret.Reveal()}, router, guard, client, slog)
+			side.shutdown = append(side.shutdown, in.Shutdown)
+			if cfg.Commands.SlackMode == "http" {
+				side.mounts = append(side.mounts,
+					httpapi.Mount{Pattern: "POST /slack/commands", Handler: in.Commands()},
+					httpapi.Mount{Pattern: "POST /slack/interactions", Handler: in.Interactions()},
+					httpapi.Mount{Pattern: "POST /slack/events", Handler: in.Events()})
+			} else {
+				appToken := cfg.Slack.AppToken.Reveal()
+				side.run = append(side.run, func(ctx context.Context) error { return in.RunSocketMode(ctx, appToken) })
+			}
+		} else {
+			slog.Info("Slack commands are off: " + cfg.Commands.SlackMode + " mode needs " + slackNeeds(cfg.Commands.SlackMode))
+		}
 	}
 	if cfg.DiscordEnabled() {
-		c, err := discord.New(discord.Config{Token: cfg.Discord.BotToken.Reveal(), APIURL: cfg.Discord.APIURL,
+		client, err := discord.New(discord.Config{Token: cfg.Discord.BotToken.Reveal(), APIURL: cfg.Discord.APIURL,
 			AutoArchive: cfg.Discord.ThreadAutoArchive}, metrics, log.With(zap.String("component", "discord")))
 		if err != nil {
 			return nil, err
 		}
-		chats["discord"] = c
+		side.chats["discord"] = client
 	}
-	return chats, nil
+	return side, nil
+}
+
+func slackNeeds(mode string) string {
+	if mode == "http" {
+		return config.EnvSlackSigningSecret
+	}
+	return config.EnvSlackAppToken + " (an app-level xapp- token)"
+}
+
+// newRouter builds the command table over the store and, when one is
+// configured, the Kubernetes cluster.
+func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Logger, reg prometheus.Registerer) (*bot.Router, error) {
+	deps := commands.Deps{Incidents: incidents}
+	klog := log.With(zap.String("component", "kubernetes"))
+	if rc, err := kubernetes.RESTConfig(cfg.Kubernetes.Kubeconfig); err != nil {
+		klog.Info("cluster commands are off", zap.Error(err))
+	} else {
+		cluster, err := kubernetes.New(rc, kubernetes.Config{Namespace: cfg.Kubernetes.Namespace,
+			AllowedNamespaces: cfg.Kubernetes.AllowedNamespaces}, klog)
+		if err != nil {
+			return nil, err
+		}
+		deps.Cluster = cluster
+	}
+	return bot.NewRouter(commands.Table(deps), bot.RouterConfig{Root: cfg.Commands.Root, Channels: cfg.Commands.Channels},
+		log.With(zap.String("component", "commands")), reg)
+}
+
+// runUntilCanceled treats the end of ctx as a clean stop.
+func runUntilCanceled(ctx context.Context, fn func(context.Context) error) error {
+	if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }

@@ -22,6 +22,8 @@ Usage:
   chatops serve [--config FILE]         run the bot
   chatops migrate [--config FILE]       apply database migrations and exit
   chatops config check [--config FILE]  validate the configuration, naming every error's path
+  chatops manifest slack [--root ops] [--mode socket|http] [--base-url URL]
+                                        print the Slack app manifest for the command table
   chatops version                       print the version
 
 With no --config, chatops runs on defaults: SQLite in ./data, listening on 127.0.0.1:8080.
@@ -50,6 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return configCheck(args[2:], stdout, stderr)
+	case "manifest":
+		if len(args) < 2 || args[1] != "slack" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		return slackManifest(args[2:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "chatops", version)
 		return 0

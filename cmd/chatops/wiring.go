@@ -131,13 +131,17 @@ func serve(ctx context.Context, c cliConfig) error {
 	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
 	reg.MustRegister(bot.NewStoreCollector(store))
 
-	chats, err := chatPlatforms(cfg, bot.NewChatMetrics(reg), log)
+	router, err := newRouter(cfg, store, log, reg)
+	if err != nil {
+		return err
+	}
+	chat, err := newChatSide(cfg, router, store, bot.NewChatMetrics(reg), log)
 	if err != nil {
 		return err
 	}
 	dispatcher := bot.NewDispatcher(store, bot.DispatcherConfig{
 		Destinations: cfg.ChatDestinations(),
-		Chats:        chats,
+		Chats:        chat.chats,
 		Workers:      cfg.Outbox.Workers,
 	}, log.With(zap.String("component", "outbox")), reg)
 	if len(cfg.ChatDestinations()) == 0 {
@@ -167,8 +171,8 @@ func serve(ctx context.Context, c cliConfig) error {
 		return err
 	}
 
-	handler := httpapi.New(httpapi.Config{Token: cfg.API.Token.Reveal()}, store,
-		[]httpapi.Mount{{Pattern: "POST /v1/alertmanager", Handler: recv}},
+	mounts := append([]httpapi.Mount{{Pattern: "POST /v1/alertmanager", Handler: recv}}, chat.mounts...)
+	handler := httpapi.New(httpapi.Config{Token: cfg.API.Token.Reveal()}, store, mounts,
 		reg, reg, log.With(zap.String("component", "http")))
 	srv := &http.Server{
 		Handler:           handler,
@@ -186,12 +190,10 @@ func serve(ctx context.Context, c cliConfig) error {
 	log.Info("listening", zap.String("component", "http"), zap.String("addr", ln.Addr().String()), zap.String("version", version))
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := dispatcher.Run(gctx); !errors.Is(err, context.Canceled) {
-			return err
-		}
-		return nil
-	})
+	g.Go(func() error { return runUntilCanceled(gctx, dispatcher.Run) })
+	for _, run := range chat.run {
+		g.Go(func() error { return runUntilCanceled(gctx, run) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -203,7 +205,13 @@ func serve(ctx context.Context, c cliConfig) error {
 		log.Info("shutting down: finishing in-flight requests", zap.String("component", "http"))
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		for _, stop := range chat.shutdown {
+			if serr := stop(sctx); serr != nil && err == nil {
+				err = serr
+			}
+		}
+		return err
 	})
 	return g.Wait()
 }
