@@ -25,7 +25,7 @@ type chatSide struct {
 	shutdown []func(ctx context.Context) error
 }
 
-func newChatSide(cfg config.Config, router *bot.Router, guard bot.ReplayGuard, metrics *bot.ChatMetrics, log *zap.Logger) (*chatSide, error) {
+func newChatSide(cfg config.Config, router *bot.Router, cluster bot.Cluster, guard bot.ReplayGuard, metrics *bot.ChatMetrics, log *zap.Logger) (*chatSide, error) {
 	side := &chatSide{chats: map[string]bot.Chat{}}
 	if cfg.SlackEnabled() {
 		slog := log.With(zap.String("component", "slack"))
@@ -51,14 +51,64 @@ func newChatSide(cfg config.Config, router *bot.Router, guard bot.ReplayGuard, m
 		}
 	}
 	if cfg.DiscordEnabled() {
+		dlog := log.With(zap.String("component", "discord"))
 		client, err := discord.New(discord.Config{Token: cfg.Discord.BotToken.Reveal(), APIURL: cfg.Discord.APIURL,
-			AutoArchive: cfg.Discord.ThreadAutoArchive}, metrics, log.With(zap.String("component", "discord")))
+			AutoArchive: cfg.Discord.ThreadAutoArchive}, metrics, dlog)
 		if err != nil {
 			return nil, err
 		}
 		side.chats["discord"] = client
+		if cfg.DiscordCommands() {
+			if err := side.discordCommands(cfg, client, router, guard, cluster, dlog); err != nil {
+				return nil, err
+			}
+		} else {
+			dlog.Info("Discord commands are off: they need discord.app_id and, in http mode, discord.public_key")
+		}
 	}
 	return side, nil
+}
+
+// discordCommands registers /ops in the configured guilds at start and
+// receives interactions over the gateway or the HTTP endpoint.
+func (side *chatSide) discordCommands(cfg config.Config, client *discord.Client, router *bot.Router, guard bot.ReplayGuard,
+	cluster bot.Cluster, log *zap.Logger) error {
+	icfg := discord.InboundConfig{AppID: cfg.Discord.AppID}
+	if cluster != nil {
+		icfg.Completer = discord.CompleterFunc(func(ctx context.Context, source, prefix string) ([]string, error) {
+			if source != "service" {
+				return nil, nil
+			}
+			return cluster.Services(ctx, prefix)
+		})
+	}
+	if cfg.Commands.DiscordMode == "http" {
+		key, err := discord.ParsePublicKey(cfg.Discord.PublicKey)
+		if err != nil {
+			return err
+		}
+		icfg.PublicKey = key
+	}
+	in := discord.NewInbound(icfg, router, guard, client, log)
+	side.shutdown = append(side.shutdown, in.Shutdown)
+	cmds := discord.Commands(router.Root(), router.Specs())
+	appID, guilds := cfg.Discord.AppID, cfg.Discord.GuildIDs
+	if len(guilds) == 0 {
+		log.Warn("discord.guild_ids is empty: /" + router.Root() + " is not registered")
+	}
+	side.run = append(side.run, func(ctx context.Context) error {
+		if err := client.RegisterCommands(ctx, appID, guilds, cmds); err != nil {
+			// Not fatal: alerts keep flowing, and the previous registration stays.
+			log.Error("commands not registered", zap.Error(err))
+		}
+		return nil
+	})
+	if cfg.Commands.DiscordMode == "http" {
+		side.mounts = append(side.mounts, httpapi.Mount{Pattern: "POST /discord/interactions", Handler: in.Handler()})
+	} else {
+		side.run = append(side.run, func(ctx context.Context) error { return in.RunGateway(ctx, nil) })
+	}
+	return nil
 }
 
 func slackNeeds(mode string) string {
@@ -69,8 +119,8 @@ func slackNeeds(mode string) string {
 }
 
 // newRouter builds the command table over the store and, when one is
-// configured, the Kubernetes cluster.
-func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Logger, reg prometheus.Registerer) (*bot.Router, error) {
+// configured, the Kubernetes cluster (returned too; nil without one).
+func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Logger, reg prometheus.Registerer) (*bot.Router, bot.Cluster, error) {
 	deps := commands.Deps{Incidents: incidents}
 	klog := log.With(zap.String("component", "kubernetes"))
 	if rc, err := kubernetes.RESTConfig(cfg.Kubernetes.Kubeconfig); err != nil {
@@ -79,12 +129,13 @@ func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Lo
 		cluster, err := kubernetes.New(rc, kubernetes.Config{Namespace: cfg.Kubernetes.Namespace,
 			AllowedNamespaces: cfg.Kubernetes.AllowedNamespaces}, klog)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		deps.Cluster = cluster
 	}
-	return bot.NewRouter(commands.Table(deps), bot.RouterConfig{Root: cfg.Commands.Root, Channels: cfg.Commands.Channels},
+	router, err := bot.NewRouter(commands.Table(deps), bot.RouterConfig{Root: cfg.Commands.Root, Channels: cfg.Commands.Channels},
 		log.With(zap.String("component", "commands")), reg)
+	return router, deps.Cluster, err
 }
 
 // runUntilCanceled treats the end of ctx as a clean stop.

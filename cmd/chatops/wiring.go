@@ -131,11 +131,11 @@ func serve(ctx context.Context, c cliConfig) error {
 	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
 	reg.MustRegister(bot.NewStoreCollector(store))
 
-	router, err := newRouter(cfg, store, log, reg)
+	router, cluster, err := newRouter(cfg, store, log, reg)
 	if err != nil {
 		return err
 	}
-	chat, err := newChatSide(cfg, router, store, bot.NewChatMetrics(reg), log)
+	chat, err := newChatSide(cfg, router, cluster, store, bot.NewChatMetrics(reg), log)
 	if err != nil {
 		return err
 	}

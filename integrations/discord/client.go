@@ -1,8 +1,16 @@
-// Package discord is chatops' outbound side on Discord: it renders the
+// Package discord is chatops' Discord adapter. Outbound, it renders the
 // platform-neutral bot.Message as embeds, content and buttons within
 // Discord's limits, posts an incident's root message, starts its thread,
 // edits the root in place and replies in the thread, through discordgo's
-// REST client.
+// REST client. Inbound (Inbound), it receives interactions over the HTTP
+// endpoint or the gateway, verifies them, acknowledges them at once and
+// hands commands to the router, rendering its bot.Answer as the deferred
+// response; it registers the /ops command from the command table
+// (Commands, RegisterCommands).
+//
+// Inbound, nothing in a request is acted on before its signature, age
+// and novelty are checked, and an interaction token, like the bot token,
+// never reaches a log line or an error.
 //
 // It never blocks a caller for long: a 429, or a wait our own limiter or
 // discordgo's route buckets would impose beyond a couple of seconds, comes
@@ -355,6 +363,15 @@ func (c *Client) call(ctx context.Context, method, bucket, what string, fn func(
 	if err := c.admit(ctx, bucket); err != nil {
 		return err
 	}
+	return c.send(ctx, method, what, fn)
+}
+
+// send makes one admitted REST call: fn runs with the call's deadline and
+// state, a call still queued on its discordgo bucket after maxLocalWait is
+// abandoned, and the outcome is classified and counted. Interaction
+// responses come here directly: Discord exempts them from the global
+// limit, and each interaction is its own route.
+func (c *Client) send(ctx context.Context, method, what string, fn func(opts ...discordgo.RequestOption) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
 	st := &callState{}

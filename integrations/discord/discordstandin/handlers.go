@@ -25,8 +25,11 @@ const (
 )
 
 // maxBody bounds a request body, as Discord does (far above any valid
-// message).
-const maxBody = 1 << 20
+// message); maxUploadBody bounds one that may carry files.
+const (
+	maxBody       = 1 << 20
+	maxUploadBody = 4 * limitFileSize
+)
 
 type apiError struct {
 	status  int
@@ -36,20 +39,30 @@ type apiError struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bot ") || len(r.Header.Get("Authorization")) <= len("Bot ") {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
-		return
+	rq, ok := parseRoute(r.Method, r.URL.Path)
+	if !ok {
+		rq, ok = parseInteractionRoute(r.Method, r.URL.Path)
 	}
-	route, channel, msgID, ok := parseRoute(r.Method, r.URL.Path)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	// Interaction callbacks and webhook messages are authorized by the
+	// token in their path, as on Discord; everything else by the bot token.
+	if !rq.tokenInPath && (!strings.HasPrefix(r.Header.Get("Authorization"), "Bot ") || len(r.Header.Get("Authorization")) <= len("Bot ")) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
+		return
+	}
+	limit := int64(maxBody)
+	if rq.uploads {
+		limit = maxUploadBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": "Request entity too large", "code": 40005})
 		return
 	}
+	route, channel := rq.route, rq.channel
 
 	now := time.Now()
 	s.mu.Lock()
@@ -95,7 +108,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Handle into a recorder, so that "processed, then dropped" is the
 	// same processing with the answer thrown away.
 	rec := httptest.NewRecorder()
-	s.handle(rec, r, route, channel, msgID, body)
+	if rq.interaction {
+		s.handleInteraction(rec, r, rq, body)
+	} else {
+		s.handle(rec, r, route, channel, rq.msgID, body)
+	}
 	if _, drop := f.(DropAfterProcessing); drop {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
@@ -118,27 +135,37 @@ var (
 	reThread   = regexp.MustCompile(`^` + apiPrefix + `channels/([^/]+)/messages/([^/]+)/threads$`)
 )
 
-func parseRoute(method, path string) (route, channel, msgID string, ok bool) {
+// request is one API call as the router understood its path.
+type request struct {
+	route, channel, msgID string
+	// The interaction side: application, interaction id and token, guild.
+	app, interactionID, token, guild string
+	// interaction routes are handled by handleInteraction; tokenInPath
+	// ones need no bot token; uploads may carry files (multipart).
+	interaction, tokenInPath, uploads bool
+}
+
+func parseRoute(method, path string) (request, bool) {
 	if m := reMessages.FindStringSubmatch(path); m != nil {
 		switch method {
 		case http.MethodPost:
-			return RouteCreateMessage, m[1], "", true
+			return request{route: RouteCreateMessage, channel: m[1]}, true
 		case http.MethodGet:
-			return RouteListMessages, m[1], "", true
+			return request{route: RouteListMessages, channel: m[1]}, true
 		}
 	}
 	if m := reMessage.FindStringSubmatch(path); m != nil {
 		switch method {
 		case http.MethodPatch:
-			return RouteEditMessage, m[1], m[2], true
+			return request{route: RouteEditMessage, channel: m[1], msgID: m[2]}, true
 		case http.MethodGet:
-			return RouteGetMessage, m[1], m[2], true
+			return request{route: RouteGetMessage, channel: m[1], msgID: m[2]}, true
 		}
 	}
 	if m := reThread.FindStringSubmatch(path); m != nil && method == http.MethodPost {
-		return RouteStartThread, m[1], m[2], true
+		return request{route: RouteStartThread, channel: m[1], msgID: m[2]}, true
 	}
-	return "", "", "", false
+	return request{}, false
 }
 
 // handle runs one request against the state and writes Discord's answer.
@@ -213,7 +240,7 @@ func (s *Server) createMessage(w http.ResponseWriter, channel string, body []byt
 		m.Content = *in.Content
 	}
 	m.Embeds, m.Components, m.AllowedMentions = orEmpty(in.Embeds), orEmpty(in.Components), orNull(in.AllowedMentions)
-	if e := validateMessage(m.Content, m.Embeds, m.Components, m.AllowedMentions); e != nil {
+	if e := validateMessage(m.Content, m.Embeds, m.Components, m.AllowedMentions, false); e != nil {
 		return e
 	}
 	m.MentionRoles, m.MentionEveryone = mentions(m.Content, m.AllowedMentions)
@@ -249,7 +276,7 @@ func (s *Server) editMessage(w http.ResponseWriter, channel, id string, body []b
 	if in.AllowedMentions != nil {
 		am = orNull(in.AllowedMentions)
 	}
-	if e := validateMessage(content, embeds, components, am); e != nil {
+	if e := validateMessage(content, embeds, components, am, false); e != nil {
 		return e
 	}
 	m.Content, m.Embeds, m.Components, m.AllowedMentions = content, embeds, components, am
@@ -391,23 +418,25 @@ type wireUser struct {
 }
 
 type wireMessage struct {
-	ID              string          `json:"id"`
-	Type            int             `json:"type"`
-	ChannelID       string          `json:"channel_id"`
-	Author          wireUser        `json:"author"`
-	Content         string          `json:"content"`
-	Timestamp       string          `json:"timestamp"`
-	EditedTimestamp *string         `json:"edited_timestamp"`
-	TTS             bool            `json:"tts"`
-	MentionEveryone bool            `json:"mention_everyone"`
-	Mentions        []any           `json:"mentions"`
-	MentionRoles    []string        `json:"mention_roles"`
-	Attachments     []any           `json:"attachments"`
-	Embeds          json.RawMessage `json:"embeds"`
-	Components      json.RawMessage `json:"components"`
-	Pinned          bool            `json:"pinned"`
-	Flags           int             `json:"flags"`
-	Thread          *wireChannel    `json:"thread,omitempty"`
+	ID              string           `json:"id"`
+	Type            int              `json:"type"`
+	ChannelID       string           `json:"channel_id"`
+	Author          wireUser         `json:"author"`
+	Content         string           `json:"content"`
+	Timestamp       string           `json:"timestamp"`
+	EditedTimestamp *string          `json:"edited_timestamp"`
+	TTS             bool             `json:"tts"`
+	MentionEveryone bool             `json:"mention_everyone"`
+	Mentions        []any            `json:"mentions"`
+	MentionRoles    []string         `json:"mention_roles"`
+	Attachments     []wireAttachment `json:"attachments"`
+	Embeds          json.RawMessage  `json:"embeds"`
+	Components      json.RawMessage  `json:"components"`
+	Pinned          bool             `json:"pinned"`
+	Flags           int              `json:"flags"`
+	WebhookID       string           `json:"webhook_id,omitempty"`
+	ApplicationID   string           `json:"application_id,omitempty"`
+	Thread          *wireChannel     `json:"thread,omitempty"`
 }
 
 type wireThreadMetadata struct {
@@ -440,9 +469,16 @@ func (s *Server) wire(m *message) wireMessage {
 		MentionEveryone: m.MentionEveryone,
 		Mentions:        []any{},
 		MentionRoles:    append([]string{}, m.MentionRoles...),
-		Attachments:     []any{},
+		Attachments:     []wireAttachment{},
 		Embeds:          m.Embeds,
 		Components:      m.Components,
+		Flags:           m.Flags,
+	}
+	for i, a := range m.Attachments {
+		out.Attachments = append(out.Attachments, wireAttachment{
+			ID: m.ID + strconv.Itoa(i), Filename: a.Filename, ContentType: a.ContentType, Size: len(a.Content),
+			URL: "https://cdn.discordapp.com/attachments/" + m.ChannelID + "/" + m.ID + "/" + a.Filename,
+		})
 	}
 	if m.edited != nil {
 		ts := m.edited.UTC().Format(timeFormat)

@@ -1,13 +1,18 @@
 // Package discordstandin is an httptest stand-in for the Discord REST routes
-// chatops uses: create, edit, read and list channel messages, and start a
-// thread from a message. It answers with the JSON discordgo expects, checks
+// chatops uses: create, edit, read and list channel messages, start a
+// thread from a message, and the interaction side (interactions.go):
+// interaction callbacks, edits, deletes and follow-ups of the response
+// (JSON or multipart with files), and the bulk overwrite of a guild's
+// commands, checked against Discord's rules. It answers with the JSON discordgo expects, checks
 // what Discord checks (message limits, button ids, allowed_mentions, thread
 // names and archive times), sends X-RateLimit-* headers, and can be told to
 // fail: 429 with Retry-After, 500, slow answers, any status, and "processed,
 // then the connection dropped", and play an outage (SetDown).
 //
 // Tests of any package use it: pass URL() as the Discord API base and
-// inspect what was posted with Messages, Threads and Calls. Channel ids
+// inspect what was posted with Messages, Threads and Calls; announce an
+// interaction with NewInteraction and inspect its responses with
+// Interaction. Channel ids
 // must be numeric, as Discord's are; any numeric id is a text channel
 // except a message id without a thread (Unknown Channel, as on Discord) and
 // channels removed with DeleteChannel. It never contacts anything.
@@ -66,7 +71,17 @@ type Message struct {
 	MentionEveryone bool
 	Edits           int
 	Created         time.Time
+	// Flags are the message flags (64 ephemeral, 128 loading: a deferred
+	// interaction response not yet edited).
+	Flags int
+	// Attachments are the files sent with the message (interaction
+	// responses and follow-ups), latest first-to-last.
+	Attachments []Attachment
 }
+
+// Ephemeral reports whether only the person who used the interaction
+// sees the message.
+func (m Message) Ephemeral() bool { return m.Flags&FlagEphemeral != 0 }
 
 // Thread is a thread channel started from a message; its id is the
 // message's.
@@ -93,15 +108,27 @@ type Server struct {
 	routeLimit float64 // 0: not enforced
 	buckets    map[string]*bucket
 	hits       map[string][]time.Time // request times per channel
-	allHits    []time.Time
-	routeHits  map[string][]time.Time // request times per routeKey(route, channel)
-	down       bool                   // SetDown: every request answers 503
-	limited    int                    // 429 answers given
+	// The interaction side (interactions.go).
+	interactions map[string]*interaction    // by interaction id
+	byToken      map[string]*interaction    // by interaction token
+	commands     map[string]json.RawMessage // by app + "/" + guild
+	allHits      []time.Time
+	routeHits    map[string][]time.Time // request times per routeKey(route, channel)
+	down         bool                   // SetDown: every request answers 503
+	limited      int                    // 429 answers given
 }
 
 type message struct {
 	Message
 	edited *time.Time
+}
+
+// snapshot is a copy of the message that shares nothing with the state.
+func (m *message) snapshot() Message {
+	c := m.Message
+	c.MentionRoles = slices.Clone(m.MentionRoles)
+	c.Attachments = slices.Clone(m.Attachments)
+	return c
 }
 
 // New starts a stand-in on a loopback port.
@@ -117,6 +144,10 @@ func New() *Server {
 		buckets:   map[string]*bucket{},
 		hits:      map[string][]time.Time{},
 		routeHits: map[string][]time.Time{},
+
+		interactions: map[string]*interaction{},
+		byToken:      map[string]*interaction{},
+		commands:     map[string]json.RawMessage{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -138,9 +169,7 @@ func (s *Server) Messages(channel string) []Message {
 	defer s.mu.Unlock()
 	out := make([]Message, 0, len(s.byChannel[channel]))
 	for _, m := range s.byChannel[channel] {
-		c := m.Message
-		c.MentionRoles = slices.Clone(m.MentionRoles)
-		out = append(out, c)
+		out = append(out, m.snapshot())
 	}
 	return out
 }

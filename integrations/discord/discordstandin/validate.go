@@ -96,8 +96,9 @@ func required(f formErrors, path, s string) {
 	}
 }
 
-// validateMessage checks a message as it would stand after the request.
-func validateMessage(content string, embedsJSON, componentsJSON, allowedJSON json.RawMessage) *apiError {
+// validateMessage checks a message as it would stand after the request;
+// hasFiles: it carries attachments, so it may have no text.
+func validateMessage(content string, embedsJSON, componentsJSON, allowedJSON json.RawMessage, hasFiles bool) *apiError {
 	var (
 		embeds []embed
 		rows   []component
@@ -108,7 +109,7 @@ func validateMessage(content string, embedsJSON, componentsJSON, allowedJSON jso
 	if err := json.Unmarshal(componentsJSON, &rows); err != nil {
 		return formError("components", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType.")
 	}
-	if content == "" && len(embeds) == 0 && len(rows) == 0 {
+	if content == "" && len(embeds) == 0 && len(rows) == 0 && !hasFiles {
 		return &apiError{status: http.StatusBadRequest, code: codeEmptyMessage, message: "Cannot send an empty message"}
 	}
 	f := formErrors{}
