@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -31,19 +32,11 @@ func TestValidName(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "Orders", "orders_service", "a/b", "x,y", "app=orders", "-lead", strings64()} {
+	for _, bad := range []string{"", "Orders", "orders_service", "a/b", "x,y", "app=orders", "-lead", strings.Repeat("a", 64)} {
 		if err := validName("service", bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-}
-
-func strings64() string {
-	b := make([]byte, 64)
-	for i := range b {
-		b[i] = 'a'
-	}
-	return string(b)
 }
 
 func pod(phase corev1.PodPhase, statuses ...corev1.ContainerStatus) *corev1.Pod {
@@ -108,20 +101,11 @@ func TestRolloutDone(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			done, msg := rolloutDone(tc.d, 3)
-			if done != tc.done || !contains(msg, tc.msg) {
+			if done != tc.done || !strings.Contains(msg, tc.msg) {
 				t.Fatalf("rolloutDone = %v %q; want %v and %q", done, msg, tc.done, tc.msg)
 			}
 		})
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 func TestNamespaceAllowList(t *testing.T) {
