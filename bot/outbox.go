@@ -114,19 +114,35 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
-// Run drains the outbox until ctx ends.
+// Run drains the outbox until ctx ends with Workers workers, each claiming
+// one job at a time, so an urgent job waits at most for one worker to
+// finish its current job, never for a whole batch.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	for {
-		n, err := d.RunOnce(ctx)
+	var wg sync.WaitGroup
+	for range d.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.work(ctx)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (d *Dispatcher) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		jobs, err := d.store.ClaimJobs(ctx, d.cfg.Now(), d.cfg.Lease, 1)
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("outbox claim failed", zap.Error(err))
 		}
-		if n == claimBatch {
-			continue // more may be due right now
+		if len(jobs) == 1 {
+			d.Notify() // there may be more: wake another worker
+			d.handle(ctx, jobs[0])
+			continue
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
 		case <-d.wake:
 		case <-time.After(d.cfg.PollInterval):
 		}
@@ -134,7 +150,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // RunOnce claims one batch of due jobs, handles them with up to Workers at
-// a time, and returns how many it claimed once all are handled.
+// a time, and returns how many it claimed once all are handled (for tests
+// and tools that step the dispatcher).
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	jobs, err := d.store.ClaimJobs(ctx, d.cfg.Now(), d.cfg.Lease, claimBatch)
 	if err != nil {
