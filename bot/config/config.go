@@ -45,6 +45,7 @@ type Config struct {
 	Outbox          Outbox        `yaml:"outbox"`
 	Commands        Commands      `yaml:"commands"`
 	Kubernetes      Kubernetes    `yaml:"kubernetes"`
+	Alertmanager    Alertmanager  `yaml:"alertmanager"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
 
@@ -167,6 +168,12 @@ type Kubernetes struct {
 	AllowedNamespaces []string `yaml:"allowed_namespaces"`
 }
 
+// Alertmanager is the Alertmanager the bot reads (API v2): firing alerts
+// for the health command. Empty URL: not read.
+type Alertmanager struct {
+	URL string `yaml:"url"`
+}
+
 // Outbox tunes the chat dispatcher.
 type Outbox struct {
 	Workers int `yaml:"workers"`
@@ -232,6 +239,7 @@ const (
 	EnvDiscordPublicKey   = "CHATOPS_DISCORD_PUBLIC_KEY"
 	EnvDiscordAPIURL      = "CHATOPS_DISCORD_API_URL"
 	EnvDiscordChannel     = "CHATOPS_DISCORD_CHANNEL"
+	EnvAlertmanagerURL    = "CHATOPS_ALERTMANAGER_URL"
 )
 
 // Chat platform defaults.
@@ -342,6 +350,9 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 	}
 	if v := getenv(EnvDiscordAPIURL); v != "" {
 		c.Discord.APIURL = v
+	}
+	if v := getenv(EnvAlertmanagerURL); v != "" {
+		c.Alertmanager.URL = v
 	}
 	if v := getenv(EnvDiscordAppID); v != "" {
 		c.Discord.AppID = v

@@ -434,6 +434,7 @@ func TestLoadFileProblems(t *testing.T) {
 		{"guild id not a number", "discord:\n  guild_ids: [bakery]\n", "discord.guild_ids[0]", "is a number"},
 		{"namespace not a name", "kubernetes:\n  namespace: Bakery_IA\n", "kubernetes.namespace", "not a namespace name"},
 		{"namespace outside its allow-list", "kubernetes:\n  namespace: bakery-ia\n  allowed_namespaces: [other]\n", "kubernetes.allowed_namespaces", "does not contain"},
+		{"alertmanager url not a URL", "alertmanager:\n  url: alertmanager:9093\n", "alertmanager.url", "not an http(s) URL"},
 		{"outbox workers zero", "outbox:\n  workers: 0\n", "outbox.workers", "want 1..64"},
 		{"bad mention severity", "destinations:\n  - {name: s, platform: slack, channel: C1, mention: S1, mention_severities: [P5]}\n", "destinations[0].mention_severities[0]", `severity "P5"`},
 		{"basic user without password", "webhook:\n  basic_auth:\n    username: am\n", "webhook.basic_auth.password_file", "no password"},

@@ -93,6 +93,11 @@ func validate(c *Config, ps *Problems) {
 			ps.add(u.path, "%q is not an http(s) URL", u.v)
 		}
 	}
+	if c.Alertmanager.URL != "" {
+		if pu, err := url.Parse(c.Alertmanager.URL); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			ps.add("alertmanager.url", "%q is not an http(s) URL", c.Alertmanager.URL)
+		}
+	}
 	switch c.Discord.ThreadAutoArchive {
 	case 60, 1440, 4320, 10080:
 	default:

@@ -7,6 +7,7 @@ import (
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/config"
 	"github.com/bakewise/chatops/commands"
+	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bakewise/chatops/integrations/discord"
 	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/kubernetes"
@@ -122,6 +123,13 @@ func slackNeeds(mode string) string {
 // configured, the Kubernetes cluster (returned too; nil without one).
 func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Logger, reg prometheus.Registerer) (*bot.Router, bot.Cluster, error) {
 	deps := commands.Deps{Incidents: incidents}
+	if cfg.Alertmanager.URL != "" {
+		api, err := alertmanager.NewAPI(cfg.Alertmanager.URL)
+		if err != nil {
+			return nil, nil, err
+		}
+		deps.Alerts = api
+	}
 	klog := log.With(zap.String("component", "kubernetes"))
 	if rc, err := kubernetes.RESTConfig(cfg.Kubernetes.Kubeconfig); err != nil {
 		klog.Info("cluster commands are off", zap.Error(err))

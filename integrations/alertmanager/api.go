@@ -1,0 +1,54 @@
+package alertmanager
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/go-openapi/strfmt"
+	amclient "github.com/prometheus/alertmanager/api/v2/client"
+	"github.com/prometheus/alertmanager/api/v2/client/alert"
+)
+
+// apiTimeout bounds one call to Alertmanager's API.
+const apiTimeout = 5 * time.Second
+
+// API reads Alertmanager through its API v2 client: what is firing now.
+type API struct {
+	c *amclient.AlertmanagerAPI
+}
+
+// NewAPI builds a client for the Alertmanager at base (http(s)://host:port,
+// optionally with a path prefix).
+func NewAPI(base string) (*API, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("alertmanager API: %q is not an http(s) URL", base)
+	}
+	cfg := amclient.DefaultTransportConfig().WithHost(u.Host).WithSchemes([]string{u.Scheme}).
+		WithBasePath(u.Path + amclient.DefaultBasePath)
+	return &API{c: amclient.NewHTTPClientWithConfig(strfmt.Default, cfg)}, nil
+}
+
+// FiringBySeverity counts the active alerts (not silenced, not inhibited) by
+// their severity label ("none" when they have none).
+func (a *API) FiringBySeverity(ctx context.Context) (map[string]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	yes, no := true, false
+	params := alert.NewGetAlertsParamsWithContext(ctx).WithActive(&yes).WithSilenced(&no).WithInhibited(&no)
+	res, err := a.c.Alert.GetAlerts(params)
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager API: get alerts: %w", err)
+	}
+	out := map[string]int{}
+	for _, al := range res.Payload {
+		sev := al.Labels["severity"]
+		if sev == "" {
+			sev = "none"
+		}
+		out[sev]++
+	}
+	return out, nil
+}
