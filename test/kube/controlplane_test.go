@@ -277,3 +277,19 @@ func eventually(t *testing.T, what string, cond func(context.Context) (bool, err
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The shipped manifests are valid Kubernetes objects: the real API server
+// accepts the RBAC and the Deployment and Service as they are.
+func TestShippedManifestsApply(t *testing.T) {
+	c := kubeharness.Start(t)
+	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bakery-ia\n") // the platform's, already there
+	c.ApplyYAML(t, "../../deploy/kubernetes/rbac.yaml")
+	c.ApplyYAML(t, "../../deploy/kubernetes/deployment.yaml")
+	kube := c.Clientset()
+	if _, err := kube.AppsV1().Deployments(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the chatops Deployment: %v", err)
+	}
+	if _, err := kube.CoreV1().ServiceAccounts(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the chatops ServiceAccount: %v", err)
+	}
+}
