@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net/url"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/config"
@@ -36,7 +37,8 @@ func newChatSide(cfg config.Config, router *bot.Router, cluster bot.Cluster, gua
 		}
 		side.chats["slack"] = client
 		if cfg.SlackCommands() {
-			in := slack.NewInbound(slack.InboundConfig{SigningSecret: cfg.Slack.SigningSecret.Reveal()}, router, guard, client, slog)
+			in := slack.NewInbound(slack.InboundConfig{SigningSecret: cfg.Slack.SigningSecret.Reveal(),
+				ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL)}, router, guard, client, slog)
 			side.shutdown = append(side.shutdown, in.Shutdown)
 			if cfg.Commands.SlackMode == "http" {
 				side.mounts = append(side.mounts,
@@ -110,6 +112,18 @@ func (side *chatSide) discordCommands(cfg config.Config, client *discord.Client,
 		side.run = append(side.run, func(ctx context.Context) error { return in.RunGateway(ctx, nil) })
 	}
 	return nil
+}
+
+// responseURLPrefixes are where a slash command's response_url may point:
+// Slack's hooks, and the host of a non-default slack.api_url (a proxy, or
+// the stand-in in tests). Anything else is refused, so a forged command
+// cannot make the bot post to an arbitrary address.
+func responseURLPrefixes(apiURL string) []string {
+	prefixes := []string{slack.DefaultResponseURLPrefix}
+	if u, err := url.Parse(apiURL); err == nil && apiURL != config.DefaultSlackAPIURL && u.Host != "" {
+		prefixes = append(prefixes, u.Scheme+"://"+u.Host+"/")
+	}
+	return prefixes
 }
 
 func slackNeeds(mode string) string {

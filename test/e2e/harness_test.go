@@ -185,12 +185,14 @@ func tailFile(path string, max int64) string {
 	return prefix + string(b)
 }
 
-// cleanEnviron is the parent's environment without any CHATOPS_* variable, so
-// a developer's shell settings cannot leak into the processes under test.
+// cleanEnviron is the parent's environment without any CHATOPS_* variable
+// and without what would point the bot at a Kubernetes cluster (KUBECONFIG,
+// or KUBERNETES_SERVICE_* when the tests run in a pod), so a developer's
+// shell settings cannot leak into the processes under test.
 func cleanEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "CHATOPS_") {
+		if strings.HasPrefix(kv, "CHATOPS_") || strings.HasPrefix(kv, "KUBECONFIG=") || strings.HasPrefix(kv, "KUBERNETES_SERVICE_") {
 			continue
 		}
 		env = append(env, kv)
@@ -309,6 +311,11 @@ type botConfig struct {
 	// the destinations of bakery-ia.yaml.
 	slack   *slackstandin.Server
 	discord *discordstandin.Server
+	// configPath is the --config file; empty means deploy/config/bakery-ia.yaml.
+	configPath string
+	// env is added to the bot's environment after everything startBot sets,
+	// so it can also override it.
+	env []string
 }
 
 func newBotConfig(t testing.TB, kind string) *botConfig {
@@ -408,11 +415,15 @@ type Bot struct {
 	proc    *proc
 }
 
-// startBot starts `chatops serve --config bakery-ia.yaml` with cfg and waits
-// for GET /readyz to answer 200.
+// startBot starts `chatops serve --config bakery-ia.yaml` (or cfg.configPath)
+// with cfg and waits for GET /readyz to answer 200.
 func startBot(t testing.TB, cfg *botConfig) *Bot {
 	t.Helper()
-	cmd := exec.Command(chatopsBin, "serve", "--config", configFile)
+	config := configFile
+	if cfg.configPath != "" {
+		config = cfg.configPath
+	}
+	cmd := exec.Command(chatopsBin, "serve", "--config", config)
 	cmd.Dir = t.TempDir() // anything relative (./data) lands in a throwaway dir
 	cmd.Env = append(cleanEnviron(),
 		"CHATOPS_LISTEN_ADDR="+cfg.addr,
@@ -425,6 +436,7 @@ func startBot(t testing.TB, cfg *botConfig) *Bot {
 		"CHATOPS_DISCORD_API_URL="+cfg.discord.URL(),
 	)
 	cmd.Env = append(cmd.Env, cfg.store.env()...)
+	cmd.Env = append(cmd.Env, cfg.env...)
 	b := &Bot{cfg: cfg, BaseURL: "http://" + cfg.addr, proc: startProc(t, "chatops-"+cfg.store.kind, cmd)}
 	b.waitReady(t)
 	return b
