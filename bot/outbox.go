@@ -22,7 +22,9 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultMinBackoff   = time.Second
 	DefaultMaxBackoff   = time.Minute
-	claimBatch          = 32
+	// DefaultProbeInterval is how often a failing platform is tried.
+	DefaultProbeInterval = 5 * time.Second
+	claimBatch           = 32
 	// findRootSlack widens the search for a root of unknown outcome, for
 	// clock skew between the bot and the platform.
 	findRootSlack = time.Minute
@@ -38,7 +40,9 @@ type DispatcherConfig struct {
 	PollInterval time.Duration
 	MinBackoff   time.Duration
 	MaxBackoff   time.Duration
-	Now          func() time.Time
+	// ProbeInterval: how often one job of a failing platform is retried.
+	ProbeInterval time.Duration
+	Now           func() time.Time
 }
 
 // Dispatcher drains the outbox: for each job it brings one incident's thread
@@ -81,6 +85,9 @@ func NewDispatcher(store Store, cfg DispatcherConfig, log *zap.Logger, reg prome
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -119,6 +126,11 @@ func (d *Dispatcher) Notify() {
 // finish its current job, never for a whole batch.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.probe(ctx)
+	}()
 	for range d.cfg.Workers {
 		wg.Add(1)
 		go func() {
@@ -202,7 +214,11 @@ func (d *Dispatcher) handle(ctx context.Context, job OutboxJob) {
 		delay := d.backoff(job, err)
 		d.metrics.jobs.WithLabelValues(job.Destination, "retry").Inc()
 		level := log.Info
-		if errors.Is(err, ErrPermanent) || job.Attempts >= 5 {
+		var rl *RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			level = log.Debug // pacing, not trouble
+		case errors.Is(err, ErrPermanent) || job.Attempts >= 5:
 			level = log.Warn
 		}
 		level("outbox: sync failed, will retry", zap.Int("attempt", job.Attempts), zap.Duration("in", delay), zap.Error(err))
@@ -222,27 +238,67 @@ func (d *Dispatcher) track(ctx context.Context, job OutboxJob, err error) {
 		return
 	}
 	var rl *RateLimitedError
-	failed := err != nil && !errors.As(err, &rl) && !errors.Is(err, ErrPermanent)
-	d.mu.Lock()
-	wasFailing := d.failing[dest.Platform]
-	d.failing[dest.Platform] = failed
-	d.mu.Unlock()
-	if !wasFailing || err != nil {
+	switch {
+	case err == nil:
+	case errors.As(err, &rl), errors.Is(err, ErrPermanent):
+		return // says nothing about whether the platform is reachable
+	default:
+		d.mu.Lock()
+		d.failing[dest.Platform] = true
+		d.mu.Unlock()
 		return
 	}
-	var names []string
-	for _, other := range d.dests {
-		if other.Platform == dest.Platform {
-			names = append(names, other.Name)
-		}
+	d.mu.Lock()
+	wasFailing := d.failing[dest.Platform]
+	delete(d.failing, dest.Platform)
+	d.mu.Unlock()
+	if !wasFailing {
+		return
 	}
-	n, eerr := d.store.ExpediteJobs(context.WithoutCancel(ctx), names, d.cfg.Now())
+	n, eerr := d.store.ExpediteJobs(context.WithoutCancel(ctx), d.destinationsOf(dest.Platform), d.cfg.Now(), 0)
 	if eerr != nil {
 		d.log.Warn("outbox: expedite after recovery", zap.Error(eerr))
 		return
 	}
 	d.log.Info("outbox: platform answers again; waiting jobs are due now", zap.String("platform", dest.Platform), zap.Int("jobs", n))
 	d.Notify()
+}
+
+func (d *Dispatcher) destinationsOf(platform string) []string {
+	var names []string
+	for _, dest := range d.dests {
+		if dest.Platform == platform {
+			names = append(names, dest.Name)
+		}
+	}
+	return names
+}
+
+// probe makes one waiting job of each failing platform due every
+// ProbeInterval, so the dispatcher notices a platform's return within
+// that time instead of when some job's backoff happens to end, without
+// sending a platform that is down more than one call per interval.
+func (d *Dispatcher) probe(ctx context.Context) {
+	t := time.NewTicker(d.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		var failing []string
+		for p := range d.failing {
+			failing = append(failing, p)
+		}
+		d.mu.Unlock()
+		for _, p := range failing {
+			if n, err := d.store.ExpediteJobs(ctx, d.destinationsOf(p), d.cfg.Now(), 1); err == nil && n > 0 {
+				d.Notify()
+			}
+		}
+	}
 }
 
 // backoff is the platform's Retry-After when it gave one, the slowest

@@ -49,9 +49,10 @@ type Outbox interface {
 	// RetryJob releases a claimed job, due again at due (or earlier, if a
 	// newer change asked for it).
 	RetryJob(ctx context.Context, job OutboxJob, due time.Time, lastErr string) error
-	// ExpediteJobs makes the jobs of destinations that wait for a later
-	// retry due now: the platform answered again after an outage.
-	ExpediteJobs(ctx context.Context, destinations []string, now time.Time) (int, error)
+	// ExpediteJobs makes up to limit (0: all) jobs of destinations that
+	// wait for a later retry due now, most urgent first: the platform
+	// answered again after an outage, or is being probed.
+	ExpediteJobs(ctx context.Context, destinations []string, now time.Time, limit int) (int, error)
 	// Thread returns the thread state of an incident at a destination; a
 	// zero Thread (RootID "") when nothing was posted yet.
 	Thread(ctx context.Context, incidentID int64, destination string) (Thread, error)

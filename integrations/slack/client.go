@@ -35,9 +35,9 @@ const (
 )
 
 const (
-	// updateBurst lets a few edits through at once after a quiet spell;
-	// Tier 3 tolerates short bursts.
-	updateBurst = 5
+	// updateBurst is 1: edits are paced evenly, so no 60-second window ever
+	// holds more than 50 (a burst on top of the rate would exceed Tier 3).
+	updateBurst = 1
 	// historyRate and historyBurst keep FindRoot (conversations.history,
 	// Tier 3) from competing with the edits for the workspace's budget.
 	historyRate  = rate.Limit(50.0 / 60.0)

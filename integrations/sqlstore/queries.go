@@ -83,8 +83,12 @@ const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_
 // A job is done only if no change folded into it while it was claimed.
 const qFinishJob = `DELETE FROM outbox WHERE id = ? AND version = ? AND claim_token = ?`
 
-// qExpediteHead is followed by a list of destination placeholders.
-const qExpediteHead = `UPDATE outbox SET due_at = ? WHERE due_at > ? AND claimed_until IS NULL AND destination IN `
+// qExpediteHead is followed by a list of destination placeholders and
+// qExpediteTail.
+const qExpediteHead = `UPDATE outbox SET due_at = ? WHERE id IN (SELECT id FROM outbox
+	WHERE due_at > ? AND claimed_until IS NULL AND destination IN `
+
+const qExpediteTail = ` ORDER BY priority, due_at LIMIT ?)`
 
 const qReleaseJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL WHERE id = ? AND claim_token = ?`
 

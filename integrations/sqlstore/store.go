@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -455,7 +456,7 @@ func (s *Store) RetryJob(ctx context.Context, job bot.OutboxJob, due time.Time, 
 }
 
 // ExpediteJobs makes the waiting jobs of destinations due now.
-func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now time.Time) (n int, err error) {
+func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now time.Time, limit int) (n int, err error) {
 	defer s.observe("expedite_jobs", time.Now(), err)
 	if len(destinations) == 0 {
 		return 0, nil
@@ -464,7 +465,11 @@ func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now tim
 	for _, d := range destinations {
 		args = append(args, d)
 	}
-	res, err := s.db.ExecContext(ctx, rebind(qExpediteHead+values(1, len(destinations)), s.d.NumberedParams), args...)
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	args = append(args, limit)
+	res, err := s.db.ExecContext(ctx, rebind(qExpediteHead+values(1, len(destinations))+qExpediteTail, s.d.NumberedParams), args...)
 	if err != nil {
 		return 0, err
 	}
