@@ -23,7 +23,7 @@ const (
 	DefaultMinBackoff   = time.Second
 	DefaultMaxBackoff   = time.Minute
 	// DefaultProbeInterval is how often a failing platform is tried.
-	DefaultProbeInterval = 5 * time.Second
+	DefaultProbeInterval = 2 * time.Second
 	claimBatch           = 32
 	// findRootSlack widens the search for a root of unknown outcome, for
 	// clock skew between the bot and the platform.

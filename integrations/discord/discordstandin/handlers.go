@@ -77,7 +77,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f = s.takeFault(route)
 	}
 	if _, ok := f.(RateLimit); ok {
-		s.limited++
+		s.limited[route]++
 	}
 	s.mu.Unlock()
 
@@ -178,7 +178,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, route, channel, 
 		return
 	}
 	if ok, after := s.admit(w.Header(), route, channel, now); !ok {
-		s.limited++
+		s.limited[route]++
 		writeRateLimited(w, after, false)
 		return
 	}

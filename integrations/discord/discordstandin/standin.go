@@ -115,7 +115,7 @@ type Server struct {
 	allHits      []time.Time
 	routeHits    map[string][]time.Time // request times per routeKey(route, channel)
 	down         bool                   // SetDown: every request answers 503
-	limited      int                    // 429 answers given
+	limited      map[string]int         // 429 answers given, per route
 }
 
 type message struct {
@@ -144,6 +144,7 @@ func New() *Server {
 		buckets:   map[string]*bucket{},
 		hits:      map[string][]time.Time{},
 		routeHits: map[string][]time.Time{},
+		limited:   map[string]int{},
 
 		interactions: map[string]*interaction{},
 		byToken:      map[string]*interaction{},
@@ -293,12 +294,19 @@ func (s *Server) SetDown(down bool) {
 	s.down = down
 }
 
-// RateLimited counts the 429 answers the stand-in gave: those of
-// SetRouteLimit and those queued with FailNext.
-func (s *Server) RateLimited() int {
+// RateLimited counts the 429 answers the stand-in gave on route ("" for
+// every route): those of SetRouteLimit and those queued with FailNext.
+func (s *Server) RateLimited(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.limited
+	if route != "" {
+		return s.limited[route]
+	}
+	n := 0
+	for _, v := range s.limited {
+		n += v
+	}
+	return n
 }
 
 func maxInWindow(ts []time.Time, w time.Duration) float64 {

@@ -365,8 +365,11 @@ func TestRateLimitedAndMaxRouteRate(t *testing.T) {
 	if a := do(t, s, http.MethodPatch, "channels/"+channel+"/messages/"+id, `{"content":"v3"}`); a.status != 429 {
 		t.Fatalf("queued 429: %d", a.status)
 	}
-	if got := s.RateLimited(); got != 2 {
-		t.Errorf("RateLimited = %d, want 2 (one over the route limit, one queued)", got)
+	if got := s.RateLimited(""); got != 2 {
+		t.Errorf("RateLimited(all) = %d, want 2 (one over the route limit, one queued)", got)
+	}
+	if c, e := s.RateLimited(RouteCreateMessage), s.RateLimited(RouteEditMessage); c != 1 || e != 1 {
+		t.Errorf("RateLimited(create) = %d, RateLimited(edit) = %d, want 1 and 1", c, e)
 	}
 	if got := s.MaxRouteRate(RouteCreateMessage, channel, before, time.Time{}); got != 2 {
 		t.Errorf("MaxRouteRate(create) = %v, want 2", got)

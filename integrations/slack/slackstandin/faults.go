@@ -145,12 +145,19 @@ func (s *Server) SetDown(down bool) {
 	s.down = down
 }
 
-// RateLimited counts the 429 answers the stand-in gave: those of
-// SetRateLimit and those queued with FailNext.
-func (s *Server) RateLimited() int {
+// RateLimited counts the 429 answers the stand-in gave to method ("" for
+// every method): those of SetRateLimit and those queued with FailNext.
+func (s *Server) RateLimited(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rateLimited
+	if method != "" {
+		return s.rateLimited[method]
+	}
+	n := 0
+	for _, v := range s.rateLimited {
+		n += v
+	}
+	return n
 }
 
 // method wraps a handler with what every owned method shares: counting,
@@ -174,7 +181,7 @@ func (s *Server) method(name string, h func(http.ResponseWriter, *http.Request, 
 			f, s.faults[name] = q[0], q[1:]
 		}
 		if _, ok := f.(RateLimit); ok {
-			s.rateLimited++
+			s.rateLimited[name]++
 		}
 		s.mu.Unlock()
 

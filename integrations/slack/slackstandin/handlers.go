@@ -99,7 +99,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, req *reques
 	s.mu.Lock()
 	now := time.Now()
 	if s.overRate(req.channel, now) {
-		s.rateLimited++
+		s.rateLimited[MethodPostMessage]++
 		s.mu.Unlock()
 		tooMany(w, time.Second)
 		return

@@ -87,7 +87,7 @@ type Server struct {
 	arrivals    map[string][]time.Time
 	accepted    map[string][]time.Time // posts that were recorded, per channel
 	down        bool                   // SetDown: every call answers 503
-	rateLimited int                    // 429 answers given
+	rateLimited map[string]int         // 429 answers given, per method
 
 	// changed is closed and replaced whenever recorded state changes, so
 	// Wait can block until a condition holds.
@@ -103,12 +103,13 @@ type Server struct {
 // New starts a stand-in on a loopback port.
 func New() *Server {
 	s := &Server{
-		done:     make(chan struct{}),
-		messages: map[string][]*Message{},
-		calls:    map[string]int{},
-		faults:   map[string][]Fault{},
-		arrivals: map[string][]time.Time{},
-		accepted: map[string][]time.Time{},
+		done:        make(chan struct{}),
+		messages:    map[string][]*Message{},
+		calls:       map[string]int{},
+		faults:      map[string][]Fault{},
+		arrivals:    map[string][]time.Time{},
+		accepted:    map[string][]time.Time{},
+		rateLimited: map[string]int{},
 
 		changed:    make(chan struct{}),
 		ephemerals: map[string][]*Message{},

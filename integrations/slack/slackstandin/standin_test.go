@@ -254,8 +254,11 @@ func TestRateLimitedCountAndMaxRateWindows(t *testing.T) {
 	}
 	s.FailNext(MethodUpdate, 1, RateLimit{RetryAfter: time.Second})
 	_, _, _, _ = api.UpdateMessage("C1", "1.000001", slack.MsgOptionText("x", false))
-	if got := s.RateLimited(); got != 3 {
-		t.Errorf("RateLimited = %d, want 3 (two posts over the limit, one queued fault)", got)
+	if got := s.RateLimited(""); got != 3 {
+		t.Errorf("RateLimited(all) = %d, want 3 (two posts over the limit, one queued fault)", got)
+	}
+	if got, got2 := s.RateLimited(MethodPostMessage), s.RateLimited(MethodUpdate); got != 2 || got2 != 1 {
+		t.Errorf("RateLimited(post) = %d, RateLimited(update) = %d, want 2 and 1", got, got2)
 	}
 	if got := s.MaxRate(MethodPostMessage, "C1", time.Second, before, time.Time{}); got != 3 {
 		t.Errorf("MaxRate(post, C1, 1s, since before) = %v, want 3", got)
