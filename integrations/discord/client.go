@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -90,7 +91,17 @@ type Client struct {
 	// pausedUntil (unix nanoseconds) is set by a global 429: until then
 	// every call is answered locally.
 	pausedUntil atomic.Int64
+
+	// threadPace paces thread starts per channel. discordgo keys that
+	// route's bucket by message, so it never learns that Discord limits
+	// thread creation per channel; without this a storm of new incidents
+	// met 429s on thread starts.
+	threadMu   sync.Mutex
+	threadPace map[string]*rate.Limiter
 }
+
+// threadStartRate is how fast threads are started in one channel.
+const threadStartRate = rate.Limit(1)
 
 var (
 	_ bot.Chat       = (*Client)(nil)
@@ -160,9 +171,10 @@ func New(cfg Config, metrics *bot.ChatMetrics, log *zap.Logger) (*Client, error)
 		cfg: cfg,
 		// A burst of one spreads calls evenly, so no one-second window
 		// sees much more than the rate.
-		limiter: rate.NewLimiter(cfg.GlobalRate, 1),
-		metrics: metrics,
-		log:     log,
+		limiter:    rate.NewLimiter(cfg.GlobalRate, 1),
+		threadPace: map[string]*rate.Limiter{},
+		metrics:    metrics,
+		log:        log,
 	}, nil
 }
 
@@ -251,6 +263,16 @@ func (c *Client) threadNameFor(ctx context.Context, ref bot.ThreadRef) string {
 // startThread starts the public thread of ref's root message; a thread that
 // already exists is success.
 func (c *Client) startThread(ctx context.Context, ref bot.ThreadRef, name string) error {
+	c.threadMu.Lock()
+	lim := c.threadPace[ref.Channel]
+	if lim == nil {
+		lim = rate.NewLimiter(threadStartRate, 1)
+		c.threadPace[ref.Channel] = lim
+	}
+	c.threadMu.Unlock()
+	if err := c.reserve(ctx, lim); err != nil {
+		return err
+	}
 	err := c.call(ctx, "start_thread", discordgo.EndpointChannelMessageThread(ref.Channel, ref.RootID),
 		"start thread on "+ref.RootID+" in channel "+ref.Channel,
 		func(opts ...discordgo.RequestOption) error {
@@ -427,7 +449,13 @@ func (c *Client) admit(ctx context.Context, bucket string) error {
 			return &bot.RateLimitedError{After: w}
 		}
 	}
-	res := c.limiter.Reserve()
+	return c.reserve(ctx, c.limiter)
+}
+
+// reserve waits for lim when that takes at most maxLocalWait, and answers
+// *bot.RateLimitedError otherwise.
+func (c *Client) reserve(ctx context.Context, lim *rate.Limiter) error {
+	res := lim.Reserve()
 	if !res.OK() {
 		c.metrics.HeldBack(Platform)
 		return &bot.RateLimitedError{After: time.Second}
