@@ -36,6 +36,10 @@ const (
 	// defaultLogBytes bounds what one container's logs may weigh.
 	defaultLogBytes = 1 << 20
 	maxSuggestions  = 25
+	// clientQPS and clientBurst bound the bot's own request rate to the
+	// API server.
+	clientQPS   = 50
+	clientBurst = 100
 )
 
 // Config says which cluster and which namespace.
@@ -88,6 +92,15 @@ func New(rc *rest.Config, cfg Config, log *zap.Logger) (*Cluster, error) {
 	}
 	rc = rest.CopyConfig(rc)
 	rc.UserAgent = "chatops"
+	// client-go's defaults (5 requests/s, bursts of 10) throttle a busy
+	// channel: health alone makes four calls. The API server's own
+	// priority and fairness protects it from us.
+	if rc.QPS == 0 {
+		rc.QPS = clientQPS
+	}
+	if rc.Burst == 0 {
+		rc.Burst = clientBurst
+	}
 	cs, err := k8s.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
