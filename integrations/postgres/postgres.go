@@ -35,6 +35,8 @@ type Config struct {
 const (
 	connectTimeout = 5 * time.Second
 	pingTimeout    = 10 * time.Second
+	// interactiveConns is the size of the pool for commands' replay checks.
+	interactiveConns = 4
 )
 
 // Open opens a pool on PostgreSQL and returns the store over it. It does not
@@ -65,7 +67,14 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*sqlstore
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, d, reg), nil
+	store := sqlstore.New(db, d, reg)
+	// A few connections of their own for what people wait on: a command's
+	// replay check must not queue behind an alert storm's transactions.
+	interactive := stdlib.OpenDB(*pc)
+	interactive.SetMaxOpenConns(interactiveConns)
+	interactive.SetMaxIdleConns(interactiveConns)
+	store.UseInteractivePool(interactive)
+	return store, nil
 }
 
 // dialect is PostgreSQL's: numbered parameters, row locks, and an advisory

@@ -40,11 +40,16 @@ type Dialect struct {
 
 // Store is bot.Store over database/sql.
 type Store struct {
-	seen    atomic.Int64 // FirstSeen calls, for sweeping
-	db      *sql.DB
-	d       Dialect
-	q       queries
-	latency *prometheus.HistogramVec
+	seen atomic.Int64 // FirstSeen calls, for sweeping
+	db   *sql.DB
+	// interactive serves what a person waits on (the replay check before a
+	// command is acknowledged), so it never queues behind an alert storm's
+	// transactions for a connection. It is db when the database has no
+	// separate pool.
+	interactive *sql.DB
+	d           Dialect
+	q           queries
+	latency     *prometheus.HistogramVec
 }
 
 type queries struct {
@@ -57,7 +62,7 @@ type queries struct {
 // New wraps an open database. The caller has applied the migrations. Store
 // latency goes to reg when it is not nil.
 func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
-	s := &Store{db: db, d: d}
+	s := &Store{db: db, interactive: db, d: d}
 	r := func(q string) string { return rebind(q, d.NumberedParams) }
 	s.q = queries{
 		latest:        r(qLatestIncident + " " + d.ForUpdate),
@@ -132,7 +137,15 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.interactive != s.db {
+		s.interactive.Close()
+	}
+	return s.db.Close()
+}
+
+// UseInteractivePool gives the requests people wait on a pool of their own.
+func (s *Store) UseInteractivePool(db *sql.DB) { s.interactive = db }
 
 // Ready pings the database and checks that no migration is pending.
 func (s *Store) Ready(ctx context.Context) (err error) {
@@ -482,11 +495,11 @@ func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now tim
 func (s *Store) FirstSeen(ctx context.Context, key string, now, expires time.Time) (first bool, err error) {
 	defer s.observe("first_seen", time.Now(), err)
 	if s.seen.Add(1)%sweepEvery == 0 {
-		if _, err := s.db.ExecContext(ctx, s.q.forgetExpired, now.UTC()); err != nil {
+		if _, err := s.interactive.ExecContext(ctx, s.q.forgetExpired, now.UTC()); err != nil {
 			return false, err
 		}
 	}
-	res, err := s.db.ExecContext(ctx, s.q.remember, key, expires.UTC())
+	res, err := s.interactive.ExecContext(ctx, s.q.remember, key, expires.UTC())
 	if err != nil {
 		return false, err
 	}
