@@ -21,6 +21,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/bench/benchkit"
 )
 
 const (
@@ -247,7 +248,7 @@ func (c *commander) run(ctx context.Context, phase, part string, seq []int, rate
 	var maxLate time.Duration
 	for i, k := range seq {
 		at := start.Add(time.Duration(i) * interval)
-		if sleep(ctx, time.Until(at)) != nil {
+		if benchkit.Sleep(ctx, time.Until(at)) != nil {
 			break
 		}
 		maxLate = max(maxLate, time.Since(at))
@@ -520,7 +521,7 @@ func (r *ingestRun) wait(ctx context.Context, limit time.Duration) (*IngestResul
 		line = line[i+1:]
 	}
 	if err := json.Unmarshal(line, &out); err != nil {
-		return nil, fmt.Errorf("the ingest generator (%v) printed no JSON result: %v; stderr:\n%s", r.err, err, tail(r.errPath, 2000))
+		return nil, fmt.Errorf("the ingest generator (%v) printed no JSON result: %v; stderr:\n%s", r.err, err, benchkit.Tail(r.errPath, 2000))
 	}
 	res := &IngestResult{
 		Senders: out.Senders, AlertsPerPayload: out.PerPayload, DurationS: out.DurationS, ElapsedS: out.ElapsedS,

@@ -45,14 +45,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -62,9 +59,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/bench/benchkit"
 )
 
 // Targets (issue 4, item 9) and Slack's own limit.
@@ -186,32 +182,11 @@ func validate(cfg *config) error {
 	case cfg.answerTimeout <= 0 || cfg.answerTimeout > maxAnswerWait:
 		return fmt.Errorf("-answer-timeout must be in (0, %s]", maxAnswerWait)
 	}
-	pc, err := pgx.ParseConfig(cfg.pgURL)
-	if err != nil {
-		return fmt.Errorf("-pg-url: %w", err)
-	}
-	if !strings.HasPrefix(pc.Host, "/") && !loopback(pc.Host) {
-		return fmt.Errorf("-pg-url host %q is not loopback or a unix socket: this benchmark only talks to 127.0.0.1", pc.Host)
-	}
-	return nil
-}
-
-func loopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return benchkit.CheckPGURL(cfg.pgURL)
 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "commands %s: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // ---------------------------------------------------------------------------
@@ -343,7 +318,7 @@ func (b *bench) run(ctx context.Context) int {
 		b.phaseErrors(b.res.Warmup)
 		// The warm-up may have emptied the bot's client-side rate limiter
 		// (client-go's default bucket: 10, refilled at 5/s): let it refill.
-		_ = sleep(ctx, afterWarmup)
+		_ = benchkit.Sleep(ctx, afterWarmup)
 	}
 	if ctx.Err() == nil {
 		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
@@ -366,7 +341,7 @@ func (b *bench) run(ctx context.Context) int {
 func (b *bench) signingSecret() string { return "bench-signing-" + b.dbName }
 
 func (b *bench) setup(ctx context.Context) error {
-	repo, err := repoRoot()
+	repo, err := benchkit.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -384,12 +359,12 @@ func (b *bench) setup(ctx context.Context) error {
 	} else {
 		botBin = filepath.Join(b.work, "chatops")
 		logf("building the bot: go build ./cmd/chatops")
-		if err := goBuild(ctx, repo, botBin, "./cmd/chatops"); err != nil {
+		if err := benchkit.GoBuild(ctx, repo, botBin, "./cmd/chatops", buildTimeout); err != nil {
 			return err
 		}
 	}
 	logf("building the ingest generator: go build ./test/bench/ingest")
-	if err := goBuild(ctx, repo, filepath.Join(b.work, "ingest"), "./test/bench/ingest"); err != nil {
+	if err := benchkit.GoBuild(ctx, repo, filepath.Join(b.work, "ingest"), "./test/bench/ingest", buildTimeout); err != nil {
 		return err
 	}
 
@@ -408,8 +383,8 @@ func (b *bench) setup(ctx context.Context) error {
 	logf("cluster ready in %.1fs", b.res.Setup.ClusterS)
 
 	b.res.Setup.PostgreSQL = pgSettings(ctx, b.cfg.pgURL)
-	b.dbName = "chatops_bench_commands_" + randHex(4)
-	if b.dbURL, err = createDB(ctx, b.cfg.pgURL, b.dbName); err != nil {
+	b.dbName = "chatops_bench_commands_" + benchkit.RandHex(4)
+	if b.dbURL, err = benchkit.CreateDB(ctx, b.cfg.pgURL, b.dbName); err != nil {
 		b.dbName = ""
 		return err
 	}
@@ -418,14 +393,14 @@ func (b *bench) setup(ctx context.Context) error {
 	if !strings.HasPrefix(b.slack.URL(), "http://127.0.0.1:") {
 		return fmt.Errorf("the Slack stand-in is at %s, not on 127.0.0.1", b.slack.URL())
 	}
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
-	b.webhookToken = "bench-wh-" + randHex(12)
+	b.webhookToken = "bench-wh-" + benchkit.RandHex(12)
 	b.bot, err = startBot(ctx, botEnv{
 		bin: botBin, work: b.work, addr: addr, dbURL: b.dbURL, kubeconfig: cl.kubeconfig,
-		webhookToken: b.webhookToken, apiToken: "bench-api-" + randHex(12), signingSecret: b.signingSecret(),
+		webhookToken: b.webhookToken, apiToken: "bench-api-" + benchkit.RandHex(12), signingSecret: b.signingSecret(),
 		slackAPI: b.slack.URL(),
 	})
 	return err
@@ -459,7 +434,7 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 		b.fail("storm: %v", err)
 		return
 	}
-	if sleep(ctx, stormLead) != nil {
+	if benchkit.Sleep(ctx, stormLead) != nil {
 		_ = ing.cmd.Process.Kill()
 		<-ing.done
 		return
@@ -534,7 +509,7 @@ func (b *bench) teardown() {
 		if err != nil {
 			b.fail("%v", err)
 		}
-		b.res.Bot.Log = readBotLog(b.bot.logPath)
+		b.res.Bot.Log = readBotLog(b.bot.LogPath)
 		if l := b.res.Bot.Log; l.Throttled+l.LimiterErrors > 0 {
 			b.note("the bot's Kubernetes client queued its API calls behind client-go's client-side rate limiter: %d \"Waited before sending request … client-side throttling\" lines (client-go logs waits over 1 s) and %d log lines of commands that failed with \"client rate limiter Wait returned an error\". integrations/kubernetes.New leaves rest.Config QPS and Burst at 0, so each API group's client gets client-go's defaults: 5 requests/s, bursts of 10 (health makes 2 calls to the core group, 1 to apps and 1 discovery call; logs 1 to apps and 1 + one per pod to core)", l.Throttled, l.LimiterErrors)
 		}
@@ -545,7 +520,7 @@ func (b *bench) teardown() {
 		b.slack = nil
 	}
 	if b.dbName != "" {
-		if err := dropDB(b.cfg.pgURL, b.dbName); err != nil {
+		if err := benchkit.DropDB(b.cfg.pgURL, b.dbName); err != nil {
 			logf("warning: drop database %s: %v", b.dbName, err)
 		}
 		b.dbName = ""

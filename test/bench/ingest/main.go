@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bakewise/chatops/test/bench/benchkit"
 )
 
 const (
@@ -128,28 +130,14 @@ func validate(cfg *config) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("-url %q is not an http(s) URL", cfg.url)
 	}
-	if !loopbackHost(u.Hostname()) {
+	if !benchkit.Loopback(u.Hostname()) {
 		return fmt.Errorf("-url host %q is not a loopback address; this benchmark only talks to 127.0.0.1", u.Hostname())
 	}
 	cfg.url = strings.TrimRight(cfg.url, "/")
 	if cfg.pgURL != "" {
-		pc, err := pgx.ParseConfig(cfg.pgURL)
-		if err != nil {
-			return fmt.Errorf("-pg-url: %w", err)
-		}
-		if !strings.HasPrefix(pc.Host, "/") && !loopbackHost(pc.Host) {
-			return fmt.Errorf("-pg-url host %q is not loopback or a unix socket", pc.Host)
-		}
+		return benchkit.CheckPGURL(cfg.pgURL)
 	}
 	return nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ---------------------------------------------------------------------------

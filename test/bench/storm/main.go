@@ -37,8 +37,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,11 +44,9 @@ import (
 	"io"
 	"maps"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -64,7 +60,7 @@ import (
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
-	"github.com/jackc/pgx/v5"
+	"github.com/bakewise/chatops/test/bench/benchkit"
 )
 
 // Hard caps: the tool never runs longer than these allow.
@@ -177,32 +173,11 @@ func validate(cfg *config) error {
 	case cfg.senders < 1 || cfg.senders > 256:
 		return errors.New("-senders must be in 1..256")
 	}
-	pc, err := pgx.ParseConfig(cfg.pgURL)
-	if err != nil {
-		return fmt.Errorf("-pg-url: %w", err)
-	}
-	if !strings.HasPrefix(pc.Host, "/") && !loopback(pc.Host) {
-		return fmt.Errorf("-pg-url host %q is not loopback or a unix socket: this benchmark only talks to 127.0.0.1", pc.Host)
-	}
-	return nil
-}
-
-func loopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return benchkit.CheckPGURL(cfg.pgURL)
 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "storm %s: %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // ---------------------------------------------------------------------------
@@ -377,9 +352,8 @@ type bench struct {
 	botAddr       string
 	whToken       string
 	apiToken      string
-	cmd           *exec.Cmd
-	botDone       chan struct{}
-	botErr        error
+	bot           *benchkit.Bot
+	botStopped    bool
 	logPath       string
 
 	slack   *slackstandin.Server
@@ -407,7 +381,7 @@ func (b *bench) note(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
-	b.runID = randHex(4)
+	b.runID = benchkit.RandHex(4)
 	b.res.Failures = []string{}
 	b.res.Params = Params{
 		Alerts: cfg.alerts, Groups: cfg.groups, StormS: cfg.storm.Seconds(), OutageS: cfg.outage.Seconds(),
@@ -507,22 +481,23 @@ func (b *bench) setup(ctx context.Context) error {
 		}
 		b.botBin = abs
 	} else {
-		root, err := repoRoot()
+		root, err := benchkit.RepoRoot()
 		if err != nil {
-			return err
+			return fmt.Errorf("%w, or pass -bin", err)
 		}
 		b.botBin = filepath.Join(b.work, "chatops")
 		logf("building the bot: go build -o %s ./cmd/chatops", b.botBin)
-		build := exec.CommandContext(ctx, "go", "build", "-o", b.botBin, "./cmd/chatops")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/chatops: %v\n%s", err, out)
+		if err := benchkit.GoBuild(ctx, root, b.botBin, "./cmd/chatops", 0); err != nil {
+			return err
 		}
 	}
 
-	if err := b.createDB(ctx); err != nil {
+	b.dbName = "chatops_storm_" + b.runID
+	dbURL, err := benchkit.CreateDB(ctx, b.cfg.pgURL, b.dbName)
+	if err != nil {
 		return err
 	}
+	b.dbURL = dbURL
 
 	b.slack = slackstandin.New()
 	b.slack.SetRateLimit(slackPostPerChannel)
@@ -530,53 +505,33 @@ func (b *bench) setup(ctx context.Context) error {
 	b.discord.SetRouteLimit(discordRoutePerSec)
 	for _, u := range []string{b.slack.URL(), b.discord.URL()} {
 		pu, err := url.Parse(u)
-		if err != nil || !loopback(pu.Hostname()) {
+		if err != nil || !benchkit.Loopback(pu.Hostname()) {
 			return fmt.Errorf("stand-in at %s is not on loopback", u)
 		}
 	}
 
-	port, err := freePort()
-	if err != nil {
+	if b.botAddr, err = benchkit.FreeAddr(); err != nil {
 		return err
 	}
-	b.botAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	b.whToken = "storm-wh-" + randHex(12)
-	b.apiToken = "storm-api-" + randHex(12)
-	cfgPath := filepath.Join(b.work, "chatops.yaml")
-	if err := os.WriteFile(cfgPath, []byte(botConfigYAML()), 0o600); err != nil {
-		return err
-	}
+	b.whToken = "storm-wh-" + benchkit.RandHex(12)
+	b.apiToken = "storm-api-" + benchkit.RandHex(12)
 	b.logPath = filepath.Join(b.work, "bot.log")
 	b.res.Bot.LogPath = b.logPath
-	logFile, err := os.Create(b.logPath)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(b.botBin, "serve", "--config", cfgPath)
-	cmd.Dir = b.work
-	cmd.Env = append(cleanEnviron(),
+	bot, err := benchkit.StartBot(b.botBin, b.work, botConfigYAML(), append(cleanEnviron(),
 		"CHATOPS_LISTEN_ADDR="+b.botAddr,
 		"CHATOPS_DATABASE_URL="+b.dbURL,
 		"CHATOPS_WEBHOOK_TOKEN="+b.whToken,
 		"CHATOPS_API_TOKEN="+b.apiToken,
-		"CHATOPS_SLACK_BOT_TOKEN=xoxb-storm-"+randHex(8),
+		"CHATOPS_SLACK_BOT_TOKEN=xoxb-storm-"+benchkit.RandHex(8),
 		"CHATOPS_SLACK_API_URL="+b.slack.URL(),
-		"CHATOPS_DISCORD_BOT_TOKEN=storm-"+randHex(12),
+		"CHATOPS_DISCORD_BOT_TOKEN=storm-"+benchkit.RandHex(12),
 		"CHATOPS_DISCORD_API_URL="+b.discord.URL(),
 		"CHATOPS_LOG_FORMAT=json",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start %s: %w", b.botBin, err)
+	), false)
+	if err != nil {
+		return err
 	}
-	b.cmd = cmd
-	b.botDone = make(chan struct{})
-	go func() {
-		b.botErr = cmd.Wait()
-		logFile.Close()
-		close(b.botDone)
-	}()
+	b.bot = bot
 	b.client = &http.Client{
 		Timeout: requestTimeout,
 		Transport: &http.Transport{
@@ -584,24 +539,15 @@ func (b *bench) setup(ctx context.Context) error {
 			IdleConnTimeout: time.Minute,
 		},
 	}
-	logf("bot pid %d on %s (log %s)", cmd.Process.Pid, b.botAddr, b.logPath)
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if b.botExited() {
-			return fmt.Errorf("bot exited before /readyz was 200: %v; log:\n%s", b.botErr, tail(b.logPath, 4000))
-		}
-		if code, _, err := b.get(ctx, "/readyz"); err == nil && code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("/readyz not 200 within %s; log:\n%s", readyTimeout, tail(b.logPath, 4000))
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
+	logf("bot pid %d on %s (log %s)", bot.Pid(), b.botAddr, b.logPath)
+	if err := bot.WaitReady(ctx, readyTimeout, func() bool {
+		code, _, err := b.get(ctx, "/readyz")
+		return err == nil && code == http.StatusOK
+	}); err != nil {
+		return err
 	}
 	time.Sleep(500 * time.Millisecond)
-	b.res.Bot.IdleRSSMiB = procKiB(cmd.Process.Pid, "VmRSS") / 1024
+	b.res.Bot.IdleRSSMiB = benchkit.ProcKiB(bot.Pid(), "VmRSS") / 1024
 	b.groups = makeGroups(b.cfg.alerts, b.cfg.groups, b.runID)
 	b.incidents = map[int]int64{}
 	b.splits = map[int][]int64{}
@@ -634,25 +580,6 @@ routes:
 `, slackDest, slackChannel, slackMention, discordDest, discordChannel, discordMention, slackDest, discordDest)
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			if bytes.Contains(data, []byte("module github.com/bakewise/chatops\n")) {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the chatops module (no go.mod of github.com/bakewise/chatops above the working directory), or pass -bin")
-		}
-		dir = parent
-	}
-}
-
 func cleanEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -663,99 +590,35 @@ func cleanEnviron() []string {
 	return env
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func (b *bench) createDB(ctx context.Context) error {
-	b.dbName = "chatops_storm_" + b.runID
-	conn, err := pgx.Connect(ctx, b.cfg.pgURL)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL (%s): %w", redact(b.cfg.pgURL), err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{b.dbName}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", b.dbName, err)
-	}
-	u, err := url.Parse(b.cfg.pgURL)
-	if err != nil {
-		return err
-	}
-	u.Path = "/" + b.dbName
-	b.dbURL = u.String()
-	return nil
-}
-
 func (b *bench) dropDB() {
 	if b.dbName == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, b.cfg.pgURL)
-	if err != nil {
-		logf("warning: cannot drop database %s: %v", b.dbName, err)
-		return
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{b.dbName}.Sanitize()+" WITH (FORCE)"); err != nil {
+	if err := benchkit.DropDB(b.cfg.pgURL, b.dbName); err != nil {
 		logf("warning: drop database %s: %v", b.dbName, err)
 	}
 }
 
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
 func (b *bench) botExited() bool {
-	if b.botDone == nil {
-		return true
-	}
-	select {
-	case <-b.botDone:
-		return true
-	default:
-		return false
-	}
+	return b.bot == nil || b.bot.Exited()
 }
 
 // teardown stops the bot (SIGTERM, expecting exit 0), the stand-ins, and
 // drops the database. It may be called more than once.
 func (b *bench) teardown() {
-	if b.cmd != nil && b.cmd.Process != nil {
-		pid := b.cmd.Process.Pid
+	if b.bot != nil && !b.botStopped {
 		if !b.botExited() {
-			b.res.Bot.PeakRSSMiB = procKiB(pid, "VmHWM") / 1024
-			_ = b.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-b.botDone:
-				b.res.Bot.ExitCode = b.cmd.ProcessState.ExitCode()
-				b.res.Bot.Exit = fmt.Sprintf("exit %d after SIGTERM", b.res.Bot.ExitCode)
-				if b.res.Bot.ExitCode != 0 {
-					b.fail("bot exited with code %d after SIGTERM (want 0)", b.res.Bot.ExitCode)
-				}
-			case <-time.After(stopTimeout):
-				_ = b.cmd.Process.Kill()
-				<-b.botDone
-				b.res.Bot.ExitCode = -1
-				b.res.Bot.Exit = fmt.Sprintf("killed: no exit within %s of SIGTERM", stopTimeout)
-				b.fail("bot did not exit within %s of SIGTERM", stopTimeout)
+			peak, code, exit, err := b.bot.Stop(stopTimeout)
+			b.res.Bot.PeakRSSMiB, b.res.Bot.ExitCode, b.res.Bot.Exit = peak, code, exit
+			if err != nil {
+				b.fail("%v", err)
 			}
 		} else if b.res.Bot.Exit == "" {
 			b.res.Bot.ExitCode = -1
-			b.res.Bot.Exit = fmt.Sprintf("exited on its own during the run: %v", b.botErr)
-			b.fail("bot exited during the run: %v", b.botErr)
+			b.res.Bot.Exit = fmt.Sprintf("exited on its own during the run: %v", b.bot.Err())
+			b.fail("bot exited during the run: %v", b.bot.Err())
 		}
-		b.cmd = nil
+		b.botStopped = true
 	}
 	if b.slack != nil {
 		b.slack.Close()
@@ -765,49 +628,6 @@ func (b *bench) teardown() {
 	}
 	b.dropDB()
 	b.dbName = ""
-}
-
-// procKiB reads a "Key: N kB" line of /proc/PID/status.
-func procKiB(pid int, key string) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, key+":") {
-			fs := strings.Fields(l)
-			if len(fs) >= 2 {
-				v, _ := strconv.ParseFloat(fs[1], 64)
-				return v
-			}
-		}
-	}
-	return 0
-}
-
-func tail(path string, n int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	if st != nil && st.Size() > n {
-		_, _ = f.Seek(st.Size()-n, io.SeekStart)
-	}
-	data, _ := io.ReadAll(f)
-	return string(data)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -1555,7 +1375,7 @@ func (b *bench) storm(ctx context.Context) {
 	for i := 0; i < cfg.alerts && ctx.Err() == nil; i++ {
 		target := start.Add(time.Duration(float64(cfg.storm) * float64(i) / float64(cfg.alerts)))
 		if d := time.Until(target); d > 0 {
-			_ = sleep(ctx, d)
+			_ = benchkit.Sleep(ctx, d)
 		}
 		g := b.groups[i%cfg.groups]
 		g.addAlert(seq, time.Now())
@@ -1612,7 +1432,7 @@ func (b *bench) storm(ctx context.Context) {
 	}
 	end := time.Now()
 	if conv.all {
-		_ = sleep(ctx, settle)
+		_ = benchkit.Sleep(ctx, settle)
 	}
 	after := b.snap()
 	sl, dc := b.checkSlack(wants), b.checkDiscord(wants)
@@ -1644,7 +1464,7 @@ func (b *bench) storm(ctx context.Context) {
 	_, held, _ := b.metrics(ctx)
 	res.HeldBack = held
 	res.BotStoreAgrees, res.BotStoreProblems = b.checkBotStore(ctx, wants)
-	b.res.Bot.PeakRSSStormMiB = procKiB(b.cmd.Process.Pid, "VmHWM") / 1024
+	b.res.Bot.PeakRSSStormMiB = benchkit.ProcKiB(b.bot.Pid(), "VmHWM") / 1024
 	logf("storm: converged=%v in %.1f s after the last webhook (slack %.1f s, discord %.1f s); calls/incident slack %.2f discord %.2f; duplicates slack %d discord %d",
 		conv.all, res.ConvergeS, res.PlatformS["slack"], res.PlatformS["discord"], res.Calls["slack"].PerInc, res.Calls["discord"].PerInc, sl.duplicates, dc.duplicates)
 }
@@ -1740,7 +1560,7 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 			return c, when
 		}
 		if b.botExited() {
-			b.fail("%s: the bot exited while waiting for convergence: %v", phase, b.botErr)
+			b.fail("%s: the bot exited while waiting for convergence: %v", phase, b.bot.Err())
 			c.at = now
 			return c, when
 		}
@@ -1754,7 +1574,7 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 				dc.final, len(wants), dc.replied, len(wants), dc.roots, clipList(dc.missing, 2))
 			lastLog = time.Now()
 		}
-		_ = sleep(ctx, pollEvery)
+		_ = benchkit.Sleep(ctx, pollEvery)
 	}
 }
 
@@ -1842,7 +1662,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 		b.fail("%s outage: %s (up) did not reach the final state within %s", platform, o.OtherPlatform, cfg.convergeTimeout)
 	}
 	if d := time.Until(downAt.Add(cfg.outage)); d > 0 {
-		_ = sleep(ctx, d)
+		_ = benchkit.Sleep(ctx, d)
 	} else if oc.all {
 		o.Extended = true
 		b.note("%s outage extended to %.0f s: %s needed that long to catch up", platform, time.Since(downAt).Seconds(), o.OtherPlatform)
@@ -1885,7 +1705,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 				firstCall <- time.Now()
 				return
 			}
-			_ = sleep(watchCtx, 50*time.Millisecond)
+			_ = benchkit.Sleep(watchCtx, 50*time.Millisecond)
 		}
 	}()
 	conv, _ := b.waitConverged(ctx, wants, upAt, cfg.convergeTimeout, platform+" recovery", "")
@@ -1904,7 +1724,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 	o.FirstReplyS = b.firstReplyAfter(platform, upAt)
 	end := time.Now()
 	if conv.all {
-		_ = sleep(ctx, settle)
+		_ = benchkit.Sleep(ctx, settle)
 	}
 	after := b.snap()
 	o.CallsDown = calls(platform, beforeDown, downSnap, len(wants), true)
