@@ -11,10 +11,10 @@ import (
 	"github.com/bakewise/chatops/policy"
 )
 
-// AlertCounter counts firing alerts by their severity label (Alertmanager's
-// API v2 in production).
+// AlertCounter counts firing alerts by their severity label, for one
+// service ("" for all) (Alertmanager's API v2 in production).
 type AlertCounter interface {
-	FiringBySeverity(ctx context.Context) (map[string]int, error)
+	FiringBySeverity(ctx context.Context, service string) (map[string]int, error)
 }
 
 func health(c bot.Cluster, alerts AlertCounter) bot.CommandSpec {
@@ -92,7 +92,7 @@ func healthAnswer(ctx context.Context, rep bot.HealthReport, alerts AlertCounter
 	a.Pre = b.String()
 	if alerts == nil {
 		a.Lines = append(a.Lines, "Firing alerts: the Alertmanager API is not configured.")
-	} else if counts, err := alerts.FiringBySeverity(ctx); err != nil {
+	} else if counts, err := alerts.FiringBySeverity(ctx, rep.Service); err != nil {
 		a.Lines = append(a.Lines, "Firing alerts: Alertmanager did not answer ("+err.Error()+").")
 	} else {
 		a.Lines = append(a.Lines, "Firing alerts: "+severityCounts(counts))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/go-openapi/strfmt"
@@ -32,12 +33,16 @@ func NewAPI(base string) (*API, error) {
 }
 
 // FiringBySeverity counts the active alerts (not silenced, not inhibited) by
-// their severity label ("none" when they have none).
-func (a *API) FiringBySeverity(ctx context.Context) (map[string]int, error) {
+// their severity label ("none" when they have none); with a service, only
+// that service's (label service).
+func (a *API) FiringBySeverity(ctx context.Context, service string) (map[string]int, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	yes, no := true, false
 	params := alert.NewGetAlertsParamsWithContext(ctx).WithActive(&yes).WithSilenced(&no).WithInhibited(&no)
+	if service != "" {
+		params = params.WithFilter([]string{"service=" + strconv.Quote(service)})
+	}
 	res, err := a.c.Alert.GetAlerts(params)
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager API: get alerts: %w", err)

@@ -29,12 +29,17 @@ func TestAlertmanagerAPIFiringBySeverity(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "Alertmanager to report the firing alerts", func() (bool, string) {
-		got, err := api.FiringBySeverity(context.Background())
+		got, err := api.FiringBySeverity(context.Background(), "")
 		if err != nil {
 			return false, err.Error()
 		}
 		return got["critical"] == 2 && got["warning"] == 1 && got["none"] == 1 && len(got) == 3, fmt.Sprint(got)
 	})
+	// One service's alerts only, as `health <service>` asks.
+	got, err := api.FiringBySeverity(context.Background(), "gateway")
+	if err != nil || got["critical"] != 1 || len(got) != 1 {
+		t.Errorf("gateway's firing alerts = %v, %v; want 1 critical", got, err)
+	}
 	if _, err := alertmanager.NewAPI("alertmanager:9093"); err == nil {
 		t.Error("a URL without a scheme was accepted")
 	}
