@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bakewise/chatops/bot"
@@ -113,12 +112,7 @@ type Inbound struct {
 	ephemeral map[string]bool
 	now       func() time.Time
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	slots  chan struct{}
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
+	work *bot.Inflight
 }
 
 // NewInbound builds the inbound side. client makes the interaction calls;
@@ -138,7 +132,7 @@ func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, cl
 		cfg: cfg, router: router, guard: guard, client: client, log: log,
 		ephemeral: map[string]bool{},
 		now:       cfg.Now,
-		slots:     make(chan struct{}, cfg.MaxInFlight),
+		work:      bot.NewInflight(cfg.MaxInFlight),
 	}
 	if in.now == nil {
 		in.now = time.Now
@@ -146,27 +140,12 @@ func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, cl
 	for _, n := range names {
 		in.ephemeral[n] = true
 	}
-	in.ctx, in.cancel = context.WithCancel(context.Background())
 	return in
 }
 
 // Shutdown stops taking commands, waits for those running to deliver
 // their answers until ctx ends, then cancels the rest.
-func (in *Inbound) Shutdown(ctx context.Context) error {
-	in.mu.Lock()
-	in.closed = true
-	in.mu.Unlock()
-	done := make(chan struct{})
-	go func() { in.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		in.cancel()
-		return nil
-	case <-ctx.Done():
-		in.cancel()
-		return ctx.Err()
-	}
-}
+func (in *Inbound) Shutdown(ctx context.Context) error { return in.work.Shutdown(ctx) }
 
 // ours reports whether an interaction is for the configured application
 // (any, when AppID is not set).
@@ -232,7 +211,7 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 		return
 	}
 	log = log.With(zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel), zap.String("command", cmd.Text))
-	release, ok := in.reserve()
+	release, ok := in.work.Start()
 	if !ok {
 		if err := ack(privateMessage("chatops is busy or restarting; try again in a moment.")); err != nil {
 			log.Warn("answer not delivered", zap.Error(err))
@@ -265,32 +244,10 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 	}
 	go func() {
 		defer release()
-		ctx, cancel := context.WithDeadline(in.ctx, resp.expires)
+		ctx, cancel := context.WithDeadline(in.work.Context(), resp.expires)
 		defer cancel()
 		in.router.Handle(ctx, cmd, resp)
 	}()
-}
-
-// reserve takes a slot for one command; release gives it back.
-func (in *Inbound) reserve() (release func(), ok bool) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.closed {
-		return nil, false
-	}
-	select {
-	case in.slots <- struct{}{}:
-	default:
-		return nil, false
-	}
-	in.wg.Add(1)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			<-in.slots
-			in.wg.Done()
-		})
-	}, true
 }
 
 // answersPrivately tells, before running it, whether a command's answer is
@@ -333,7 +290,7 @@ func (in *Inbound) autocomplete(ix *discordgo.Interaction, ch interactionChannel
 	if arg == nil || arg.Complete == "" {
 		return resp
 	}
-	ctx, cancel := context.WithTimeout(in.ctx, completeTimeout)
+	ctx, cancel := context.WithTimeout(in.work.Context(), completeTimeout)
 	defer cancel()
 	values, err := in.cfg.Completer.Complete(ctx, arg.Complete, prefix)
 	if err != nil {
@@ -564,7 +521,7 @@ func (in *Inbound) handleGateway(ic *discordgo.InteractionCreate, raw []byte) {
 	}
 	rest := in.client.forInteraction(ix)
 	ack := func(resp *discordgo.InteractionResponse) error {
-		ctx, cancel := context.WithTimeout(in.ctx, ackTimeout)
+		ctx, cancel := context.WithTimeout(in.work.Context(), ackTimeout)
 		defer cancel()
 		if err := rest.respond(ctx, resp); err != nil {
 			return fmt.Errorf("acknowledge: %w", err)

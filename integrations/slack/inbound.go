@@ -93,12 +93,9 @@ type Inbound struct {
 	http   *http.Client
 	webAPI *throttle
 
-	base   context.Context
-	cancel context.CancelFunc
+	work *bot.Inflight
 
 	mu        sync.Mutex
-	closing   bool
-	wg        sync.WaitGroup
 	botUser   string
 	learning  bool
 	learnedAt time.Time
@@ -118,7 +115,6 @@ func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, cl
 		log.Warn("no replay guard: replays are remembered by this process only")
 		guard = newMemoryGuard()
 	}
-	base, cancel := context.WithCancel(context.Background())
 	in := &Inbound{
 		cfg:    cfg,
 		router: router,
@@ -131,8 +127,7 @@ func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, cl
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		webAPI:  newThrottle(webAPIRate, webAPIBurst),
-		base:    base,
-		cancel:  cancel,
+		work:    bot.NewInflight(0),
 		botUser: cfg.BotUserID,
 	}
 	if in.botUser == "" {
@@ -143,36 +138,18 @@ func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, cl
 
 // Shutdown stops taking commands (HTTP answers 503), waits for the ones
 // running until ctx ends, then cancels them and waits for them to return.
-func (in *Inbound) Shutdown(ctx context.Context) error {
-	in.mu.Lock()
-	in.closing = true
-	in.mu.Unlock()
-	done := make(chan struct{})
-	go func() { in.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		in.cancel()
-		return nil
-	case <-ctx.Done():
-		in.cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (in *Inbound) Shutdown(ctx context.Context) error { return in.work.Shutdown(ctx) }
 
 // goRun runs fn in its own goroutine under the inbound context, unless
 // shutting down; it reports whether fn was started.
 func (in *Inbound) goRun(fn func(ctx context.Context)) bool {
-	in.mu.Lock()
-	if in.closing {
-		in.mu.Unlock()
+	release, ok := in.work.Start()
+	if !ok {
 		return false
 	}
-	in.wg.Add(1)
-	in.mu.Unlock()
 	go func() {
-		defer in.wg.Done()
-		ctx, cancel := context.WithTimeout(in.base, maxCommandLifetime)
+		defer release()
+		ctx, cancel := context.WithTimeout(in.work.Context(), maxCommandLifetime)
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
@@ -251,10 +228,7 @@ func (in *Inbound) Interactions() http.Handler { return http.HandlerFunc(in.serv
 // it is parsed. On failure it has answered and returns false: 401 with no
 // detail for anything about the signature or a replay.
 func (in *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	in.mu.Lock()
-	closing := in.closing
-	in.mu.Unlock()
-	if closing {
+	if in.work.Closed() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return nil, false
 	}
