@@ -114,3 +114,56 @@ type Cluster interface {
 	// Services lists the deployments whose names start with prefix.
 	Services(ctx context.Context, prefix string) ([]string, error)
 }
+
+// Operator is the write side of the platform. Each Plan* is a dry run: it
+// reads the target and says exactly what would change, with the target's
+// version (a Deployment's generation). Each action checks that version
+// again and refuses with a *StaleError when the target changed since.
+type Operator interface {
+	PlanScale(ctx context.Context, service string, replicas int32) (ScalePlan, error)
+	Scale(ctx context.Context, service string, replicas int32, version string) error
+	// PlanRollback plans a rollback to revision (0: the previous one).
+	PlanRollback(ctx context.Context, service string, revision int64) (RollbackPlan, error)
+	Rollback(ctx context.Context, service string, revision int64, version string) error
+	PlanRestart(ctx context.Context, service string) (RestartPlan, error)
+	Restart(ctx context.Context, service string, version string) error
+}
+
+// ScalePlan is what a scale would do.
+type ScalePlan struct {
+	Namespace, Service string
+	From, To           int32
+	Version            string
+	// HPA names the HorizontalPodAutoscaler that manages the deployment
+	// ("" when none), with its bounds: it will override a manual scale.
+	HPA            string
+	HPAMin, HPAMax int32
+}
+
+// RollbackPlan is what a rollback would do.
+type RollbackPlan struct {
+	Namespace, Service       string
+	FromRevision, ToRevision int64
+	FromImages, ToImages     []string
+	// Changes lists the pod template's differences, one per line
+	// ("container api: image a → b").
+	Changes []string
+	Version string
+}
+
+// RestartPlan is what a restart would do.
+type RestartPlan struct {
+	Namespace, Service string
+	// Pods is how many pods the rollout will replace.
+	Pods    int
+	Version string
+}
+
+// StaleError is an action refused because its target is no longer the
+// version it was planned against.
+type StaleError struct {
+	Kind, Name string
+	Reason     string
+}
+
+func (e *StaleError) Error() string { return e.Kind + " " + e.Name + " changed: " + e.Reason }

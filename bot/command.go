@@ -89,6 +89,9 @@ type Arg struct {
 	Min, Max int64
 	// Complete names a source of autocompletion ("service").
 	Complete string
+	// Rest makes the last positional argument take every remaining word
+	// ("deploying a fix" as one reason).
+	Rest bool
 }
 
 // CommandSpec is one entry of the command table.
@@ -99,9 +102,16 @@ type CommandSpec struct {
 	Args        []Arg
 	Role        policy.Role
 	Destructive bool
-	// Timeout bounds Run (default 25 s).
+	// Timeout bounds Run, Plan and Execute each (default 25 s).
 	Timeout time.Duration
-	Run     func(ctx context.Context, inv Invocation) (Answer, error)
+	// Run answers a command that is not destructive.
+	Run func(ctx context.Context, inv Invocation) (Answer, error)
+	// Plan and Execute make a destructive command: Plan is a dry run that
+	// says exactly what would change; Execute carries out an approved plan
+	// and refuses (a *StaleError) when the target is no longer the version
+	// planned. It returns what happened, for the card and the audit log.
+	Plan    func(ctx context.Context, inv Invocation) (Plan, error)
+	Execute func(ctx context.Context, inv Invocation, p Plan) (string, error)
 }
 
 // Usage is the spec's usage line, derived from its arguments.
@@ -261,6 +271,10 @@ func parseArgs(spec *CommandSpec, tokens []string, options map[string]string) (m
 			continue
 		}
 		if next >= len(positional) {
+			if n := len(positional); n > 0 && positional[n-1].Rest {
+				args[positional[n-1].Name] += " " + tok
+				continue
+			}
 			return nil, bad("unexpected %q", tok)
 		}
 		args[positional[next].Name] = tok

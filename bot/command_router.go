@@ -26,6 +26,17 @@ type RouterConfig struct {
 	// Authorize decides the caller's role for a command before it runs.
 	// Nil: everyone is a Viewer (the read-only commands' role).
 	Authorize func(ctx context.Context, cmd Command, spec *CommandSpec) (policy.Role, error)
+	// Audit records every command, allowed or refused, before it runs; a
+	// command whose record cannot be written does not run. Nil: no audit
+	// log (tests of parsing only).
+	Audit func(ctx context.Context, rec AuditRecord) error
+}
+
+// ActionRequester takes over a destructive command once it is planned: it
+// holds the plan for approval (or runs it, when the plan needs none) and
+// answers the requester.
+type ActionRequester interface {
+	Request(ctx context.Context, inv Invocation, plan Plan) (Answer, error)
 }
 
 // Router turns verified commands into answers: channel check, parsing,
@@ -38,7 +49,12 @@ type Router struct {
 	allowed map[string]bool
 	log     *zap.Logger
 	metrics routerMetrics
+	actions ActionRequester
 }
+
+// SetActions hands destructive commands to a; until it is set they are
+// refused. Call it before Handle is first used.
+func (r *Router) SetActions(a ActionRequester) { r.actions = a }
 
 type routerMetrics struct {
 	commands *prometheus.CounterVec
@@ -93,11 +109,17 @@ func checkSpec(s *CommandSpec) error {
 	if len(words) == 0 || len(words) > 2 || strings.Join(words, " ") != s.Name {
 		return fmt.Errorf("command %q: a name is one or two words", s.Name)
 	}
-	if s.Run == nil || s.Summary == "" || s.Role == policy.NoAccess {
-		return fmt.Errorf("command %q: needs a summary, a role and a handler", s.Name)
+	if s.Summary == "" || s.Role == policy.NoAccess {
+		return fmt.Errorf("command %q: needs a summary and a role", s.Name)
+	}
+	if s.Destructive != (s.Run == nil) || s.Destructive != (s.Plan != nil && s.Execute != nil) {
+		return fmt.Errorf("command %q: a destructive command has Plan and Execute, any other Run", s.Name)
 	}
 	seenOptional := false
-	for _, a := range s.Args {
+	for i, a := range s.Args {
+		if a.Rest && (!a.Positional || i != len(s.Args)-1 || a.Kind != ArgString) {
+			return fmt.Errorf("command %q: only the last argument, a positional string, takes the rest", s.Name)
+		}
 		if a.Positional && a.Required && seenOptional {
 			return fmt.Errorf("command %q: required argument %s after an optional one", s.Name, a.Name)
 		}
@@ -152,40 +174,49 @@ func (r *Router) Handle(ctx context.Context, cmd Command, resp Responder) {
 
 func (r *Router) answer(ctx context.Context, cmd Command) (Answer, string, string) {
 	if !r.allowed[cmd.Channel] {
-		return private(fmt.Sprintf("Commands are not accepted in this channel. They work in %s.", r.channelList())), "-", "refused"
+		return r.refuse(ctx, cmd, "-", "refused", fmt.Sprintf("Commands are not accepted in this channel. They work in %s.", r.channelList()))
 	}
-	words, err := Tokenize(cmd.Text)
-	if err != nil {
-		return private(err.Error()), "-", "usage"
-	}
-	spec, rest := r.Lookup(words)
-	if spec == nil {
-		a := r.help("")
-		if len(words) > 0 {
-			a.Title = fmt.Sprintf("Unknown command %q. %s", words[0], a.Title)
+	inv, uerr := r.parse(cmd)
+	if uerr != nil {
+		name := "unknown"
+		if inv.Spec != nil {
+			name = inv.Spec.Name
 		}
-		return a, "unknown", "usage"
+		if a, err := r.audit(ctx, cmd, name, "invalid", uerr.Error()); err != nil {
+			return a, name, "error"
+		}
+		if inv.Spec == nil {
+			return *uerr.answer, name, "usage"
+		}
+		return r.usage(uerr), name, "usage"
 	}
-	args, err := parseArgs(spec, rest, cmd.Options)
-	if err != nil {
-		return r.usage(err), spec.Name, "usage"
-	}
+	spec := inv.Spec
 	role := policy.Viewer
 	if r.cfg.Authorize != nil {
+		var err error
 		if role, err = r.cfg.Authorize(ctx, cmd, spec); err != nil {
-			return private(err.Error()), spec.Name, "refused"
+			return r.refuse(ctx, cmd, spec.Name, "error", "Your role could not be checked: "+err.Error())
 		}
 	}
 	if !role.Allows(spec.Role) {
-		return private(fmt.Sprintf("%s needs the %s role; you are %s.", spec.Name, spec.Role, role)), spec.Name, "refused"
+		return r.refuse(ctx, cmd, spec.Name, "refused", fmt.Sprintf("%s needs the %s role; you are %s.", spec.Name, spec.Role, role))
 	}
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = DefaultCommandTimeout
+	inv.Role = role
+	if a, err := r.audit(ctx, cmd, spec.Name, "allowed", ""); err != nil {
+		return a, spec.Name, "error"
 	}
+	timeout := spec.timeout()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	a, err := spec.Run(rctx, Invocation{Command: cmd, Spec: spec, Role: role, args: args})
+	var (
+		a   Answer
+		err error
+	)
+	if spec.Destructive {
+		a, err = r.request(rctx, inv)
+	} else {
+		a, err = spec.Run(rctx, inv)
+	}
 	var ue *UsageError
 	switch {
 	case errors.As(err, &ue):
@@ -197,6 +228,130 @@ func (r *Router) answer(ctx context.Context, cmd Command) (Answer, string, strin
 		return errorAnswer(fmt.Sprintf("%s failed: %v", spec.Name, err)), spec.Name, "error"
 	}
 	return a, spec.Name, "ok"
+}
+
+// request plans a destructive command and hands it to the approvals.
+func (r *Router) request(ctx context.Context, inv Invocation) (Answer, error) {
+	if r.actions == nil {
+		return private(inv.Spec.Name + " is not available: this bot has no approval service."), nil
+	}
+	plan, err := inv.Spec.Plan(ctx, inv)
+	if err != nil {
+		return Answer{}, err
+	}
+	plan.Action = inv.Spec.Name
+	plan.Role = max(plan.Role, inv.Spec.Role)
+	return r.actions.Request(ctx, inv, plan)
+}
+
+func (s *CommandSpec) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return DefaultCommandTimeout
+}
+
+// parseError is a command that could not be parsed: a usage error, or an
+// unknown command answered with help.
+type parseError struct {
+	usage  *UsageError
+	answer *Answer
+	msg    string
+}
+
+func (e *parseError) Error() string { return e.msg }
+
+// parse finds cmd's spec and parses its arguments. On failure the returned
+// Invocation still names the spec when one was found.
+func (r *Router) parse(cmd Command) (Invocation, *parseError) {
+	words, err := Tokenize(cmd.Text)
+	if err != nil {
+		a := private(err.Error())
+		return Invocation{}, &parseError{answer: &a, msg: err.Error()}
+	}
+	spec, rest := r.Lookup(words)
+	if spec == nil {
+		a := r.help("")
+		msg := "no command"
+		if len(words) > 0 {
+			a.Title = fmt.Sprintf("Unknown command %q. %s", words[0], a.Title)
+			msg = fmt.Sprintf("unknown command %q", words[0])
+		}
+		return Invocation{}, &parseError{answer: &a, msg: msg}
+	}
+	args, err := parseArgs(spec, rest, cmd.Options)
+	if err != nil {
+		var ue *UsageError
+		errors.As(err, &ue)
+		return Invocation{Command: cmd, Spec: spec}, &parseError{usage: ue, msg: err.Error()}
+	}
+	return Invocation{Command: cmd, Spec: spec, args: args}, nil
+}
+
+// Replan parses a stored destructive command again and re-runs its dry
+// run, so the approvals can tell whether the target is still the one that
+// was approved.
+func (r *Router) Replan(ctx context.Context, cmd Command, role policy.Role) (Invocation, Plan, error) {
+	inv, perr := r.parse(cmd)
+	if perr != nil {
+		return Invocation{}, Plan{}, fmt.Errorf("command %q no longer parses: %s", cmd.Text, perr.msg)
+	}
+	if !inv.Spec.Destructive {
+		return Invocation{}, Plan{}, fmt.Errorf("command %q is not destructive", inv.Spec.Name)
+	}
+	inv.Role = role
+	ctx, cancel := context.WithTimeout(ctx, inv.Spec.timeout())
+	defer cancel()
+	plan, err := inv.Spec.Plan(ctx, inv)
+	if err != nil {
+		return inv, Plan{}, err
+	}
+	plan.Action = inv.Spec.Name
+	plan.Role = max(plan.Role, inv.Spec.Role)
+	return inv, plan, nil
+}
+
+// Execute runs an approved plan with the command's deadline.
+func (r *Router) Execute(ctx context.Context, inv Invocation, plan Plan) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, inv.Spec.timeout())
+	defer cancel()
+	return inv.Spec.Execute(ctx, inv, plan)
+}
+
+// audit records a command's outcome; when that fails the command must not
+// run, and the returned answer says why.
+func (r *Router) audit(ctx context.Context, cmd Command, name, outcome, detail string) (Answer, error) {
+	if r.cfg.Audit == nil {
+		return Answer{}, nil
+	}
+	text := "/" + r.cfg.Root + " " + cmd.Text
+	for k, v := range cmd.Options {
+		text += fmt.Sprintf(" %s=%q", k, v)
+	}
+	if detail != "" {
+		text += " — " + detail
+	}
+	at := cmd.ReceivedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	err := r.cfg.Audit(ctx, AuditRecord{
+		At: at, Actor: cmd.User, Kind: AuditCommand, Action: name,
+		Outcome: outcome, Channel: cmd.Channel, Detail: text,
+	})
+	if err != nil {
+		r.log.Error("audit log not written; command not run", zap.String("command", name), zap.Error(err))
+		return errorAnswer("The audit log cannot be written right now, so nothing was run. Try again in a moment."), err
+	}
+	return Answer{}, nil
+}
+
+// refuse audits a refusal and answers it privately.
+func (r *Router) refuse(ctx context.Context, cmd Command, name, outcome, msg string) (Answer, string, string) {
+	if a, err := r.audit(ctx, cmd, name, outcome, msg); err != nil {
+		return a, name, "error"
+	}
+	return private(msg), name, outcome
 }
 
 func (r *Router) channelList() string {
@@ -235,8 +390,14 @@ func (r *Router) help(name string) Answer {
 
 // usage answers a command typed wrong with what was wrong and its usage line.
 func (r *Router) usage(err error) Answer {
-	var ue *UsageError
-	if !errors.As(err, &ue) || ue.Spec == nil {
+	var (
+		ue *UsageError
+		pe *parseError
+	)
+	if errors.As(err, &pe) && pe.usage != nil {
+		ue = pe.usage
+	}
+	if ue == nil && !errors.As(err, &ue) || ue.Spec == nil {
 		return private(err.Error())
 	}
 	return private(ue.Msg + "\nusage: /" + r.cfg.Root + " " + ue.Spec.Usage())

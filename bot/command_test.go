@@ -177,3 +177,71 @@ func TestRouterRejectsBadTables(t *testing.T) {
 		})
 	}
 }
+
+func TestRestArgument(t *testing.T) {
+	spec := &CommandSpec{Name: "silence", Args: []Arg{
+		{Name: "what", Positional: true, Required: true},
+		{Name: "reason", Positional: true, Required: true, Rest: true},
+	}}
+	args, err := parseArgs(spec, []string{"alertname=X", "deploying", "a", "fix"}, nil)
+	if err != nil || args["reason"] != "deploying a fix" || args["what"] != "alertname=X" {
+		t.Fatalf("parseArgs = %v, %v", args, err)
+	}
+	bad := CommandSpec{Name: "x", Summary: "x", Role: policy.Viewer, Run: func(context.Context, Invocation) (Answer, error) { return Answer{}, nil },
+		Args: []Arg{{Name: "a", Positional: true, Rest: true}, {Name: "b", Positional: true}}}
+	if err := checkSpec(&bad); err == nil {
+		t.Fatal("a Rest argument before another was accepted")
+	}
+}
+
+// Every command is audited before it runs; one whose record cannot be
+// written does not run.
+func TestRouterAudits(t *testing.T) {
+	var (
+		ran  int
+		recs []AuditRecord
+		fail bool
+	)
+	specs := []CommandSpec{
+		{Name: "status", Summary: "s", Role: policy.Viewer, Run: func(context.Context, Invocation) (Answer, error) { ran++; return Answer{Title: "ok"}, nil }},
+		{Name: "scale", Summary: "s", Role: policy.Admin, Destructive: true,
+			Plan:    func(context.Context, Invocation) (Plan, error) { ran++; return Plan{}, nil },
+			Execute: func(context.Context, Invocation, Plan) (string, error) { ran++; return "", nil }},
+	}
+	r, err := NewRouter(specs, RouterConfig{Root: "ops", Channels: []string{"C1"},
+		Authorize: func(context.Context, Command, *CommandSpec) (policy.Role, error) { return policy.Admin, nil },
+		Audit: func(_ context.Context, rec AuditRecord) error {
+			if fail {
+				return errors.New("disk full")
+			}
+			recs = append(recs, rec)
+			return nil
+		}}, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(channel, text string) Answer {
+		var rec recorder
+		r.Handle(context.Background(), Command{Platform: "slack", User: Identity{UserID: "U1"}, Channel: channel, Text: text}, &rec)
+		return rec.answers[0]
+	}
+	run("C1", "status")
+	run("C2", "status")
+	run("C1", "nonsense")
+	if ran != 1 || len(recs) != 3 {
+		t.Fatalf("ran %d, audited %d", ran, len(recs))
+	}
+	for i, want := range []string{"status/allowed", "-/refused", "unknown/invalid"} {
+		if got := recs[i].Action + "/" + recs[i].Outcome; got != want || recs[i].Kind != AuditCommand || recs[i].At.IsZero() {
+			t.Errorf("record %d = %s (%+v), want %s", i, got, recs[i], want)
+		}
+	}
+	// Without an approval service a destructive command is refused, unplanned.
+	if a := run("C1", "scale"); !strings.Contains(a.Title, "no approval service") || ran != 1 {
+		t.Fatalf("destructive command without approvals: %q (ran %d)", a.Title, ran)
+	}
+	fail = true
+	if a := run("C1", "status"); !strings.Contains(a.Title, "audit log cannot be written") || ran != 1 {
+		t.Fatalf("command with the audit log down: %q (ran %d)", a.Title, ran)
+	}
+}

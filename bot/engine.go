@@ -53,7 +53,7 @@ func NewEngine(store Store, cfg EngineConfig, log *zap.Logger, reg prometheus.Re
 		}, []string{"result"}),
 		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatops_incident_transitions_total",
-			Help: "Incident lifecycle transitions: opened, resolved, reopened, severity_changed.",
+			Help: "Incident lifecycle transitions: opened, resolved, reopened, severity_changed, acknowledged.",
 		}, []string{"transition"}),
 	}
 	if reg != nil {

@@ -66,6 +66,12 @@ type Incident struct {
 	OpenedAt          time.Time         `json:"opened_at"`
 	ResolvedAt        *time.Time        `json:"resolved_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
+	// AckedAt and AckedBy say who acknowledged the incident, and when.
+	AckedAt *time.Time `json:"acked_at,omitempty"`
+	AckedBy string     `json:"acked_by,omitempty"`
+	// SeverityOverride is a person's choice of severity; it sticks over
+	// what the alerts say until the incident resolves.
+	SeverityOverride *Severity `json:"severity_override,omitempty"`
 }
 
 // EventKind names a timeline entry.
@@ -78,6 +84,10 @@ const (
 	EventSeverityChanged EventKind = "severity_changed"
 	EventResolved        EventKind = "resolved"
 	EventReopened        EventKind = "reopened"
+	EventAcknowledged    EventKind = "acknowledged"
+	// EventAction is a command run from the incident's thread: a request,
+	// an approval, an execution and its result.
+	EventAction EventKind = "action"
 )
 
 // Event is one entry of an incident's timeline. Events are only appended for

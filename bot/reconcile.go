@@ -107,6 +107,9 @@ func reconcile(cur *Incident, stored []Alert, counts AlertCounts, g AlertGroup, 
 	case inc.Severity == SeverityUnknown:
 		sev = worstAll // a group first seen already resolved
 	}
+	if inc.SeverityOverride != nil && firing > 0 {
+		sev = *inc.SeverityOverride // a person's choice sticks while it fires
+	}
 	if ch.isNew {
 		inc.Severity = sev
 		ch.events = append([]Event{{At: now, Kind: EventOpened, Detail: fmt.Sprintf("%s opened at %s: %s", inc.Title, sev, pluralAlerts(firing, "firing"))}}, ch.events...)
@@ -121,11 +124,13 @@ func reconcile(cur *Incident, stored []Alert, counts AlertCounts, g AlertGroup, 
 		inc.Status = IncidentResolved
 		t := now
 		inc.ResolvedAt = &t
+		inc.SeverityOverride = nil
 		ch.events = append(ch.events, Event{At: now, Kind: EventResolved, Detail: "all alerts resolved"})
 		ch.dirty = true
 	case firing > 0 && inc.Status == IncidentResolved:
 		inc.Status = IncidentOpen
 		inc.ResolvedAt = nil
+		inc.AckedAt, inc.AckedBy = nil, "" // new trouble wants a new acknowledgement
 		ch.events = append(ch.events, Event{At: now, Kind: EventReopened, Detail: fmt.Sprintf("fired again: %s", pluralAlerts(firing, "firing"))})
 		ch.dirty = true
 	}

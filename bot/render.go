@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,6 +48,16 @@ func RootMessage(d IncidentDetail, dest Destination) Message {
 	)
 	if d.Status == IncidentResolved && d.ResolvedAt != nil {
 		m.Fields = append(m.Fields, Field{"Duration", humanDuration(d.ResolvedAt.Sub(d.OpenedAt))})
+	}
+	if d.AckedAt != nil {
+		m.Fields = append(m.Fields, Field{"Acknowledged", clip(d.AckedBy, maxFieldValue) + " at " + d.AckedAt.UTC().Format("15:04 MST")})
+	}
+	if d.Status == IncidentOpen {
+		id := strconv.FormatInt(d.ID, 10)
+		if d.AckedAt == nil {
+			m.Buttons = append(m.Buttons, Button{ID: "chatops:incident:ack:" + id, Label: "Acknowledge"})
+		}
+		m.Buttons = append(m.Buttons, Button{ID: "chatops:incident:resolve:" + id, Label: "Resolve"})
 	}
 	for _, k := range keyLabels {
 		if v := d.CommonLabels[k]; v != "" {

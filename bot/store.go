@@ -24,6 +24,8 @@ type Store interface {
 	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
 	Outbox
 	ReplayGuard
+	ApprovalStore
+	AuditLog
 	// Ready reports whether the store is reachable and fully migrated.
 	Ready(ctx context.Context) error
 	Close() error
@@ -93,6 +95,12 @@ type Tx interface {
 	UpdateIncident(ctx context.Context, inc *Incident) error
 	UpsertAlerts(ctx context.Context, incidentID int64, alerts []Alert, at time.Time) error
 	AppendEvents(ctx context.Context, incidentID int64, events []Event) error
+	// LockIncident loads an incident and holds it until the transaction
+	// ends (a person acknowledging it while alerts arrive); ErrNotFound
+	// for an unknown id.
+	LockIncident(ctx context.Context, id int64) (*Incident, error)
+	// AppendAudit seals and appends audit rows to the chain.
+	AppendAudit(ctx context.Context, recs ...AuditRecord) error
 	// Enqueue adds a sync job for an incident and destination, or, when one
 	// is already pending, coalesces into it: the earlier due time and the
 	// more urgent priority win.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/policy"
 )
 
 // Defaults.
@@ -46,6 +47,8 @@ type Config struct {
 	Commands        Commands      `yaml:"commands"`
 	Kubernetes      Kubernetes    `yaml:"kubernetes"`
 	Alertmanager    Alertmanager  `yaml:"alertmanager"`
+	Access          Access        `yaml:"access"`
+	Approvals       Approvals     `yaml:"approvals"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
 
@@ -174,6 +177,47 @@ type Alertmanager struct {
 	URL string `yaml:"url"`
 }
 
+// Access maps chat identities to roles (viewer, member, admin, owner).
+// Keys are platform ids: Slack user ids (U…) and user group ids (S…),
+// Discord user ids and guild role ids, and channel ids for the caps.
+type Access struct {
+	// DefaultRole is the role of people no entry names: viewer (default)
+	// or none.
+	DefaultRole  string            `yaml:"default_role"`
+	SlackUsers   map[string]string `yaml:"slack_users"`
+	SlackGroups  map[string]string `yaml:"slack_groups"`
+	DiscordUsers map[string]string `yaml:"discord_users"`
+	DiscordRoles map[string]string `yaml:"discord_roles"`
+	// Channel caps: everyone in the channel holds at most that role.
+	SlackChannelCaps   map[string]string `yaml:"slack_channel_caps"`
+	DiscordChannelCaps map[string]string `yaml:"discord_channel_caps"`
+	// GroupCacheTTL is how long Slack user group membership is cached.
+	GroupCacheTTL time.Duration `yaml:"group_cache_ttl"`
+}
+
+// Approvals is the two-person rule for destructive commands.
+type Approvals struct {
+	// Quorum is how many people besides the requester approve (default 1).
+	Quorum int           `yaml:"quorum"`
+	Expiry time.Duration `yaml:"expiry"`
+	// BreakGlass lets an Owner run their own request alone with a reason
+	// (off by default); it is announced in the break-glass channels.
+	BreakGlass         bool   `yaml:"break_glass"`
+	BreakGlassSlack    string `yaml:"break_glass_slack_channel"`
+	BreakGlassDiscord  string `yaml:"break_glass_discord_channel"`
+	MaxRequestsPerHour int    `yaml:"max_requests_per_hour"`
+	// ScaleBounds limit `scale` per service; DefaultScaleMax the others.
+	ScaleBounds     []ScaleBound `yaml:"scale_bounds"`
+	DefaultScaleMax int          `yaml:"default_scale_max"`
+}
+
+// ScaleBound is the replicas a person may ask for one service.
+type ScaleBound struct {
+	Service string `yaml:"service"`
+	Min     int    `yaml:"min"`
+	Max     int    `yaml:"max"`
+}
+
 // Outbox tunes the chat dispatcher.
 type Outbox struct {
 	Workers int `yaml:"workers"`
@@ -248,6 +292,8 @@ const (
 	DefaultDiscordAPIURL     = "https://discord.com/api/v10/"
 	DefaultThreadAutoArchive = 1440
 	DefaultOutboxWorkers     = 4
+	DefaultGroupCacheTTL     = time.Minute
+	DefaultScaleMax          = 20
 )
 
 // Default is the configuration with no file at all.
@@ -265,6 +311,11 @@ func Default() Config {
 		Outbox:          Outbox{Workers: DefaultOutboxWorkers},
 		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway"},
 		Kubernetes:      Kubernetes{Namespace: "bakery-ia"},
+		Access:          Access{DefaultRole: "viewer", GroupCacheTTL: DefaultGroupCacheTTL},
+		Approvals: Approvals{
+			Quorum: policy.DefaultRule.Quorum, Expiry: policy.DefaultRule.Expiry,
+			MaxRequestsPerHour: policy.DefaultRule.MaxRequestsPerHour, DefaultScaleMax: DefaultScaleMax,
+		},
 	}
 }
 

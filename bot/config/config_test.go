@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/policy"
 )
 
 const (
@@ -438,6 +439,15 @@ func TestLoadFileProblems(t *testing.T) {
 		{"outbox workers zero", "outbox:\n  workers: 0\n", "outbox.workers", "want 1..64"},
 		{"bad mention severity", "destinations:\n  - {name: s, platform: slack, channel: C1, mention: S1, mention_severities: [P5]}\n", "destinations[0].mention_severities[0]", `severity "P5"`},
 		{"basic user without password", "webhook:\n  basic_auth:\n    username: am\n", "webhook.basic_auth.password_file", "no password"},
+		{"default role above viewer", "access:\n  default_role: admin\n", "access.default_role", "strangers never get more"},
+		{"slack user by name", "access:\n  slack_users: {ana: admin}\n", "access.slack_users.ana", "Slack user id"},
+		{"unknown role", "access:\n  discord_roles: {'123': superuser}\n", "access.discord_roles.123", "want viewer, member"},
+		{"slack group not an S id", "access:\n  slack_groups: {U1: owner}\n", "access.slack_groups.U1", "user group id"},
+		{"channel cap by name", "access:\n  slack_channel_caps: {general: member}\n", "access.slack_channel_caps.general", "channel id"},
+		{"quorum zero", "approvals:\n  quorum: 0\n", "approvals.quorum", "want 1..5"},
+		{"expiry too long", "approvals:\n  expiry: 48h\n", "approvals.expiry", "want 1m.."},
+		{"scale bounds inverted", "approvals:\n  scale_bounds:\n    - {service: orders-service, min: 5, max: 2}\n", "approvals.scale_bounds[0]", "min <= max"},
+		{"scale bounds unknown field", "approvals:\n  scale_bounds:\n    - {service: orders-service, maximum: 2}\n", "approvals.scale_bounds[0].maximum", "unknown field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -545,6 +555,25 @@ func TestBakeryIAConfig(t *testing.T) {
 				t.Errorf("Classify(%v) = %v, want %v", tt.labels, got, tt.want)
 			}
 		})
+	}
+
+	access := cfg.AccessPolicy()
+	roles := []struct {
+		p    policy.Person
+		want policy.Role
+	}{
+		{policy.Person{Platform: "slack", UserID: "U1", Groups: []string{"S0SRE"}}, policy.Admin},
+		{policy.Person{Platform: "slack", UserID: "U1", Groups: []string{"S0SRE"}, Channel: "C0ALERTS"}, policy.Member},
+		{policy.Person{Platform: "discord", UserID: "1", Groups: []string{"100000000000000002"}}, policy.Member},
+		{policy.Person{Platform: "slack", UserID: "U1"}, policy.Viewer},
+	}
+	for _, r := range roles {
+		if got := access.RoleOf(r.p); got != r.want {
+			t.Errorf("RoleOf(%+v) = %s, want %s", r.p, got, r.want)
+		}
+	}
+	if rule := cfg.ApprovalRule(); rule.Quorum != 1 || rule.Expiry != 15*time.Minute || rule.BreakGlass {
+		t.Errorf("approval rule %+v", rule)
 	}
 
 	routes := []struct {

@@ -17,8 +17,23 @@ import (
 	"go.uber.org/zap"
 )
 
-// Opener returns a fresh, migrated, empty store; the suite closes it.
-type Opener func(t *testing.T) bot.Store
+// Opener returns a fresh, migrated, empty store and the way around it;
+// the suite closes the store.
+type Opener func(t *testing.T) Backend
+
+// Backend is one store under test, and raw access to the database under it
+// for the tests that play an attacker.
+type Backend struct {
+	Store bot.Store
+	// Exec runs one SQL statement straight on the store's database,
+	// bypassing the store: what someone with the database owner's rights
+	// can do. The suite's statements are plain SQL both databases accept,
+	// with no parameters.
+	Exec func(ctx context.Context, query string, args ...any) error
+	// Unguard lists the statements that lift the audit log's append-only
+	// triggers, as such a person would before editing the log.
+	Unguard []string
+}
 
 // Clock is a controllable clock.
 type Clock struct {
@@ -65,11 +80,25 @@ func Run(t *testing.T, open Opener) {
 		}},
 	}
 	tests = append(tests, outboxTests()...)
+	tests = append(tests, approvalTests()...)
+	tests = append(tests, auditTests()...)
+	tests = append(tests, approvalServiceTests()...)
+	tests = append(tests, incidentActionTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() { s.Close() })
-			tc.fn(t, s)
+			b := open(t)
+			t.Cleanup(func() { b.Store.Close() })
+			tc.fn(t, b.Store)
+		})
+	}
+	for _, tc := range tamperTests() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := open(t)
+			t.Cleanup(func() { b.Store.Close() })
+			if b.Exec == nil || len(b.Unguard) == 0 {
+				t.Fatal("the backend gives no raw database access: the tamper tests need Exec and Unguard")
+			}
+			tc.fn(t, b)
 		})
 	}
 }

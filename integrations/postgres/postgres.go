@@ -77,9 +77,15 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*sqlstore
 	return store, nil
 }
 
-// dialect is PostgreSQL's: numbered parameters, row locks, and an advisory
+// auditLockKey is the advisory lock that appenders of the audit log queue
+// on. It is the two-int4 form: PostgreSQL keeps those apart from the
+// single-bigint keys the alert-group locks hash into, so no group can ever
+// collide with it. 0x63686f70 is "chop".
+const auditLockKey = `1667788656, 1`
+
+// dialect is PostgreSQL's: numbered parameters, row locks, an advisory
 // lock per alert group so that parallel copies of one notification queue up
-// instead of racing to open the same incident.
+// instead of racing to open the same incident, and one for the audit chain.
 func dialect() (sqlstore.Dialect, error) {
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
@@ -93,6 +99,7 @@ func dialect() (sqlstore.Dialect, error) {
 		Name:           "postgres",
 		NumberedParams: true,
 		LockGroup:      `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
+		LockAudit:      `SELECT pg_advisory_xact_lock(` + auditLockKey + `)`,
 		ForUpdate:      "FOR UPDATE",
 		SkipLocked:     "FOR UPDATE SKIP LOCKED",
 		Migrations:     sqlstore.Migrations{Dialect: goose.DialectPostgres, FS: sub, Locker: locker},

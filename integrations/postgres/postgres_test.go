@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/storetest"
@@ -59,19 +60,54 @@ func freshDB(t *testing.T) string {
 	return u.String()
 }
 
-func open(t *testing.T) bot.Store {
-	s, err := postgres.Open(context.Background(), postgres.Config{URL: freshDB(t), MaxConns: 8}, nil)
+func open(t *testing.T) storetest.Backend {
+	dbURL := freshDB(t)
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: dbURL, MaxConns: 8}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	// A connection of its own, as an attacker with the owner's rights
+	// would have: nothing it does passes through the store.
+	raw, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close(context.Background()) })
+	return storetest.Backend{
+		Store: s,
+		Exec: func(ctx context.Context, query string, args ...any) error {
+			_, err := raw.Exec(ctx, query, args...)
+			return err
+		},
+		Unguard: []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`},
+	}
 }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+// TRUNCATE fires no row trigger: it has its own, and is refused too.
+func TestAuditLogRefusesTruncate(t *testing.T) {
+	b := open(t)
+	defer b.Store.Close()
+	ctx := context.Background()
+	err := b.Store.InTx(ctx, func(tx bot.Tx) error {
+		return tx.AppendAudit(ctx, bot.AuditRecord{At: time.Now(), Kind: bot.AuditCommand, Action: "health", Outcome: "allowed"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Exec(ctx, `TRUNCATE audit_log`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("TRUNCATE audit_log = %v, want the append-only refusal", err)
+	}
+	n := 0
+	if err := b.Store.AuditRecords(ctx, time.Time{}, func(bot.AuditRecord) error { n++; return nil }); err != nil || n != 1 {
+		t.Fatalf("after TRUNCATE: %d rows, %v; want 1", n, err)
+	}
 }
 
 // Replicas starting together all migrate; the session lock makes them take

@@ -5,19 +5,20 @@ package sqlstore
 // controllable clock in tests controls everything.
 
 const incidentColumns = `id, receiver, group_key, status, severity, title, group_labels, common_labels,
-	common_annotations, external_url, truncated_alerts, firing, resolved, opened_at, resolved_at, updated_at`
+	common_annotations, external_url, truncated_alerts, firing, resolved, opened_at, resolved_at, updated_at,
+	acked_at, acked_by, severity_override`
 
 const qLatestIncident = `SELECT ` + incidentColumns + ` FROM incidents
 	WHERE receiver = ? AND group_key = ? ORDER BY id DESC LIMIT 1`
 
 const qCreateIncident = `INSERT INTO incidents (receiver, group_key, status, severity, title, group_labels,
 	common_labels, common_annotations, external_url, truncated_alerts, firing, resolved, opened_at,
-	resolved_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	resolved_at, updated_at, acked_at, acked_by, severity_override)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 const qUpdateIncident = `UPDATE incidents SET status = ?, severity = ?, title = ?, group_labels = ?,
 	common_labels = ?, common_annotations = ?, external_url = ?, truncated_alerts = ?, firing = ?,
-	resolved = ?, resolved_at = ?, updated_at = ?
+	resolved = ?, resolved_at = ?, updated_at = ?, acked_at = ?, acked_by = ?, severity_override = ?
 	WHERE id = ?`
 
 const alertSelect = `SELECT fingerprint, status, severity, labels, annotations, starts_at, ends_at, generator_url
@@ -62,6 +63,9 @@ const qListIncidents = `SELECT ` + incidentColumns + ` FROM incidents
 	WHERE (? = '' OR status = ?) ORDER BY id DESC LIMIT ?`
 
 const qGetIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?`
+
+// qLockIncident is completed by the dialect's row lock.
+const qLockIncident = qGetIncident + ` `
 
 const qCountOpen = `SELECT severity, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY severity`
 
@@ -112,3 +116,65 @@ const qSaveThread = `INSERT INTO threads (incident_id, destination, platform, ch
 const qRemember = `INSERT INTO seen_requests (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`
 
 const qForgetExpired = `DELETE FROM seen_requests WHERE expires_at < ?`
+
+// Approvals. The plan and options are JSON; incident_id is NULL outside an
+// incident's thread.
+
+const approvalColumns = `id, nonce, status, requester_platform, requester_user_id, requester_name, platform,
+	channel, thread, incident_id, command_text, options, plan, hash, quorum, reason, card_channel, card_root_id,
+	card_thread_id, created_at, expires_at, decided_at, executed_at, result`
+
+const qCreateApproval = `INSERT INTO approvals (nonce, status, requester_platform, requester_user_id,
+	requester_name, platform, channel, thread, incident_id, command_text, options, plan, hash, quorum, reason,
+	card_channel, card_root_id, card_thread_id, created_at, expires_at, decided_at, executed_at, result)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+
+const qGetApproval = `SELECT ` + approvalColumns + ` FROM approvals WHERE id = ?`
+
+// qLockApproval is completed by the dialect's row lock.
+const qLockApproval = qGetApproval + ` `
+
+// Only what moves after the request was made: its plan, hash and requester
+// are fixed for good.
+const qUpdateApproval = `UPDATE approvals SET status = ?, reason = ?, card_channel = ?, card_root_id = ?,
+	card_thread_id = ?, decided_at = ?, executed_at = ?, result = ?
+	WHERE id = ?`
+
+// Votes in the order they were cast; the voter breaks ties so the order is
+// stable.
+const qVotes = `SELECT approval_id, voter_platform, voter_user_id, voter_name, role, approve, at
+	FROM approval_votes WHERE approval_id = ? ORDER BY at, voter_platform, voter_user_id`
+
+// qVotesAmongHead is followed by a list of placeholders and the order.
+const qVotesAmongHead = `SELECT approval_id, voter_platform, voter_user_id, voter_name, role, approve, at
+	FROM approval_votes WHERE approval_id IN `
+
+const qVotesAmongTail = ` ORDER BY approval_id, at, voter_platform, voter_user_id`
+
+// A second vote by the same person hits the primary key and fails.
+const qAddVote = `INSERT INTO approval_votes (approval_id, voter_platform, voter_user_id, voter_name, role,
+	approve, at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+const qCountRequests = `SELECT COUNT(*) FROM approvals
+	WHERE requester_platform = ? AND requester_user_id = ? AND created_at >= ?`
+
+const qDueApprovals = `SELECT ` + approvalColumns + ` FROM approvals
+	WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`
+
+// The audit log. Rows are only ever inserted; seq is assigned by the store
+// under the dialect's audit lock.
+
+const auditColumns = `seq, at, actor_platform, actor_user_id, actor_name, kind, action, outcome, approval_id,
+	incident_id, channel, detail, flagged, prev_hash, hash`
+
+const qAuditLast = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
+
+const qAppendAuditHead = `INSERT INTO audit_log (` + auditColumns + `) VALUES `
+
+const auditColumnCount = 15
+
+// Keyset pagination: each page starts after the last seq of the one before,
+// so a long log is read in bounded pages, each an index range scan.
+const qAuditPage = `SELECT ` + auditColumns + ` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`
+
+const qAuditPageSince = `SELECT ` + auditColumns + ` FROM audit_log WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`

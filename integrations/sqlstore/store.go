@@ -29,6 +29,11 @@ type Dialect struct {
 	// group; its only parameter is the group's identity. Unset means the
 	// database already serialises writing transactions (SQLite).
 	LockGroup string
+	// LockAudit, when set, takes the transaction-scoped lock that appenders
+	// of the audit log queue on, so that each reads the chain's true last
+	// row; it has no parameter. Unset means the database already serialises
+	// writing transactions (SQLite).
+	LockAudit string
 	// ForUpdate is appended to reads of rows the transaction will write.
 	ForUpdate string
 	// SkipLocked closes the outbox claim's inner SELECT so that concurrent
@@ -57,6 +62,9 @@ type queries struct {
 	list, get, countOpen, outboxDepth, outboxOldest, lockGroup     string
 	claim, finish, release, retry, thread, saveThread              string
 	remember, forgetExpired                                        string
+	lockIncident, lockAudit, auditLast, auditPage, auditPageSince  string
+	createApproval, getApproval, lockApproval, updateApproval      string
+	votes, addVote, countRequests, dueApprovals                    string
 }
 
 // New wraps an open database. The caller has applied the migrations. Store
@@ -86,6 +94,20 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 		remember:      r(qRemember),
 		forgetExpired: r(qForgetExpired),
 		lockGroup:     r(d.LockGroup),
+
+		lockIncident:   r(qLockIncident + d.ForUpdate),
+		lockAudit:      r(d.LockAudit),
+		auditLast:      r(qAuditLast),
+		auditPage:      r(qAuditPage),
+		auditPageSince: r(qAuditPageSince),
+		createApproval: r(qCreateApproval),
+		getApproval:    r(qGetApproval),
+		lockApproval:   r(qLockApproval + d.ForUpdate),
+		updateApproval: r(qUpdateApproval),
+		votes:          r(qVotes),
+		addVote:        r(qAddVote),
+		countRequests:  r(qCountRequests),
+		dueApprovals:   r(qDueApprovals),
 	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "chatops_store_duration_seconds",
@@ -118,9 +140,12 @@ func rebind(q string, numbered bool) string {
 	return b.String()
 }
 
-func (s *Store) observe(op string, start time.Time, err error) {
+// observe records an operation's latency and outcome. It takes the
+// operation's named error by address because it is deferred: a deferred
+// call's arguments are evaluated when it is deferred, not when it runs.
+func (s *Store) observe(op string, start time.Time, errp *error) {
 	outcome := "ok"
-	if err != nil && !errors.Is(err, bot.ErrNotFound) {
+	if err := *errp; err != nil && !errors.Is(err, bot.ErrNotFound) {
 		outcome = "error"
 	}
 	s.latency.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
@@ -149,7 +174,7 @@ func (s *Store) UseInteractivePool(db *sql.DB) { s.interactive = db }
 
 // Ready pings the database and checks that no migration is pending.
 func (s *Store) Ready(ctx context.Context) (err error) {
-	defer s.observe("ready", time.Now(), err)
+	defer s.observe("ready", time.Now(), &err)
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%s: ping: %w", s.d.Name, err)
 	}
@@ -165,13 +190,25 @@ func (s *Store) Ready(ctx context.Context) (err error) {
 
 // InTx runs fn in one transaction.
 func (s *Store) InTx(ctx context.Context, fn func(bot.Tx) error) (err error) {
-	defer s.observe("tx", time.Now(), err)
+	defer s.observe("tx", time.Now(), &err)
+	return s.runTx(ctx, func(t *tx) error { return fn(t) })
+}
+
+// ApprovalTx runs fn in one transaction.
+func (s *Store) ApprovalTx(ctx context.Context, fn func(bot.ApprovalTx) error) (err error) {
+	defer s.observe("approval_tx", time.Now(), &err)
+	return s.runTx(ctx, func(t *tx) error { return fn(t) })
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(*tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
+	// Rolls back on an error and on a panic (or a test's Goexit) alike, so
+	// a lock is never left held; after Commit it is a no-op.
+	defer sqlTx.Rollback() //nolint:errcheck // ErrTxDone after a commit
 	if err := fn(&tx{tx: sqlTx, s: s}); err != nil {
-		_ = sqlTx.Rollback()
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -180,6 +217,9 @@ func (s *Store) InTx(ctx context.Context, fn func(bot.Tx) error) (err error) {
 	return nil
 }
 
+// tx is both the engine's bot.Tx and the approval service's bot.ApprovalTx:
+// the audit rows of either are written in the same transaction as the
+// change they record.
 type tx struct {
 	tx *sql.Tx
 	s  *Store
@@ -244,6 +284,16 @@ func (t *tx) AlertCounts(ctx context.Context, incidentID int64) (bot.AlertCounts
 	return c, rows.Err()
 }
 
+// LockIncident reads an incident with a row lock (PostgreSQL); in SQLite
+// the immediate transaction already holds the whole database.
+func (t *tx) LockIncident(ctx context.Context, id int64) (*bot.Incident, error) {
+	inc, err := scanIncident(t.tx.QueryRowContext(ctx, t.s.q.lockIncident, id))
+	if err != nil {
+		return nil, fmt.Errorf("incident %d: %w", id, err)
+	}
+	return &inc, nil
+}
+
 func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, error) {
 	var id int64
 	err := t.tx.QueryRowContext(ctx, t.s.q.create,
@@ -251,6 +301,7 @@ func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, erro
 		jsonText(inc.GroupLabels), jsonText(inc.CommonLabels), jsonText(inc.CommonAnnotations),
 		inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
 		inc.OpenedAt.UTC(), nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(),
+		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride),
 	).Scan(&id)
 	return id, err
 }
@@ -260,7 +311,8 @@ func (t *tx) UpdateIncident(ctx context.Context, inc *bot.Incident) error {
 		string(inc.Status), int(inc.Severity), inc.Title,
 		jsonText(inc.GroupLabels), jsonText(inc.CommonLabels), jsonText(inc.CommonAnnotations),
 		inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
-		nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(), inc.ID)
+		nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(),
+		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride), inc.ID)
 	if err != nil {
 		return err
 	}
@@ -326,7 +378,7 @@ func (t *tx) Enqueue(ctx context.Context, job bot.OutboxJob) error {
 
 // ListIncidents returns incidents newest first.
 func (s *Store) ListIncidents(ctx context.Context, f bot.IncidentFilter) (out []bot.Incident, err error) {
-	defer s.observe("list_incidents", time.Now(), err)
+	defer s.observe("list_incidents", time.Now(), &err)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -348,7 +400,7 @@ func (s *Store) ListIncidents(ctx context.Context, f bot.IncidentFilter) (out []
 
 // GetIncident returns one incident with its alerts and timeline.
 func (s *Store) GetIncident(ctx context.Context, id int64) (d bot.IncidentDetail, err error) {
-	defer s.observe("get_incident", time.Now(), err)
+	defer s.observe("get_incident", time.Now(), &err)
 	// One read transaction, so the incident, its alerts and its timeline
 	// are one consistent picture.
 	rtx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -382,7 +434,7 @@ func (s *Store) GetIncident(ctx context.Context, id int64) (d bot.IncidentDetail
 
 // CountOpenIncidents counts open incidents by severity.
 func (s *Store) CountOpenIncidents(ctx context.Context) (out map[bot.Severity]int, err error) {
-	defer s.observe("count_open", time.Now(), err)
+	defer s.observe("count_open", time.Now(), &err)
 	rows, err := s.db.QueryContext(ctx, s.q.countOpen)
 	if err != nil {
 		return nil, err
@@ -401,7 +453,7 @@ func (s *Store) CountOpenIncidents(ctx context.Context) (out map[bot.Severity]in
 
 // OutboxStats counts pending jobs and finds when the oldest was enqueued.
 func (s *Store) OutboxStats(ctx context.Context) (n int, oldest time.Time, err error) {
-	defer s.observe("outbox_stats", time.Now(), err)
+	defer s.observe("outbox_stats", time.Now(), &err)
 	if err = s.db.QueryRowContext(ctx, s.q.outboxDepth).Scan(&n); err != nil || n == 0 {
 		return n, oldest, err
 	}
@@ -414,7 +466,7 @@ func (s *Store) OutboxStats(ctx context.Context) (n int, oldest time.Time, err e
 
 // ClaimJobs claims due jobs, most urgent first.
 func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) (jobs []bot.OutboxJob, err error) {
-	defer s.observe("claim_jobs", time.Now(), err)
+	defer s.observe("claim_jobs", time.Now(), &err)
 	token, err := newToken()
 	if err != nil {
 		return nil, err
@@ -449,7 +501,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 // FinishJob deletes the job if it is unchanged since the claim, and
 // otherwise releases it for the newer change.
 func (s *Store) FinishJob(ctx context.Context, job bot.OutboxJob) (err error) {
-	defer s.observe("finish_job", time.Now(), err)
+	defer s.observe("finish_job", time.Now(), &err)
 	res, err := s.db.ExecContext(ctx, s.q.finish, job.ID, job.Version, job.ClaimToken)
 	if err != nil {
 		return err
@@ -463,14 +515,14 @@ func (s *Store) FinishJob(ctx context.Context, job bot.OutboxJob) (err error) {
 
 // RetryJob releases the job, due again at due.
 func (s *Store) RetryJob(ctx context.Context, job bot.OutboxJob, due time.Time, lastErr string) (err error) {
-	defer s.observe("retry_job", time.Now(), err)
+	defer s.observe("retry_job", time.Now(), &err)
 	_, err = s.db.ExecContext(ctx, s.q.retry, clipText(lastErr, 1000), job.Version, due.UTC(), job.ID, job.ClaimToken)
 	return err
 }
 
 // ExpediteJobs makes the waiting jobs of destinations due now.
 func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now time.Time, limit int) (n int, err error) {
-	defer s.observe("expedite_jobs", time.Now(), err)
+	defer s.observe("expedite_jobs", time.Now(), &err)
 	if len(destinations) == 0 {
 		return 0, nil
 	}
@@ -493,7 +545,7 @@ func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now tim
 // FirstSeen records a request key and reports whether it is new. Expired
 // keys are swept now and then on the way.
 func (s *Store) FirstSeen(ctx context.Context, key string, now, expires time.Time) (first bool, err error) {
-	defer s.observe("first_seen", time.Now(), err)
+	defer s.observe("first_seen", time.Now(), &err)
 	if s.seen.Add(1)%sweepEvery == 0 {
 		if _, err := s.interactive.ExecContext(ctx, s.q.forgetExpired, now.UTC()); err != nil {
 			return false, err
@@ -512,7 +564,7 @@ const sweepEvery = 100
 
 // Thread reads an incident's thread state at a destination.
 func (s *Store) Thread(ctx context.Context, incidentID int64, destination string) (th bot.Thread, err error) {
-	defer s.observe("thread", time.Now(), err)
+	defer s.observe("thread", time.Now(), &err)
 	th = bot.Thread{IncidentID: incidentID, Destination: destination}
 	var attempted sql.NullTime
 	err = s.db.QueryRowContext(ctx, s.q.thread, incidentID, destination).Scan(&th.Platform, &th.Ref.Channel,
@@ -529,7 +581,7 @@ func (s *Store) Thread(ctx context.Context, incidentID int64, destination string
 
 // SaveThread writes an incident's thread state at a destination.
 func (s *Store) SaveThread(ctx context.Context, th bot.Thread, at time.Time) (err error) {
-	defer s.observe("save_thread", time.Now(), err)
+	defer s.observe("save_thread", time.Now(), &err)
 	_, err = s.db.ExecContext(ctx, s.q.saveThread, th.IncidentID, th.Destination, th.Platform, th.Ref.Channel,
 		th.Ref.RootID, th.Ref.ThreadID, nullTime(th.RootAttemptedAt), th.RootHash, th.LastEventID, at.UTC())
 	return err
@@ -562,10 +614,12 @@ func scanIncident(r rowScanner) (bot.Incident, error) {
 		status                   string
 		sev                      int
 		groupL, commonL, commonA string
-		resolvedAt               sql.NullTime
+		resolvedAt, ackedAt      sql.NullTime
+		override                 sql.NullInt64
 	)
 	err := r.Scan(&inc.ID, &inc.Receiver, &inc.GroupKey, &status, &sev, &inc.Title, &groupL, &commonL, &commonA,
-		&inc.ExternalURL, &inc.TruncatedAlerts, &inc.Firing, &inc.Resolved, &inc.OpenedAt, &resolvedAt, &inc.UpdatedAt)
+		&inc.ExternalURL, &inc.TruncatedAlerts, &inc.Firing, &inc.Resolved, &inc.OpenedAt, &resolvedAt, &inc.UpdatedAt,
+		&ackedAt, &inc.AckedBy, &override)
 	if errors.Is(err, sql.ErrNoRows) {
 		return inc, bot.ErrNotFound
 	}
@@ -574,9 +628,10 @@ func scanIncident(r rowScanner) (bot.Incident, error) {
 	}
 	inc.Status, inc.Severity = bot.IncidentStatus(status), bot.Severity(sev)
 	inc.OpenedAt, inc.UpdatedAt = inc.OpenedAt.UTC(), inc.UpdatedAt.UTC()
-	if resolvedAt.Valid {
-		t := resolvedAt.Time.UTC()
-		inc.ResolvedAt = &t
+	inc.ResolvedAt, inc.AckedAt = timePtr(resolvedAt), timePtr(ackedAt)
+	if override.Valid {
+		sev := bot.Severity(override.Int64)
+		inc.SeverityOverride = &sev
 	}
 	for _, m := range []struct {
 		src string
@@ -635,4 +690,20 @@ func nullTime(t *time.Time) sql.NullTime {
 		return sql.NullTime{}
 	}
 	return sql.NullTime{Time: t.UTC(), Valid: true}
+}
+
+// timePtr is nullTime's inverse, in UTC.
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+func nullSeverity(s *bot.Severity) sql.NullInt64 {
+	if s == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*s), Valid: true}
 }

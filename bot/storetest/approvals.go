@@ -1,0 +1,582 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/policy"
+)
+
+// The approval service over a real store: every rule of the two-person
+// rule, each one a case that fails if the rule is removed.
+
+const (
+	apChannel = "COPS"
+	apOther   = "COTHER"
+)
+
+var (
+	alice = bot.Identity{Platform: "slack", UserID: "UALICE", Name: "alice"} // admin
+	bob   = bot.Identity{Platform: "slack", UserID: "UBOB", Name: "bob"}     // admin
+	carol = bot.Identity{Platform: "slack", UserID: "UCAROL", Name: "carol"} // member
+	olga  = bot.Identity{Platform: "slack", UserID: "UOLGA", Name: "olga"}   // owner
+)
+
+// fakeTarget is a deployment as the fake scale command sees it.
+type fakeTarget struct {
+	mu       sync.Mutex
+	version  int
+	replicas int
+	runs     atomic.Int32
+}
+
+func (f *fakeTarget) bump() { f.mu.Lock(); f.version++; f.mu.Unlock() }
+
+// scaleSpec is a destructive command over fakeTarget, shaped like the real
+// one: the plan carries the version, Execute refuses another one.
+func scaleSpec(f *fakeTarget) bot.CommandSpec {
+	return bot.CommandSpec{
+		Name: "scale", Summary: "scale", Role: policy.Admin, Destructive: true,
+		Args: []bot.Arg{{Name: "service", Positional: true, Required: true},
+			{Name: "replicas", Kind: bot.ArgInt, Positional: true, Required: true, Min: 0, Max: 100}},
+		Plan: func(_ context.Context, inv bot.Invocation) (bot.Plan, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			n := inv.Int("replicas", 0)
+			p := bot.Plan{
+				Target: "deployment ns/" + inv.String("service"), Params: map[string]string{"replicas": strconv.Itoa(n)},
+				TargetVersion: strconv.Itoa(f.version), Preview: []string{fmt.Sprintf("replicas %d → %d", f.replicas, n)},
+			}
+			if n == 0 {
+				p.Role = policy.Owner
+			}
+			return p, nil
+		},
+		Execute: func(_ context.Context, inv bot.Invocation, p bot.Plan) (string, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if p.TargetVersion != strconv.Itoa(f.version) {
+				return "", &bot.StaleError{Kind: "deployment", Name: inv.String("service"), Reason: "version moved"}
+			}
+			f.runs.Add(1)
+			f.replicas = inv.Int("replicas", 0)
+			f.version++
+			return "scaled", nil
+		},
+	}
+}
+
+// fakeCards records approval cards.
+type fakeCards struct {
+	mu    sync.Mutex
+	posts []bot.Message
+	cards map[string]bot.Message // by RootID: the card as last edited
+	n     int
+}
+
+func (c *fakeCards) PostCard(_ context.Context, channel, thread string, m bot.Message) (bot.ThreadRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	id := fmt.Sprintf("m%d", c.n)
+	if c.cards == nil {
+		c.cards = map[string]bot.Message{}
+	}
+	c.cards[id] = m
+	c.posts = append(c.posts, m)
+	return bot.ThreadRef{Channel: channel, RootID: id, ThreadID: thread}, nil
+}
+
+func (c *fakeCards) EditCard(_ context.Context, ref bot.ThreadRef, m bot.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cards[ref.RootID]; !ok {
+		return fmt.Errorf("no card %s", ref.RootID)
+	}
+	c.cards[ref.RootID] = m
+	return nil
+}
+
+func (c *fakeCards) card(t *testing.T, id string) bot.Message {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.cards[id]
+	if !ok {
+		t.Fatalf("no card %s", id)
+	}
+	return m
+}
+
+// answers collects what the router answered.
+type answers struct {
+	mu  sync.Mutex
+	all []bot.Answer
+}
+
+func (a *answers) Respond(_ context.Context, ans bot.Answer) error {
+	a.mu.Lock()
+	a.all = append(a.all, ans)
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *answers) last(t *testing.T) bot.Answer {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.all) == 0 {
+		t.Fatal("no answer")
+	}
+	return a.all[len(a.all)-1]
+}
+
+type approvalRig struct {
+	t      *testing.T
+	s      bot.Store
+	clock  *Clock
+	target *fakeTarget
+	cards  *fakeCards
+	router *bot.Router
+	ap     *bot.Approvals
+}
+
+func newApprovalRig(t *testing.T, s bot.Store, rule policy.Rule) *approvalRig {
+	return newApprovalRigWith(t, s, rule, map[string]policy.Role{
+		"slack:UALICE": policy.Admin, "slack:UBOB": policy.Admin, "slack:UCAROL": policy.Member, "slack:UOLGA": policy.Owner,
+	})
+}
+
+// newApprovalRigWith builds the rig over users (the map stays live: a test
+// may change someone's role mid-flight).
+func newApprovalRigWith(t *testing.T, s bot.Store, rule policy.Rule, users map[string]policy.Role) *approvalRig {
+	clock := &Clock{now: t0}
+	r := &approvalRig{t: t, s: s, clock: clock, target: &fakeTarget{version: 7, replicas: 2}, cards: &fakeCards{}}
+	roles := &bot.Roles{Access: policy.Access{Default: policy.Viewer, Users: users}}
+	r.ap = bot.NewApprovals(s, roles, bot.ApprovalsConfig{
+		Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": r.cards}, Now: clock.Now,
+	}, zap.NewNop(), nil)
+	specs := []bot.CommandSpec{scaleSpec(r.target), {
+		Name: "approve", Summary: "approve", Role: policy.Viewer,
+		Args: []bot.Arg{{Name: "id", Kind: bot.ArgInt, Positional: true, Required: true, Min: 1, Max: 1 << 40}},
+		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
+			return r.ap.Approve(ctx, bot.Ballot{Who: inv.Command.User, Channel: inv.Command.Channel, ID: int64(inv.Int("id", 0)), Via: "command"}), nil
+		},
+	}}
+	router, err := bot.NewRouter(specs, bot.RouterConfig{
+		Root: "ops", Channels: []string{apChannel, apOther}, Authorize: roles.Authorize,
+		Audit: func(ctx context.Context, rec bot.AuditRecord) error {
+			return s.ApprovalTx(ctx, func(tx bot.ApprovalTx) error { return tx.AppendAudit(ctx, rec) })
+		},
+	}, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ap.Attach(router)
+	r.router = router
+	return r
+}
+
+// run types a command as who in channel and returns the answer.
+func (r *approvalRig) run(who bot.Identity, channel, text string) bot.Answer {
+	var a answers
+	r.router.Handle(context.Background(), bot.Command{Platform: who.Platform, User: who, Channel: channel, Text: text, ReceivedAt: r.clock.Now()}, &a)
+	return a.last(r.t)
+}
+
+// request makes alice ask for a scale and returns the request's id.
+func (r *approvalRig) request(replicas int) int64 {
+	r.t.Helper()
+	a := r.run(alice, apChannel, fmt.Sprintf("scale orders %d", replicas))
+	var id int64
+	if _, err := fmt.Sscanf(a.Title, "Request #%d", &id); err != nil {
+		r.t.Fatalf("request not taken: %q", a.Title)
+	}
+	return id
+}
+
+func (r *approvalRig) click(who bot.Identity, channel, button string) bot.Answer {
+	var a answers
+	(&bot.Buttons{Approvals: r.ap, Router: r.router}).HandleClick(context.Background(),
+		bot.Click{User: who, Platform: who.Platform, Channel: channel, ButtonID: button, ReceivedAt: r.clock.Now()}, &a)
+	return a.last(r.t)
+}
+
+func (r *approvalRig) approval(id int64) bot.Approval {
+	r.t.Helper()
+	a, err := r.s.GetApproval(context.Background(), id)
+	if err != nil {
+		r.t.Fatalf("approval %d: %v", id, err)
+	}
+	return a
+}
+
+// buttons returns the card's button ids by label.
+func (r *approvalRig) buttons(id int64) map[string]string {
+	r.t.Helper()
+	a := r.approval(id)
+	out := map[string]string{}
+	for _, b := range r.cards.card(r.t, a.Card.RootID).Buttons {
+		out[b.Label] = b.ID
+	}
+	return out
+}
+
+// audit returns the log, verified, as "kind/outcome" strings.
+func (r *approvalRig) audit() []string {
+	r.t.Helper()
+	var (
+		v   bot.ChainVerifier
+		out []string
+	)
+	err := r.s.AuditRecords(context.Background(), time.Time{}, func(rec bot.AuditRecord) error {
+		if err := v.Next(rec); err != nil {
+			return err
+		}
+		out = append(out, string(rec.Kind)+"/"+rec.Outcome)
+		return nil
+	})
+	if err != nil {
+		r.t.Fatalf("audit log: %v", err)
+	}
+	return out
+}
+
+func (r *approvalRig) wantAudit(contains ...string) {
+	r.t.Helper()
+	got := strings.Join(r.audit(), " ")
+	for _, c := range contains {
+		if !strings.Contains(got, c) {
+			r.t.Fatalf("audit log %q lacks %q", got, c)
+		}
+	}
+}
+
+func (r *approvalRig) wantRuns(n int32) {
+	r.t.Helper()
+	if got := r.target.runs.Load(); got != n {
+		r.t.Fatalf("the action ran %d times, want %d", got, n)
+	}
+}
+
+func approvalServiceTests() []namedTest {
+	return []namedTest{
+		{"ApprovalRunsOnceAfterSecondAdmin", testApprovalHappyPath},
+		{"ApprovalRefusals", testApprovalRefusals},
+		{"ApprovalExpires", testApprovalExpires},
+		{"ApprovalStaleTarget", testApprovalStale},
+		{"ApprovalFiftyConcurrentApprovers", testApprovalConcurrent},
+		{"ApprovalDenyAndCancel", testApprovalDenyCancel},
+		{"ApprovalBreakGlass", testApprovalBreakGlass},
+		{"ApprovalRoleLostBeforeExecution", testApprovalRoleLost},
+		{"ApprovalHourlyLimit", testApprovalHourlyLimit},
+	}
+}
+
+func testApprovalHappyPath(t *testing.T, s bot.Store) {
+	r := newApprovalRig(t, s, policy.DefaultRule)
+	id := r.request(5)
+	a := r.approval(id)
+	if a.Status != bot.ApprovalPending || a.Plan.TargetVersion != "7" || a.Hash != a.Plan.Hash() || a.Card.RootID == "" {
+		t.Fatalf("request stored as %+v", a)
+	}
+	card := r.cards.card(t, a.Card.RootID)
+	if !strings.Contains(card.Title, "scale deployment ns/orders") || len(card.Buttons) != 3 || !strings.Contains(strings.Join(card.Lines, "\n"), "replicas 2 → 5") {
+		t.Fatalf("card: %+v", card)
+	}
+	r.wantRuns(0)
+	ans := r.click(bob, apChannel, r.buttons(id)["Approve"])
+	if !strings.Contains(ans.Title, "Ran") {
+		t.Fatalf("approval answer: %q", ans.Title)
+	}
+	r.wantRuns(1)
+	a = r.approval(id)
+	if a.Status != bot.ApprovalDone || a.Result != "scaled" || a.ExecutedAt == nil || len(a.Votes) != 1 || a.Votes[0].Voter.UserID != "UBOB" {
+		t.Fatalf("after approval: %+v", a)
+	}
+	card = r.cards.card(t, a.Card.RootID)
+	text := card.Title + "\n" + strings.Join(card.Lines, "\n")
+	for _, want := range []string{"✅", "approved by bob (UBOB) (admin)", "Ran at", "scaled"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("final card lacks %q:\n%s", want, text)
+		}
+	}
+	if len(card.Buttons) != 0 {
+		t.Fatalf("a closed card keeps buttons: %+v", card.Buttons)
+	}
+	// The same click again (a replay that got past the platform, or a
+	// double click) changes nothing.
+	r.click(bob, apChannel, "chatops:approve:"+strconv.FormatInt(id, 10)+":"+a.Nonce)
+	r.wantRuns(1)
+	r.wantAudit("command/allowed", "request/pending", "vote/approved", "execute/started", "result/ok", "vote/closed")
+}
+
+func testApprovalRefusals(t *testing.T, s bot.Store) {
+	r := newApprovalRig(t, s, policy.DefaultRule)
+	id := r.request(5)
+	other := r.request(6)
+	btn := r.buttons(id)["Approve"]
+	nonce := btn[strings.LastIndexByte(btn, ':')+1:]
+	otherNonce := r.approval(other).Nonce
+	idText := strconv.FormatInt(id, 10)
+	cases := []struct {
+		name   string
+		do     func() bot.Answer
+		code   string
+		answer string
+	}{
+		{"self-approval by button", func() bot.Answer { return r.click(alice, apChannel, btn) }, "vote/self_approval", "own request"},
+		{"self-approval by command", func() bot.Answer { return r.run(alice, apChannel, "approve "+idText) }, "vote/self_approval", "own request"},
+		{"insufficient role", func() bot.Answer { return r.click(carol, apChannel, btn) }, "vote/insufficient_role", "admin role"},
+		{"viewer", func() bot.Answer {
+			return r.click(bot.Identity{Platform: "slack", UserID: "USTRANGER"}, apChannel, btn)
+		}, "vote/insufficient_role", "admin role"},
+		{"wrong channel", func() bot.Answer { return r.click(bob, apOther, btn) }, "vote/wrong_channel", "channel where it was made"},
+		{"tampered nonce", func() bot.Answer {
+			return r.click(bob, apChannel, "chatops:approve:"+idText+":"+strings.Repeat("0", len(nonce)))
+		}, "vote/tampered", "does not belong"},
+		{"another request's id on this card's button", func() bot.Answer {
+			return r.click(bob, apChannel, "chatops:approve:"+strconv.FormatInt(other, 10)+":"+nonce)
+		}, "vote/tampered", "does not belong"},
+		{"this request's id with another card's nonce", func() bot.Answer {
+			return r.click(bob, apChannel, "chatops:approve:"+idText+":"+otherNonce)
+		}, "vote/tampered", "does not belong"},
+		{"unknown request", func() bot.Answer { return r.run(bob, apChannel, "approve 999") }, "vote/unknown_request", "no request #999"},
+		{"forged button id", func() bot.Answer { return r.click(bob, apChannel, "chatops:launch:1:x") }, "command/refused", "not one chatops knows"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r.t = t
+			before := len(r.audit())
+			ans := c.do()
+			if !strings.Contains(ans.Title, c.answer) || !ans.Private {
+				t.Fatalf("answer %q (private %v), want one saying %q", ans.Title, ans.Private, c.answer)
+			}
+			log := r.audit()
+			rows := 1
+			if strings.Contains(c.name, "by command") || c.code == "vote/unknown_request" {
+				rows = 2 // the router audits the command, then the approvals the vote
+			}
+			if len(log) != before+rows {
+				t.Fatalf("audit rows %d → %d", before, len(log))
+			}
+			if got := log[len(log)-1]; got != c.code {
+				t.Fatalf("audited as %q, want %q", got, c.code)
+			}
+			r.wantRuns(0)
+			if st := r.approval(id).Status; st != bot.ApprovalPending {
+				t.Fatalf("request is %s after a refused vote", st)
+			}
+		})
+	}
+	r.t = t
+	// A Member cannot even ask.
+	if ans := r.run(carol, apChannel, "scale orders 3"); !strings.Contains(ans.Title, "needs the admin role") {
+		t.Fatalf("member's request: %q", ans.Title)
+	}
+	// Scaling to zero needs an owner, to ask and to approve.
+	if ans := r.run(alice, apChannel, "scale orders 0"); !strings.Contains(ans.Title, "needs the owner role") {
+		t.Fatalf("admin asking for zero: %q", ans.Title)
+	}
+	r.wantAudit("command/refused", "request/insufficient_role")
+}
+
+func testApprovalExpires(t *testing.T, s bot.Store) {
+	r := newApprovalRig(t, s, policy.DefaultRule)
+	id := r.request(5)
+	btn := r.buttons(id)["Approve"]
+	r.clock.Advance(15 * time.Minute)
+	if ans := r.click(bob, apChannel, btn); !strings.Contains(ans.Title, "expired") {
+		t.Fatalf("late approval: %q", ans.Title)
+	}
+	r.wantRuns(0)
+	n, err := r.ap.ExpireDue(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("ExpireDue = %d, %v", n, err)
+	}
+	if n, _ := r.ap.ExpireDue(context.Background()); n != 0 {
+		t.Fatalf("expired twice: %d", n)
+	}
+	a := r.approval(id)
+	card := r.cards.card(t, a.Card.RootID)
+	if a.Status != bot.ApprovalExpired || !strings.Contains(strings.Join(card.Lines, "\n"), "Expired") || len(card.Buttons) != 0 {
+		t.Fatalf("expired request: %s, card %+v", a.Status, card)
+	}
+	r.wantAudit("vote/expired", "expire/expired")
+}
+
+func testApprovalStale(t *testing.T, s bot.Store) {
+	r := newApprovalRig(t, s, policy.DefaultRule)
+	id := r.request(5)
+	r.target.bump() // someone changed the deployment meanwhile
+	ans := r.click(bob, apChannel, r.buttons(id)["Approve"])
+	r.wantRuns(0)
+	a := r.approval(id)
+	if a.Status != bot.ApprovalStale || !strings.Contains(a.Result, "target changed") {
+		t.Fatalf("stale request: %s %q (answer %q)", a.Status, a.Result, ans.Title)
+	}
+	r.wantAudit("vote/approved", "result/stale")
+}
+
+func testApprovalConcurrent(t *testing.T, s bot.Store) {
+	users := map[string]policy.Role{"slack:UALICE": policy.Admin}
+	for i := range 50 {
+		users[fmt.Sprintf("slack:UADMIN%02d", i)] = policy.Admin
+	}
+	r := newApprovalRigWith(t, s, policy.DefaultRule, users)
+	id := r.request(5)
+	btn := r.buttons(id)["Approve"]
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := bot.Identity{Platform: "slack", UserID: fmt.Sprintf("UADMIN%02d", i)}
+			var a answers
+			(&bot.Buttons{Approvals: r.ap, Router: r.router}).HandleClick(context.Background(),
+				bot.Click{User: who, Platform: "slack", Channel: apChannel, ButtonID: btn}, &a)
+		}()
+	}
+	wg.Wait()
+	r.wantRuns(1)
+	a := r.approval(id)
+	if a.Status != bot.ApprovalDone || len(a.Votes) != 1 {
+		t.Fatalf("after 50 approvals: %s with %d votes", a.Status, len(a.Votes))
+	}
+	log := r.audit()
+	executes := 0
+	for _, l := range log {
+		if l == "execute/started" {
+			executes++
+		}
+	}
+	if executes != 1 {
+		t.Fatalf("%d executions audited", executes)
+	}
+}
+
+func testApprovalDenyCancel(t *testing.T, s bot.Store) {
+	r := newApprovalRig(t, s, policy.DefaultRule)
+	id := r.request(5)
+	b := r.buttons(id)
+	if ans := r.click(bob, apChannel, b["Cancel (requester)"]); !strings.Contains(ans.Title, "only the requester") {
+		t.Fatalf("bob cancelling alice's request: %q", ans.Title)
+	}
+	if ans := r.click(alice, apChannel, b["Deny"]); !strings.Contains(ans.Title, "cancel it instead") {
+		t.Fatalf("alice denying her own request: %q", ans.Title)
+	}
+	if ans := r.click(carol, apChannel, b["Deny"]); !strings.Contains(ans.Title, "admin role") {
+		t.Fatalf("a member denying: %q", ans.Title)
+	}
+	r.click(bob, apChannel, b["Deny"])
+	if st := r.approval(id).Status; st != bot.ApprovalDenied {
+		t.Fatalf("denied request is %s", st)
+	}
+	if ans := r.run(olga, apChannel, "approve "+strconv.FormatInt(id, 10)); !strings.Contains(ans.Title, "closed") {
+		t.Fatalf("approving a denied request: %q", ans.Title)
+	}
+	id2 := r.request(4)
+	r.click(alice, apChannel, r.buttons(id2)["Cancel (requester)"])
+	if st := r.approval(id2).Status; st != bot.ApprovalCancelled {
+		t.Fatalf("cancelled request is %s", st)
+	}
+	r.wantRuns(0)
+	r.wantAudit("cancel/not_requester", "deny/self_approval", "deny/insufficient_role", "deny/denied", "vote/closed", "cancel/cancelled")
+}
+
+func testApprovalBreakGlass(t *testing.T, s bot.Store) {
+	off := newApprovalRig(t, s, policy.DefaultRule)
+	id := func(r *approvalRig, who bot.Identity) int64 {
+		a := r.run(who, apChannel, "scale orders 9")
+		var n int64
+		fmt.Sscanf(a.Title, "Request #%d", &n)
+		return n
+	}
+	n := id(off, olga)
+	if ans := off.ap.BreakGlass(context.Background(), bot.Ballot{Who: olga, Channel: apChannel, ID: n, Reason: "payments are down for everyone", Via: "command"}); !strings.Contains(ans.Title, "break-glass is off") {
+		t.Fatalf("break-glass while off: %q", ans.Title)
+	}
+	off.wantRuns(0)
+
+	rule := policy.DefaultRule
+	rule.BreakGlass = true
+	r := newApprovalRig(t, s, rule)
+	n = id(r, olga)
+	if ans := r.ap.BreakGlass(context.Background(), bot.Ballot{Who: olga, Channel: apChannel, ID: n, Reason: "now", Via: "command"}); !strings.Contains(ans.Title, "written reason") {
+		t.Fatalf("break-glass without a reason: %q", ans.Title)
+	}
+	a := r.id(alice)
+	if ans := r.ap.BreakGlass(context.Background(), bot.Ballot{Who: alice, Channel: apChannel, ID: a, Reason: "payments are down for everyone", Via: "command"}); !strings.Contains(ans.Title, "owner role") {
+		t.Fatalf("an admin's break-glass: %q", ans.Title)
+	}
+	r.wantRuns(0)
+	ans := r.ap.BreakGlass(context.Background(), bot.Ballot{Who: olga, Channel: apChannel, ID: n, Reason: "payments are down for everyone", Via: "command"})
+	r.wantRuns(1)
+	if st := r.approval(n).Status; st != bot.ApprovalDone {
+		t.Fatalf("break-glass request is %s (%q)", st, ans.Title)
+	}
+	flagged := false
+	err := s.AuditRecords(context.Background(), time.Time{}, func(rec bot.AuditRecord) error {
+		flagged = flagged || rec.Flagged && rec.Kind == bot.AuditBreakGlass && strings.Contains(rec.Detail, "payments are down")
+		return nil
+	})
+	if err != nil || !flagged {
+		t.Fatalf("break-glass not flagged in the audit log (%v)", err)
+	}
+	announced := false
+	for _, m := range r.cards.posts {
+		announced = announced || strings.Contains(m.Title, "Break-glass")
+	}
+	if !announced {
+		t.Fatal("break-glass not announced")
+	}
+}
+
+// id makes who request a scale to 8.
+func (r *approvalRig) id(who bot.Identity) int64 {
+	a := r.run(who, apChannel, "scale orders 8")
+	var n int64
+	fmt.Sscanf(a.Title, "Request #%d", &n)
+	return n
+}
+
+func testApprovalRoleLost(t *testing.T, s bot.Store) {
+	rule := policy.DefaultRule
+	rule.Quorum = 2
+	users := map[string]policy.Role{"slack:UALICE": policy.Admin, "slack:UBOB": policy.Admin, "slack:UOLGA": policy.Owner}
+	r := newApprovalRigWith(t, s, rule, users)
+	id := r.request(5)
+	btn := r.buttons(id)["Approve"]
+	r.click(bob, apChannel, btn)
+	users["slack:UBOB"] = policy.Member // bob leaves the admins
+	r.click(olga, apChannel, btn)
+	r.wantRuns(0)
+	a := r.approval(id)
+	if a.Status != bot.ApprovalFailed || !strings.Contains(a.Result, "no longer holds") {
+		t.Fatalf("request after an approver lost the role: %s %q", a.Status, a.Result)
+	}
+	r.wantAudit("result/insufficient_role")
+}
+
+func testApprovalHourlyLimit(t *testing.T, s bot.Store) {
+	rule := policy.DefaultRule
+	rule.MaxRequestsPerHour = 2
+	r := newApprovalRig(t, s, rule)
+	r.request(3)
+	r.request(4)
+	if ans := r.run(alice, apChannel, "scale orders 5"); !strings.Contains(ans.Title, "limit 2") {
+		t.Fatalf("third request in an hour: %q", ans.Title)
+	}
+	r.clock.Advance(61 * time.Minute)
+	r.request(5)
+	r.wantAudit("request/rate_limited")
+}

@@ -1,0 +1,102 @@
+-- +goose Up
+-- A person's hand on an incident: who acknowledged it, and a severity they
+-- chose that sticks over what the alerts say until it resolves.
+ALTER TABLE incidents ADD COLUMN acked_at TIMESTAMPTZ;
+ALTER TABLE incidents ADD COLUMN acked_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN severity_override SMALLINT CHECK (severity_override BETWEEN 0 AND 3);
+
+-- Requests for destructive actions, held until a second person approves.
+CREATE TABLE approvals (
+    id                 BIGSERIAL PRIMARY KEY,
+    nonce              TEXT        NOT NULL,
+    status             TEXT        NOT NULL CHECK (status IN ('pending', 'executing', 'done', 'failed',
+                                                              'denied', 'cancelled', 'expired', 'stale')),
+    requester_platform TEXT        NOT NULL,
+    requester_user_id  TEXT        NOT NULL,
+    requester_name     TEXT        NOT NULL,
+    platform           TEXT        NOT NULL,
+    channel            TEXT        NOT NULL,
+    thread             TEXT        NOT NULL DEFAULT '',
+    -- NULL: asked outside an incident's thread.
+    incident_id        BIGINT      REFERENCES incidents (id) ON DELETE SET NULL,
+    command_text       TEXT        NOT NULL,
+    options            JSONB       NOT NULL,
+    plan               JSONB       NOT NULL,
+    hash               TEXT        NOT NULL,
+    quorum             INTEGER     NOT NULL CHECK (quorum >= 0),
+    reason             TEXT        NOT NULL DEFAULT '',
+    card_channel       TEXT        NOT NULL DEFAULT '',
+    card_root_id       TEXT        NOT NULL DEFAULT '',
+    card_thread_id     TEXT        NOT NULL DEFAULT '',
+    created_at         TIMESTAMPTZ NOT NULL,
+    expires_at         TIMESTAMPTZ NOT NULL,
+    decided_at         TIMESTAMPTZ,
+    executed_at        TIMESTAMPTZ,
+    result             TEXT        NOT NULL DEFAULT ''
+);
+-- The expiry sweep reads pending requests by expiry; the hourly request
+-- limit counts one person's recent requests.
+CREATE INDEX approvals_due ON approvals (status, expires_at);
+CREATE INDEX approvals_by_requester ON approvals (requester_platform, requester_user_id, created_at);
+
+-- A person votes once per request: the primary key enforces it, so a double
+-- click on Approve cannot count twice.
+CREATE TABLE approval_votes (
+    approval_id    BIGINT      NOT NULL REFERENCES approvals (id) ON DELETE CASCADE,
+    voter_platform TEXT        NOT NULL,
+    voter_user_id  TEXT        NOT NULL,
+    voter_name     TEXT        NOT NULL,
+    role           SMALLINT    NOT NULL CHECK (role >= 0),
+    approve        BOOLEAN     NOT NULL,
+    at             TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (approval_id, voter_platform, voter_user_id)
+);
+
+-- The tamper-evident audit log: each row's hash covers its content and the
+-- previous row's hash. seq is assigned by the store, 1, 2, 3... with no
+-- gaps, under a lock, so it is not a sequence (a rolled-back transaction
+-- would leave a hole).
+CREATE TABLE audit_log (
+    seq            BIGINT      PRIMARY KEY CHECK (seq > 0),
+    at             TIMESTAMPTZ NOT NULL,
+    actor_platform TEXT        NOT NULL,
+    actor_user_id  TEXT        NOT NULL,
+    actor_name     TEXT        NOT NULL,
+    kind           TEXT        NOT NULL,
+    action         TEXT        NOT NULL,
+    outcome        TEXT        NOT NULL,
+    approval_id    BIGINT      NOT NULL DEFAULT 0,
+    incident_id    BIGINT      NOT NULL DEFAULT 0,
+    channel        TEXT        NOT NULL,
+    detail         TEXT        NOT NULL,
+    flagged        BOOLEAN     NOT NULL,
+    prev_hash      TEXT        NOT NULL,
+    hash           TEXT        NOT NULL CHECK (length(hash) = 64)
+);
+-- Exports ask for the rows since a time.
+CREATE INDEX audit_log_by_at ON audit_log (at);
+
+-- Append-only: the application never updates or deletes a row, so the
+-- database refuses to. Someone with the owner's rights can still disable
+-- the triggers; the hash chain is what catches that.
+-- +goose StatementBegin
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- +goose Down
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE approval_votes;
+DROP TABLE approvals;
+ALTER TABLE incidents DROP COLUMN severity_override;
+ALTER TABLE incidents DROP COLUMN acked_by;
+ALTER TABLE incidents DROP COLUMN acked_at;
