@@ -1,12 +1,13 @@
 // Package discord is chatops' Discord adapter. Outbound, it renders the
 // platform-neutral bot.Message as embeds, content and buttons within
 // Discord's limits, posts an incident's root message, starts its thread,
-// edits the root in place and replies in the thread, through discordgo's
-// REST client. Inbound (Inbound), it receives interactions over the HTTP
-// endpoint or the gateway, verifies them, acknowledges them at once and
-// hands commands to the router, rendering its bot.Answer as the deferred
-// response; it registers the /ops command from the command table
-// (Commands, RegisterCommands).
+// edits the root in place and replies in the thread, and posts and edits
+// approval cards (bot.CardPoster), through discordgo's REST client.
+// Inbound (Inbound), it receives interactions over the HTTP endpoint or
+// the gateway, verifies them, acknowledges them at once and hands commands
+// to the router and button clicks to the bot.ClickHandler, rendering their
+// bot.Answer as the deferred response; it registers the /ops command from
+// the command table (Commands, RegisterCommands).
 //
 // Inbound, nothing in a request is acted on before its signature, age
 // and novelty are checked, and an interaction token, like the bot token,
@@ -80,8 +81,9 @@ type Config struct {
 	CallTimeout time.Duration
 }
 
-// Client posts incident threads to Discord. It implements bot.Chat and
-// bot.RootFinder and is safe for concurrent use.
+// Client posts incident threads and approval cards to Discord. It
+// implements bot.Chat, bot.RootFinder and bot.CardPoster and is safe for
+// concurrent use.
 type Client struct {
 	s       *discordgo.Session
 	cfg     Config

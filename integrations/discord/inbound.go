@@ -79,6 +79,9 @@ type InboundConfig struct {
 	AppID string
 	// Completer offers autocomplete values; nil: no choices.
 	Completer Completer
+	// Clicks handles button clicks (approval cards); nil answers every
+	// click, privately, that buttons are not available.
+	Clicks bot.ClickHandler
 	// EphemeralCommands are command names whose answers are always
 	// private; nil: DefaultEphemeralCommands.
 	EphemeralCommands []string
@@ -98,11 +101,12 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
-// Inbound turns Discord interactions into commands for the router, from
-// the HTTP endpoint (Handler) or the gateway (RunGateway), through one
-// path: a verified interaction is answered at once (PONG, a deferral,
-// autocomplete choices) and a command then runs in a goroutine bounded by
-// the Inbound's context, its answer replacing the deferral.
+// Inbound turns Discord interactions into commands for the router and
+// button clicks for the ClickHandler, from the HTTP endpoint (Handler) or
+// the gateway (RunGateway), through one path: a verified interaction is
+// answered at once (PONG, a deferral, autocomplete choices) and a command
+// or a click then runs in a goroutine bounded by the Inbound's context,
+// its answer replacing the deferral.
 type Inbound struct {
 	cfg       InboundConfig
 	router    *bot.Router
@@ -175,10 +179,12 @@ func (in *Inbound) handle(ix *discordgo.Interaction, ch interactionChannel, rest
 		if err := ack(in.autocomplete(ix, ch, log)); err != nil {
 			log.Warn("autocomplete choices not delivered", zap.Error(err))
 		}
+	case discordgo.InteractionMessageComponent:
+		in.click(ix, ch, rest, ack, overHTTP, log)
 	default:
-		// Buttons and modals arrive with the approval work; until then
-		// say so rather than let the click fail silently.
-		if err := ack(privateMessage("That is not something chatops handles yet.")); err != nil {
+		// Modals are not something chatops shows: say so rather than let
+		// the interaction fail silently.
+		if err := ack(privateMessage("That is not something chatops handles.")); err != nil {
 			log.Warn("answer not delivered", zap.Error(err))
 		}
 	}

@@ -783,12 +783,14 @@ func TestGatewayRunsOnlyWhatItAcknowledged(t *testing.T) {
 	})
 }
 
-// Buttons and other interactions get a polite ephemeral answer.
+// Interactions chatops does not use (a modal submitted) get a polite
+// ephemeral answer.
 func TestOtherInteractions(t *testing.T) {
 	h := newHarness(t, nil)
-	ix := h.newInteraction(ixSpec{typ: discordgo.InteractionMessageComponent, data: map[string]any{"custom_id": "ack:12", "component_type": 2}})
+	ix := h.newInteraction(ixSpec{typ: discordgo.InteractionModalSubmit, data: map[string]any{"custom_id": "form", "components": []any{}}})
 	resp := h.postHTTP(ix)
-	if resp.Type != discordgo.InteractionResponseChannelMessageWithSource || resp.Data.Flags != discordgo.MessageFlagsEphemeral {
+	if resp.Type != discordgo.InteractionResponseChannelMessageWithSource || resp.Data == nil ||
+		resp.Data.Flags != discordgo.MessageFlagsEphemeral || !strings.Contains(resp.Data.Content, "not something chatops handles") {
 		t.Errorf("%+v", resp)
 	}
 }

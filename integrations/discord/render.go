@@ -68,6 +68,10 @@ func (r rendered) send() *discordgo.MessageSend {
 // so a resolved root loses its mention line), embeds and buttons.
 func (r rendered) edit(channel, id string) *discordgo.MessageEdit {
 	content, embeds, components := r.content, r.embeds, r.components
+	if embeds == nil {
+		// An empty list, not null: the edit removes embeds the message had.
+		embeds = []*discordgo.MessageEmbed{}
+	}
 	e := discordgo.NewMessageEdit(channel, id)
 	e.Content = &content
 	e.Embeds = &embeds
@@ -147,8 +151,12 @@ func renderRoot(m bot.Message) rendered {
 	return r
 }
 
-// renderReply renders a thread reply as plain text: a bold title, one line
-// per change and how many were left out. A reply never pings anyone.
+// renderReply renders a thread reply, and a card (PostCard, EditCard), as
+// plain text: a bold title, one line per change and how many were left
+// out, then the buttons. A message with Fields (an approval card: action,
+// target, requester) shows them in an embed whose side carries m.Color;
+// an incident reply has no Fields and stays plain text. A reply never
+// pings anyone.
 func renderReply(m bot.Message) rendered {
 	var r rendered
 	head := "**" + severityEmoji(m.Severity, m.Status) + " " + clip(escapeMarkdown(oneLine(m.Title)), maxEmbedTitle) + "**"
@@ -157,6 +165,13 @@ func renderReply(m bot.Message) rendered {
 		lines = append(lines, "• "+clip(escapeMarkdown(oneLine(l)), maxReplyLine))
 	}
 	r.content, _ = fitLines(head, lines, len(m.Lines)+m.MoreLines, maxContent, "change", "changes")
+	if len(m.Fields) > 0 {
+		r.embeds = []*discordgo.MessageEmbed{{
+			Type:   discordgo.EmbedTypeRich,
+			Color:  m.Color,
+			Fields: renderFields(m.Fields, nil, maxEmbedTotal),
+		}}
+	}
 	r.mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 	r.components, r.problems = renderButtons(m.Buttons, nil)
 	return r

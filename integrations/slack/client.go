@@ -86,8 +86,9 @@ func (c Config) String() string {
 		c.APIURL, c.PerChannelRate, c.Burst, c.UpdateRate, c.CallTimeout)
 }
 
-// Client posts incident threads to Slack. It implements bot.Chat and
-// bot.RootFinder and is safe for concurrent use.
+// Client posts incident threads and approval cards to Slack. It
+// implements bot.Chat, bot.RootFinder and bot.CardPoster and is safe for
+// concurrent use.
 type Client struct {
 	api     *slackapi.Client
 	cfg     Config

@@ -1,6 +1,8 @@
 // Package slack is the Slack side of chat: it renders bot.Message as Block
 // Kit within Slack's limits and posts, edits and threads incident messages
-// through the Web API (slack-go), under its own per-channel rate limits.
+// and approval cards (bot.CardPoster) through the Web API (slack-go),
+// under its own per-channel rate limits. Groups tells which user groups a
+// person is in (bot.GroupLookup), from one cached usergroups.list.
 //
 // It owns the mapping from Slack's answers to the errors that drive the
 // outbox's retries: 429 → *bot.RateLimitedError, configuration trouble →
@@ -10,7 +12,8 @@
 //
 // Inbound (Inbound): slash commands, app mentions and button clicks, over
 // HTTP (/slack/commands, /slack/events, /slack/interactions) or Socket
-// Mode. An HTTP request is read once, within 64 KiB, and its v0 signature,
+// Mode; a click becomes a bot.Click for the configured bot.ClickHandler.
+// An HTTP request is read once, within 64 KiB, and its v0 signature,
 // its 5-minute timestamp window and the replay guard are checked before a
 // byte of it is parsed; any failure is a 401 with no detail. Every command
 // is acknowledged at once and run by the bot.Router in its own goroutine;

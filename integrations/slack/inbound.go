@@ -63,14 +63,15 @@ type InboundConfig struct {
 	// may be posted (default DefaultResponseURLPrefix): a response_url
 	// elsewhere is refused.
 	ResponseURLPrefixes []string
-	// Actions handles button clicks; nil answers "not available yet".
-	Actions ActionHandler
+	// Clicks handles button clicks (approval cards); nil answers every
+	// click, privately, that buttons are not available.
+	Clicks bot.ClickHandler
 }
 
 // String leaves the signing secret out.
 func (c InboundConfig) String() string {
-	return fmt.Sprintf("slack.InboundConfig{SigningSecret: %s, BotUserID: %q, ResponseURLPrefixes: %q}",
-		redacted(c.SigningSecret), c.BotUserID, c.ResponseURLPrefixes)
+	return fmt.Sprintf("slack.InboundConfig{SigningSecret: %s, BotUserID: %q, ResponseURLPrefixes: %q, Clicks: %t}",
+		redacted(c.SigningSecret), c.BotUserID, c.ResponseURLPrefixes, c.Clicks != nil)
 }
 
 func redacted(s string) string {

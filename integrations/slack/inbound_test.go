@@ -83,7 +83,6 @@ type inboundFixture struct {
 	calls *calls
 	logs  *observer.ObservedLogs
 	mux   *http.ServeMux
-	acts  chan Action
 }
 
 type fixtureOption func(*InboundConfig, *bot.ReplayGuard)
@@ -92,8 +91,8 @@ func withGuard(g bot.ReplayGuard) fixtureOption {
 	return func(_ *InboundConfig, guard *bot.ReplayGuard) { *guard = g }
 }
 
-func withActions(h ActionHandler) fixtureOption {
-	return func(c *InboundConfig, _ *bot.ReplayGuard) { c.Actions = h }
+func withClicks(h bot.ClickHandler) fixtureOption {
+	return func(c *InboundConfig, _ *bot.ReplayGuard) { c.Clicks = h }
 }
 
 // newInbound is the inbound side over a fresh stand-in, mounted as main
@@ -610,9 +609,9 @@ func TestMentionCommandText(t *testing.T) {
 	}
 }
 
-// TestInteractionNotAvailableYet: a click is verified, acknowledged and,
-// with no ActionHandler, answered privately.
-func TestInteractionNotAvailableYet(t *testing.T) {
+// TestInteractionNotAvailable: a click is verified, acknowledged and,
+// with no ClickHandler, answered privately.
+func TestInteractionNotAvailable(t *testing.T) {
 	f := newInbound(t)
 	a := &slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000100", ActionID: "approve", Value: "42"}
 	form := f.srv.BlockActionForm(a)
@@ -621,36 +620,212 @@ func TestInteractionNotAvailableYet(t *testing.T) {
 		t.Fatalf("status %d %q", rec.Code, rec.Body)
 	}
 	f.wait(t, "the answer", func() bool { return len(f.srv.Responses(a.ResponseURL)) == 1 })
-	if r := f.srv.Responses(a.ResponseURL)[0]; r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "not available yet") {
+	if r := f.srv.Responses(a.ResponseURL)[0]; r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "Buttons are not available") {
 		t.Errorf("answer: %+v", r)
 	}
 }
 
-type recordingActions struct{ got chan Action }
+// recordingClicks is a ClickHandler that records the clicks reaching it
+// and answers each privately.
+type recordingClicks struct{ got chan bot.Click }
 
-func (h recordingActions) HandleAction(ctx context.Context, a Action, resp bot.Responder) {
-	h.got <- a
+func newRecordingClicks() recordingClicks { return recordingClicks{got: make(chan bot.Click, 16)} }
+
+func (h recordingClicks) HandleClick(ctx context.Context, c bot.Click, resp bot.Responder) {
+	h.got <- c
 	_ = resp.Respond(ctx, bot.Answer{Title: "Approved", Private: true})
 }
 
-func TestInteractionHandedToActionHandler(t *testing.T) {
-	h := recordingActions{got: make(chan Action, 1)}
-	f := newInbound(t, withActions(h))
+// none fails when a click reached the handler.
+func (h recordingClicks) none(t *testing.T) {
+	t.Helper()
+	select {
+	case c := <-h.got:
+		t.Errorf("a click reached the handler: %+v", c)
+	default:
+	}
+}
+
+// TestClickHandedToClickHandler: a signed click in a thread reaches the
+// ClickHandler as a bot.Click naming who, where, which message and which
+// button, and its answer goes to the response_url.
+func TestClickHandedToClickHandler(t *testing.T) {
+	h := newRecordingClicks()
+	f := newInbound(t, withClicks(h))
 	root := f.threadRoot(t)
-	a := &slackstandin.BlockAction{User: testUser, UserName: "alice", Channel: testChannel, MessageTS: root, ThreadTS: root, ActionID: "approve", BlockID: "incident-actions", Value: "42"}
-	if rec := f.signed("/slack/interactions", []byte(f.srv.BlockActionForm(a).Encode())); rec.Code != http.StatusOK {
-		t.Fatalf("status %d", rec.Code)
+	card := "1700000000.000200"
+	a := &slackstandin.BlockAction{User: testUser, UserName: "alice", Channel: testChannel, MessageTS: card, ThreadTS: root, ActionID: "approval:7:approve:n0nce", BlockID: "incident-actions", Value: "42"}
+	before := time.Now()
+	if rec := f.signed("/slack/interactions", []byte(f.srv.BlockActionForm(a).Encode())); rec.Code != http.StatusOK || rec.Body.Len() != 0 {
+		t.Fatalf("status %d %q", rec.Code, rec.Body)
 	}
 	select {
 	case got := <-h.got:
-		if got.User.UserID != testUser || got.Channel != testChannel || got.Thread != root || got.MessageTS != root ||
-			got.ActionID != "approve" || got.BlockID != "incident-actions" || got.Value != "42" {
-			t.Errorf("action: %+v", got)
+		want := bot.Click{
+			User:     bot.Identity{Platform: "slack", UserID: testUser, Name: "alice"},
+			Platform: "slack", Channel: testChannel, Thread: root, MessageID: card,
+			ButtonID: "approval:7:approve:n0nce", Value: "42",
+		}
+		at := got.ReceivedAt
+		got.ReceivedAt = time.Time{}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Errorf("click %+v\nwant  %+v", got, want)
+		}
+		if at.Before(before) || at.After(time.Now()) {
+			t.Errorf("ReceivedAt %s, want the time of the request", at)
 		}
 	case <-time.After(waitLimit):
 		t.Fatal("the handler was not called")
 	}
 	f.wait(t, "the answer", func() bool { return len(f.srv.Responses(a.ResponseURL)) == 1 })
+	if r := f.srv.Responses(a.ResponseURL)[0]; r.ResponseType != "ephemeral" || r.Text != "Approved" {
+		t.Errorf("answer %+v, want the handler's private answer", r)
+	}
+	if got := f.calls.all(); len(got) != 0 {
+		t.Errorf("a click reached the command router: %+v", got)
+	}
+}
+
+// TestClickOutsideThread: a click on a message in the channel has no
+// Thread.
+func TestClickOutsideThread(t *testing.T) {
+	h := newRecordingClicks()
+	f := newInbound(t, withClicks(h))
+	a := &slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000300", ActionID: "deny"}
+	if rec := f.signed("/slack/interactions", []byte(f.srv.BlockActionForm(a).Encode())); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	select {
+	case got := <-h.got:
+		if got.Thread != "" || got.MessageID != "1700000000.000300" || got.ButtonID != "deny" || got.Value != "" || len(got.User.Groups) != 0 {
+			t.Errorf("click %+v", got)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the handler was not called")
+	}
+}
+
+// TestClickRefusedBeforeHandler: an unsigned, stale, forged or replayed
+// click never reaches the ClickHandler, nor is answered.
+func TestClickRefusedBeforeHandler(t *testing.T) {
+	cases := []struct {
+		name string
+		send func(t *testing.T, f *inboundFixture, body []byte) *httptest.ResponseRecorder
+	}{
+		{"unsigned", func(t *testing.T, f *inboundFixture, body []byte) *httptest.ResponseRecorder {
+			return f.post("/slack/interactions", body, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+		}},
+		{"stale (6 min old)", func(t *testing.T, f *inboundFixture, body []byte) *httptest.ResponseRecorder {
+			return f.post("/slack/interactions", body, slackstandin.Sign(testSecret, time.Now().Add(-6*time.Minute), body))
+		}},
+		{"wrong secret", func(t *testing.T, f *inboundFixture, body []byte) *httptest.ResponseRecorder {
+			return f.post("/slack/interactions", body, slackstandin.Sign("another-apps-secret", time.Now(), body))
+		}},
+		{"replayed", func(t *testing.T, f *inboundFixture, body []byte) *httptest.ResponseRecorder {
+			h := slackstandin.Sign(testSecret, time.Now(), body)
+			// The original goes to another replica sharing the guard.
+			if first, err := f.in.guard.FirstSeen(context.Background(), "slack:"+h.Get("X-Slack-Request-Timestamp")+":"+h.Get("X-Slack-Signature"), time.Now(), time.Now().Add(time.Minute)); err != nil || !first {
+				t.Fatalf("the guard did not take the original: %v", err)
+			}
+			return f.post("/slack/interactions", body, h)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRecordingClicks()
+			f := newInbound(t, withClicks(h))
+			a := &slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000100", ActionID: "approve"}
+			body := []byte(f.srv.BlockActionForm(a).Encode())
+			if rec := tc.send(t, f, body); rec.Code != http.StatusUnauthorized || rec.Body.Len() != 0 {
+				t.Fatalf("status %d %q, want 401 and no detail", rec.Code, rec.Body)
+			}
+			f.drain(t)
+			h.none(t)
+			if n := len(f.srv.Responses(a.ResponseURL)); n != 0 {
+				t.Errorf("%d answers through the response_url", n)
+			}
+		})
+	}
+	t.Run("the same click twice", func(t *testing.T) {
+		h := newRecordingClicks()
+		f := newInbound(t, withClicks(h))
+		body, hdr := f.srv.SignedBlockAction(testSecret, time.Now(), &slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000100", ActionID: "approve"})
+		if rec := f.post("/slack/interactions", body, hdr); rec.Code != http.StatusOK {
+			t.Fatalf("first: status %d", rec.Code)
+		}
+		if rec := f.post("/slack/interactions", body, hdr); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("replay: status %d, want 401", rec.Code)
+		}
+		f.drain(t)
+		if n := len(h.got); n != 1 {
+			t.Errorf("the handler saw the click %d times, want once", n)
+		}
+	})
+}
+
+// TestClickWithoutWhatItNeedsIsDropped: a signed click that does not say
+// who clicked, in which channel, on which message or which button, or
+// whose response_url is not Slack's, is acknowledged and dropped.
+func TestClickWithoutWhatItNeedsIsDropped(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(a *slackstandin.BlockAction)
+	}{
+		{"no user", func(a *slackstandin.BlockAction) { a.User = "" }},
+		{"no channel", func(a *slackstandin.BlockAction) { a.Channel = "" }},
+		{"no message", func(a *slackstandin.BlockAction) { a.MessageTS = "" }},
+		{"no action_id", func(a *slackstandin.BlockAction) { a.ActionID = "" }},
+		{"action_id too long", func(a *slackstandin.BlockAction) { a.ActionID = strings.Repeat("a", maxActionID+1) }},
+		{"response_url elsewhere", func(a *slackstandin.BlockAction) { a.ResponseURL = "https://attacker.example/hook" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRecordingClicks()
+			f := newInbound(t, withClicks(h))
+			a := &slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000100", ActionID: "approve"}
+			tc.edit(a)
+			if rec := f.signed("/slack/interactions", []byte(f.srv.BlockActionForm(a).Encode())); rec.Code != http.StatusOK {
+				t.Fatalf("status %d", rec.Code)
+			}
+			f.drain(t)
+			h.none(t)
+		})
+	}
+}
+
+// TestSendBlockActionPlaysSlack: the stand-in's click helper, fed a card
+// the client posted, delivers a click the inbound side verifies and
+// hands on, with the card's channel, thread and ts.
+func TestSendBlockActionPlaysSlack(t *testing.T) {
+	h := newRecordingClicks()
+	f := newInbound(t, withClicks(h))
+	srv := httptest.NewServer(f.mux)
+	t.Cleanup(srv.Close)
+	root := f.threadRoot(t)
+	ref, err := f.in.client.PostCard(context.Background(), testChannel, root, cardMessage(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := f.srv.Replies(testChannel, root)[0]
+	if ids := card.ActionIDs(); len(ids) != 2 {
+		t.Fatalf("card buttons %q, want two", ids)
+	}
+	click := card.Click(testUser, "alice", card.ActionIDs()[0])
+	status, err := f.srv.SendBlockAction(context.Background(), srv.URL+"/slack/interactions", testSecret, click)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("status %d, %v", status, err)
+	}
+	select {
+	case got := <-h.got:
+		if got.Channel != testChannel || got.Thread != root || got.MessageID != ref.RootID || got.ButtonID != "approval:7:approve:n0nce" {
+			t.Errorf("click %+v", got)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the handler was not called")
+	}
+	if status, err := f.srv.SendBlockAction(context.Background(), srv.URL+"/slack/interactions", "not-the-secret", card.Click(testUser, "alice", "deny")); err != nil || status != http.StatusUnauthorized {
+		t.Errorf("a click signed with another secret: status %d, %v", status, err)
+	}
 }
 
 func TestShutdownRefusesNewWork(t *testing.T) {

@@ -41,6 +41,7 @@ func TestManifestScopes(t *testing.T) {
 		"files.getUploadURLExternal":          "files:write",
 		"files.completeUploadExternal":        "files:write",
 		methodPostEphemeral:                   "chat:write",
+		methodUserGroups:                      "usergroups:read",
 	} {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("%s needs the %s scope", method, scope)

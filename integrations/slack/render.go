@@ -139,7 +139,12 @@ func renderRoot(m bot.Message) payload {
 	return p
 }
 
-// renderReply lays out a thread reply: what changed, one line each.
+// renderReply lays out a thread reply, and a card (PostCard, EditCard):
+// the title and what changed, one line each, then the buttons. A message
+// with Fields (an approval card: action, target, requester) shows them side
+// by side in an attachment whose side bar carries m.Color, with the
+// buttons below them; an incident reply has no Fields and keeps its plain
+// layout.
 func renderReply(m bot.Message) payload {
 	emoji := statusEmoji(m)
 	title := "*" + fit(emoji+" "+m.Title, maxHeaderText) + "*"
@@ -154,12 +159,28 @@ func renderReply(m bot.Message) payload {
 		body += "\n" + moreText(more, "change")
 	}
 	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(body), nil, nil, slackapi.SectionBlockOptionBlockID("reply"))}
-	if b := actionsBlock(m.Buttons); b != nil {
-		blocks = append(blocks, b)
-	}
-
 	fallback := fitPrefixed(mentionOf(m.Mention), emoji+" "+m.Title+": "+strings.Join(m.Lines, "; "), maxFallbackText)
-	return payload{text: fallback, blocks: blocks}
+	p := payload{text: fallback, blocks: blocks}
+
+	actions := actionsBlock(m.Buttons)
+	if facts := factsBlock(m.Fields, ""); facts != nil {
+		// Slack shows attachments under the blocks: the buttons go in the
+		// attachment too, so they stay last.
+		inner := []slackapi.Block{facts}
+		if actions != nil {
+			inner = append(inner, actions)
+		}
+		p.attachments = []slackapi.Attachment{{
+			Color:    fmt.Sprintf("#%06X", m.Color&0xFFFFFF),
+			Fallback: fallback,
+			Blocks:   slackapi.Blocks{BlockSet: inner},
+		}}
+		return p
+	}
+	if actions != nil {
+		p.blocks = append(p.blocks, actions)
+	}
+	return p
 }
 
 func statusEmoji(m bot.Message) string {

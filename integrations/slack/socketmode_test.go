@@ -137,9 +137,33 @@ func TestSocketModeBlockAction(t *testing.T) {
 	}
 	f.waitAck(t, env)
 	f.wait(t, "the answer", func() bool { return len(f.srv.Responses(a.ResponseURL)) == 1 })
-	if r := f.srv.Responses(a.ResponseURL)[0]; !strings.Contains(r.Text, "not available yet") {
+	if r := f.srv.Responses(a.ResponseURL)[0]; !strings.Contains(r.Text, "Buttons are not available") {
 		t.Errorf("answer: %+v", r)
 	}
+}
+
+// TestSocketModeClick: a click over the websocket is acked and reaches
+// the ClickHandler, and the handler's answer goes to the response_url.
+func TestSocketModeClick(t *testing.T) {
+	h := newRecordingClicks()
+	f := newInbound(t, withClicks(h))
+	f.runSocket(t)
+	a := &slackstandin.BlockAction{User: testUser, UserName: "alice", Channel: testChannel, MessageTS: "1700000000.000100", ThreadTS: "1700000000.000001", ActionID: "approve", Value: "v"}
+	env, err := f.srv.PushBlockAction(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitAck(t, env)
+	select {
+	case got := <-h.got:
+		if got.Platform != "slack" || got.User.UserID != testUser || got.Channel != testChannel || got.Thread != "1700000000.000001" ||
+			got.MessageID != "1700000000.000100" || got.ButtonID != "approve" || got.Value != "v" {
+			t.Errorf("click %+v", got)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the handler was not called")
+	}
+	f.wait(t, "the answer", func() bool { return len(f.srv.Responses(a.ResponseURL)) == 1 })
 }
 
 // TestSocketModeReconnects: when Slack asks the client to reconnect, the

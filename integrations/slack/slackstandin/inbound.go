@@ -1,11 +1,14 @@
 package slackstandin
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -164,7 +167,8 @@ func URLVerificationBody(challenge string) []byte {
 	return b
 }
 
-// BlockAction is a person clicking a button in a message.
+// BlockAction is a person clicking a button in a message. Build one from
+// a message the bot posted with Message.Click.
 type BlockAction struct {
 	User, UserName string
 	Channel        string
@@ -216,4 +220,123 @@ func (s *Server) BlockActionPayload(a *BlockAction) []byte {
 // BlockActionForm is the form Slack posts to the interactivity URL for a.
 func (s *Server) BlockActionForm(a *BlockAction) url.Values {
 	return url.Values{"payload": {string(s.BlockActionPayload(a))}}
+}
+
+// SignedBlockAction is a's click as Slack posts it to the interactivity
+// URL: the form body (payload=<block_actions JSON>) and its headers, signed
+// with secret at at. An empty a.ResponseURL gets a fresh one on this
+// server. Tests that spoil or replay a click start from it.
+func (s *Server) SignedBlockAction(secret string, at time.Time, a *BlockAction) (body []byte, header http.Header) {
+	body = []byte(s.BlockActionForm(a).Encode())
+	return body, Sign(secret, at, body)
+}
+
+// clickTimeout bounds SendBlockAction's request: Slack gives up on an
+// interaction that is not acknowledged within 3 seconds.
+const clickTimeout = 3 * time.Second
+
+// SendBlockAction plays a person clicking a button, as Slack delivers it:
+// it signs a with secret now and posts it to interactionsURL (the bot's
+// POST /slack/interactions, a full URL), and returns the bot's HTTP status
+// (200 once the click is acknowledged, 401 for a bad signature or a
+// replay). The bot answers through a.ResponseURL, which is filled when
+// empty: read its answers with Responses(a.ResponseURL) after Wait.
+//
+//	card := srv.Replies(channel, rootTS)[0]
+//	click := card.Click("U0BOB", "bob", card.ActionIDs()[0])
+//	status, err := srv.SendBlockAction(ctx, botURL+"/slack/interactions", secret, click)
+func (s *Server) SendBlockAction(ctx context.Context, interactionsURL, secret string, a *BlockAction) (int, error) {
+	body, header := s.SignedBlockAction(secret, time.Now(), a)
+	ctx, cancel := context.WithTimeout(ctx, clickTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, interactionsURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("slack stand-in: click: %w", err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("slack stand-in: click: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, nil
+}
+
+// Button is a button of a message the bot posted, as its blocks (or its
+// attachments' blocks) hold it.
+type Button struct {
+	ActionID, BlockID, Value, Text string
+	// Style is "danger", "primary" or "" (default).
+	Style string
+}
+
+// Buttons lists the message's buttons in order: those of its top-level
+// blocks, then those in its attachments. A card whose request is closed
+// has none.
+func (m Message) Buttons() []Button {
+	var out []Button
+	collect := func(raw json.RawMessage) {
+		var blocks []struct {
+			Type     string `json:"type"`
+			BlockID  string `json:"block_id"`
+			Elements []struct {
+				Type     string `json:"type"`
+				ActionID string `json:"action_id"`
+				Value    string `json:"value"`
+				Style    string `json:"style"`
+				Text     struct {
+					Text string `json:"text"`
+				} `json:"text"`
+			} `json:"elements"`
+		}
+		if json.Unmarshal(raw, &blocks) != nil {
+			return
+		}
+		for _, b := range blocks {
+			if b.Type != "actions" {
+				continue
+			}
+			for _, e := range b.Elements {
+				if e.Type == "button" {
+					out = append(out, Button{ActionID: e.ActionID, BlockID: b.BlockID, Value: e.Value, Text: e.Text.Text, Style: e.Style})
+				}
+			}
+		}
+	}
+	collect(m.Blocks)
+	var atts []struct {
+		Blocks json.RawMessage `json:"blocks"`
+	}
+	if json.Unmarshal(m.Attachments, &atts) == nil {
+		for _, a := range atts {
+			collect(a.Blocks)
+		}
+	}
+	return out
+}
+
+// ActionIDs are the action_ids of the message's buttons, in order.
+func (m Message) ActionIDs() []string {
+	var ids []string
+	for _, b := range m.Buttons() {
+		ids = append(ids, b.ActionID)
+	}
+	return ids
+}
+
+// Click is user (id and name) clicking the button actionID of m, as a
+// BlockAction for SendBlockAction: the channel, the message's ts, its
+// thread and the button's block and value are taken from m. A button m
+// does not have is clicked all the same (with no block id), so a test can
+// play a forged click.
+func (m Message) Click(user, userName, actionID string) *BlockAction {
+	a := &BlockAction{User: user, UserName: userName, Channel: m.Channel, MessageTS: m.TS, ThreadTS: m.ThreadTS, ActionID: actionID}
+	for _, b := range m.Buttons() {
+		if b.ActionID == actionID {
+			a.BlockID, a.Value = b.BlockID, b.Value
+			break
+		}
+	}
+	return a
 }

@@ -13,7 +13,11 @@
 // (files.getUploadURLExternal, the upload, files.completeUploadExternal),
 // and Socket Mode: apps.connections.open hands out a ws:// URL on this
 // server whose websocket says hello, carries the envelopes a test pushes
-// (PushSlashCommand, PushAppMention) and records the acks.
+// (PushSlashCommand, PushAppMention, PushBlockAction) and records the
+// acks. SendBlockAction plays a person clicking a button of a message the
+// bot posted (an approval card): it signs the click and posts it to the
+// bot's interactivity URL. usergroups.list answers the user groups set
+// with SetUserGroups.
 //
 // It listens on loopback only and never talks to Slack.
 package slackstandin
@@ -98,6 +102,7 @@ type Server struct {
 	uploads    map[string]*upload // files.getUploadURLExternal, by file id
 	files      map[string][]File  // shared files, per channel
 	sock       socketState
+	userGroups []UserGroup // SetUserGroups
 }
 
 // New starts a stand-in on a loopback port.
@@ -127,6 +132,7 @@ func New() *Server {
 		c.Handle("/"+MethodGetUploadURL, s.method(MethodGetUploadURL, s.getUploadURL))
 		c.Handle("/"+MethodCompleteUpload, s.method(MethodCompleteUpload, s.completeUpload))
 		c.Handle("/"+MethodConnectionsOpen, s.method(MethodConnectionsOpen, s.connectionsOpen))
+		c.Handle("/"+MethodUserGroupsList, s.method(MethodUserGroupsList, s.userGroupsList))
 		c.Handle(uploadPath, s.receiveUpload)
 		c.Handle(responsePath, s.receiveResponse)
 		c.Handle(socketPath, s.socket)

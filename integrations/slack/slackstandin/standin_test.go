@@ -340,7 +340,7 @@ func TestRejectsWhatSlackRejects(t *testing.T) {
 
 func TestUnknownMethod(t *testing.T) {
 	s, api := newClient(t)
-	_, err := api.GetUserGroups()
+	_, err := api.GetUserGroupMembers("S0ONCALL")
 	if err == nil || err.Error() != "unknown_method" {
 		t.Fatalf("unknown method: %v", err)
 	}
