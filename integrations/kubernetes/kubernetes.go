@@ -1,5 +1,7 @@
 // Package kubernetes is chatops' view of the cluster through client-go: the
-// health check of the operations guide, logs, rollout history and status.
+// health check of the operations guide, logs, rollout history and status,
+// and the approved actions (scale, rollback, restart), each checked against
+// the Deployment generation it was approved for.
 // It only ever touches the namespaces of its allow-list, validates every
 // name (DNS-1123) before it reaches the API, and builds label selectors
 // only from the deployments' own specs, never from what a person typed.
@@ -89,6 +91,9 @@ func New(rc *rest.Config, cfg Config, log *zap.Logger) (*Cluster, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if log == nil {
+		log = zap.NewNop()
 	}
 	rc = rest.CopyConfig(rc)
 	rc.UserAgent = "chatops"

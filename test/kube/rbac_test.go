@@ -1,0 +1,160 @@
+package kube_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"testing"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/bakewise/chatops/test/kubeharness"
+)
+
+const (
+	shippedRBAC = "../../deploy/kubernetes/rbac.yaml"
+	botUser     = "system:serviceaccount:" + namespace + ":chatops"
+)
+
+// The shipped RBAC names every verb, resource and API group it grants:
+// a wildcard would silently grant whatever a future Kubernetes adds.
+func TestShippedRBACHasNoWildcards(t *testing.T) {
+	raw, err := os.ReadFile(shippedRBAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	roles := 0
+	for {
+		var obj unstructured.Unstructured
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("%s: %v", shippedRBAC, err)
+		}
+		var rules []rbacv1.PolicyRule
+		switch obj.GetKind() {
+		case "Role":
+			var r rbacv1.Role
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &r); err != nil {
+				t.Fatal(err)
+			}
+			rules = r.Rules
+		case "ClusterRole":
+			var r rbacv1.ClusterRole
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.AggregationRule != nil {
+				t.Errorf("ClusterRole %s aggregates other roles: its grants are not in this file", r.Name)
+			}
+			rules = r.Rules
+		default:
+			continue
+		}
+		roles++
+		if len(rules) == 0 {
+			t.Errorf("%s %s has no rules", obj.GetKind(), obj.GetName())
+		}
+		for i, rule := range rules {
+			for field, values := range map[string][]string{
+				"verbs": rule.Verbs, "resources": rule.Resources, "apiGroups": rule.APIGroups,
+				"resourceNames": rule.ResourceNames, "nonResourceURLs": rule.NonResourceURLs,
+			} {
+				if slices.Contains(values, rbacv1.VerbAll) {
+					t.Errorf("%s %s rule %d: %q in %s", obj.GetKind(), obj.GetName(), i, rbacv1.VerbAll, field)
+				}
+			}
+			if len(rule.Verbs) == 0 || len(rule.Resources) == 0 {
+				t.Errorf("%s %s rule %d names no verb or no resource: %+v", obj.GetKind(), obj.GetName(), i, rule)
+			}
+		}
+	}
+	if roles < 2 {
+		t.Fatalf("found %d roles in %s: the check read the wrong file", roles, shippedRBAC)
+	}
+}
+
+// The real RBAC authorizer, asked about the chatops ServiceAccount bound by
+// the shipped rbac.yaml, allows each thing the bot does and denies a sample
+// of what it must never do.
+func TestShippedRBACIsLeast(t *testing.T) {
+	c := kubeharness.Start(t)
+	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+namespace+"\n")
+	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n")
+	c.ApplyYAML(t, shippedRBAC)
+	kube := c.Clientset()
+
+	type access struct {
+		ns, verb, group, resource, subresource string
+	}
+	allowed := []access{
+		// health, logs, history, status
+		{namespace, "get", "", "pods", ""},
+		{namespace, "list", "", "pods", ""},
+		{namespace, "get", "", "pods", "log"},
+		{namespace, "get", "apps", "deployments", ""},
+		{namespace, "list", "apps", "deployments", ""},
+		{namespace, "get", "apps", "replicasets", ""},
+		{namespace, "list", "apps", "replicasets", ""},
+		{namespace, "list", "metrics.k8s.io", "pods", ""},
+		{"", "list", "", "nodes", ""},
+		// rollback, restart
+		{namespace, "update", "apps", "deployments", ""},
+		// scale
+		{namespace, "get", "apps", "deployments", "scale"},
+		{namespace, "update", "apps", "deployments", "scale"},
+		{namespace, "list", "autoscaling", "horizontalpodautoscalers", ""},
+	}
+	denied := []access{
+		{namespace, "delete", "apps", "deployments", ""},
+		{namespace, "create", "apps", "deployments", ""},
+		{namespace, "create", "", "pods", ""},
+		{namespace, "delete", "", "pods", ""},
+		{namespace, "create", "", "pods", "exec"},
+		{namespace, "get", "", "secrets", ""},
+		{namespace, "list", "", "secrets", ""},
+		{namespace, "update", "", "configmaps", ""},
+		{namespace, "update", "apps", "replicasets", ""},
+		{namespace, "update", "autoscaling", "horizontalpodautoscalers", ""},
+		{namespace, "create", "rbac.authorization.k8s.io", "rolebindings", ""},
+		{"", "patch", "", "nodes", ""},
+		{"", "list", "", "secrets", ""},
+		{"payments", "update", "apps", "deployments", ""},
+		{"payments", "update", "apps", "deployments", "scale"},
+		{"payments", "list", "", "pods", ""},
+		{"kube-system", "get", "apps", "deployments", ""},
+	}
+	check := func(a access, want bool) {
+		t.Helper()
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: botUser,
+			// What the ServiceAccount's token carries.
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: a.ns, Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.subresource,
+			},
+		}}
+		got, err := kube.AuthorizationV1().SubjectAccessReviews().Create(t.Context(), sar, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("SubjectAccessReview %+v: %v", a, err)
+		}
+		if got.Status.Allowed != want {
+			t.Errorf("%s %s.%s/%s in %q: allowed = %v, want %v (%s)", a.verb, a.resource, a.group, a.subresource, a.ns,
+				got.Status.Allowed, want, got.Status.Reason)
+		}
+	}
+	for _, a := range allowed {
+		check(a, true)
+	}
+	for _, a := range denied {
+		check(a, false)
+	}
+}
