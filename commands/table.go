@@ -23,6 +23,14 @@ type Deps struct {
 	Incidents IncidentReader
 	Cluster   bot.Cluster
 	Alerts    AlertCounter
+	// Operator changes the cluster (nil: the write commands say there is
+	// no cluster). ScaleBounds limit scale per service; others get
+	// DefaultScaleBounds.
+	Operator    bot.Operator
+	ScaleBounds map[string]ScaleBounds
+	Silences    Silences
+	Approvals   Decider
+	Changer     IncidentChanger
 }
 
 // Table is every command chatops answers.
@@ -31,7 +39,11 @@ func Table(d Deps) []bot.CommandSpec {
 	if c == nil {
 		c = noCluster{}
 	}
-	return []bot.CommandSpec{
+	op := d.Operator
+	if op == nil {
+		op = noOperator{}
+	}
+	specs := []bot.CommandSpec{
 		whoami(),
 		incidentList(d.Incidents),
 		incidentShow(d.Incidents),
@@ -39,7 +51,13 @@ func Table(d Deps) []bot.CommandSpec {
 		logs(c),
 		history(c),
 		status(c),
+		scale(op, d.ScaleBounds, DefaultScaleBounds),
+		rollback(op),
+		restart(op),
+		silence(d.Silences, d.Incidents),
 	}
+	specs = append(specs, incidentChanges(d.Changer)...)
+	return append(specs, approvalCommands(d.Approvals)...)
 }
 
 // errNoCluster answers the cluster commands of a bot without Kubernetes.
@@ -62,3 +80,23 @@ func (noCluster) Status(context.Context, string) (bot.RolloutStatus, error) {
 }
 
 func (noCluster) Services(context.Context, string) ([]string, error) { return nil, errNoCluster }
+
+type noOperator struct{}
+
+func (noOperator) PlanScale(context.Context, string, int32) (bot.ScalePlan, error) {
+	return bot.ScalePlan{}, errNoOperator
+}
+
+func (noOperator) Scale(context.Context, string, int32, string) error { return errNoOperator }
+
+func (noOperator) PlanRollback(context.Context, string, int64) (bot.RollbackPlan, error) {
+	return bot.RollbackPlan{}, errNoOperator
+}
+
+func (noOperator) Rollback(context.Context, string, int64, string) error { return errNoOperator }
+
+func (noOperator) PlanRestart(context.Context, string) (bot.RestartPlan, error) {
+	return bot.RestartPlan{}, errNoOperator
+}
+
+func (noOperator) Restart(context.Context, string, string) error { return errNoOperator }

@@ -13,6 +13,7 @@ import (
 	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/kubernetes"
 	"github.com/bakewise/chatops/integrations/slack"
+	"github.com/bakewise/chatops/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -21,14 +22,17 @@ import (
 // clients the dispatcher posts with, and the inbound side that turns
 // commands into router calls (HTTP mounts and long-running connections).
 type chatSide struct {
-	chats    map[string]bot.Chat
+	chats map[string]bot.Chat
+	// cards post approval cards; groups tell Slack user groups.
+	cards    map[string]bot.CardPoster
+	groups   map[string]bot.GroupLookup
 	mounts   []httpapi.Mount
 	run      []func(ctx context.Context) error
 	shutdown []func(ctx context.Context) error
 }
 
-func newChatSide(cfg config.Config, router *bot.Router, cluster bot.Cluster, guard bot.ReplayGuard, metrics *bot.ChatMetrics, log *zap.Logger) (*chatSide, error) {
-	side := &chatSide{chats: map[string]bot.Chat{}}
+func newChatSide(cfg config.Config, router *bot.Router, clicks bot.ClickHandler, cluster bot.Cluster, guard bot.ReplayGuard, metrics *bot.ChatMetrics, log *zap.Logger) (*chatSide, error) {
+	side := &chatSide{chats: map[string]bot.Chat{}, cards: map[string]bot.CardPoster{}, groups: map[string]bot.GroupLookup{}}
 	if cfg.SlackEnabled() {
 		slog := log.With(zap.String("component", "slack"))
 		client, err := slack.New(slack.Config{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL}, metrics, slog)
@@ -36,9 +40,14 @@ func newChatSide(cfg config.Config, router *bot.Router, cluster bot.Cluster, gua
 			return nil, err
 		}
 		side.chats["slack"] = client
+		side.cards["slack"] = client
+		if len(cfg.Access.SlackGroups) > 0 {
+			// Only asked when a group grants a role: it needs usergroups:read.
+			side.groups["slack"] = slack.NewGroups(client, slack.GroupsConfig{TTL: cfg.Access.GroupCacheTTL}, slog)
+		}
 		if cfg.SlackCommands() {
 			in := slack.NewInbound(slack.InboundConfig{SigningSecret: cfg.Slack.SigningSecret.Reveal(),
-				ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL)}, router, guard, client, slog)
+				ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL), Clicks: clicks}, router, guard, client, slog)
 			side.shutdown = append(side.shutdown, in.Shutdown)
 			if cfg.Commands.SlackMode == "http" {
 				side.mounts = append(side.mounts,
@@ -61,8 +70,9 @@ func newChatSide(cfg config.Config, router *bot.Router, cluster bot.Cluster, gua
 			return nil, err
 		}
 		side.chats["discord"] = client
+		side.cards["discord"] = client
 		if cfg.DiscordCommands() {
-			if err := side.discordCommands(cfg, client, router, guard, cluster, dlog); err != nil {
+			if err := side.discordCommands(cfg, client, router, clicks, guard, cluster, dlog); err != nil {
 				return nil, err
 			}
 		} else {
@@ -74,9 +84,9 @@ func newChatSide(cfg config.Config, router *bot.Router, cluster bot.Cluster, gua
 
 // discordCommands registers /ops in the configured guilds at start and
 // receives interactions over the gateway or the HTTP endpoint.
-func (side *chatSide) discordCommands(cfg config.Config, client *discord.Client, router *bot.Router, guard bot.ReplayGuard,
-	cluster bot.Cluster, log *zap.Logger) error {
-	icfg := discord.InboundConfig{AppID: cfg.Discord.AppID}
+func (side *chatSide) discordCommands(cfg config.Config, client *discord.Client, router *bot.Router, clicks bot.ClickHandler,
+	guard bot.ReplayGuard, cluster bot.Cluster, log *zap.Logger) error {
+	icfg := discord.InboundConfig{AppID: cfg.Discord.AppID, Clicks: clicks}
 	if cluster != nil {
 		icfg.Completer = discord.CompleterFunc(func(ctx context.Context, source, prefix string) ([]string, error) {
 			if source != "service" {
@@ -133,16 +143,39 @@ func slackNeeds(mode string) string {
 	return config.EnvSlackAppToken + " (an app-level xapp- token)"
 }
 
-// newRouter builds the command table over the store and, when one is
-// configured, the Kubernetes cluster (returned too; nil without one).
-func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Logger, reg prometheus.Registerer) (*bot.Router, bot.Cluster, error) {
-	deps := commands.Deps{Incidents: incidents}
+// commandSide is what commands act through besides the router: the
+// cluster (nil without one), the roles and the approvals.
+type commandSide struct {
+	router    *bot.Router
+	cluster   bot.Cluster
+	roles     *bot.Roles
+	approvals *bot.Approvals
+}
+
+// newCommandSide builds the command table over the store, the incident
+// engine and, when configured, the Kubernetes cluster and Alertmanager; the
+// roles and the approval service that guard it; and the router. Chat
+// clients add their card posters and group lookups to cards and groups
+// before anything is served.
+func newCommandSide(cfg config.Config, store bot.Store, engine *bot.Engine, cards map[string]bot.CardPoster,
+	groups map[string]bot.GroupLookup, log *zap.Logger, reg prometheus.Registerer) (*commandSide, error) {
+	roles := &bot.Roles{Access: cfg.AccessPolicy(), Lookups: groups}
+	approvals := bot.NewApprovals(store, roles, bot.ApprovalsConfig{
+		Rule: cfg.ApprovalRule(), Root: cfg.Commands.Root, Cards: cards,
+		BreakGlassChannels: map[string]string{"slack": cfg.Approvals.BreakGlassSlack, "discord": cfg.Approvals.BreakGlassDiscord},
+	}, log.With(zap.String("component", "approvals")), reg)
+	deps := commands.Deps{Incidents: store, Approvals: approvals, Changer: engine, ScaleBounds: map[string]commands.ScaleBounds{}}
+	for _, b := range cfg.Approvals.ScaleBounds {
+		deps.ScaleBounds[b.Service] = commands.ScaleBounds{Min: int32(b.Min), Max: int32(b.Max)}
+	}
+	commands.DefaultScaleBounds.Max = int32(cfg.Approvals.DefaultScaleMax)
 	if cfg.Alertmanager.URL != "" {
 		api, err := alertmanager.NewAPI(cfg.Alertmanager.URL)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		deps.Alerts = api
+		deps.Silences = silences{api}
 	}
 	klog := log.With(zap.String("component", "kubernetes"))
 	if rc, err := kubernetes.RESTConfig(cfg.Kubernetes.Kubeconfig); err != nil {
@@ -151,13 +184,28 @@ func newRouter(cfg config.Config, incidents commands.IncidentReader, log *zap.Lo
 		cluster, err := kubernetes.New(rc, kubernetes.Config{Namespace: cfg.Kubernetes.Namespace,
 			AllowedNamespaces: cfg.Kubernetes.AllowedNamespaces}, klog)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		deps.Cluster = cluster
+		deps.Cluster, deps.Operator = cluster, cluster
 	}
-	router, err := bot.NewRouter(commands.Table(deps), bot.RouterConfig{Root: cfg.Commands.Root, Channels: cfg.Commands.Channels},
-		log.With(zap.String("component", "commands")), reg)
-	return router, deps.Cluster, err
+	router, err := bot.NewRouter(commands.Table(deps), bot.RouterConfig{
+		Root: cfg.Commands.Root, Channels: cfg.Commands.Channels, Authorize: roles.Authorize,
+		Audit: func(ctx context.Context, rec bot.AuditRecord) error {
+			return store.ApprovalTx(ctx, func(tx bot.ApprovalTx) error { return tx.AppendAudit(ctx, rec) })
+		},
+	}, log.With(zap.String("component", "commands")), reg)
+	if err != nil {
+		return nil, err
+	}
+	approvals.Attach(router)
+	return &commandSide{router: router, cluster: deps.Cluster, roles: roles, approvals: approvals}, nil
+}
+
+// silences is Alertmanager as the silence command uses it.
+type silences struct{ *alertmanager.API }
+
+func (silences) ParseMatchers(s string) ([]policy.SilenceMatcher, error) {
+	return alertmanager.ParseMatchers(s)
 }
 
 // runUntilCanceled treats the end of ctx as a clean stop.

@@ -22,6 +22,10 @@ Usage:
   chatops serve [--config FILE]         run the bot
   chatops migrate [--config FILE]       apply database migrations and exit
   chatops config check [--config FILE]  validate the configuration, naming every error's path
+  chatops audit verify [--config FILE]  check the audit log's hash chain; exit 1 naming the first bad row
+  chatops audit export [--config FILE] [--since TIME|DURATION] [-o FILE]
+                                        write audit rows (all, or since an RFC 3339 time or e.g. 24h ago)
+                                        as JSON lines
   chatops manifest slack [--root ops] [--mode socket|http] [--base-url URL]
                                         print the Slack app manifest for the command table
   chatops version                       print the version
@@ -46,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = withConfig("serve", args[1:], stderr, func(c cliConfig) error { return serve(ctx, c) })
 	case "migrate":
 		err = withConfig("migrate", args[1:], stderr, func(c cliConfig) error { return migrate(ctx, c, stdout) })
+	case "audit":
+		err = audit(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)
@@ -71,7 +77,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp), errors.Is(err, errFlags):
+		return 2
+	case errors.Is(err, errUsage):
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	fmt.Fprintln(stderr, "chatops:", err)

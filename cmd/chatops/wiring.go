@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -131,15 +132,29 @@ func serve(ctx context.Context, c cliConfig) error {
 	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
 	reg.MustRegister(bot.NewStoreCollector(store))
 
-	router, cluster, err := newRouter(cfg, store, log, reg)
+	// The engine notifies the dispatcher, built below with the chat side;
+	// nothing calls the engine before serving starts.
+	var dispatcher *bot.Dispatcher
+	engine := bot.NewEngine(store, bot.EngineConfig{
+		Classifier:   cfg.Classifier(),
+		Routes:       cfg.IncidentRoutes(),
+		ReopenWindow: cfg.Incidents.ReopenWindow,
+		Enqueued:     func() { dispatcher.Notify() },
+	}, log.With(zap.String("component", "engine")), reg)
+
+	cards, groups := map[string]bot.CardPoster{}, map[string]bot.GroupLookup{}
+	cmds, err := newCommandSide(cfg, store, engine, cards, groups, log, reg)
 	if err != nil {
 		return err
 	}
-	chat, err := newChatSide(cfg, router, cluster, store, bot.NewChatMetrics(reg), log)
+	clicks := &bot.Buttons{Approvals: cmds.approvals, Router: cmds.router}
+	chat, err := newChatSide(cfg, cmds.router, clicks, cmds.cluster, store, bot.NewChatMetrics(reg), log)
 	if err != nil {
 		return err
 	}
-	dispatcher := bot.NewDispatcher(store, bot.DispatcherConfig{
+	maps.Copy(cards, chat.cards)
+	maps.Copy(groups, chat.groups)
+	dispatcher = bot.NewDispatcher(store, bot.DispatcherConfig{
 		Destinations: cfg.ChatDestinations(),
 		Chats:        chat.chats,
 		Workers:      cfg.Outbox.Workers,
@@ -148,13 +163,6 @@ func serve(ctx context.Context, c cliConfig) error {
 		log.Info("no chat destination configured: incidents are stored but not posted",
 			zap.String("component", "outbox"))
 	}
-
-	engine := bot.NewEngine(store, bot.EngineConfig{
-		Classifier:   cfg.Classifier(),
-		Routes:       cfg.IncidentRoutes(),
-		ReopenWindow: cfg.Incidents.ReopenWindow,
-		Enqueued:     dispatcher.Notify,
-	}, log.With(zap.String("component", "engine")), reg)
 
 	if cfg.Webhook.InsecureNoAuth {
 		log.Warn("INSECURE: webhook.insecure_no_auth is true: anyone who can reach this port can create incidents",
@@ -191,6 +199,7 @@ func serve(ctx context.Context, c cliConfig) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runUntilCanceled(gctx, dispatcher.Run) })
+	g.Go(func() error { return cmds.approvals.Run(gctx, bot.DefaultSweepInterval) })
 	for _, run := range chat.run {
 		g.Go(func() error { return runUntilCanceled(gctx, run) })
 	}

@@ -1,0 +1,141 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/policy"
+)
+
+// Silences is Alertmanager as the silence command uses it.
+type Silences interface {
+	CreateSilence(ctx context.Context, s bot.Silence) (string, error)
+	// ParseMatchers reads matchers as people type them:
+	// alertname=ServiceDown,service=orders-service.
+	ParseMatchers(s string) ([]policy.SilenceMatcher, error)
+}
+
+// Silence durations people may ask for.
+const (
+	minSilence = time.Minute
+	maxSilence = 7 * 24 * time.Hour
+)
+
+func silence(s Silences, incidents IncidentReader) bot.CommandSpec {
+	return bot.CommandSpec{
+		Name: "silence",
+		Summary: "Silence alerts in Alertmanager: matchers (alertname=X,service=Y) or an incident's number; " +
+			"narrow ones at once, broad ones after a second person approves",
+		Role:        policy.Member,
+		Destructive: true,
+		Args: []bot.Arg{
+			{Name: "matchers", Positional: true, Required: true, Help: "alertname=X,service=Y (or =~, !=, !~), or an incident number like #12"},
+			{Name: "duration", Kind: bot.ArgDuration, Positional: true, Required: true, Min: int64(minSilence / time.Second), Max: int64(maxSilence / time.Second), Help: "how long, like 30m or 2h"},
+			{Name: "reason", Positional: true, Required: true, Rest: true, Help: "why, shown in Alertmanager"},
+		},
+		Plan: func(ctx context.Context, inv bot.Invocation) (bot.Plan, error) {
+			if s == nil {
+				return bot.Plan{}, errors.New("no Alertmanager is configured for this bot (alertmanager.url)")
+			}
+			ms, err := silenceMatchers(ctx, s, incidents, inv.String("matchers"))
+			if err != nil {
+				return bot.Plan{}, &bot.UsageError{Spec: inv.Spec, Msg: err.Error()}
+			}
+			d := inv.Duration("duration", 0)
+			text := matcherText(ms)
+			plan := bot.Plan{
+				Target:  "silence",
+				Params:  map[string]string{"matchers": text, "duration": d.String(), "reason": inv.String("reason")},
+				Preview: []string{fmt.Sprintf("silence {%s} for %s", text, d), "reason: " + inv.String("reason")},
+				Role:    policy.Member,
+			}
+			plan.NoApproval = policy.NarrowSilence(ms)
+			if !plan.NoApproval {
+				plan.Warnings = append(plan.Warnings, "broad silence (not one named alert with plain labels): it may hide other pages")
+			}
+			return plan, nil
+		},
+		Execute: func(ctx context.Context, inv bot.Invocation, p bot.Plan) (string, error) {
+			ms, err := s.ParseMatchers(p.Params["matchers"])
+			if err != nil {
+				return "", fmt.Errorf("silence: %w", err)
+			}
+			d, err := time.ParseDuration(p.Params["duration"])
+			if err != nil {
+				return "", fmt.Errorf("silence: duration: %w", err)
+			}
+			u := inv.Command.User
+			now := time.Now().UTC()
+			id, err := s.CreateSilence(ctx, bot.Silence{
+				Matchers: ms, StartsAt: now, EndsAt: now.Add(d),
+				CreatedBy: fmt.Sprintf("%s (%s %s) via chatops", displayName(u), u.Platform, u.UserID),
+				Comment:   p.Params["reason"],
+			})
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("silence %s: {%s} until %s", id, p.Params["matchers"], now.Add(d).Format("2006-01-02 15:04 MST")), nil
+		},
+	}
+}
+
+// silenceMatchers reads what to silence: an incident's grouping labels, or
+// matchers as typed.
+func silenceMatchers(ctx context.Context, s Silences, incidents IncidentReader, what string) ([]policy.SilenceMatcher, error) {
+	num := strings.TrimPrefix(what, "#")
+	id, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return s.ParseMatchers(what)
+	}
+	if incidents == nil || id <= 0 {
+		return nil, fmt.Errorf("no incident %s", what)
+	}
+	d, err := incidents.GetIncident(ctx, id)
+	if errors.Is(err, bot.ErrNotFound) {
+		return nil, fmt.Errorf("no incident #%d", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	labels := d.GroupLabels
+	if len(labels) == 0 {
+		labels = d.CommonLabels
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ms []policy.SilenceMatcher
+	for _, k := range keys {
+		ms = append(ms, policy.SilenceMatcher{Name: k, Value: labels[k], Equal: true})
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("incident #%d has no labels to silence by", id)
+	}
+	return ms, nil
+}
+
+// matcherText writes matchers back in the form ParseMatchers reads.
+func matcherText(ms []policy.SilenceMatcher) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		op := "="
+		switch {
+		case m.IsRegex && m.Equal:
+			op = "=~"
+		case m.IsRegex:
+			op = "!~"
+		case !m.Equal:
+			op = "!="
+		}
+		parts[i] = m.Name + op + strconv.Quote(m.Value)
+	}
+	return strings.Join(parts, ",")
+}
