@@ -84,46 +84,9 @@ func (in *Inbound) click(ix *discordgo.Interaction, ch interactionChannel, rest 
 		return
 	}
 	log = log.With(zap.String("user", c.User.UserID), zap.String("channel", c.Channel), zap.String("message", c.MessageID), zap.String("button", c.ButtonID))
-	release, ok := in.work.Start()
-	if !ok {
-		if err := ack(privateMessage("chatops is busy or restarting; try again in a moment.")); err != nil {
-			log.Warn("answer not delivered", zap.Error(err))
-		}
-		return
-	}
 	// Ephemeral: whatever the handler answers to the clicker is theirs
 	// alone; what the channel should see goes on the card (EditCard) or
 	// as a public answer, which the responder sends as a follow-up.
-	deferral := &discordgo.InteractionResponse{
-		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
-		Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral},
-	}
-	if err := ack(deferral); err != nil {
-		release()
-		if apiCode(err) == codeAlreadyAcknowledged {
-			log.Info("click acknowledged elsewhere")
-		} else {
-			log.Warn("click not acknowledged", zap.Error(err))
-		}
-		return
-	}
-	resp := &responder{
-		rest:            rest,
-		deferredPrivate: true,
-		base:            "button",
-		expires:         now.Add(tokenLifetime - tokenMargin),
-		retryFirstEdit:  overHTTP,
-		log:             log,
-	}
-	go func() {
-		defer release()
-		ctx, cancel := context.WithDeadline(in.work.Context(), resp.expires)
-		defer cancel()
-		defer func() {
-			if p := recover(); p != nil {
-				log.Error("click handler panicked", zap.Any("panic", p), zap.Stack("stack"))
-			}
-		}()
-		handler.HandleClick(ctx, c, resp)
-	}()
+	in.deferAndRun(ack, rest, true, overHTTP, "button", now, log,
+		func(ctx context.Context, resp *responder) { handler.HandleClick(ctx, c, resp) })
 }

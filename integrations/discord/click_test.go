@@ -375,7 +375,7 @@ func TestClickHandlerPanicContained(t *testing.T) {
 	h := newHarness(t, withClicks(panicky{}))
 	h.postHTTP(h.newClick(discordstandin.Click{CustomID: "approve"}))
 	h.wait()
-	if h.logged.FilterMessage("click handler panicked").Len() != 1 {
+	if h.logged.FilterMessage("interaction handler panicked").Len() != 1 {
 		t.Error("the panic was not logged")
 	}
 }

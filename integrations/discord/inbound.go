@@ -217,6 +217,16 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 		return
 	}
 	log = log.With(zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel), zap.String("command", cmd.Text))
+	in.deferAndRun(ack, rest, in.answersPrivately(cmd), overHTTP, fileBase(in.router, cmd), now, log,
+		func(ctx context.Context, resp *responder) { in.router.Handle(ctx, cmd, resp) })
+}
+
+// deferAndRun acknowledges an interaction with a deferral (ephemeral when
+// private) within Discord's 3 s, then runs fn in a goroutine held by the
+// in-flight holder, with a responder good for the interaction token's
+// lifetime. It refuses, privately, when the bot is busy or stopping.
+func (in *Inbound) deferAndRun(ack ackFunc, rest *interactionREST, private, overHTTP bool, base string, now time.Time,
+	log *zap.Logger, fn func(ctx context.Context, resp *responder)) {
 	release, ok := in.work.Start()
 	if !ok {
 		if err := ack(privateMessage("chatops is busy or restarting; try again in a moment.")); err != nil {
@@ -224,7 +234,6 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 		}
 		return
 	}
-	private := in.answersPrivately(cmd)
 	deferral := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if private {
 		deferral.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
@@ -232,18 +241,18 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 	if err := ack(deferral); err != nil {
 		release()
 		// On the gateway a second replica may have acknowledged it first:
-		// then the command is its to run.
+		// then the interaction is its to handle.
 		if apiCode(err) == codeAlreadyAcknowledged {
 			log.Info("interaction acknowledged elsewhere")
 		} else {
-			log.Warn("command not acknowledged", zap.Error(err))
+			log.Warn("interaction not acknowledged", zap.Error(err))
 		}
 		return
 	}
 	resp := &responder{
 		rest:            rest,
 		deferredPrivate: private,
-		base:            fileBase(in.router, cmd),
+		base:            base,
 		expires:         now.Add(tokenLifetime - tokenMargin),
 		retryFirstEdit:  overHTTP,
 		log:             log,
@@ -252,7 +261,12 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 		defer release()
 		ctx, cancel := context.WithDeadline(in.work.Context(), resp.expires)
 		defer cancel()
-		in.router.Handle(ctx, cmd, resp)
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("interaction handler panicked", zap.Any("panic", p), zap.Stack("stack"))
+			}
+		}()
+		fn(ctx, resp)
 	}()
 }
 

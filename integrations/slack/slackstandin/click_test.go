@@ -126,3 +126,16 @@ func TestSendBlockAction(t *testing.T) {
 		t.Errorf("signed with another secret: status %d", status)
 	}
 }
+
+// A root carries context blocks, whose elements' text is a string: they
+// must not hide the buttons of its actions block.
+func TestButtonsBesideContextBlocks(t *testing.T) {
+	m := Message{Blocks: json.RawMessage(`[
+		{"type":"context","elements":[{"type":"mrkdwn","text":"Started 02:14"}]},
+		{"type":"actions","block_id":"b1","elements":[
+			{"type":"button","action_id":"chatops:incident:ack:7","text":{"type":"plain_text","text":"Acknowledge"}},
+			{"type":"button","action_id":"chatops:incident:resolve:7","text":{"type":"plain_text","text":"Resolve"}}]}]`)}
+	if got := m.ActionIDs(); !slices.Equal(got, []string{"chatops:incident:ack:7", "chatops:incident:resolve:7"}) {
+		t.Fatalf("ActionIDs = %q", got)
+	}
+}

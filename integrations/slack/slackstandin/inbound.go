@@ -277,18 +277,13 @@ type Button struct {
 func (m Message) Buttons() []Button {
 	var out []Button
 	collect := func(raw json.RawMessage) {
+		// Elements are decoded one by one only in actions blocks: other
+		// blocks' elements differ in shape (a context element's text is a
+		// string, a button's an object).
 		var blocks []struct {
-			Type     string `json:"type"`
-			BlockID  string `json:"block_id"`
-			Elements []struct {
-				Type     string `json:"type"`
-				ActionID string `json:"action_id"`
-				Value    string `json:"value"`
-				Style    string `json:"style"`
-				Text     struct {
-					Text string `json:"text"`
-				} `json:"text"`
-			} `json:"elements"`
+			Type     string            `json:"type"`
+			BlockID  string            `json:"block_id"`
+			Elements []json.RawMessage `json:"elements"`
 		}
 		if json.Unmarshal(raw, &blocks) != nil {
 			return
@@ -297,8 +292,17 @@ func (m Message) Buttons() []Button {
 			if b.Type != "actions" {
 				continue
 			}
-			for _, e := range b.Elements {
-				if e.Type == "button" {
+			for _, el := range b.Elements {
+				var e struct {
+					Type     string `json:"type"`
+					ActionID string `json:"action_id"`
+					Value    string `json:"value"`
+					Style    string `json:"style"`
+					Text     struct {
+						Text string `json:"text"`
+					} `json:"text"`
+				}
+				if json.Unmarshal(el, &e) == nil && e.Type == "button" {
 					out = append(out, Button{ActionID: e.ActionID, BlockID: b.BlockID, Value: e.Value, Text: e.Text.Text, Style: e.Style})
 				}
 			}
