@@ -39,6 +39,9 @@ type ApprovalsConfig struct {
 	// BreakGlassChannels is where a break-glass execution is announced, by
 	// platform ("" or absent: only in the request's own channel).
 	BreakGlassChannels map[string]string
+	// Timeline follows requests made in an incident's thread on that
+	// incident's timeline (nil: not followed).
+	Timeline *Timeline
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -106,6 +109,7 @@ func (s *Approvals) Request(ctx context.Context, inv Invocation, plan Plan) (Ans
 		Platform: cmd.Platform, Channel: cmd.Channel, Thread: cmd.Thread,
 		CommandText: cmd.Text, Options: cmd.Options, Plan: plan, Hash: plan.Hash(),
 		Quorum: s.cfg.Rule.Quorum, CreatedAt: now, ExpiresAt: now.Add(s.cfg.Rule.Expiry),
+		IncidentID: s.cfg.Timeline.IncidentOf(ctx, cmd),
 	}
 	var refusal error
 	err = s.store.ApprovalTx(ctx, func(tx ApprovalTx) error {
@@ -132,6 +136,7 @@ func (s *Approvals) Request(ctx context.Context, inv Invocation, plan Plan) (Ans
 		return private(refusal.Error()), nil
 	}
 	s.decided.WithLabelValues(plan.Action, "requested").Inc()
+	s.recordRequest(ctx, a)
 	if s.postCard(ctx, &a) {
 		return private(fmt.Sprintf("Request #%d is waiting for %s. It expires at %s; cancel it with /%s cancel %d.",
 			a.ID, quorumText(a), a.ExpiresAt.UTC().Format("15:04 MST"), s.cfg.Root, a.ID)), nil
@@ -157,6 +162,7 @@ func (s *Approvals) runAlone(ctx context.Context, inv Invocation, plan Plan) (An
 		s.log.Error("result not audited", zap.String("action", plan.Action), zap.Error(err))
 	}
 	s.decided.WithLabelValues(plan.Action, rec.Outcome).Inc()
+	s.recordAlone(ctx, s.cfg.Timeline.IncidentOf(ctx, cmd), cmd, plan, result, xerr)
 	if xerr != nil {
 		return Answer{}, xerr
 	}
@@ -282,6 +288,7 @@ func (s *Approvals) decide(ctx context.Context, b Ballot, d decision) Answer {
 		s.decided.WithLabelValues(actionOf(after), "refused").Inc()
 		return private(refusal.Error())
 	}
+	s.recordDecision(ctx, after, b, d)
 	if !execute {
 		s.updateCard(ctx, after)
 		s.decided.WithLabelValues(after.Plan.Action, string(decisionKinds[d])).Inc()
@@ -430,6 +437,7 @@ func (s *Approvals) execute(ctx context.Context, a Approval) Approval {
 	}
 	s.decided.WithLabelValues(a.Plan.Action, outcome).Inc()
 	s.updateCard(ctx, a)
+	s.recordResult(ctx, a)
 	return a
 }
 

@@ -55,6 +55,9 @@ type GroupLookup interface {
 type Buttons struct {
 	Approvals *Approvals
 	Router    *Router
+	// Incidents reads the incident a runbook button is about (nil: runbook
+	// buttons are refused).
+	Incidents IncidentGetter
 }
 
 // HandleClick implements ClickHandler.
@@ -65,6 +68,9 @@ func (b *Buttons) HandleClick(ctx context.Context, c Click, resp Responder) {
 			b.respond(ctx, resp, a)
 			return
 		}
+	}
+	if b.runbookClick(ctx, c, cmd, resp) {
+		return
 	}
 	parts := strings.Split(c.ButtonID, ":")
 	if len(parts) == 4 && parts[0] == "chatops" && parts[1] == "incident" && (parts[2] == "ack" || parts[2] == "resolve") {

@@ -102,6 +102,10 @@ type CommandSpec struct {
 	Args        []Arg
 	Role        policy.Role
 	Destructive bool
+	// OwnTimeline marks a command that writes its own events on the
+	// incident it is about (incident ack, approve): run from an incident's
+	// thread, it gets no extra action event from the router.
+	OwnTimeline bool
 	// Timeout bounds Run, Plan and Execute each (default 25 s).
 	Timeout time.Duration
 	// Run answers a command that is not destructive.

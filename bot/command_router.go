@@ -30,6 +30,9 @@ type RouterConfig struct {
 	// command whose record cannot be written does not run. Nil: no audit
 	// log (tests of parsing only).
 	Audit func(ctx context.Context, rec AuditRecord) error
+	// Timeline records the commands run from an incident's thread on that
+	// incident's timeline (nil: not recorded).
+	Timeline *Timeline
 }
 
 // ActionRequester takes over a destructive command once it is planned: it
@@ -160,6 +163,7 @@ func (r *Router) ChannelAllowed(channel string) bool { return r.allowed[channel]
 func (r *Router) Handle(ctx context.Context, cmd Command, resp Responder) {
 	start := time.Now()
 	answer, name, outcome := r.answer(ctx, cmd)
+	ran := outcome
 	log := r.log.With(zap.String("platform", cmd.Platform), zap.String("user", cmd.User.UserID),
 		zap.String("channel", cmd.Channel), zap.String("command", name), zap.String("outcome", outcome))
 	if err := resp.Respond(ctx, answer); err != nil {
@@ -170,6 +174,10 @@ func (r *Router) Handle(ctx context.Context, cmd Command, resp Responder) {
 	}
 	r.metrics.commands.WithLabelValues(cmd.Platform, name, outcome).Inc()
 	r.metrics.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	if cmd.Thread != "" {
+		// After the answer, so the person never waits on the record.
+		r.cfg.Timeline.commandRan(ctx, r.cfg.Root, cmd, r.byName[name], ran)
+	}
 }
 
 func (r *Router) answer(ctx context.Context, cmd Command) (Answer, string, string) {

@@ -18,6 +18,12 @@ type EngineConfig struct {
 	Classifier   Classifier
 	Routes       Routes
 	ReopenWindow time.Duration
+	// Deadlines are the response deadlines by severity (nil:
+	// DefaultDeadlines); the engine stores each incident's next reminder.
+	Deadlines Deadlines
+	// Correlation opens one P0 outage incident when critical alerts hit
+	// several services at once (zero: off).
+	Correlation CorrelationConfig
 	// Now is the clock; nil means time.Now. Tests pass a controllable one.
 	Now func() time.Time
 	// Enqueued, when set, is called after a commit that queued chat work
@@ -36,6 +42,7 @@ type Engine struct {
 type engineMetrics struct {
 	alerts    *prometheus.CounterVec
 	incidents *prometheus.CounterVec
+	lifecycle lifecycleMetrics
 }
 
 // NewEngine builds an engine. Its metrics go to reg (nil: not registered).
@@ -59,6 +66,7 @@ func NewEngine(store Store, cfg EngineConfig, log *zap.Logger, reg prometheus.Re
 	if reg != nil {
 		reg.MustRegister(m.alerts, m.incidents)
 	}
+	m.lifecycle = newLifecycleMetrics(reg)
 	return &Engine{store: store, cfg: cfg, log: log, metrics: m}
 }
 
@@ -112,6 +120,7 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 			// Too long since it resolved: this is new trouble, with a thread of its own.
 			ch = reconcile(nil, nil, AlertCounts{}, g, now)
 		}
+		ch.schedule(latest, e.cfg.Deadlines)
 		res, err = e.apply(ctx, tx, &ch)
 		return err
 	})
@@ -122,6 +131,7 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 	if res.Enqueued > 0 && e.cfg.Enqueued != nil {
 		e.cfg.Enqueued()
 	}
+	e.afterIngest(ctx, g, ch)
 	return res, nil
 }
 
@@ -223,6 +233,7 @@ func (e *Engine) observe(ch change) {
 		case EventOpened, EventResolved, EventReopened, EventSeverityChanged:
 			e.metrics.incidents.WithLabelValues(string(ev.Kind)).Inc()
 		}
+		e.metrics.lifecycle.observe(&ch.incident, ev.Kind)
 	}
 	e.metrics.alerts.WithLabelValues("changed").Add(float64(ch.alertsChanged))
 	e.metrics.alerts.WithLabelValues("updated").Add(float64(ch.alertsUpdated))

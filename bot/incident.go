@@ -72,6 +72,11 @@ type Incident struct {
 	// SeverityOverride is a person's choice of severity; it sticks over
 	// what the alerts say until the incident resolves.
 	SeverityOverride *Severity `json:"severity_override,omitempty"`
+	// NextReminderAt is when an open, unacknowledged incident is next
+	// reminded and escalated (see NextReminder); nil when it is not due
+	// any. Reminders counts the reminders fired since it (re)opened.
+	NextReminderAt *time.Time `json:"next_reminder_at"`
+	Reminders      int        `json:"reminders"`
 }
 
 // EventKind names a timeline entry.
@@ -85,6 +90,9 @@ const (
 	EventResolved        EventKind = "resolved"
 	EventReopened        EventKind = "reopened"
 	EventAcknowledged    EventKind = "acknowledged"
+	// EventReminder is an unacknowledged incident past its response
+	// deadline: its thread is reminded and its escalation level paged.
+	EventReminder EventKind = "reminder"
 	// EventAction is a command run from the incident's thread: a request,
 	// an approval, an execution and its result.
 	EventAction EventKind = "action"

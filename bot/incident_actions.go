@@ -85,6 +85,7 @@ func (e *Engine) change(ctx context.Context, id int64, who Identity, channel, ac
 		if err != nil {
 			return err
 		}
+		inc.NextReminderAt = NextReminder(cur, &inc, e.cfg.Deadlines, now)
 		ev.At, inc.UpdatedAt, kind = now, now, ev.Kind
 		if err := tx.UpdateIncident(ctx, &inc); err != nil {
 			return fmt.Errorf("incident %d: update: %w", id, err)
@@ -103,8 +104,12 @@ func (e *Engine) change(ctx context.Context, id int64, who Identity, channel, ac
 		return Incident{}, err
 	}
 	e.metrics.incidents.WithLabelValues(string(kind)).Inc()
+	e.metrics.lifecycle.observe(&inc, kind)
 	if e.cfg.Enqueued != nil {
 		e.cfg.Enqueued()
+	}
+	if kind == EventResolved {
+		e.afterResolve(ctx, id) // it may have been an outage's last open part
 	}
 	return inc, nil
 }

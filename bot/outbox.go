@@ -42,7 +42,11 @@ type DispatcherConfig struct {
 	MaxBackoff   time.Duration
 	// ProbeInterval: how often one job of a failing platform is retried.
 	ProbeInterval time.Duration
-	Now           func() time.Time
+	// Runbooks by alert name: each thread's first reply is its alert's
+	// runbook, or says it has none. Nil turns runbook replies off (the
+	// configuration always sets it, empty or not).
+	Runbooks Runbooks
+	Now      func() time.Time
 }
 
 // Dispatcher drains the outbox: for each job it brings one incident's thread
@@ -378,7 +382,12 @@ func (d *Dispatcher) sync(ctx context.Context, job OutboxJob) error {
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
 			return fmt.Errorf("record root %s: %w", ref.RootID, err)
 		}
-		return nil
+		return d.postRunbook(ctx, chat, inc, &th)
+	}
+	if !th.RunbookPosted {
+		if err := d.postRunbook(ctx, chat, inc, &th); err != nil {
+			return err
+		}
 	}
 
 	if th.RootHash != hash {
@@ -399,8 +408,10 @@ func (d *Dispatcher) sync(ctx context.Context, job OutboxJob) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-	if err := chat.Reply(ctx, th.Ref, ReplyMessage(inc, fresh)); err != nil {
-		return fmt.Errorf("reply: %w", err)
+	if m, ok := ThreadReply(inc, dest, fresh); ok {
+		if err := chat.Reply(ctx, th.Ref, m); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
 	}
 	th.LastEventID = lastEvent
 	if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {

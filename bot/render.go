@@ -99,8 +99,10 @@ func RootMessage(d IncidentDetail, dest Destination) Message {
 	return m
 }
 
-// ReplyMessage sums up timeline events for a thread reply.
-func ReplyMessage(d IncidentDetail, events []Event) Message {
+// ReplyMessage sums up timeline events for a thread reply at dest. A reply
+// that carries a reminder pages dest's escalation level for it, while the
+// incident is still open and unacknowledged.
+func ReplyMessage(d IncidentDetail, dest Destination, events []Event) Message {
 	m := Message{
 		Severity: d.Severity,
 		Status:   d.Status,
@@ -114,6 +116,10 @@ func ReplyMessage(d IncidentDetail, events []Event) Message {
 		}
 		m.Lines = append(m.Lines, e.Detail)
 	}
+	if level := reminderLevel(d.Timeline, events); level > 0 && d.Status == IncidentOpen && d.AckedAt == nil &&
+		dest.MentionsFor(d.Severity) {
+		m.Mention = dest.EscalationMention(level)
+	}
 	return m
 }
 
@@ -126,6 +132,10 @@ func replyTitle(d IncidentDetail, events []Event) string {
 			return "Reopened: firing again"
 		case EventSeverityChanged:
 			return "Severity now " + d.Severity.String()
+		case EventReminder:
+			if d.Status == IncidentOpen && d.AckedAt == nil { // not once someone took it
+				return "Not acknowledged in time"
+			}
 		}
 	}
 	return pluralChanges(len(events))

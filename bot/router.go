@@ -9,6 +9,31 @@ type Destination struct {
 	// open incidents of MentionSeverities (default P0 and P1).
 	Mention           string
 	MentionSeverities []Severity
+	// Escalation are the groups paged when an incident that mentions here
+	// is not acknowledged in time: the first reminder pages level 1, the
+	// second level 2, and so on, staying at the last level. Empty: level 1
+	// is Mention.
+	Escalation []string
+}
+
+// EscalationLevels is how many escalation levels the destination has.
+func (d Destination) EscalationLevels() int {
+	if len(d.Escalation) > 0 {
+		return len(d.Escalation)
+	}
+	if d.Mention != "" {
+		return 1
+	}
+	return 0
+}
+
+// EscalationMention is the group paged at escalation level (1-based),
+// capped at the last level; "" when the destination pages nobody.
+func (d Destination) EscalationMention(level int) string {
+	if len(d.Escalation) == 0 {
+		return d.Mention
+	}
+	return d.Escalation[min(max(level, 1), len(d.Escalation))-1]
 }
 
 // MentionsFor reports whether an incident of severity s mentions.

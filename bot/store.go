@@ -26,6 +26,9 @@ type Store interface {
 	ReplayGuard
 	ApprovalStore
 	AuditLog
+	Timers
+	// ThreadIncidents finds the incident a command's thread belongs to.
+	ThreadIncidents
 	// Ready reports whether the store is reachable and fully migrated.
 	Ready(ctx context.Context) error
 	Close() error
@@ -74,6 +77,8 @@ type Thread struct {
 	RootHash string
 	// LastEventID is the newest timeline event the thread has shown.
 	LastEventID int64
+	// RunbookPosted says the thread's first reply, the runbook, was posted.
+	RunbookPosted bool
 }
 
 // Tx is what the engine does inside one transaction.

@@ -34,6 +34,8 @@ func decision(name, summary string, reason *bot.Arg, d Decider, decide func(Deci
 		Role:    policy.Viewer,
 		Args:    args,
 		Timeout: 2 * bot.DefaultCommandTimeout, // an approval may run the action
+		// The approvals put a request's decisions on its incident's timeline.
+		OwnTimeline: true,
 		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
 			if d == nil {
 				return bot.Answer{}, fmt.Errorf("approvals are not configured")

@@ -27,6 +27,8 @@ func incidentChange(name, summary string, role policy.Role, extra []bot.Arg, c I
 		Summary: summary,
 		Role:    role,
 		Args:    append([]bot.Arg{incidentID}, extra...),
+		// The change is its own timeline event (acknowledged by carol).
+		OwnTimeline: true,
 		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
 			if c == nil {
 				return bot.Answer{}, errors.New("incidents cannot be changed by this bot")

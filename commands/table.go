@@ -47,6 +47,7 @@ func Table(d Deps) []bot.CommandSpec {
 		whoami(),
 		incidentList(d.Incidents),
 		incidentShow(d.Incidents),
+		incidentTimeline(d.Incidents),
 		health(c, d.Alerts),
 		logs(c),
 		history(c),

@@ -51,6 +51,8 @@ type Config struct {
 	Approvals       Approvals     `yaml:"approvals"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
+	// Runbooks by alert name: each incident thread's first reply.
+	Runbooks map[string]Runbook `yaml:"runbooks"`
 
 	// Built by validation from the fields above.
 	classifier   bot.Classifier
@@ -107,6 +109,15 @@ type API struct {
 // Incidents tunes the engine.
 type Incidents struct {
 	ReopenWindow time.Duration `yaml:"reopen_window"`
+	// ResponseDeadlines and EscalationInterval: an incident not
+	// acknowledged by its severity's deadline is reminded, and paged at
+	// the next escalation level, every EscalationInterval until someone
+	// acknowledges or resolves it.
+	ResponseDeadlines  ResponseDeadlines `yaml:"response_deadlines"`
+	EscalationInterval time.Duration     `yaml:"escalation_interval"`
+	// Correlation makes one P0 outage of critical alerts on several
+	// services at once.
+	Correlation Correlation `yaml:"correlation"`
 }
 
 // Severity holds the ordered severity rules.
@@ -232,6 +243,10 @@ type Destination struct {
 	// for open incidents of MentionSeverities (default P0 and P1).
 	Mention           string   `yaml:"mention"`
 	MentionSeverities []string `yaml:"mention_severities"`
+	// Escalation are the groups (ids, like Mention) paged level by level
+	// when an incident that mentions here is not acknowledged in time;
+	// empty: level 1 is Mention.
+	Escalation []string `yaml:"escalation"`
 }
 
 // Route sends matching incidents to destinations.
@@ -305,7 +320,7 @@ func Default() Config {
 		Log:             Log{Format: "auto", Level: "info"},
 		Database:        Database{MaxConns: DefaultMaxConns},
 		Webhook:         Webhook{MaxBodyBytes: DefaultMaxBodyBytes},
-		Incidents:       Incidents{ReopenWindow: bot.DefaultReopenWindow},
+		Incidents:       Incidents{ReopenWindow: bot.DefaultReopenWindow, ResponseDeadlines: defaultResponseDeadlines(), EscalationInterval: bot.DefaultEscalationInterval, Correlation: DefaultCorrelation()},
 		Slack:           Slack{APIURL: DefaultSlackAPIURL},
 		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
 		Outbox:          Outbox{Workers: DefaultOutboxWorkers},

@@ -195,6 +195,8 @@ func validate(c *Config, ps *Problems) {
 		}
 		c.destinations = append(c.destinations, dest)
 	}
+	validateLifecycle(c, ps)
+	validateRunbooks(c, ps)
 	c.routes = nil
 	for i, r := range c.Routes {
 		path := fmt.Sprintf("routes[%d]", i)

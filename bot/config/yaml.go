@@ -67,6 +67,12 @@ func walk(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			}
 			walk(val, f.Type, p, ps)
 		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		// Each value is checked like a field, so a typo inside a runbook
+		// is named by its path too.
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			walk(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), ps)
+		}
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			if n.Tag == "!!null" {

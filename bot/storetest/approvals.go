@@ -159,11 +159,15 @@ func newApprovalRig(t *testing.T, s bot.Store, rule policy.Rule) *approvalRig {
 // newApprovalRigWith builds the rig over users (the map stays live: a test
 // may change someone's role mid-flight).
 func newApprovalRigWith(t *testing.T, s bot.Store, rule policy.Rule, users map[string]policy.Role) *approvalRig {
+	return newApprovalRigAccess(t, s, rule, policy.Access{Default: policy.Viewer, Users: users})
+}
+
+func newApprovalRigAccess(t *testing.T, s bot.Store, rule policy.Rule, access policy.Access) *approvalRig {
 	clock := &Clock{now: t0}
 	r := &approvalRig{t: t, s: s, clock: clock, target: &fakeTarget{version: 7, replicas: 2}, cards: &fakeCards{}}
-	roles := &bot.Roles{Access: policy.Access{Default: policy.Viewer, Users: users}}
+	roles := &bot.Roles{Access: access}
 	r.ap = bot.NewApprovals(s, roles, bot.ApprovalsConfig{
-		Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": r.cards}, Now: clock.Now,
+		Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": r.cards, "discord": r.cards}, Now: clock.Now,
 	}, zap.NewNop(), nil)
 	specs := []bot.CommandSpec{scaleSpec(r.target), {
 		Name: "approve", Summary: "approve", Role: policy.Viewer,
@@ -279,6 +283,7 @@ func approvalServiceTests() []namedTest {
 		{"ApprovalBreakGlass", testApprovalBreakGlass},
 		{"ApprovalRoleLostBeforeExecution", testApprovalRoleLost},
 		{"ApprovalHourlyLimit", testApprovalHourlyLimit},
+		{"ApprovalRolesFromPlatformGroups", testApprovalRolesFromGroups},
 	}
 }
 
@@ -579,4 +584,32 @@ func testApprovalHourlyLimit(t *testing.T, s bot.Store) {
 	r.clock.Advance(61 * time.Minute)
 	r.request(5)
 	r.wantAudit("request/rate_limited")
+}
+
+// Discord sends a member's roles with each interaction and nothing asks
+// for them later: the roles reported with the request and the votes are
+// kept, so the check at execution sees the same admins.
+func testApprovalRolesFromGroups(t *testing.T, s bot.Store) {
+	r := newApprovalRigAccess(t, s, policy.DefaultRule, policy.Access{
+		Default: policy.Viewer, Groups: map[string]policy.Role{"discord:900": policy.Admin},
+	})
+	ana := bot.Identity{Platform: "discord", UserID: "201", Name: "ana", Groups: []string{"900"}}
+	ben := bot.Identity{Platform: "discord", UserID: "202", Name: "ben", Groups: []string{"900", "901"}}
+	a := r.run(ana, apChannel, "scale orders 4")
+	var id int64
+	if _, err := fmt.Sscanf(a.Title, "Request #%d", &id); err != nil {
+		t.Fatalf("request: %q", a.Title)
+	}
+	if got := r.approval(id).Requester.Groups; strings.Join(got, ",") != "900" {
+		t.Fatalf("requester groups stored as %q", got)
+	}
+	nobody := bot.Identity{Platform: "discord", UserID: "203", Groups: []string{"901"}}
+	if ans := r.click(nobody, apChannel, r.buttons(id)["Approve"]); !strings.Contains(ans.Title, "admin role") {
+		t.Fatalf("a member without the admin role approving: %q", ans.Title)
+	}
+	r.click(ben, apChannel, r.buttons(id)["Approve"])
+	r.wantRuns(1)
+	if ap := r.approval(id); ap.Status != bot.ApprovalDone || strings.Join(ap.Votes[0].Voter.Groups, ",") != "900,901" {
+		t.Fatalf("after approval: %s, voter groups %q", ap.Status, ap.Votes[0].Voter.Groups)
+	}
 }

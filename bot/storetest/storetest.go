@@ -84,6 +84,8 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, auditTests()...)
 	tests = append(tests, approvalServiceTests()...)
 	tests = append(tests, incidentActionTests()...)
+	tests = append(tests, escalationTests()...)
+	tests = append(tests, lifecycleTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := open(t)

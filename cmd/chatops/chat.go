@@ -160,8 +160,10 @@ type commandSide struct {
 func newCommandSide(cfg config.Config, store bot.Store, engine *bot.Engine, cards map[string]bot.CardPoster,
 	groups map[string]bot.GroupLookup, log *zap.Logger, reg prometheus.Registerer) (*commandSide, error) {
 	roles := &bot.Roles{Access: cfg.AccessPolicy(), Lookups: groups}
+	// What people do from an incident's thread goes on its timeline.
+	timeline := bot.NewTimeline(engine, store, log.With(zap.String("component", "timeline")))
 	approvals := bot.NewApprovals(store, roles, bot.ApprovalsConfig{
-		Rule: cfg.ApprovalRule(), Root: cfg.Commands.Root, Cards: cards,
+		Rule: cfg.ApprovalRule(), Root: cfg.Commands.Root, Cards: cards, Timeline: timeline,
 		BreakGlassChannels: map[string]string{"slack": cfg.Approvals.BreakGlassSlack, "discord": cfg.Approvals.BreakGlassDiscord},
 	}, log.With(zap.String("component", "approvals")), reg)
 	deps := commands.Deps{Incidents: store, Approvals: approvals, Changer: engine, ScaleBounds: map[string]commands.ScaleBounds{}}
@@ -193,6 +195,7 @@ func newCommandSide(cfg config.Config, store bot.Store, engine *bot.Engine, card
 		Audit: func(ctx context.Context, rec bot.AuditRecord) error {
 			return store.ApprovalTx(ctx, func(tx bot.ApprovalTx) error { return tx.AppendAudit(ctx, rec) })
 		},
+		Timeline: timeline,
 	}, log.With(zap.String("component", "commands")), reg)
 	if err != nil {
 		return nil, err

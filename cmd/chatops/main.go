@@ -26,6 +26,8 @@ Usage:
   chatops audit export [--config FILE] [--since TIME|DURATION] [-o FILE]
                                         write audit rows (all, or since an RFC 3339 time or e.g. 24h ago)
                                         as JSON lines
+  chatops incident export <id> [--config FILE] [-o FILE]
+                                        write the incident's post-mortem draft as Markdown
   chatops manifest slack [--root ops] [--mode socket|http] [--base-url URL]
                                         print the Slack app manifest for the command table
   chatops version                       print the version
@@ -52,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = withConfig("migrate", args[1:], stderr, func(c cliConfig) error { return migrate(ctx, c, stdout) })
 	case "audit":
 		err = audit(ctx, args[1:], stdout, stderr)
+	case "incident":
+		err = incident(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -139,6 +141,8 @@ func serve(ctx context.Context, c cliConfig) error {
 		Classifier:   cfg.Classifier(),
 		Routes:       cfg.IncidentRoutes(),
 		ReopenWindow: cfg.Incidents.ReopenWindow,
+		Deadlines:    cfg.Deadlines(),
+		Correlation:  cfg.IncidentCorrelation(),
 		Enqueued:     func() { dispatcher.Notify() },
 	}, log.With(zap.String("component", "engine")), reg)
 
@@ -147,7 +151,7 @@ func serve(ctx context.Context, c cliConfig) error {
 	if err != nil {
 		return err
 	}
-	clicks := &bot.Buttons{Approvals: cmds.approvals, Router: cmds.router}
+	clicks := &bot.Buttons{Approvals: cmds.approvals, Router: cmds.router, Incidents: store}
 	chat, err := newChatSide(cfg, cmds.router, clicks, cmds.cluster, store, bot.NewChatMetrics(reg), log)
 	if err != nil {
 		return err
@@ -158,11 +162,24 @@ func serve(ctx context.Context, c cliConfig) error {
 		Destinations: cfg.ChatDestinations(),
 		Chats:        chat.chats,
 		Workers:      cfg.Outbox.Workers,
+		Runbooks:     cfg.IncidentRunbooks(),
 	}, log.With(zap.String("component", "outbox")), reg)
 	if len(cfg.ChatDestinations()) == 0 {
 		log.Info("no chat destination configured: incidents are stored but not posted",
 			zap.String("component", "outbox"))
 	}
+	holder, err := replicaID()
+	if err != nil {
+		return err
+	}
+	escalator := bot.NewEscalator(store, bot.EscalatorConfig{
+		Destinations: cfg.ChatDestinations(),
+		Routes:       cfg.IncidentRoutes(),
+		Deadlines:    cfg.Deadlines(),
+		Interval:     cfg.Incidents.EscalationInterval,
+		Holder:       holder,
+		Enqueued:     func() { dispatcher.Notify() },
+	}, log.With(zap.String("component", "escalator")), reg)
 
 	if cfg.Webhook.InsecureNoAuth {
 		log.Warn("INSECURE: webhook.insecure_no_auth is true: anyone who can reach this port can create incidents",
@@ -199,6 +216,7 @@ func serve(ctx context.Context, c cliConfig) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runUntilCanceled(gctx, dispatcher.Run) })
+	g.Go(func() error { return runUntilCanceled(gctx, escalator.Run) })
 	g.Go(func() error { return cmds.approvals.Run(gctx, bot.DefaultSweepInterval) })
 	for _, run := range chat.run {
 		g.Go(func() error { return runUntilCanceled(gctx, run) })
@@ -248,4 +266,19 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "configuration OK: store %s, listen %s, %d severity rules, %d destinations, %d routes\n",
 		store, cfg.ListenAddr, len(cfg.Severity.Rules), len(cfg.Destinations), len(cfg.Routes))
 	return 0
+}
+
+// replicaID names this process in the timer lease: the host name (the pod's
+// name in Kubernetes) and a random suffix, so that a restarted process
+// never mistakes the lease of the one before it for its own.
+func replicaID() (string, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "chatops"
+	}
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("replica id: %w", err)
+	}
+	return host + "-" + hex.EncodeToString(b), nil
 }

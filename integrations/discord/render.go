@@ -155,14 +155,24 @@ func renderRoot(m bot.Message) rendered {
 // plain text: a bold title, one line per change and how many were left
 // out, then the buttons. A message with Fields (an approval card: action,
 // target, requester) shows them in an embed whose side carries m.Color;
-// an incident reply has no Fields and stays plain text. A reply never
-// pings anyone.
+// an incident reply has no Fields and stays plain text. A reply pings
+// nobody but an escalation reminder's role.
 func renderReply(m bot.Message) rendered {
 	var r rendered
 	head := "**" + severityEmoji(m.Severity, m.Status) + " " + clip(escapeMarkdown(oneLine(m.Title)), maxEmbedTitle) + "**"
 	lines := make([]string, 0, len(m.Lines))
 	for _, l := range m.Lines {
 		lines = append(lines, "• "+clip(escapeMarkdown(oneLine(l)), maxReplyLine))
+	}
+	r.mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+	if m.Mention != "" {
+		// An escalation reminder pages its level's role, and only it.
+		if isSnowflake(m.Mention) {
+			head = "<@&" + m.Mention + "> " + head
+			r.mentions.Roles = []string{m.Mention}
+		} else {
+			r.problems = append(r.problems, fmt.Sprintf("mention %q is not a Discord role id: not mentioned", m.Mention))
+		}
 	}
 	r.content, _ = fitLines(head, lines, len(m.Lines)+m.MoreLines, maxContent, "change", "changes")
 	if len(m.Fields) > 0 {
@@ -172,8 +182,7 @@ func renderReply(m bot.Message) rendered {
 			Fields: renderFields(m.Fields, nil, maxEmbedTotal),
 		}}
 	}
-	r.mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
-	r.components, r.problems = renderButtons(m.Buttons, nil)
+	r.components, r.problems = renderButtons(m.Buttons, r.problems)
 	return r
 }
 

@@ -141,10 +141,10 @@ func TestGoldens(t *testing.T) {
 	storm := preview(t, stormGroup(300))
 	cases = append(cases,
 		goldenCase{"root-service-down-firing-then-resolved", bot.RootMessage(down, dest(testRole)), true},
-		goldenCase{"reply-service-down-resolved", bot.ReplyMessage(down, down.Timeline[len(downOpen.Timeline):]), false},
+		goldenCase{"reply-service-down-resolved", bot.ReplyMessage(down, dest(testRole), down.Timeline[len(downOpen.Timeline):]), false},
 		goldenCase{"root-high-memory-then-one-resolved", bot.RootMessage(memory, dest("")), true},
-		goldenCase{"reply-high-memory-one-resolved", bot.ReplyMessage(memory, memory.Timeline[len(memoryFirst.Timeline):]), false},
-		goldenCase{"reply-storm-opened", bot.ReplyMessage(storm, storm.Timeline), false},
+		goldenCase{"reply-high-memory-one-resolved", bot.ReplyMessage(memory, dest(""), memory.Timeline[len(memoryFirst.Timeline):]), false},
+		goldenCase{"reply-storm-opened", bot.ReplyMessage(storm, dest(testRole), storm.Timeline), false},
 		goldenCase{"root-storm-300-alerts", bot.RootMessage(storm, dest(testRole)), true},
 		goldenCase{"root-p1-mention", bot.RootMessage(downOpen, dest(testRole)), true},
 	)

@@ -148,6 +148,11 @@ func renderRoot(m bot.Message) payload {
 func renderReply(m bot.Message) payload {
 	emoji := statusEmoji(m)
 	title := "*" + fit(emoji+" "+m.Title, maxHeaderText) + "*"
+	if mention := mentionOf(m.Mention); mention != "" {
+		// An escalation reminder: shown where the root shows its
+		// mention, in the blocks, not only in the notification text.
+		title = mention + " " + title
+	}
 	more := m.MoreLines
 	var lines []string
 	for _, l := range m.Lines {

@@ -45,14 +45,14 @@ func TestGoldenSequences(t *testing.T) {
 		}},
 		{"reply-service-down-then-resolved", func(t *testing.T) request {
 			d := preview(t, down, up)
-			return sentReply(t, bot.ReplyMessage(d, d.Timeline))
+			return sentReply(t, bot.ReplyMessage(d, testDest, d.Timeline))
 		}},
 		{"root-high-memory-then-one-resolved", func(t *testing.T) request {
 			return sentRoot(t, bot.RootMessage(preview(t, twoPods, oneResolved), testDest))
 		}},
 		{"reply-high-memory-then-one-resolved", func(t *testing.T) request {
 			d := preview(t, twoPods, oneResolved)
-			return sentReply(t, bot.ReplyMessage(d, d.Timeline))
+			return sentReply(t, bot.ReplyMessage(d, testDest, d.Timeline))
 		}},
 		{"root-300-alerts", func(t *testing.T) request {
 			return sentRoot(t, bot.RootMessage(preview(t, stormGroup(300)), testDest))
@@ -127,7 +127,7 @@ func TestAlertTextCannotPing(t *testing.T) {
 
 	for name, req := range map[string]request{
 		"root":  sentRoot(t, bot.RootMessage(d, testDest)),
-		"reply": sentReply(t, bot.ReplyMessage(d, append(d.Timeline, bot.Event{Kind: bot.EventAlertFiring, Detail: hostile}))),
+		"reply": sentReply(t, bot.ReplyMessage(d, testDest, append(d.Timeline, bot.Event{Kind: bot.EventAlertFiring, Detail: hostile}))),
 	} {
 		if got := pings(t, req); len(got) != 0 {
 			t.Errorf("%s: alert text became %v", name, got)

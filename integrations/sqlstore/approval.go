@@ -29,7 +29,7 @@ func (t *tx) CreateApproval(ctx context.Context, a *bot.Approval) (int64, error)
 	}
 	var id int64
 	err = t.tx.QueryRowContext(ctx, t.s.q.createApproval,
-		a.Nonce, string(a.Status), a.Requester.Platform, a.Requester.UserID, a.Requester.Name,
+		a.Nonce, string(a.Status), a.Requester.Platform, a.Requester.UserID, a.Requester.Name, groupsText(a.Requester.Groups),
 		a.Platform, a.Channel, a.Thread, incident, a.CommandText, jsonText(a.Options), string(plan), a.Hash,
 		a.Quorum, a.Reason, a.Card.Channel, a.Card.RootID, a.Card.ThreadID,
 		a.CreatedAt.UTC(), a.ExpiresAt.UTC(), nullTime(a.DecidedAt), nullTime(a.ExecutedAt), a.Result,
@@ -77,7 +77,7 @@ func (t *tx) UpdateApproval(ctx context.Context, a *bot.Approval) error {
 // violates the primary key and fails; in PostgreSQL that also aborts the
 // transaction, so callers check the locked request's votes first.
 func (t *tx) AddVote(ctx context.Context, approvalID int64, v bot.Vote) error {
-	_, err := t.tx.ExecContext(ctx, t.s.q.addVote, approvalID, v.Voter.Platform, v.Voter.UserID, v.Voter.Name,
+	_, err := t.tx.ExecContext(ctx, t.s.q.addVote, approvalID, v.Voter.Platform, v.Voter.UserID, v.Voter.Name, groupsText(v.Voter.Groups),
 		int(v.Role), v.Approve, v.At.UTC())
 	if err != nil {
 		return fmt.Errorf("approval %d: vote by %s:%s: %w", approvalID, v.Voter.Platform, v.Voter.UserID, err)
@@ -166,10 +166,11 @@ func scanApproval(r rowScanner) (bot.Approval, error) {
 	var (
 		a                     bot.Approval
 		status, options, plan string
+		groups                string
 		incident              sql.NullInt64
 		decided, executed     sql.NullTime
 	)
-	err := r.Scan(&a.ID, &a.Nonce, &status, &a.Requester.Platform, &a.Requester.UserID, &a.Requester.Name,
+	err := r.Scan(&a.ID, &a.Nonce, &status, &a.Requester.Platform, &a.Requester.UserID, &a.Requester.Name, &groups,
 		&a.Platform, &a.Channel, &a.Thread, &incident, &a.CommandText, &options, &plan, &a.Hash, &a.Quorum,
 		&a.Reason, &a.Card.Channel, &a.Card.RootID, &a.Card.ThreadID, &a.CreatedAt, &a.ExpiresAt,
 		&decided, &executed, &a.Result)
@@ -182,6 +183,9 @@ func scanApproval(r rowScanner) (bot.Approval, error) {
 	a.Status, a.IncidentID = bot.ApprovalStatus(status), incident.Int64
 	a.CreatedAt, a.ExpiresAt = a.CreatedAt.UTC(), a.ExpiresAt.UTC()
 	a.DecidedAt, a.ExecutedAt = timePtr(decided), timePtr(executed)
+	if err := json.Unmarshal([]byte(groups), &a.Requester.Groups); err != nil {
+		return a, fmt.Errorf("approval %d: decode requester groups: %w", a.ID, err)
+	}
 	if err := json.Unmarshal([]byte(options), &a.Options); err != nil {
 		return a, fmt.Errorf("approval %d: decode options: %w", a.ID, err)
 	}
@@ -207,15 +211,36 @@ func scanVotesAmong(ctx context.Context, q queryer, query string, args []any, fn
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			v    bot.Vote
-			id   int64
-			role int
+			v      bot.Vote
+			id     int64
+			role   int
+			groups string
 		)
-		if err := rows.Scan(&id, &v.Voter.Platform, &v.Voter.UserID, &v.Voter.Name, &role, &v.Approve, &v.At); err != nil {
+		if err := rows.Scan(&id, &v.Voter.Platform, &v.Voter.UserID, &v.Voter.Name, &groups, &role, &v.Approve, &v.At); err != nil {
 			return err
+		}
+		if err := json.Unmarshal([]byte(groups), &v.Voter.Groups); err != nil {
+			return fmt.Errorf("approval %d: vote by %s: decode groups: %w", id, v.Voter.UserID, err)
 		}
 		v.Role, v.At = policy.Role(role), v.At.UTC()
 		fn(id, v)
 	}
 	return rows.Err()
 }
+
+// groupsText stores the group or role ids a platform reported with a
+// request, bounded like everything a person sends.
+func groupsText(groups []string) string {
+	if len(groups) > maxStoredGroups {
+		groups = groups[:maxStoredGroups]
+	}
+	b, err := json.Marshal(groups)
+	if err != nil || groups == nil {
+		return "[]"
+	}
+	return string(b)
+}
+
+// maxStoredGroups bounds the group ids kept per person (Discord allows a
+// member 250 roles).
+const maxStoredGroups = 250

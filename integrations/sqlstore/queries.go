@@ -6,19 +6,20 @@ package sqlstore
 
 const incidentColumns = `id, receiver, group_key, status, severity, title, group_labels, common_labels,
 	common_annotations, external_url, truncated_alerts, firing, resolved, opened_at, resolved_at, updated_at,
-	acked_at, acked_by, severity_override`
+	acked_at, acked_by, severity_override, next_reminder_at, reminders`
 
 const qLatestIncident = `SELECT ` + incidentColumns + ` FROM incidents
 	WHERE receiver = ? AND group_key = ? ORDER BY id DESC LIMIT 1`
 
 const qCreateIncident = `INSERT INTO incidents (receiver, group_key, status, severity, title, group_labels,
 	common_labels, common_annotations, external_url, truncated_alerts, firing, resolved, opened_at,
-	resolved_at, updated_at, acked_at, acked_by, severity_override)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	resolved_at, updated_at, acked_at, acked_by, severity_override, next_reminder_at, reminders)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 const qUpdateIncident = `UPDATE incidents SET status = ?, severity = ?, title = ?, group_labels = ?,
 	common_labels = ?, common_annotations = ?, external_url = ?, truncated_alerts = ?, firing = ?,
-	resolved = ?, resolved_at = ?, updated_at = ?, acked_at = ?, acked_by = ?, severity_override = ?
+	resolved = ?, resolved_at = ?, updated_at = ?, acked_at = ?, acked_by = ?, severity_override = ?,
+	next_reminder_at = ?, reminders = ?
 	WHERE id = ?`
 
 const alertSelect = `SELECT fingerprint, status, severity, labels, annotations, starts_at, ends_at, generator_url
@@ -101,16 +102,17 @@ const qRetryJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL, l
 	due_at = CASE WHEN version = ? THEN ? ELSE due_at END
 	WHERE id = ? AND claim_token = ?`
 
-const qThread = `SELECT platform, channel, root_id, thread_id, root_attempted_at, root_hash, last_event_id
-	FROM threads WHERE incident_id = ? AND destination = ?`
+const qThread = `SELECT platform, channel, root_id, thread_id, root_attempted_at, root_hash, last_event_id,
+	runbook_posted FROM threads WHERE incident_id = ? AND destination = ?`
 
 const qSaveThread = `INSERT INTO threads (incident_id, destination, platform, channel, root_id, thread_id,
-	root_attempted_at, root_hash, last_event_id, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	root_attempted_at, root_hash, last_event_id, runbook_posted, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (incident_id, destination) DO UPDATE SET platform = excluded.platform,
 	channel = excluded.channel, root_id = excluded.root_id, thread_id = excluded.thread_id,
 	root_attempted_at = excluded.root_attempted_at, root_hash = excluded.root_hash,
-	last_event_id = excluded.last_event_id, updated_at = excluded.updated_at`
+	last_event_id = excluded.last_event_id, runbook_posted = excluded.runbook_posted,
+	updated_at = excluded.updated_at`
 
 // A replayed request finds its key already there and inserts nothing.
 const qRemember = `INSERT INTO seen_requests (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`
@@ -120,14 +122,14 @@ const qForgetExpired = `DELETE FROM seen_requests WHERE expires_at < ?`
 // Approvals. The plan and options are JSON; incident_id is NULL outside an
 // incident's thread.
 
-const approvalColumns = `id, nonce, status, requester_platform, requester_user_id, requester_name, platform,
+const approvalColumns = `id, nonce, status, requester_platform, requester_user_id, requester_name, requester_groups, platform,
 	channel, thread, incident_id, command_text, options, plan, hash, quorum, reason, card_channel, card_root_id,
 	card_thread_id, created_at, expires_at, decided_at, executed_at, result`
 
 const qCreateApproval = `INSERT INTO approvals (nonce, status, requester_platform, requester_user_id,
-	requester_name, platform, channel, thread, incident_id, command_text, options, plan, hash, quorum, reason,
+	requester_name, requester_groups, platform, channel, thread, incident_id, command_text, options, plan, hash, quorum, reason,
 	card_channel, card_root_id, card_thread_id, created_at, expires_at, decided_at, executed_at, result)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 
 const qGetApproval = `SELECT ` + approvalColumns + ` FROM approvals WHERE id = ?`
 
@@ -142,18 +144,18 @@ const qUpdateApproval = `UPDATE approvals SET status = ?, reason = ?, card_chann
 
 // Votes in the order they were cast; the voter breaks ties so the order is
 // stable.
-const qVotes = `SELECT approval_id, voter_platform, voter_user_id, voter_name, role, approve, at
+const qVotes = `SELECT approval_id, voter_platform, voter_user_id, voter_name, voter_groups, role, approve, at
 	FROM approval_votes WHERE approval_id = ? ORDER BY at, voter_platform, voter_user_id`
 
 // qVotesAmongHead is followed by a list of placeholders and the order.
-const qVotesAmongHead = `SELECT approval_id, voter_platform, voter_user_id, voter_name, role, approve, at
+const qVotesAmongHead = `SELECT approval_id, voter_platform, voter_user_id, voter_name, voter_groups, role, approve, at
 	FROM approval_votes WHERE approval_id IN `
 
 const qVotesAmongTail = ` ORDER BY approval_id, at, voter_platform, voter_user_id`
 
 // A second vote by the same person hits the primary key and fails.
-const qAddVote = `INSERT INTO approval_votes (approval_id, voter_platform, voter_user_id, voter_name, role,
-	approve, at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+const qAddVote = `INSERT INTO approval_votes (approval_id, voter_platform, voter_user_id, voter_name, voter_groups, role,
+	approve, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 const qCountRequests = `SELECT COUNT(*) FROM approvals
 	WHERE requester_platform = ? AND requester_user_id = ? AND created_at >= ?`

@@ -302,6 +302,7 @@ func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, erro
 		inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
 		inc.OpenedAt.UTC(), nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(),
 		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride),
+		nullTime(inc.NextReminderAt), inc.Reminders,
 	).Scan(&id)
 	return id, err
 }
@@ -312,7 +313,8 @@ func (t *tx) UpdateIncident(ctx context.Context, inc *bot.Incident) error {
 		jsonText(inc.GroupLabels), jsonText(inc.CommonLabels), jsonText(inc.CommonAnnotations),
 		inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
 		nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(),
-		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride), inc.ID)
+		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride),
+		nullTime(inc.NextReminderAt), inc.Reminders, inc.ID)
 	if err != nil {
 		return err
 	}
@@ -568,7 +570,7 @@ func (s *Store) Thread(ctx context.Context, incidentID int64, destination string
 	th = bot.Thread{IncidentID: incidentID, Destination: destination}
 	var attempted sql.NullTime
 	err = s.db.QueryRowContext(ctx, s.q.thread, incidentID, destination).Scan(&th.Platform, &th.Ref.Channel,
-		&th.Ref.RootID, &th.Ref.ThreadID, &attempted, &th.RootHash, &th.LastEventID)
+		&th.Ref.RootID, &th.Ref.ThreadID, &attempted, &th.RootHash, &th.LastEventID, &th.RunbookPosted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return th, nil
 	}
@@ -583,7 +585,7 @@ func (s *Store) Thread(ctx context.Context, incidentID int64, destination string
 func (s *Store) SaveThread(ctx context.Context, th bot.Thread, at time.Time) (err error) {
 	defer s.observe("save_thread", time.Now(), &err)
 	_, err = s.db.ExecContext(ctx, s.q.saveThread, th.IncidentID, th.Destination, th.Platform, th.Ref.Channel,
-		th.Ref.RootID, th.Ref.ThreadID, nullTime(th.RootAttemptedAt), th.RootHash, th.LastEventID, at.UTC())
+		th.Ref.RootID, th.Ref.ThreadID, nullTime(th.RootAttemptedAt), th.RootHash, th.LastEventID, th.RunbookPosted, at.UTC())
 	return err
 }
 
@@ -616,10 +618,11 @@ func scanIncident(r rowScanner) (bot.Incident, error) {
 		groupL, commonL, commonA string
 		resolvedAt, ackedAt      sql.NullTime
 		override                 sql.NullInt64
+		nextReminder             sql.NullTime
 	)
 	err := r.Scan(&inc.ID, &inc.Receiver, &inc.GroupKey, &status, &sev, &inc.Title, &groupL, &commonL, &commonA,
 		&inc.ExternalURL, &inc.TruncatedAlerts, &inc.Firing, &inc.Resolved, &inc.OpenedAt, &resolvedAt, &inc.UpdatedAt,
-		&ackedAt, &inc.AckedBy, &override)
+		&ackedAt, &inc.AckedBy, &override, &nextReminder, &inc.Reminders)
 	if errors.Is(err, sql.ErrNoRows) {
 		return inc, bot.ErrNotFound
 	}
@@ -629,6 +632,7 @@ func scanIncident(r rowScanner) (bot.Incident, error) {
 	inc.Status, inc.Severity = bot.IncidentStatus(status), bot.Severity(sev)
 	inc.OpenedAt, inc.UpdatedAt = inc.OpenedAt.UTC(), inc.UpdatedAt.UTC()
 	inc.ResolvedAt, inc.AckedAt = timePtr(resolvedAt), timePtr(ackedAt)
+	inc.NextReminderAt = timePtr(nextReminder)
 	if override.Valid {
 		sev := bot.Severity(override.Int64)
 		inc.SeverityOverride = &sev

@@ -15,6 +15,7 @@ const (
 	slackIncidents   = "C0INCIDENTS"
 	slackAlerts      = "C0ALERTS"
 	discordIncidents = "100000000000000001"
+	discordOnCall    = "100000000000000002" // its mention, and escalation level 1
 )
 
 // TestAlertmanagerToChatThreads: a real Alertmanager notifies the bot, and
@@ -67,11 +68,20 @@ func TestAlertmanagerToChatThreads(t *testing.T) {
 		if n := countDiscordRoots(cfg.discord.Messages(discordIncidents), marker); n != 1 {
 			t.Errorf("%d Discord roots for incident %d, want 1", n, inc.ID)
 		}
-		// The P0 root pinged the on-call role only; replies ping no one.
+		// The P0 root pinged the on-call role only; replies ping no one but
+		// a reminder, which pages the destination's first escalation level
+		// (the on-call role) at once for a P0 nobody acknowledged.
+		reminded := false
 		for _, m := range cfg.discord.Messages(thread) {
-			if m.MentionEveryone || len(m.MentionRoles) > 0 {
+			reminder := strings.Contains(m.Content, "Not acknowledged in time")
+			reminded = reminded || reminder
+			onCallOnly := len(m.MentionRoles) == 1 && m.MentionRoles[0] == discordOnCall
+			if m.MentionEveryone || len(m.MentionRoles) > 0 && !(reminder && onCallOnly) {
 				t.Errorf("a thread reply pinged someone: %+v", m)
 			}
+		}
+		if !reminded {
+			t.Error("the unacknowledged P0 was not paged at once in its thread")
 		}
 		// A P2 goes to the alerts channel only.
 		if roots := cfg.slack.Roots(slackAlerts); countSlackRoots(roots, marker) != 0 {

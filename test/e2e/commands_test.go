@@ -401,6 +401,8 @@ type chatPlatform interface {
 // the environment: control plane, workload, bot
 
 type commandsEnv struct {
+	cluster   *kubeharness.Cluster
+	am        *Alertmanager // the one the bot reads and silences through
 	node      *kubeharness.Node
 	tap       *apiTap
 	cfg       *botConfig
@@ -412,8 +414,17 @@ type commandsEnv struct {
 
 func setupCommands(t *testing.T) *commandsEnv {
 	t.Helper()
+	return setupCommandsWith(t, storeSQLite, filepath.Join(repoRoot, "test", "e2e", "testdata", "commands.yaml"))
+}
+
+// setupCommandsWith is setupCommands with the bot on a store of kind and
+// started with configPath (which must accept the same channels, guild and
+// application as commands.yaml).
+func setupCommandsWith(t *testing.T, kind, configPath string) *commandsEnv {
+	t.Helper()
 	e := &commandsEnv{}
 	c := kubeharness.Start(t)
+	e.cluster = c
 	e.node = c.AddNode(t, "node-1")
 	c.ApplyYAML(t, filepath.Join("testdata", "bakery-ia.yaml"))
 	c.ApplyYAML(t, filepath.Join(repoRoot, "deploy", "kubernetes", "rbac.yaml"))
@@ -438,6 +449,7 @@ func setupCommands(t *testing.T) *commandsEnv {
 	// Firing alerts, for health: a real Alertmanager's API v2. Its own
 	// notifications go nowhere; the bot only reads it.
 	am := startAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
+	e.am = am
 	firing := rfc3339(time.Now().Add(-time.Minute))
 	am.PostAlerts(t,
 		amAlert{Labels: map[string]string{"alertname": "HighErrorRate", "service": "orders-service", "namespace": opsNamespace, "severity": "critical"}, StartsAt: firing},
@@ -466,8 +478,8 @@ func setupCommands(t *testing.T) *commandsEnv {
 	}
 	e.key = key
 	e.secret = "slack-signing-" + randHex(t, 16)
-	e.cfg = newBotConfig(t, storeSQLite)
-	e.cfg.configPath = filepath.Join(repoRoot, "test", "e2e", "testdata", "commands.yaml")
+	e.cfg = newBotConfig(t, kind)
+	e.cfg.configPath = configPath
 	e.cfg.env = []string{
 		"KUBECONFIG=" + kubeconfig,
 		"CHATOPS_SLACK_SIGNING_SECRET=" + e.secret,

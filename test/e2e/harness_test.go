@@ -415,6 +415,23 @@ type Bot struct {
 	proc    *proc
 }
 
+// environ is the environment a chatops process of cfg runs with: the
+// bot's own, or a CLI command's (audit) against the same store.
+func (cfg *botConfig) environ(t testing.TB) []string {
+	env := append(cleanEnviron(),
+		"CHATOPS_LISTEN_ADDR="+cfg.addr,
+		"CHATOPS_WEBHOOK_TOKEN="+cfg.webhookToken,
+		"CHATOPS_API_TOKEN="+cfg.apiToken,
+		"CHATOPS_LOG_FORMAT=json",
+		"CHATOPS_SLACK_BOT_TOKEN=xoxb-e2e-"+randHex(t, 8),
+		"CHATOPS_SLACK_API_URL="+cfg.slack.URL(),
+		"CHATOPS_DISCORD_BOT_TOKEN=discord-e2e-"+randHex(t, 8),
+		"CHATOPS_DISCORD_API_URL="+cfg.discord.URL(),
+	)
+	env = append(env, cfg.store.env()...)
+	return append(env, cfg.env...)
+}
+
 // startBot starts `chatops serve --config bakery-ia.yaml` (or cfg.configPath)
 // with cfg and waits for GET /readyz to answer 200.
 func startBot(t testing.TB, cfg *botConfig) *Bot {
@@ -425,18 +442,7 @@ func startBot(t testing.TB, cfg *botConfig) *Bot {
 	}
 	cmd := exec.Command(chatopsBin, "serve", "--config", config)
 	cmd.Dir = t.TempDir() // anything relative (./data) lands in a throwaway dir
-	cmd.Env = append(cleanEnviron(),
-		"CHATOPS_LISTEN_ADDR="+cfg.addr,
-		"CHATOPS_WEBHOOK_TOKEN="+cfg.webhookToken,
-		"CHATOPS_API_TOKEN="+cfg.apiToken,
-		"CHATOPS_LOG_FORMAT=json",
-		"CHATOPS_SLACK_BOT_TOKEN=xoxb-e2e-"+randHex(t, 8),
-		"CHATOPS_SLACK_API_URL="+cfg.slack.URL(),
-		"CHATOPS_DISCORD_BOT_TOKEN=discord-e2e-"+randHex(t, 8),
-		"CHATOPS_DISCORD_API_URL="+cfg.discord.URL(),
-	)
-	cmd.Env = append(cmd.Env, cfg.store.env()...)
-	cmd.Env = append(cmd.Env, cfg.env...)
+	cmd.Env = cfg.environ(t)
 	b := &Bot{cfg: cfg, BaseURL: "http://" + cfg.addr, proc: startProc(t, "chatops-"+cfg.store.kind, cmd)}
 	b.waitReady(t)
 	return b

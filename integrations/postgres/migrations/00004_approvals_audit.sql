@@ -14,6 +14,9 @@ CREATE TABLE approvals (
     requester_platform TEXT        NOT NULL,
     requester_user_id  TEXT        NOT NULL,
     requester_name     TEXT        NOT NULL,
+    -- Group or role ids the platform reported with the request, so the
+    -- role can be decided again at execution.
+    requester_groups   TEXT        NOT NULL DEFAULT '[]',
     platform           TEXT        NOT NULL,
     channel            TEXT        NOT NULL,
     thread             TEXT        NOT NULL DEFAULT '',
@@ -46,6 +49,7 @@ CREATE TABLE approval_votes (
     voter_platform TEXT        NOT NULL,
     voter_user_id  TEXT        NOT NULL,
     voter_name     TEXT        NOT NULL,
+    voter_groups   TEXT        NOT NULL DEFAULT '[]',
     role           SMALLINT    NOT NULL CHECK (role >= 0),
     approve        BOOLEAN     NOT NULL,
     at             TIMESTAMPTZ NOT NULL,
