@@ -126,16 +126,7 @@ func silenceMatchers(ctx context.Context, s Silences, incidents IncidentReader, 
 func matcherText(ms []policy.SilenceMatcher) string {
 	parts := make([]string, len(ms))
 	for i, m := range ms {
-		op := "="
-		switch {
-		case m.IsRegex && m.Equal:
-			op = "=~"
-		case m.IsRegex:
-			op = "!~"
-		case !m.Equal:
-			op = "!="
-		}
-		parts[i] = m.Name + op + strconv.Quote(m.Value)
+		parts[i] = m.String()
 	}
 	return strings.Join(parts, ",")
 }

@@ -1,9 +1,26 @@
 package policy
 
+import "strconv"
+
 // SilenceMatcher is one matcher of a silence.
 type SilenceMatcher struct {
 	Name, Value    string
 	Equal, IsRegex bool
+}
+
+// String writes the matcher as Alertmanager's syntax reads it:
+// name="value", name!="value", name=~"regex", name!~"regex".
+func (m SilenceMatcher) String() string {
+	op := "="
+	switch {
+	case m.Equal && m.IsRegex:
+		op = "=~"
+	case m.IsRegex:
+		op = "!~"
+	case !m.Equal:
+		op = "!="
+	}
+	return m.Name + op + strconv.Quote(m.Value)
 }
 
 // NarrowSilence reports whether a silence is narrow enough for a Member to

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -260,16 +259,8 @@ func checkMatcher(m policy.SilenceMatcher) (matchesEmpty bool, err error) {
 // formatMatcher writes a matcher the way ParseMatchers reads it, clipped
 // for an error message.
 func formatMatcher(m policy.SilenceMatcher) string {
-	op := "="
-	switch {
-	case m.Equal && m.IsRegex:
-		op = "=~"
-	case !m.Equal && m.IsRegex:
-		op = "!~"
-	case !m.Equal:
-		op = "!="
-	}
-	return clip(m.Name, 64) + op + strconv.Quote(clip(m.Value, 64))
+	m.Name, m.Value = clip(m.Name, 64), clip(m.Value, 64)
+	return m.String()
 }
 
 // ParseMatchers reads the matchers a person types in chat:

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -398,9 +397,9 @@ func silences(t *testing.T, e *commandsEnv, p *slackApprovals, out *int64) {
 	if !regexp.MustCompile(`✅ silence [0-9a-f-]{36}: \{alertname="ServiceDown",service="orders-service"\}`).MatchString(a.text) {
 		t.Errorf("meg's narrow silence was answered %q, want it created at once", a.text)
 	}
-	var made []amListedSilence
+	var made []amSilence
 	for _, s := range listSilences(t, e.am) {
-		if !slices.ContainsFunc(before, func(b amListedSilence) bool { return b.ID == s.ID }) {
+		if !slices.ContainsFunc(before, func(b amSilence) bool { return b.ID == s.ID }) {
 			made = append(made, s)
 		}
 	}
@@ -408,7 +407,7 @@ func silences(t *testing.T, e *commandsEnv, p *slackApprovals, out *int64) {
 		t.Fatalf("%d new silences in Alertmanager, want 1: %+v", len(made), made)
 	}
 	s := made[0]
-	if got := s.matcherText(); got != `alertname="ServiceDown",service="orders-service"` {
+	if got := matcherText(s.policyMatchers()); got != `alertname="ServiceDown",service="orders-service"` {
 		t.Errorf("the silence matches %s", got)
 	}
 	if !strings.Contains(s.CreatedBy, "meg") || !strings.Contains(s.CreatedBy, meg.slackID) {
@@ -844,49 +843,14 @@ func checkSilencesAudited(t *testing.T, all []bot.AuditRecord, broad int64) {
 // ---------------------------------------------------------------------------
 // Alertmanager's silences, read with plain HTTP
 
-type amListedSilence struct {
-	ID       string `json:"id"`
-	Matchers []struct {
-		Name    string `json:"name"`
-		Value   string `json:"value"`
-		IsEqual bool   `json:"isEqual"`
-		IsRegex bool   `json:"isRegex"`
-	} `json:"matchers"`
-	StartsAt  time.Time `json:"startsAt"`
-	EndsAt    time.Time `json:"endsAt"`
-	CreatedBy string    `json:"createdBy"`
-	Comment   string    `json:"comment"`
-	Status    struct {
-		State string `json:"state"`
-	} `json:"status"`
-}
-
-func (s amListedSilence) matcherText() string {
-	var parts []string
-	for _, m := range s.Matchers {
-		op := "="
-		switch {
-		case m.IsRegex && m.IsEqual:
-			op = "=~"
-		case m.IsRegex:
-			op = "!~"
-		case !m.IsEqual:
-			op = "!="
-		}
-		parts = append(parts, m.Name+op+strconv.Quote(m.Value))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
-func listSilences(t *testing.T, am *Alertmanager) []amListedSilence {
+func listSilences(t *testing.T, am *Alertmanager) []amSilence {
 	t.Helper()
 	resp, err := httpClient.Get(am.BaseURL + "/api/v2/silences")
 	if err != nil {
 		t.Fatalf("GET Alertmanager /api/v2/silences: %v", err)
 	}
 	defer resp.Body.Close()
-	var out []amListedSilence
+	var out []amSilence
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET Alertmanager /api/v2/silences: %d", resp.StatusCode)
 	}

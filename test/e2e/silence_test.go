@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,16 @@ func (s amSilence) policyMatchers() []policy.SilenceMatcher {
 		out = append(out, policy.SilenceMatcher{Name: m.Name, Value: m.Value, Equal: m.IsEqual, IsRegex: m.IsRegex})
 	}
 	return out
+}
+
+// matcherText writes matchers sorted, as Alertmanager's syntax reads them.
+func matcherText(ms []policy.SilenceMatcher) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.String()
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
 }
 
 func (am *Alertmanager) getSilence(t testing.TB, id string) amSilence {
