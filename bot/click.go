@@ -72,13 +72,10 @@ func (b *Buttons) HandleClick(ctx context.Context, c Click, resp Responder) {
 	if b.runbookClick(ctx, c, cmd, resp) {
 		return
 	}
-	parts := strings.Split(c.ButtonID, ":")
-	if len(parts) == 4 && parts[0] == "chatops" && parts[1] == "incident" && (parts[2] == "ack" || parts[2] == "resolve") {
-		if id, err := strconv.ParseInt(parts[3], 10, 64); err == nil && id > 0 {
-			cmd.Text = "incident " + parts[2] + " " + parts[3]
-			b.Router.Handle(ctx, cmd, resp)
-			return
-		}
+	if text, ok := incidentButton(c.ButtonID); ok {
+		cmd.Text = text
+		b.Router.Handle(ctx, cmd, resp)
+		return
 	}
 	cmd.Text = "(button " + clip(c.ButtonID, 100) + ")"
 	a, _, _ := b.Router.refuse(ctx, cmd, "button", "refused", "That button is not one chatops knows.")
@@ -89,4 +86,26 @@ func (b *Buttons) respond(ctx context.Context, resp Responder, a Answer) {
 	if err := resp.Respond(ctx, a); err != nil {
 		b.Router.log.Warn("button answer not delivered", zap.Error(err))
 	}
+}
+
+// incidentButton reads an incident root's button as the command it stands
+// for: chatops:incident:ack:<id>, chatops:incident:resolve:<id>,
+// chatops:incident:severity:<id>:<P0-P3>.
+func incidentButton(buttonID string) (string, bool) {
+	parts := strings.Split(buttonID, ":")
+	if len(parts) < 4 || parts[0] != "chatops" || parts[1] != "incident" {
+		return "", false
+	}
+	if id, err := strconv.ParseInt(parts[3], 10, 64); err != nil || id <= 0 {
+		return "", false
+	}
+	switch {
+	case len(parts) == 4 && (parts[2] == "ack" || parts[2] == "resolve"):
+		return "incident " + parts[2] + " " + parts[3], true
+	case len(parts) == 5 && parts[2] == "severity":
+		if sev, err := ParseSeverity(parts[4]); err == nil {
+			return "incident severity " + parts[3] + " " + sev.String(), true
+		}
+	}
+	return "", false
 }

@@ -245,3 +245,24 @@ func TestRouterAudits(t *testing.T) {
 		t.Fatalf("command with the audit log down: %q (ran %d)", a.Title, ran)
 	}
 }
+
+func TestIncidentButton(t *testing.T) {
+	for id, want := range map[string]string{
+		"chatops:incident:ack:12":           "incident ack 12",
+		"chatops:incident:resolve:12":       "incident resolve 12",
+		"chatops:incident:severity:12:P0":   "incident severity 12 P0",
+		"chatops:incident:severity:12:p2":   "incident severity 12 P2",
+		"chatops:incident:severity:12:P9":   "",
+		"chatops:incident:severity:12":      "",
+		"chatops:incident:ack:0":            "",
+		"chatops:incident:ack:12; rm -rf /": "",
+		"chatops:incident:launch:12":        "",
+		"chatops:approve:12:abcdef":         "",
+		"chatops:incident:resolve:12:extra": "",
+	} {
+		got, ok := incidentButton(id)
+		if got != want || ok != (want != "") {
+			t.Errorf("incidentButton(%q) = %q, %v; want %q", id, got, ok, want)
+		}
+	}
+}

@@ -58,6 +58,13 @@ func RootMessage(d IncidentDetail, dest Destination) Message {
 			m.Buttons = append(m.Buttons, Button{ID: "chatops:incident:ack:" + id, Label: "Acknowledge"})
 		}
 		m.Buttons = append(m.Buttons, Button{ID: "chatops:incident:resolve:" + id, Label: "Resolve"})
+		// One button per other severity: five buttons at most, one
+		// Discord row.
+		for sev := P0; sev <= P3; sev++ {
+			if sev != d.Severity && len(m.Buttons) < 5 {
+				m.Buttons = append(m.Buttons, Button{ID: "chatops:incident:severity:" + id + ":" + sev.String(), Label: "Set " + sev.String()})
+			}
+		}
 	}
 	for _, k := range keyLabels {
 		if v := d.CommonLabels[k]; v != "" {

@@ -447,9 +447,12 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 	marker := fmt.Sprintf("chatops:incident:%d:", id)
 	root := waitSlackRoot(t, e.cfg.slack, slackIncidents, marker, "")
 	ack, resolve := fmt.Sprintf("chatops:incident:ack:%d", id), fmt.Sprintf("chatops:incident:resolve:%d", id)
-	if got := root.ActionIDs(); !slices.Equal(got, []string{ack, resolve}) {
+	// The root is a P1: it offers the three other severities.
+	setP0 := fmt.Sprintf("chatops:incident:severity:%d:P0", id)
+	severities := []string{setP0, fmt.Sprintf("chatops:incident:severity:%d:P2", id), fmt.Sprintf("chatops:incident:severity:%d:P3", id)}
+	if got, want := root.ActionIDs(), append([]string{ack, resolve}, severities...); !slices.Equal(got, want) {
 		// Not fatal: the click below names the button itself.
-		t.Errorf("the incident's root has buttons %v, want [%s %s]; its attachments:\n%s", got, ack, resolve, root.Attachments)
+		t.Errorf("the incident's root has buttons %v, want %v; its attachments:\n%s", got, want, root.Attachments)
 	}
 	click := root.Click(meg.slackID, meg.name, ack)
 	if code, err := e.cfg.slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, click); err != nil || code != http.StatusOK {
@@ -474,9 +477,32 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		return regexp.MustCompile(`Acknowledged\*?\s+meg \(U0MEG\) at \d\d:\d\d UTC`).MatchString(text), text
 	})
 	// Resolve stays, so the buttons were read; Acknowledge is gone.
-	if got := edited.ActionIDs(); !slices.Equal(got, []string{resolve}) {
-		t.Errorf("the acknowledged root has buttons %v, want [%s]; its attachments:\n%s", got, resolve, edited.Attachments)
+	if got, want := edited.ActionIDs(), append([]string{resolve}, severities...); !slices.Equal(got, want) {
+		t.Errorf("the acknowledged root has buttons %v, want %v; its attachments:\n%s", got, want, edited.Attachments)
 	}
+
+	// Setting the severity needs an admin: meg's click is refused, ana's
+	// makes it a P0.
+	for _, who := range []chatPerson{meg, ana} {
+		c := edited.Click(who.slackID, who.name, setP0)
+		if code, err := e.cfg.slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, c); err != nil || code != http.StatusOK {
+			t.Fatalf("%s's click on Set P0: %d %v, want 200", who.name, code, err)
+		}
+		eventually(t, "an answer to "+who.name+"'s click on Set P0", func() (bool, string) {
+			return len(e.cfg.slack.Responses(c.ResponseURL)) > 0, "no answer yet"
+		})
+		ans := e.cfg.slack.Responses(c.ResponseURL)[0].Text
+		if who.name == meg.name && !strings.Contains(ans, "needs the admin role") {
+			t.Errorf("meg's Set P0 was answered %q, want a refusal", ans)
+		}
+		if who.name == ana.name && !strings.Contains(ans, "severity set by ana") {
+			t.Errorf("ana's Set P0 was answered %q", ans)
+		}
+	}
+	eventually(t, "the root edited to P0", func() (bool, string) {
+		r := findSlack(e.cfg.slack.Roots(slackIncidents), root.TS)
+		return r != nil && strings.Contains(slackText(*r), "P0 ·"), fmt.Sprint(r != nil && true)
+	})
 
 	var d struct {
 		AckedBy  string  `json:"acked_by"`
