@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,13 +28,29 @@ const (
 	OutageAlertName = "CompleteOutage"
 )
 
-// Bounds of one correlation pass: the critical alerts it reads (newest
-// first; a real outage shows its services long before this many) and the
-// incidents it links (the rest are linked by the next pass).
+// The correlation runs in the background, never on a webhook's path: a
+// committed notification only signals it. Bounds of the loop and of one
+// pass:
 const (
+	// correlationGap is the least time between two signalled passes: a
+	// storm of critical notifications costs one pass per gap, not one per
+	// webhook.
+	correlationGap = 250 * time.Millisecond
+	// correlationSafetyInterval runs a full pass with no signal, so that
+	// what a lost signal (a crash between a commit and its pass), another
+	// replica or the bounded look left undone is done within it.
+	correlationSafetyInterval = 30 * time.Second
+	// correlationTimeout bounds one pass, its lock wait included.
+	correlationTimeout = 5 * time.Second
+	// maxCorrelationAlerts bounds the critical alerts a pass reads to name
+	// the failing services and, with an outage open, to look for
+	// incidents to link (newest first; a real outage shows its services
+	// long before this many).
 	maxCorrelationAlerts = 2000
-	maxLinksPerPass      = 200
-	correlationTimeout   = 5 * time.Second
+	// maxLinksPerPass bounds the incidents one pass links. Each stays
+	// locked until the pass commits, and a webhook for it waits that long;
+	// a pass that reaches the bound asks for another.
+	maxLinksPerPass = 100
 )
 
 // EventLinked is a link between an outage and one of its incidents, on
@@ -64,38 +79,68 @@ func (c CorrelationConfig) withDefaults() CorrelationConfig {
 	return c
 }
 
-// CriticalAlert is a firing P0/P1 alert of an open incident, as the
-// correlation sees it.
-type CriticalAlert struct {
-	IncidentID int64
-	// Service is the alert's service label ("" without one).
-	Service string
+// RecentCritical is what a pass reads of the newest critical alerts.
+type RecentCritical struct {
+	// Services are their distinct non-empty service labels, sorted.
+	Services []string
+	// Unlinked: one of their incidents is not linked to the outage asked
+	// about yet (with no outage: false).
+	Unlinked bool
 }
 
 // CorrelationTx is what the correlation does inside one transaction,
 // besides what the engine does. The stores' transactions implement it.
+// A critical alert is a firing P0/P1 alert of an open incident that
+// started at or after a cut-off (since); a critical incident has one.
 type CorrelationTx interface {
 	Tx
-	// CriticalAlerts returns up to limit firing P0/P1 alerts that started
-	// at or after since, of open incidents other than exclude, newest
-	// first.
-	CriticalAlerts(ctx context.Context, since time.Time, exclude int64, limit int) ([]CriticalAlert, error)
-	// LinkIncident links an incident to an outage; false when it already
-	// was.
-	LinkIncident(ctx context.Context, outageID, incidentID int64) (bool, error)
+	// RecentCritical reads the newest (at most limit) critical alerts:
+	// their services, and whether one of their incidents, other than the
+	// outage, is not linked to outageID (0: no outage, nothing to link).
+	RecentCritical(ctx context.Context, outageID int64, since time.Time, limit int) (RecentCritical, error)
+	// LinkCounts counts the incidents linked to an outage by status.
+	LinkCounts(ctx context.Context, outageID int64) (open, resolved int, err error)
+	// LinkCritical links to the outage, in one statement, up to limit
+	// critical incidents not linked to it yet, however old their alerts,
+	// and returns their ids, ascending.
+	LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error)
 	// LinkedIncidents returns the incidents linked to an outage, by id.
 	LinkedIncidents(ctx context.Context, outageID int64) ([]Incident, error)
-	// OutagesOf returns the open outages an incident is linked to.
-	OutagesOf(ctx context.Context, incidentID int64) ([]int64, error)
+	// LastResolutions returns, for each resolved incident linked to the
+	// outage, the id of its newest resolved event (0: none).
+	LastResolutions(ctx context.Context, outageID int64) (map[int64]int64, error)
+	// EventsOfKind returns an incident's events of one kind, by id.
+	EventsOfKind(ctx context.Context, incidentID int64, kind EventKind) ([]Event, error)
 }
 
 var errNoCorrelation = errors.New("the store cannot correlate incidents")
 
-// afterIngest runs the correlation a committed notification calls for:
-// critical firing alerts may make (or join) an outage, and a resolved
-// incident may end one. It runs in transactions of its own and never fails
-// the notification: the alerts are stored already.
-func (e *Engine) afterIngest(ctx context.Context, g AlertGroup, ch change) {
+// correlationSignals wake the background pass. The wake-up coalesces:
+// any number of signals before a pass make one pass.
+type correlationSignals struct {
+	wake chan struct{}
+	// full: the next pass must not trust the bounded look (a pass left
+	// incidents to link, or a full pass failed).
+	full atomic.Bool
+}
+
+func newCorrelationSignals() *correlationSignals {
+	return &correlationSignals{wake: make(chan struct{}, 1)}
+}
+
+// signal never blocks: a wake-up already pending covers this one.
+func (c *correlationSignals) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// afterIngest tells the background correlation about a committed
+// notification: critical firing alerts may make (or join) an outage, and
+// a resolved incident may end one. It never blocks and never fails the
+// notification: the correlation's cost is kept off the webhook's path.
+func (e *Engine) afterIngest(g AlertGroup, ch change) {
 	if !e.cfg.Correlation.Enabled || (g.Receiver == OutageReceiver && g.GroupKey == OutageGroupKey) {
 		return
 	}
@@ -107,248 +152,373 @@ func (e *Engine) afterIngest(ctx context.Context, g AlertGroup, ch change) {
 	for _, ev := range ch.events {
 		resolved = resolved || ev.Kind == EventResolved
 	}
-	if !critical && !resolved {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), correlationTimeout)
-	defer cancel()
-	if critical {
-		if err := e.Correlate(ctx); err != nil {
-			e.log.Warn("correlation failed; the next critical notification tries again", zap.Error(err))
-		}
-	}
-	if resolved && ch.incident.Status == IncidentResolved {
-		e.afterResolve(ctx, ch.incident.ID)
+	if critical || (resolved && ch.incident.Status == IncidentResolved) {
+		e.corr.signal()
 	}
 }
 
-// afterResolve ends the outages a just-resolved incident was the last open
-// part of (logged on failure: the next resolution checks again).
-func (e *Engine) afterResolve(ctx context.Context, incidentID int64) {
+// afterResolve tells the background correlation that an incident resolved:
+// it may have been an outage's last open part. The pass finds it from the
+// outage's counts, and runs later under its own context.
+func (e *Engine) afterResolve(context.Context, int64) {
 	if !e.cfg.Correlation.Enabled {
 		return
 	}
-	if err := e.ResolveOutages(ctx, incidentID); err != nil {
-		e.log.Warn("outage resolution check failed", zap.Int64("incident", incidentID), zap.Error(err))
+	e.corr.signal()
+}
+
+// RunCorrelation runs correlation passes until ctx ends: a full one at
+// once (for what committed before a restart), then one at most every
+// correlationGap while committed notifications signal, and a full one
+// every correlationSafetyInterval regardless. A failed pass is logged and
+// the next one tries again. With the correlation off it returns at once.
+func (e *Engine) RunCorrelation(ctx context.Context) error {
+	if !e.cfg.Correlation.Enabled {
+		return nil
+	}
+	safety := time.NewTicker(correlationSafetyInterval)
+	defer safety.Stop()
+	full := true
+	for {
+		pctx, cancel := context.WithTimeout(ctx, correlationTimeout)
+		err := e.correlate(pctx, full)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("correlation pass failed; the next pass tries again", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(correlationGap):
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.corr.wake:
+			full = false
+		case <-safety.C:
+			full = true
+		}
 	}
 }
 
-// Correlate opens the outage incident when critical alerts touch enough
-// services within the window, and links to the open outage every critical
-// incident that joins while it lasts. It runs under the outage's group lock,
-// so parallel notifications on any replica open exactly one.
+// passResult is what a pass did, for the metrics, logs and wake-ups after
+// its commit.
+type passResult struct {
+	outage      Incident
+	transitions []EventKind
+	linked      int
+	enqueued    bool
+	// more: the pass linked as many incidents as it may; others may wait.
+	more bool
+}
+
+// Correlate runs one correlation pass, in one transaction: it opens the
+// outage incident when critical alerts touch enough services within the
+// window, links to the open outage every critical incident that joins
+// while it lasts, and resolves it once none of them is open. It first
+// looks without a lock or a write; only when there is something to do
+// does it take the outage's group lock, look again and act, so passes on
+// several replicas at once open exactly one outage. It is the pass the
+// background loop runs when signalled; tests and tools may call it.
 func (e *Engine) Correlate(ctx context.Context) error {
+	return e.correlate(ctx, false)
+}
+
+// correlate is one pass; full skips the bounded look when an outage is
+// open (the loop's first pass and its safety passes): it links whatever
+// critical incident the look, reading only the newest alerts, would miss.
+func (e *Engine) correlate(ctx context.Context, full bool) error {
+	if !e.cfg.Correlation.Enabled {
+		return nil
+	}
 	cfg := e.cfg.Correlation.withDefaults()
 	now := e.cfg.Now().UTC()
-	var (
-		outage      Incident
-		kinds       []EventKind
-		enqueued    bool
-		linkedCount int
-	)
+	full = e.corr.full.Swap(false) || full
+	var res passResult
 	err := e.store.InTx(ctx, func(tx Tx) error {
-		kinds, enqueued, linkedCount = nil, false, 0
+		res = passResult{}
 		ct, ok := tx.(CorrelationTx)
 		if !ok {
 			return errNoCorrelation
 		}
-		if err := tx.LockGroup(ctx, OutageReceiver, OutageGroupKey); err != nil {
-			return fmt.Errorf("lock the outage: %w", err)
-		}
-		latest, err := tx.LatestIncident(ctx, OutageReceiver, OutageGroupKey)
-		if err != nil {
-			return fmt.Errorf("latest outage: %w", err)
-		}
-		open := latest != nil && latest.Status == IncidentOpen
-		since := now.Add(-cfg.Window)
-		var exclude int64
-		if latest != nil {
-			exclude = latest.ID
-		}
-		if open {
-			since = latest.OpenedAt.Add(-cfg.Window) // everyone who joined since it began
-		}
-		alerts, err := ct.CriticalAlerts(ctx, since, exclude, maxCorrelationAlerts)
-		if err != nil {
-			return fmt.Errorf("critical alerts: %w", err)
-		}
-		services := map[string]bool{}
-		var ids []int64
-		seen := map[int64]bool{}
-		for _, a := range alerts {
-			if a.Service != "" {
-				services[a.Service] = true
-			}
-			if !seen[a.IncidentID] {
-				seen[a.IncidentID] = true
-				ids = append(ids, a.IncidentID)
-			}
-		}
-		slices.Sort(ids)
-		var prev *Incident
-		switch {
-		case open:
-			outage = *latest
-			prev = latest
-		case len(services) < cfg.MinServices:
-			return nil
-		case latest != nil && latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) <= e.cfg.ReopenWindow:
-			// Flap control, as for any group: the same outage again.
-			outage, prev = *latest, latest
-			outage.Status, outage.ResolvedAt, outage.AckedAt, outage.AckedBy = IncidentOpen, nil, nil, ""
-			outage.Reminders = 0
-		default:
-			outage = Incident{
-				Receiver: OutageReceiver, GroupKey: OutageGroupKey, Status: IncidentOpen, Severity: P0,
-				GroupLabels:       map[string]string{"alertname": OutageAlertName},
-				CommonLabels:      map[string]string{"alertname": OutageAlertName},
-				CommonAnnotations: map[string]string{},
-				OpenedAt:          now, UpdatedAt: now,
-			}
-		}
-		var events []Event
-		grew := describeOutage(&outage, services, cfg.Window)
-		switch {
-		case prev == nil:
-			outage.NextReminderAt = NextReminder(nil, &outage, e.cfg.Deadlines, now)
-			id, err := tx.CreateIncident(ctx, &outage)
-			if err != nil {
-				return fmt.Errorf("create the outage: %w", err)
-			}
-			outage.ID = id
-			events = append(events, Event{At: now, Kind: EventOpened, Detail: fmt.Sprintf("%s opened at %s: %s",
-				outage.Title, outage.Severity, outage.CommonAnnotations["summary"])})
-		case !open:
-			outage.NextReminderAt = NextReminder(prev, &outage, e.cfg.Deadlines, now)
-			events = append(events, Event{At: now, Kind: EventReopened, Detail: "fired again: " + outage.CommonAnnotations["summary"]})
-		}
-		n := 0
-		for _, id := range ids {
-			if n == maxLinksPerPass {
-				e.log.Info("correlation: more incidents to link than one pass takes; the next pass links the rest",
-					zap.Int64("outage", outage.ID))
-				break
-			}
-			added, err := ct.LinkIncident(ctx, outage.ID, id)
-			if err != nil {
-				return fmt.Errorf("outage %d: link incident %d: %w", outage.ID, id, err)
-			}
-			if !added {
-				continue
-			}
-			n++
-			inc, err := tx.LockIncident(ctx, id)
-			if err != nil {
-				return fmt.Errorf("outage %d: linked incident: %w", outage.ID, err)
-			}
-			events = append(events, Event{At: now, Kind: EventLinked, Detail: fmt.Sprintf("linked #%d %s", inc.ID, inc.Title)})
-			if err := e.appendAndEnqueue(ctx, tx, inc, Event{At: now, Kind: EventLinked,
-				Detail: fmt.Sprintf("part of outage #%d (%s)", outage.ID, outage.Title)}); err != nil {
-				return err
-			}
-		}
-		linked, err := ct.LinkedIncidents(ctx, outage.ID)
-		if err != nil {
-			return fmt.Errorf("outage %d: linked incidents: %w", outage.ID, err)
-		}
-		linkedCount = len(linked)
-		counted := countLinked(&outage, linked)
-		if len(events) == 0 && !grew && !counted {
-			return nil
-		}
-		outage.UpdatedAt = now
-		if err := tx.UpdateIncident(ctx, &outage); err != nil {
-			return fmt.Errorf("outage %d: update: %w", outage.ID, err)
-		}
-		for _, ev := range events {
-			kinds = append(kinds, ev.Kind)
-		}
-		enqueued = true
-		return e.appendAndEnqueue(ctx, tx, &outage, events...)
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range kinds {
-		if k == EventOpened || k == EventReopened {
-			e.metrics.incidents.WithLabelValues(string(k)).Inc()
-			e.log.Warn("complete outage", zap.Int64("incident", outage.ID), zap.String("title", outage.Title),
-				zap.Int("linked", linkedCount))
-		}
-	}
-	if enqueued && e.cfg.Enqueued != nil {
-		e.cfg.Enqueued()
-	}
-	return nil
-}
-
-// ResolveOutages brings the open outages incident id is part of up to date
-// with its resolution: the count of linked incidents still open, and the
-// outage resolved once none is.
-func (e *Engine) ResolveOutages(ctx context.Context, id int64) error {
-	now := e.cfg.Now().UTC()
-	var resolved []Incident
-	err := e.store.InTx(ctx, func(tx Tx) error {
-		resolved = nil
-		ct, ok := tx.(CorrelationTx)
-		if !ok {
-			return errNoCorrelation
-		}
-		outages, err := ct.OutagesOf(ctx, id)
-		if err != nil || len(outages) == 0 {
+		work, err := e.outageWork(ctx, ct, cfg, now, full)
+		if err != nil || !work {
 			return err
 		}
 		if err := tx.LockGroup(ctx, OutageReceiver, OutageGroupKey); err != nil {
 			return fmt.Errorf("lock the outage: %w", err)
 		}
-		for _, oid := range outages {
-			out, err := tx.LockIncident(ctx, oid)
-			if err != nil {
-				return fmt.Errorf("outage %d: %w", oid, err)
-			}
-			if out.Status != IncidentOpen {
-				continue
-			}
-			linked, err := ct.LinkedIncidents(ctx, oid)
-			if err != nil {
-				return fmt.Errorf("outage %d: linked incidents: %w", oid, err)
-			}
-			countLinked(out, linked)
-			var events []Event
-			for _, inc := range linked {
-				if inc.ID == id && inc.Status == IncidentResolved {
-					events = append(events, Event{At: now, Kind: EventLinked,
-						Detail: fmt.Sprintf("#%d %s resolved; %d of %d linked incidents still open", inc.ID, inc.Title, out.Firing, len(linked))})
-				}
-			}
-			if out.Firing == 0 {
-				out.Status, out.ResolvedAt, out.SeverityOverride = IncidentResolved, &now, nil
-				out.NextReminderAt = nil
-				events = append(events, Event{At: now, Kind: EventResolved, Detail: fmt.Sprintf("all %d linked incidents resolved", len(linked))})
-				resolved = append(resolved, *out)
-			}
-			out.UpdatedAt = now
-			if err := tx.UpdateIncident(ctx, out); err != nil {
-				return fmt.Errorf("outage %d: update: %w", oid, err)
-			}
-			if err := e.appendAndEnqueue(ctx, tx, out, events...); err != nil {
-				return err
-			}
-		}
-		return nil
+		res, err = e.correlateLocked(ctx, ct, cfg, now)
+		return err
 	})
 	if err != nil {
+		// Not signalled: a store in trouble is not hammered every gap. The
+		// next signal or safety pass does what this one could not.
+		if full {
+			e.corr.full.Store(true)
+		}
 		return err
 	}
-	for i := range resolved {
-		e.metrics.incidents.WithLabelValues(string(EventResolved)).Inc()
-		e.metrics.lifecycle.observe(&resolved[i], EventResolved)
-		e.log.Info("complete outage resolved", zap.Int64("incident", resolved[i].ID))
+	for _, k := range res.transitions {
+		e.metrics.incidents.WithLabelValues(string(k)).Inc()
+		switch k {
+		case EventOpened, EventReopened:
+			e.log.Warn("complete outage", zap.Int64("incident", res.outage.ID), zap.String("title", res.outage.Title),
+				zap.Int("linked", res.linked))
+		case EventResolved:
+			e.metrics.lifecycle.observe(&res.outage, EventResolved)
+			e.log.Info("complete outage resolved", zap.Int64("incident", res.outage.ID))
+		}
 	}
-	if e.cfg.Enqueued != nil {
+	if res.more {
+		e.log.Info("correlation: more incidents to link than one pass takes; the next pass links the rest",
+			zap.Int64("outage", res.outage.ID))
+		e.corr.full.Store(true)
+		e.corr.signal()
+	}
+	if res.enqueued && e.cfg.Enqueued != nil {
 		e.cfg.Enqueued()
 	}
 	return nil
+}
+
+// outageWork looks, without a lock or a write, whether a pass has anything
+// to do: with no outage open, whether enough services fail; with one open
+// (unless locking anyway), whether a linked incident changed status behind
+// the outage's counts (a resolution, a reopening), or the newest critical
+// alerts show an incident not linked yet or a service not in its title.
+// Reading only the newest alerts keeps the look cheap in a storm; the full
+// passes catch the rest.
+func (e *Engine) outageWork(ctx context.Context, ct CorrelationTx, cfg CorrelationConfig, now time.Time, lock bool) (bool, error) {
+	latest, err := ct.LatestIncident(ctx, OutageReceiver, OutageGroupKey)
+	if err != nil {
+		return false, fmt.Errorf("latest outage: %w", err)
+	}
+	if latest == nil || latest.Status != IncidentOpen {
+		recent, err := ct.RecentCritical(ctx, 0, outageSince(latest, now, cfg.Window), maxCorrelationAlerts)
+		if err != nil {
+			return false, fmt.Errorf("critical alerts: %w", err)
+		}
+		return len(recent.Services) >= cfg.MinServices, nil
+	}
+	if lock {
+		return true, nil
+	}
+	open, resolved, err := ct.LinkCounts(ctx, latest.ID)
+	if err != nil {
+		return false, fmt.Errorf("outage %d: links: %w", latest.ID, err)
+	}
+	if open != latest.Firing || resolved != latest.Resolved {
+		return true, nil
+	}
+	recent, err := ct.RecentCritical(ctx, latest.ID, latest.OpenedAt.Add(-cfg.Window), maxCorrelationAlerts)
+	if err != nil {
+		return false, fmt.Errorf("outage %d: critical alerts: %w", latest.ID, err)
+	}
+	if recent.Unlinked {
+		return true, nil
+	}
+	known := outageServices(latest)
+	for _, s := range recent.Services {
+		if !known[s] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// outageSince is where a pass with no outage open starts counting: the
+// window before now, and never before the last outage resolved, so that an
+// outage someone resolved by hand is not opened again by the very alerts
+// it was made of.
+func outageSince(latest *Incident, now time.Time, window time.Duration) time.Time {
+	since := now.Add(-window)
+	if latest != nil && latest.ResolvedAt != nil && latest.ResolvedAt.After(since) {
+		since = *latest.ResolvedAt
+	}
+	return since
+}
+
+// correlateLocked is the pass under the outage's group lock: it looks
+// again (another replica may have acted meanwhile), then opens, reopens,
+// extends or resolves the outage.
+func (e *Engine) correlateLocked(ctx context.Context, ct CorrelationTx, cfg CorrelationConfig, now time.Time) (passResult, error) {
+	var res passResult
+	latest, err := ct.LatestIncident(ctx, OutageReceiver, OutageGroupKey)
+	if err != nil {
+		return res, fmt.Errorf("latest outage: %w", err)
+	}
+	if latest != nil {
+		// The row too: acks, reminders and hands write it under its row
+		// lock, not the group's, and the pass writes it back whole.
+		if latest, err = ct.LockIncident(ctx, latest.ID); err != nil {
+			return res, fmt.Errorf("lock the outage: %w", err)
+		}
+	}
+	open := latest != nil && latest.Status == IncidentOpen
+	since := outageSince(latest, now, cfg.Window)
+	if open {
+		since = latest.OpenedAt.Add(-cfg.Window) // everyone who joined since it began
+	}
+	recent, err := ct.RecentCritical(ctx, 0, since, maxCorrelationAlerts)
+	if err != nil {
+		return res, fmt.Errorf("critical alerts: %w", err)
+	}
+	services := recent.Services
+	var (
+		outage Incident
+		prev   *Incident
+	)
+	switch {
+	case open:
+		outage, prev = *latest, latest
+	case len(services) < cfg.MinServices:
+		return res, nil
+	case latest != nil && latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) <= e.cfg.ReopenWindow:
+		// Flap control, as for any group: the same outage again.
+		outage, prev = *latest, latest
+		outage.Status, outage.ResolvedAt, outage.AckedAt, outage.AckedBy = IncidentOpen, nil, nil, ""
+		outage.Reminders = 0
+	default:
+		outage = Incident{
+			Receiver: OutageReceiver, GroupKey: OutageGroupKey, Status: IncidentOpen, Severity: P0,
+			GroupLabels:       map[string]string{"alertname": OutageAlertName},
+			CommonLabels:      map[string]string{"alertname": OutageAlertName},
+			CommonAnnotations: map[string]string{},
+			OpenedAt:          now, UpdatedAt: now,
+		}
+	}
+	var events []Event
+	grew := describeOutage(&outage, services, cfg.Window)
+	switch {
+	case prev == nil:
+		outage.NextReminderAt = NextReminder(nil, &outage, e.cfg.Deadlines, now)
+		id, err := ct.CreateIncident(ctx, &outage)
+		if err != nil {
+			return res, fmt.Errorf("create the outage: %w", err)
+		}
+		outage.ID = id
+		events = append(events, Event{At: now, Kind: EventOpened, Detail: fmt.Sprintf("%s opened at %s: %s",
+			outage.Title, outage.Severity, outage.CommonAnnotations["summary"])})
+		res.transitions = append(res.transitions, EventOpened)
+	case !open:
+		outage.NextReminderAt = NextReminder(prev, &outage, e.cfg.Deadlines, now)
+		events = append(events, Event{At: now, Kind: EventReopened, Detail: "fired again: " + outage.CommonAnnotations["summary"]})
+		res.transitions = append(res.transitions, EventReopened)
+	}
+
+	ids, err := ct.LinkCritical(ctx, outage.ID, since, maxLinksPerPass)
+	if err != nil {
+		return res, fmt.Errorf("outage %d: link incidents: %w", outage.ID, err)
+	}
+	res.more = len(ids) == maxLinksPerPass
+	for _, id := range ids {
+		inc, err := ct.LockIncident(ctx, id)
+		if err != nil {
+			return res, fmt.Errorf("outage %d: linked incident: %w", outage.ID, err)
+		}
+		events = append(events, Event{At: now, Kind: EventLinked, Detail: fmt.Sprintf("linked #%d %s", inc.ID, inc.Title)})
+		if err := e.appendAndEnqueue(ctx, ct, inc, Event{At: now, Kind: EventLinked,
+			Detail: fmt.Sprintf("part of outage #%d (%s)", outage.ID, outage.Title)}); err != nil {
+			return res, err
+		}
+		res.enqueued = true
+	}
+
+	linked, err := ct.LinkedIncidents(ctx, outage.ID)
+	if err != nil {
+		return res, fmt.Errorf("outage %d: linked incidents: %w", outage.ID, err)
+	}
+	res.linked = len(linked)
+	counted := countLinked(&outage, linked)
+	lines, err := e.resolutionLines(ctx, ct, outage.ID, linked, now)
+	if err != nil {
+		return res, err
+	}
+	events = append(events, lines...)
+	if outage.Firing == 0 && len(linked) > 0 {
+		outage.Status, outage.ResolvedAt, outage.SeverityOverride = IncidentResolved, &now, nil
+		outage.NextReminderAt = nil
+		events = append(events, Event{At: now, Kind: EventResolved, Detail: fmt.Sprintf("all %d linked incidents resolved", len(linked))})
+		res.transitions = append(res.transitions, EventResolved)
+	}
+	res.outage = outage
+	if len(events) == 0 && !grew && !counted {
+		return res, nil
+	}
+	outage.UpdatedAt = now
+	if err := ct.UpdateIncident(ctx, &outage); err != nil {
+		return res, fmt.Errorf("outage %d: update: %w", outage.ID, err)
+	}
+	res.outage, res.enqueued = outage, true
+	return res, e.appendAndEnqueue(ctx, ct, &outage, events...)
+}
+
+// resolutionLine is the outage's line for a linked incident's resolution;
+// announced parses its start back.
+const resolutionLine = "#%d %s resolved; %d of %d linked incidents still open"
+
+// resolutionLines are the outage's lines for its linked incidents that
+// resolved since their last line (or ever), in id order; each says how
+// many of them were still open once it resolved. Whether a resolution has
+// its line is read from the timelines (a line newer than the incident's
+// newest resolved event), not remembered, so a restart, another replica or
+// a burst of resolutions that ends the outage in one pass loses none.
+// linked holds the statuses the outage's counts come from: an incident
+// whose status changed since is left to the next pass, which the counts
+// ask for.
+func (e *Engine) resolutionLines(ctx context.Context, ct CorrelationTx, outageID int64, linked []Incident, now time.Time) ([]Event, error) {
+	resolved := map[int64]bool{}
+	for _, inc := range linked {
+		resolved[inc.ID] = inc.Status == IncidentResolved
+	}
+	last, err := ct.LastResolutions(ctx, outageID)
+	if err != nil {
+		return nil, fmt.Errorf("outage %d: resolutions: %w", outageID, err)
+	}
+	if len(last) == 0 {
+		return nil, nil
+	}
+	lines, err := ct.EventsOfKind(ctx, outageID, EventLinked)
+	if err != nil {
+		return nil, fmt.Errorf("outage %d: timeline: %w", outageID, err)
+	}
+	said := map[int64]int64{} // incident → its newest line's event id
+	for _, ev := range lines {
+		if id, ok := announced(ev.Detail); ok {
+			said[id] = max(said[id], ev.ID)
+		}
+	}
+	var done []Incident
+	open := 0
+	for _, inc := range linked {
+		if inc.Status == IncidentOpen {
+			open++
+			continue
+		}
+		if ev, ok := last[inc.ID]; ok && resolved[inc.ID] && said[inc.ID] < max(ev, 1) {
+			done = append(done, inc)
+		}
+	}
+	events := make([]Event, 0, len(done))
+	for i, inc := range done {
+		events = append(events, Event{At: now, Kind: EventLinked,
+			Detail: fmt.Sprintf(resolutionLine, inc.ID, inc.Title, open+len(done)-1-i, len(linked))})
+	}
+	return events, nil
+}
+
+// announced returns the incident a resolution line is about.
+func announced(detail string) (int64, bool) {
+	var id int64
+	if !strings.HasPrefix(detail, "#") {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(detail, "#%d ", &id); err != nil {
+		return 0, false
+	}
+	return id, true
 }
 
 // appendAndEnqueue appends events to inc's timeline (none: only the root
@@ -371,19 +541,16 @@ func (e *Engine) appendAndEnqueue(ctx context.Context, tx Tx, inc *Incident, eve
 // describeOutage keeps the outage's title and summary in step with the
 // services seen failing (they only grow while it is open) and reports
 // whether they changed.
-func describeOutage(out *Incident, failing map[string]bool, window time.Duration) bool {
-	all := map[string]bool{}
-	for _, s := range strings.Split(out.CommonAnnotations["services"], ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			all[s] = true
-		}
+func describeOutage(out *Incident, failing []string, window time.Duration) bool {
+	all := outageServices(out)
+	for _, s := range failing {
+		all[s] = true
 	}
-	maps.Copy(all, failing)
 	names := make([]string, 0, len(all))
 	for s := range all {
 		names = append(names, s)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	list := strings.Join(names, ", ")
 	if out.CommonAnnotations == nil {
 		out.CommonAnnotations = map[string]string{}
@@ -396,6 +563,17 @@ func describeOutage(out *Incident, failing map[string]bool, window time.Duration
 	out.CommonAnnotations["services"] = list
 	out.CommonAnnotations["summary"] = clip(fmt.Sprintf("Critical alerts on %d services within %s: %s", len(names), humanDuration(window), list), maxFieldValue*4)
 	return true
+}
+
+// outageServices are the services an outage's title counts.
+func outageServices(out *Incident) map[string]bool {
+	all := map[string]bool{}
+	for _, s := range strings.Split(out.CommonAnnotations["services"], ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			all[s] = true
+		}
+	}
+	return all
 }
 
 // countLinked sets the outage's counts from its linked incidents: Firing

@@ -37,6 +37,9 @@ type Engine struct {
 	cfg     EngineConfig
 	log     *zap.Logger
 	metrics engineMetrics
+	// corr carries committed notifications' news to the background
+	// correlation (RunCorrelation).
+	corr *correlationSignals
 }
 
 type engineMetrics struct {
@@ -67,7 +70,7 @@ func NewEngine(store Store, cfg EngineConfig, log *zap.Logger, reg prometheus.Re
 		reg.MustRegister(m.alerts, m.incidents)
 	}
 	m.lifecycle = newLifecycleMetrics(reg)
-	return &Engine{store: store, cfg: cfg, log: log, metrics: m}
+	return &Engine{store: store, cfg: cfg, log: log, metrics: m, corr: newCorrelationSignals()}
 }
 
 // IngestResult says what a notification did.
@@ -131,7 +134,7 @@ func (e *Engine) Ingest(ctx context.Context, g AlertGroup) (IngestResult, error)
 	if res.Enqueued > 0 && e.cfg.Enqueued != nil {
 		e.cfg.Enqueued()
 	}
-	e.afterIngest(ctx, g, ch)
+	e.afterIngest(g, ch)
 	return res, nil
 }
 

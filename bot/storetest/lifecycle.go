@@ -29,6 +29,8 @@ func lifecycleTests() []namedTest {
 		{"CorrelationParallelNotificationsOpenOneOutage", testCorrelationParallel},
 		{"CorrelationWindowThresholdAndSwitch", testCorrelationWindow},
 		{"CorrelationOutageResolvedByHandResolvesWithLinks", testCorrelationResolveByHand},
+		{"CorrelationNewServiceInALinkedIncidentGrowsTheTitle", testCorrelationNewServiceInLinked},
+		{"CorrelationLoopCatchesUpLinksInBoundedPassesAndResolves", testCorrelationLoop},
 		{"TimelineCommandsRunInAThread", testTimelineCommandsInThread},
 		{"TimelineApprovalsInAThread", testTimelineApprovalsInThread},
 	}
@@ -218,6 +220,23 @@ func down(service, severity string, status bot.AlertStatus, at time.Time) bot.Al
 	}
 }
 
+// correlate runs one correlation pass, as the background loop does soon
+// after a critical notification or a resolution commits.
+func correlate(t *testing.T, e *bot.Engine) {
+	t.Helper()
+	if err := e.Correlate(context.Background()); err != nil {
+		t.Fatalf("Correlate: %v", err)
+	}
+}
+
+// ingestAndCorrelate is a notification and the pass it signals.
+func ingestAndCorrelate(t *testing.T, e *bot.Engine, g bot.AlertGroup) bot.IngestResult {
+	t.Helper()
+	res := ingest(t, e, g)
+	correlate(t, e)
+	return res
+}
+
 // outages returns every outage incident, newest first.
 func outages(t *testing.T, s bot.Store) []bot.Incident {
 	t.Helper()
@@ -248,18 +267,24 @@ func testCorrelationThreeServices(t *testing.T, s bot.Store) {
 	ids := map[string]int64{}
 	for i, svc := range []string{"orders-service", "auth-service"} {
 		clock.Advance(time.Duration(i) * 30 * time.Second)
-		ids[svc] = ingest(t, e, down(svc, "critical", bot.AlertFiring, clock.Now())).IncidentID
+		ids[svc] = ingestAndCorrelate(t, e, down(svc, "critical", bot.AlertFiring, clock.Now())).IncidentID
 	}
 	if n := len(outages(t, s)); n != 0 {
 		t.Fatalf("two services down opened %d outages, want none", n)
 	}
 	// A warning on a third service is not an outage.
-	ingest(t, e, down("forecasting-service", "warning", bot.AlertFiring, clock.Now()))
+	ingestAndCorrelate(t, e, down("forecasting-service", "warning", bot.AlertFiring, clock.Now()))
 	if n := len(outages(t, s)); n != 0 {
 		t.Fatalf("a warning made %d outages", n)
 	}
 	clock.Advance(time.Minute)
 	ids["gateway"] = ingest(t, e, down("gateway", "critical", bot.AlertFiring, clock.Now())).IncidentID
+	// The webhook's path only signals: the pass is the background's.
+	if n := len(outages(t, s)); n != 0 {
+		t.Fatalf("Ingest correlated on the webhook's path: %d outages before the pass", n)
+	}
+	correlate(t, e)
+	correlate(t, e) // a second pass with nothing new changes nothing
 
 	outs := outages(t, s)
 	if len(outs) != 1 {
@@ -300,7 +325,7 @@ func testCorrelationThreeServices(t *testing.T, s bot.Store) {
 
 	// A fourth service joins the open outage; no second one opens.
 	clock.Advance(2 * time.Minute)
-	ids["payments"] = ingest(t, e, down("payments", "critical", bot.AlertFiring, clock.Now())).IncidentID
+	ids["payments"] = ingestAndCorrelate(t, e, down("payments", "critical", bot.AlertFiring, clock.Now())).IncidentID
 	if outs := outages(t, s); len(outs) != 1 {
 		t.Fatalf("a fourth service made %d outages, want the one", len(outs))
 	}
@@ -309,7 +334,7 @@ func testCorrelationThreeServices(t *testing.T, s bot.Store) {
 		t.Fatalf("after a fourth: %q, %d open, links %q", out.Title, out.Firing, details(out, bot.EventLinked))
 	}
 	// The same notifications again change nothing.
-	ingest(t, e, down("gateway", "critical", bot.AlertFiring, t0.Add(time.Minute+30*time.Second)))
+	ingestAndCorrelate(t, e, down("gateway", "critical", bot.AlertFiring, t0.Add(time.Minute+30*time.Second)))
 	if got := len(get(t, s, out.ID).Timeline); got != len(out.Timeline) {
 		t.Fatalf("a repeated notification added %d events to the outage", got-len(out.Timeline))
 	}
@@ -320,12 +345,22 @@ func testCorrelationThreeServices(t *testing.T, s bot.Store) {
 		g := down(svc, "critical", bot.AlertResolved, get(t, s, ids[svc]).Alerts[0].StartsAt)
 		ingest(t, e, g)
 	}
+	correlate(t, e) // one pass for the three: each still gets its line
 	out = get(t, s, out.ID)
 	if out.Status != bot.IncidentOpen || out.Firing != 1 || out.Resolved != 3 {
 		t.Fatalf("with one linked incident open: %s, %d open, %d resolved", out.Status, out.Firing, out.Resolved)
 	}
+	lines := details(out, bot.EventLinked)[4:]
+	want = []string{
+		fmt.Sprintf("#%d ServiceDown · orders-service resolved; 3 of 4 linked incidents still open", ids["orders-service"]),
+		fmt.Sprintf("#%d ServiceDown · auth-service resolved; 2 of 4 linked incidents still open", ids["auth-service"]),
+		fmt.Sprintf("#%d ServiceDown · gateway resolved; 1 of 4 linked incidents still open", ids["gateway"]),
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("resolution lines on the outage:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
 	clock.Advance(time.Minute)
-	ingest(t, e, down("payments", "critical", bot.AlertResolved, get(t, s, ids["payments"]).Alerts[0].StartsAt))
+	ingestAndCorrelate(t, e, down("payments", "critical", bot.AlertResolved, get(t, s, ids["payments"]).Alerts[0].StartsAt))
 	out = get(t, s, out.ID)
 	if out.Status != bot.IncidentResolved || out.ResolvedAt == nil || !out.ResolvedAt.Equal(clock.Now()) {
 		t.Fatalf("all linked resolved, the outage is %s", out.Status)
@@ -336,7 +371,8 @@ func testCorrelationThreeServices(t *testing.T, s bot.Store) {
 }
 
 // Three notifications arriving at once, on several replicas (engines),
-// each with an HA twin: one outage, three links.
+// each with an HA twin, each followed by its replica's pass: one outage,
+// three links.
 func testCorrelationParallel(t *testing.T, s bot.Store) {
 	clock := &Clock{now: t0}
 	engines := []*bot.Engine{corrEngine(s, clock, corrCfg), corrEngine(s, clock, corrCfg)}
@@ -352,6 +388,9 @@ func testCorrelationParallel(t *testing.T, s bot.Store) {
 				g := down(svc, "critical", bot.AlertFiring, t0.Add(time.Duration(i)*time.Second))
 				if _, err := e.Ingest(context.Background(), g); err != nil {
 					t.Errorf("Ingest(%s): %v", svc, err)
+				}
+				if err := e.Correlate(context.Background()); err != nil {
+					t.Errorf("Correlate after %s: %v", svc, err)
 				}
 			}()
 		}
@@ -380,7 +419,7 @@ func testCorrelationWindow(t *testing.T, s bot.Store) {
 	clock := &Clock{now: t0}
 	off := corrEngine(s, clock, bot.CorrelationConfig{})
 	for _, svc := range []string{"a", "b", "c"} {
-		ingest(t, off, down(svc, "critical", bot.AlertFiring, t0))
+		ingestAndCorrelate(t, off, down(svc, "critical", bot.AlertFiring, t0))
 	}
 	if n := len(outages(t, s)); n != 0 {
 		t.Fatalf("correlation off opened %d outages", n)
@@ -395,13 +434,13 @@ func testCorrelationWindow(t *testing.T, s bot.Store) {
 		a.Fingerprint = fmt.Sprintf("d-%d", i)
 		g.Alerts = append(g.Alerts, a)
 	}
-	ingest(t, e, g)
-	ingest(t, e, down("e", "critical", bot.AlertFiring, clock.Now()))
+	ingestAndCorrelate(t, e, g)
+	ingestAndCorrelate(t, e, down("e", "critical", bot.AlertFiring, clock.Now()))
 	if n := len(outages(t, s)); n != 0 {
 		t.Fatalf("d and e in the window, a, b and c before it: %d outages, want none", n)
 	}
 	clock.Advance(time.Minute)
-	ingest(t, e, down("f", "critical", bot.AlertFiring, clock.Now()))
+	ingestAndCorrelate(t, e, down("f", "critical", bot.AlertFiring, clock.Now()))
 	outs := outages(t, s)
 	if len(outs) != 1 {
 		t.Fatalf("d, e and f within the window: %d outages, want 1", len(outs))
@@ -425,7 +464,7 @@ func testCorrelationResolveByHand(t *testing.T, s bot.Store) {
 	e := corrEngine(s, clock, corrCfg)
 	var ids []int64
 	for _, svc := range []string{"a", "b", "c"} {
-		ids = append(ids, ingest(t, e, down(svc, "critical", bot.AlertFiring, t0)).IncidentID)
+		ids = append(ids, ingestAndCorrelate(t, e, down(svc, "critical", bot.AlertFiring, t0)).IncidentID)
 	}
 	outs := outages(t, s)
 	if len(outs) != 1 {
@@ -436,6 +475,7 @@ func testCorrelationResolveByHand(t *testing.T, s bot.Store) {
 		if _, err := e.ResolveByHand(ctx, id, bob, "C1"); err != nil {
 			t.Fatal(err)
 		}
+		correlate(t, e)
 	}
 	out := get(t, s, outs[0].ID)
 	if out.Status != bot.IncidentResolved || out.Firing != 0 || out.Resolved != 3 {
@@ -443,6 +483,130 @@ func testCorrelationResolveByHand(t *testing.T, s bot.Store) {
 	}
 	if n := len(details(out, bot.EventLinked)); n != 6 {
 		t.Fatalf("%d linked events on the outage, want 3 links and 3 resolutions", n)
+	}
+	// Resolved, it is done: the alerts it was made of, still on record, do
+	// not open it again.
+	clock.Advance(time.Minute)
+	correlate(t, e)
+	if outs := outages(t, s); len(outs) != 1 || outs[0].Status != bot.IncidentResolved {
+		t.Fatalf("after another pass: %+v", outs)
+	}
+}
+
+// A group that holds several services (grouped by alertname only) is one
+// incident: a new service in it grows the open outage's title, though
+// nothing is left to link.
+func testCorrelationNewServiceInLinked(t *testing.T, s bot.Store) {
+	clock := &Clock{now: t0}
+	e := corrEngine(s, clock, corrCfg)
+	for _, svc := range []string{"a", "b", "c"} {
+		ingestAndCorrelate(t, e, down(svc, "critical", bot.AlertFiring, t0))
+	}
+	outs := outages(t, s)
+	if len(outs) != 1 || outs[0].Title != "Complete outage: 3 services failing" {
+		t.Fatalf("outages %+v", outs)
+	}
+	before := get(t, s, outs[0].ID)
+	clock.Advance(time.Minute)
+	g := down("c", "critical", bot.AlertFiring, t0)
+	d := down("d", "critical", bot.AlertFiring, clock.Now()).Alerts[0]
+	g.Alerts = append(g.Alerts, d)
+	ingestAndCorrelate(t, e, g)
+	out := get(t, s, outs[0].ID)
+	if out.Title != "Complete outage: 4 services failing" || out.Firing != 3 ||
+		out.CommonAnnotations["summary"] != "Critical alerts on 4 services within 5m: a, b, c, d" {
+		t.Fatalf("after a fourth service in a linked incident: %q, %d open, summary %q", out.Title, out.Firing, out.CommonAnnotations["summary"])
+	}
+	if got, want := len(details(out, bot.EventLinked)), len(details(before, bot.EventLinked)); got != want {
+		t.Fatalf("%d links, want still %d", got, want)
+	}
+}
+
+// The background loop: it catches up at start with what a replica that
+// died between its commits and its pass left, links a storm's incidents in
+// bounded passes that follow one another without a new notification, and
+// resolves the outage from the resolutions that Ingest signals.
+func testCorrelationLoop(t *testing.T, s bot.Store) {
+	// 210 incidents: more than two bounded passes link, so the loop must
+	// follow its own first pass without a notification.
+	const perService = 70
+	clock := &Clock{now: t0}
+	crashed := corrEngine(s, clock, corrCfg)
+	var groups []bot.AlertGroup
+	for _, svc := range []string{"orders-service", "auth-service", "gateway"} {
+		for i := range perService {
+			g := down(svc, "critical", bot.AlertFiring, t0)
+			g.GroupKey += fmt.Sprintf("#%d", i)
+			g.Alerts[0].Fingerprint += fmt.Sprintf("-%d", i)
+			ingest(t, crashed, g)
+			groups = append(groups, g)
+		}
+	}
+	if n := len(outages(t, s)); n != 0 {
+		t.Fatalf("Ingest correlated on the webhook's path: %d outages", n)
+	}
+	total := len(groups)
+
+	// A pass links a bounded number: the first one alone leaves some.
+	bounded := corrEngine(s, clock, corrCfg)
+	correlate(t, bounded)
+	if outs := outages(t, s); len(outs) != 1 || outs[0].Firing == 0 || outs[0].Firing >= total {
+		t.Fatalf("after one pass: %+v; want one outage with some but not all %d incidents linked", outs, total)
+	}
+
+	e := corrEngine(s, clock, corrCfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.RunCorrelation(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("RunCorrelation = %v, want context.Canceled", err)
+		}
+	}()
+	var out bot.Incident
+	waitForOutage := func(what string, ok func(bot.Incident) bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second) // the safety pass (30 s) must not be what does it
+		for {
+			if outs := outages(t, s); len(outs) == 1 {
+				if out = outs[0]; ok(out) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the loop did not get %s: outage %+v", what, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitForOutage("every incident linked", func(o bot.Incident) bool { return o.Firing == total })
+	if n := len(details(get(t, s, out.ID), bot.EventLinked)); n != total {
+		t.Fatalf("%d links on the outage, want %d", n, total)
+	}
+
+	// A fourth service: the notification signals, the loop links it.
+	clock.Advance(time.Minute)
+	ingest(t, e, down("payments", "critical", bot.AlertFiring, clock.Now()))
+	waitForOutage("the fourth service", func(o bot.Incident) bool {
+		return o.Firing == total+1 && o.Title == "Complete outage: 4 services failing"
+	})
+
+	// Every resolution signals; the last one ends it.
+	clock.Advance(10 * time.Minute)
+	groups = append(groups, down("payments", "critical", bot.AlertFiring, t0.Add(time.Minute)))
+	for _, g := range groups {
+		g.Status, g.Alerts = bot.AlertResolved, []bot.Alert{g.Alerts[0]}
+		g.Alerts[0].Status, g.Alerts[0].EndsAt = bot.AlertResolved, clock.Now()
+		ingest(t, e, g)
+	}
+	waitForOutage("resolved", func(o bot.Incident) bool { return o.Status == bot.IncidentResolved })
+	d := get(t, s, out.ID)
+	if got := details(d, bot.EventResolved); len(got) != 1 || got[0] != fmt.Sprintf("all %d linked incidents resolved", total+1) {
+		t.Fatalf("outage resolution %q", got)
+	}
+	if n := len(details(d, bot.EventLinked)); n != 2*(total+1) {
+		t.Fatalf("%d linked events on the outage, want %d links and as many resolutions", n, total+1)
 	}
 }
 

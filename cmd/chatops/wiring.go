@@ -217,6 +217,8 @@ func serve(ctx context.Context, c cliConfig) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runUntilCanceled(gctx, dispatcher.Run) })
 	g.Go(func() error { return runUntilCanceled(gctx, escalator.Run) })
+	// The outage correlation: Ingest only signals it, so webhooks never wait for it.
+	g.Go(func() error { return runUntilCanceled(gctx, engine.RunCorrelation) })
 	g.Go(func() error { return cmds.approvals.Run(gctx, bot.DefaultSweepInterval) })
 	for _, run := range chat.run {
 		g.Go(func() error { return runUntilCanceled(gctx, run) })
