@@ -234,7 +234,10 @@ func newRig(s bot.Store) (*rig, error) {
 		Plan: func(_ context.Context, inv bot.Invocation) (bot.Plan, error) {
 			return bot.Plan{Target: "deployment bakery-ia/" + inv.String("service"), Params: map[string]string{}, TargetVersion: "7", Preview: []string{"2 pods replaced"}}, nil
 		},
-		Execute: func(context.Context, bot.Invocation, bot.Plan) (string, error) { r.runs.Add(1); return "restarted", nil },
+		Execute: func(context.Context, bot.Invocation, bot.Plan) (string, error) {
+			r.runs.Add(1)
+			return "restarted", nil
+		},
 	}
 	var err error
 	r.router, err = bot.NewRouter([]bot.CommandSpec{spec}, bot.RouterConfig{Root: "ops", Channels: []string{"C0OPS"}, Authorize: roles.Authorize,
