@@ -100,10 +100,22 @@ type Client struct {
 	// met 429s on thread starts.
 	threadMu   sync.Mutex
 	threadPace map[string]*rate.Limiter
+	// replyPace paces posts into each thread: a thread is a channel, and
+	// Discord allows about one message a second in one (an incident's
+	// runbook and its first change reply would otherwise meet a 429).
+	replyPace map[string]*rate.Limiter
 }
 
-// threadStartRate is how fast threads are started in one channel.
-const threadStartRate = rate.Limit(1)
+// threadStartRate is how fast threads are started in one channel;
+// threadPostRate how fast replies are posted in one thread.
+// Both keep 10% under one a second: a start paced at exactly 1 s can
+// reach Discord a few milliseconds early and count twice in its second.
+const (
+	threadStartRate = rate.Limit(1 / 1.1)
+	threadPostRate  = rate.Limit(1 / 1.1)
+	// maxPaced bounds each pacing map; idle limiters are dropped beyond it.
+	maxPaced = 4096
+)
 
 var (
 	_ bot.Chat       = (*Client)(nil)
@@ -175,6 +187,7 @@ func New(cfg Config, metrics *bot.ChatMetrics, log *zap.Logger) (*Client, error)
 		// sees much more than the rate.
 		limiter:    rate.NewLimiter(cfg.GlobalRate, 1),
 		threadPace: map[string]*rate.Limiter{},
+		replyPace:  map[string]*rate.Limiter{},
 		metrics:    metrics,
 		log:        log,
 	}, nil
@@ -226,6 +239,9 @@ func (c *Client) Reply(ctx context.Context, ref bot.ThreadRef, m bot.Message) er
 		thread = ref.RootID
 	}
 	post := func() error {
+		if err := c.reserve(ctx, c.pace(c.replyPace, thread, threadPostRate)); err != nil {
+			return err
+		}
 		return c.call(ctx, "create_message", discordgo.EndpointChannelMessages(thread), "reply in thread "+thread,
 			func(opts ...discordgo.RequestOption) error {
 				_, err := c.s.ChannelMessageSendComplex(thread, r.send(), opts...)
@@ -265,14 +281,7 @@ func (c *Client) threadNameFor(ctx context.Context, ref bot.ThreadRef) string {
 // startThread starts the public thread of ref's root message; a thread that
 // already exists is success.
 func (c *Client) startThread(ctx context.Context, ref bot.ThreadRef, name string) error {
-	c.threadMu.Lock()
-	lim := c.threadPace[ref.Channel]
-	if lim == nil {
-		lim = rate.NewLimiter(threadStartRate, 1)
-		c.threadPace[ref.Channel] = lim
-	}
-	c.threadMu.Unlock()
-	if err := c.reserve(ctx, lim); err != nil {
+	if err := c.reserve(ctx, c.pace(c.threadPace, ref.Channel, threadStartRate)); err != nil {
 		return err
 	}
 	err := c.call(ctx, "start_thread", discordgo.EndpointChannelMessageThread(ref.Channel, ref.RootID),
@@ -285,6 +294,27 @@ func (c *Client) startThread(ctx context.Context, ref bot.ThreadRef, name string
 		return nil
 	}
 	return err
+}
+
+// pace returns key's limiter in m (one of the pacing maps), making it at
+// rate r on first use. Beyond maxPaced keys, limiters that are idle (a full
+// bucket) are dropped: a new one for them starts full too.
+func (c *Client) pace(m map[string]*rate.Limiter, key string, r rate.Limit) *rate.Limiter {
+	c.threadMu.Lock()
+	defer c.threadMu.Unlock()
+	lim := m[key]
+	if lim == nil {
+		if len(m) >= maxPaced {
+			for k, l := range m {
+				if l.Tokens() >= 1 {
+					delete(m, k)
+				}
+			}
+		}
+		lim = rate.NewLimiter(r, 1)
+		m[key] = lim
+	}
+	return lim
 }
 
 // threadStart is the body that starts a public thread from a message (the

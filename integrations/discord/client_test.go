@@ -676,3 +676,23 @@ func TestTransportRewritesAPIBase(t *testing.T) {
 		}
 	}
 }
+
+// Pacing keeps one limiter per key, and stays bounded: beyond maxPaced
+// keys, idle limiters are dropped, busy ones kept.
+func TestPaceBounded(t *testing.T) {
+	c := &Client{}
+	m := map[string]*rate.Limiter{}
+	busy := c.pace(m, "busy", threadPostRate)
+	if !busy.Allow() || c.pace(m, "busy", threadPostRate) != busy {
+		t.Fatal("a key's limiter is not kept")
+	}
+	for i := range maxPaced {
+		c.pace(m, fmt.Sprint(i), threadPostRate)
+	}
+	if len(m) > maxPaced {
+		t.Fatalf("%d limiters kept, want at most %d", len(m), maxPaced)
+	}
+	if m["busy"] != busy {
+		t.Fatal("a limiter with no tokens left was dropped: its thread would be paced afresh")
+	}
+}
