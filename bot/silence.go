@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"time"
 
 	"github.com/bakewise/chatops/policy"
@@ -15,10 +14,4 @@ type Silence struct {
 	// CreatedBy is the chat user's name; Comment their reason.
 	CreatedBy string
 	Comment   string
-}
-
-// Silencer creates silences (Alertmanager's API v2).
-type Silencer interface {
-	// CreateSilence returns the new silence's id.
-	CreateSilence(ctx context.Context, s Silence) (string, error)
 }

@@ -61,8 +61,6 @@ type RejectedError struct {
 func (e *RejectedError) Error() string { return "Alertmanager refused it: " + e.Reason }
 func (e *RejectedError) Unwrap() error { return e.err }
 
-var _ bot.Silencer = (*API)(nil)
-
 // CreateSilence checks s against the limits above and creates it in
 // Alertmanager; it returns the new silence's id.
 func (a *API) CreateSilence(ctx context.Context, s bot.Silence) (string, error) {
