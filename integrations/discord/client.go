@@ -55,6 +55,12 @@ const (
 	// maxLocalWait is the longest a call waits for our own limiter or for a
 	// discordgo route bucket before it returns *bot.RateLimitedError.
 	maxLocalWait = 2 * time.Second
+	// maxThreadStartWait is how long a new root waits for its turn to start
+	// its thread: longer than other calls, because a root left without a
+	// thread costs more calls later (a reply that fails, a lookup of the
+	// root's title, the start itself). A storm of new incidents in one
+	// channel queues its thread starts at the channel's pace.
+	maxThreadStartWait = 15 * time.Second
 	// findRootPageSize and findRootMaxPages bound FindRoot's scan of a
 	// channel's history: 500 messages after `since`.
 	findRootPageSize = 100
@@ -281,7 +287,7 @@ func (c *Client) threadNameFor(ctx context.Context, ref bot.ThreadRef) string {
 // startThread starts the public thread of ref's root message; a thread that
 // already exists is success.
 func (c *Client) startThread(ctx context.Context, ref bot.ThreadRef, name string) error {
-	if err := c.reserve(ctx, c.pace(c.threadPace, ref.Channel, threadStartRate)); err != nil {
+	if err := c.reserveWithin(ctx, c.pace(c.threadPace, ref.Channel, threadStartRate), maxThreadStartWait); err != nil {
 		return err
 	}
 	err := c.call(ctx, "start_thread", discordgo.EndpointChannelMessageThread(ref.Channel, ref.RootID),
@@ -487,6 +493,11 @@ func (c *Client) admit(ctx context.Context, bucket string) error {
 // reserve waits for lim when that takes at most maxLocalWait, and answers
 // *bot.RateLimitedError otherwise.
 func (c *Client) reserve(ctx context.Context, lim *rate.Limiter) error {
+	return c.reserveWithin(ctx, lim, maxLocalWait)
+}
+
+// reserveWithin is reserve with its own bound on the wait.
+func (c *Client) reserveWithin(ctx context.Context, lim *rate.Limiter, maxWait time.Duration) error {
 	res := lim.Reserve()
 	if !res.OK() {
 		c.metrics.HeldBack(Platform)
@@ -496,7 +507,7 @@ func (c *Client) reserve(ctx context.Context, lim *rate.Limiter) error {
 	if d == 0 {
 		return nil
 	}
-	if d > maxLocalWait {
+	if d > maxWait {
 		res.Cancel()
 		c.metrics.HeldBack(Platform)
 		return &bot.RateLimitedError{After: d}
