@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// fixtureDir is the shared Alertmanager fixtures, a sibling of the repo.
+// fixtureDir is the repository's Alertmanager fixtures (test/fixtures).
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	return filepath.Join("..", "..", "..", "shared", "fixtures", "alertmanager") // beside the repository; tests run in their package folder
+	return filepath.Join("..", "..", "test", "fixtures", "alertmanager") // tests run in their package folder
 }
 
 // validAlert is one well-formed alert; validPayload wraps it in a

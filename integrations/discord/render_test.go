@@ -20,9 +20,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current rendering")
 
-// fixtureDir is the shared Alertmanager fixtures, a sibling of the repo;
+// fixtureDir is the repository's Alertmanager fixtures (test/fixtures);
 // tests run in the package folder.
-var fixtureDir = filepath.Join("..", "..", "..", "shared", "fixtures", "alertmanager")
+var fixtureDir = filepath.Join("..", "..", "test", "fixtures", "alertmanager")
 
 const (
 	testChannel = "1100000000000000001"
@@ -48,7 +48,7 @@ func loadGroup(t *testing.T, name string) bot.AlertGroup {
 	t.Helper()
 	f, err := os.Open(filepath.Join(fixtureDir, name+".json"))
 	if err != nil {
-		t.Fatalf("fixture %s: %v (the shared fixtures live beside the repository)", name, err)
+		t.Fatalf("fixture %s: %v (the fixtures live in test/fixtures/alertmanager)", name, err)
 	}
 	defer f.Close()
 	g, err := alertmanager.Decode(f)

@@ -21,9 +21,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// fixturesDir holds the shared Alertmanager webhook bodies: tests run in
-// this folder, the fixtures live beside the repository.
-var fixturesDir = filepath.Join("..", "..", "..", "shared", "fixtures", "alertmanager")
+// fixturesDir holds the repository's Alertmanager webhook bodies; tests
+// run in their package folder.
+var fixturesDir = filepath.Join("..", "..", "test", "fixtures", "alertmanager")
 
 // renderNow is the clock for rendering: 17 minutes into the fixtures'
 // incidents.
@@ -32,12 +32,12 @@ var renderNow = time.Date(2026, 11, 20, 2, 31, 0, 0, time.UTC)
 // testDest is where the goldens' incidents go.
 var testDest = bot.Destination{Name: "slack-incidents", Platform: "slack", Channel: "C0INCIDENTS"}
 
-// loadGroup decodes one shared fixture.
+// loadGroup decodes one fixture.
 func loadGroup(t *testing.T, name string) bot.AlertGroup {
 	t.Helper()
 	f, err := os.Open(filepath.Join(fixturesDir, name))
 	if err != nil {
-		t.Fatalf("open fixture (expected at <repo>/../shared/fixtures/alertmanager): %v", err)
+		t.Fatalf("open fixture (expected in <repo>/test/fixtures/alertmanager): %v", err)
 	}
 	defer f.Close()
 	g, err := alertmanager.Decode(f)

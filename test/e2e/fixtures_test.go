@@ -12,7 +12,7 @@ import (
 
 const serviceDownFingerprint = "0a5f525a4a3f70b4" // from service-down-*.json
 
-// TestFixturesDirectly posts the shared Alertmanager fixtures straight to the
+// TestFixturesDirectly posts the repository's Alertmanager fixtures straight to the
 // webhook: firing opens a P1 incident, a repeat is a no-op, resolved resolves
 // it, the state survives a graceful restart, and bad requests are refused.
 func TestFixturesDirectly(t *testing.T) {

@@ -48,7 +48,7 @@ const (
 var (
 	repoRoot    string // directory holding go.mod
 	chatopsBin  string // binary built by TestMain
-	fixturesDir string // <repo>/../shared/fixtures/alertmanager
+	fixturesDir string // <repo>/test/fixtures/alertmanager
 	configFile  string // <repo>/deploy/config/bakery-ia.yaml
 
 	instanceSeq atomic.Int64 // numbers the processes started, for log labels
@@ -65,7 +65,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	repoRoot = root
-	fixturesDir = filepath.Clean(filepath.Join(root, "..", "shared", "fixtures", "alertmanager"))
+	fixturesDir = filepath.Join(root, "test", "fixtures", "alertmanager")
 	configFile = filepath.Join(root, "deploy", "config", "bakery-ia.yaml")
 
 	tmp, err := os.MkdirTemp("", "chatops-e2e-bin-")
@@ -134,7 +134,7 @@ func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
 	if err != nil {
-		t.Fatalf("read fixture %s (fixtures are expected at <repo>/../shared/fixtures/alertmanager): %v", name, err)
+		t.Fatalf("read fixture %s (fixtures are expected in <repo>/test/fixtures/alertmanager): %v", name, err)
 	}
 	return b
 }
