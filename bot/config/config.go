@@ -369,9 +369,25 @@ func (ps *Problems) add(path, format string, args ...any) {
 }
 
 // Load reads the file at path (none: defaults), applies the environment
-// (getenv, normally os.Getenv), reads secret files and validates. On error
-// it returns Problems.
+// (getenv, normally os.Getenv), reads secret files and validates everything
+// serve uses. On error it returns Problems.
 func Load(path string, getenv func(string) string) (Config, error) {
+	return load(path, getenv, true)
+}
+
+// LoadStore is Load for the commands that only open the database (migrate,
+// audit verify and export, incident export): an operator or a cron job runs
+// them where the bot's webhook, API and chat tokens need not be, so of the
+// settings only data_dir and database are applied and checked, and
+// database.url_file is the only secret read. The file must still decode
+// whole: an unknown key may be a misspelt database key, and a secret written
+// inline is an error wherever it is. Only the database settings of the
+// result are meaningful.
+func LoadStore(path string, getenv func(string) string) (Config, error) {
+	return load(path, getenv, false)
+}
+
+func load(path string, getenv func(string) string, all bool) (Config, error) {
 	cfg := Default()
 	var ps Problems
 	if path != "" {
@@ -381,20 +397,29 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		}
 		ps = append(ps, decodeYAML(data, &cfg)...)
 	}
-	applyEnv(&cfg, getenv, &ps)
-	validate(&cfg, &ps)
+	applyStoreEnv(&cfg, getenv, &ps)
+	validateStore(&cfg, &ps)
+	if all {
+		applyEnv(&cfg, getenv, &ps)
+		validate(&cfg, &ps)
+	}
 	if len(ps) > 0 {
 		return cfg, ps
 	}
 	return cfg, nil
 }
 
+// applyStoreEnv applies the environment that says where the database is.
+func applyStoreEnv(c *Config, getenv func(string) string, ps *Problems) {
+	if v := getenv(EnvDataDir); v != "" {
+		c.DataDir = v
+	}
+	c.Database.URL = secret(getenv(EnvDatabaseURL), c.Database.URLFile, "database.url_file", ps)
+}
+
 func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 	if v := getenv(EnvListenAddr); v != "" {
 		c.ListenAddr = v
-	}
-	if v := getenv(EnvDataDir); v != "" {
-		c.DataDir = v
 	}
 	if v := getenv(EnvLogFormat); v != "" {
 		c.Log.Format = v
@@ -402,7 +427,6 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 	if v := getenv(EnvLogLevel); v != "" {
 		c.Log.Level = v
 	}
-	c.Database.URL = secret(getenv(EnvDatabaseURL), c.Database.URLFile, "database.url_file", ps)
 	c.Webhook.Token = secret(getenv(EnvWebhookToken), c.Webhook.TokenFile, "webhook.token_file", ps)
 	c.Webhook.BasicAuth.Password = secret(getenv(EnvWebhookPassword), c.Webhook.BasicAuth.PasswordFile, "webhook.basic_auth.password_file", ps)
 	c.API.Token = secret(getenv(EnvAPIToken), c.API.TokenFile, "api.token_file", ps)

@@ -682,3 +682,76 @@ func TestChatPlatforms(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadStore: the store-only commands need the database settings and
+// nothing else, while the same file and environment still fail Load.
+func TestLoadStore(t *testing.T) {
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "db-url")
+	if err := os.WriteFile(urlFile, []byte("postgres://chatops@db/chatops\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Everything serve would refuse: no tokens, a token file that is not
+	// there, a destination without its bot token, a bad listen address.
+	serveOnly := fmt.Sprintf(`
+listen_addr: nope
+webhook:
+  token_file: %q
+destinations:
+  - name: ops
+    platform: slack
+    channel: C0OPS
+routes:
+  - destinations: [ops]
+`, filepath.Join(dir, "absent-token"))
+	tests := []struct {
+		name      string
+		yaml      string // "": no file
+		env       map[string]string
+		wantPaths []string // problems LoadStore reports
+		check     func(t *testing.T, c Config)
+	}{
+		{name: "no file, data dir only", env: map[string]string{EnvDataDir: dir}, check: func(t *testing.T, c Config) {
+			if c.UsesPostgres() || c.SQLitePath() != filepath.Join(dir, "chatops.db") {
+				t.Errorf("SQLitePath = %q, UsesPostgres = %v", c.SQLitePath(), c.UsesPostgres())
+			}
+		}},
+		{name: "no file, database url only", env: map[string]string{EnvDatabaseURL: "postgres://db/chatops"}, check: func(t *testing.T, c Config) {
+			if !c.UsesPostgres() {
+				t.Error("UsesPostgres = false")
+			}
+		}},
+		{name: "serve's settings are not its business", yaml: serveOnly + fmt.Sprintf("database:\n  url_file: %q\n  max_conns: 4\n", urlFile),
+			check: func(t *testing.T, c Config) {
+				if c.Database.URL.Reveal() != "postgres://chatops@db/chatops" || c.Database.MaxConns != 4 {
+					t.Errorf("Database = %+v (URL %q)", c.Database, c.Database.URL.Reveal())
+				}
+			}},
+		{name: "database problems", yaml: fmt.Sprintf("data_dir: ''\ndatabase:\n  url_file: %q\n  max_conns: 0\n", filepath.Join(dir, "absent-url")),
+			wantPaths: []string{"database.url_file", "data_dir", "database.max_conns"}},
+		{name: "the file must still decode", yaml: "databse:\n  max_conns: 4\nwebhook:\n  token: inline\n",
+			wantPaths: []string{"databse", "webhook.token"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.yaml != "" {
+				path = writeFile(t, "chatops.yaml", tt.yaml)
+			}
+			cfg, err := LoadStore(path, env(tt.env))
+			var got []string
+			for _, p := range problems(t, err) {
+				got = append(got, p.Path)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantPaths) {
+				t.Fatalf("LoadStore problem paths %q, want %q (%v)", got, tt.wantPaths, err)
+			}
+			if tt.check != nil {
+				tt.check(t, cfg)
+			}
+			if _, err := Load(path, env(tt.env)); err == nil {
+				t.Error("Load accepted what only LoadStore should")
+			}
+		})
+	}
+}

@@ -29,12 +29,19 @@ var (
 // platforms are the chat platforms a destination may name.
 var platforms = map[string]bool{"slack": true, "discord": true}
 
+// validateStore checks where the database is; validate the rest.
+func validateStore(c *Config, ps *Problems) {
+	if !c.UsesPostgres() && c.DataDir == "" {
+		ps.add("data_dir", "empty, and no PostgreSQL URL is configured")
+	}
+	if c.Database.MaxConns < 1 || c.Database.MaxConns > 500 {
+		ps.add("database.max_conns", "%d: want 1..500", c.Database.MaxConns)
+	}
+}
+
 func validate(c *Config, ps *Problems) {
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		ps.add("listen_addr", "%q is not host:port: %v", c.ListenAddr, err)
-	}
-	if !c.UsesPostgres() && c.DataDir == "" {
-		ps.add("data_dir", "empty, and no PostgreSQL URL is configured")
 	}
 	if c.ShutdownTimeout <= 0 {
 		ps.add("shutdown_timeout", "must be positive")
@@ -48,9 +55,6 @@ func validate(c *Config, ps *Problems) {
 	case "debug", "info", "warn", "error":
 	default:
 		ps.add("log.level", "%q: want debug, info, warn or error", c.Log.Level)
-	}
-	if c.Database.MaxConns < 1 || c.Database.MaxConns > 500 {
-		ps.add("database.max_conns", "%d: want 1..500", c.Database.MaxConns)
 	}
 
 	w := &c.Webhook
