@@ -14,127 +14,84 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
-	"github.com/bakewise/chatops/bot/config"
-	"github.com/bakewise/chatops/integrations/postgres"
-	"github.com/bakewise/chatops/integrations/sqlite"
 	"github.com/bakewise/chatops/integrations/sqlstore"
 )
 
-// audit runs "chatops audit verify|export": the auditor's side of the log,
-// run by hand or from a cron job, against the same database as serve.
-func audit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	switch args[0] {
-	case "verify":
-		return auditVerify(ctx, args[1:], stdout, stderr)
-	case "export":
-		return auditExport(ctx, args[1:], stdout, stderr)
-	}
-	return errUsage
-}
+// The audit commands are the auditor's side of the log, run by hand or
+// from a cron job, against the same database as serve.
 
-// errUsage asks run to print the usage and exit 2; errFlags to exit 2 only,
-// since the flag package has already said what was wrong.
-var (
-	errUsage = errors.New("usage")
-	errFlags = errors.New("bad flags")
-)
-
-// parseFlags parses a subcommand's flags, turning a mistake into errFlags.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		return errFlags
-	}
-	return err
-}
-
-// auditVerify streams the whole log through the chain verifier. The last
-// hash it prints is worth keeping elsewhere: the chain alone cannot show
-// that rows were cut off its end, a recorded last hash can.
-func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file (none: defaults)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	store, err := openAuditStore(ctx, *path)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	var (
-		v    bot.ChainVerifier
-		last string
-	)
-	err = store.AuditRecords(ctx, time.Time{}, func(r bot.AuditRecord) error {
-		if err := v.Next(r); err != nil {
-			return err
-		}
-		last = r.Hash
-		return nil
-	})
-	var ce *bot.ChainError
-	if errors.As(err, &ce) {
-		return fmt.Errorf("audit log verification failed after %d good rows: %w", v.Verified(), ce)
-	}
-	if err != nil {
-		return err
-	}
-	if last == "" {
-		last = "(none)"
-	}
-	fmt.Fprintf(stdout, "audit log verified: %d rows, last hash %s\n", v.Verified(), last)
-	return nil
-}
-
-// auditExport writes the rows at or after --since as JSON lines, one
-// bot.AuditRecord each, in sequence order.
-func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file (none: defaults)")
-	sinceFlag := fs.String("since", "", "export rows at or after this RFC 3339 time, or this long ago (24h); none: all")
-	out := fs.String("o", "", "write to this file instead of standard output")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	since, err := parseSince(*sinceFlag, time.Now())
-	if err != nil {
-		return err
-	}
-	store, err := openAuditStore(ctx, *path)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if *out == "" || *out == "-" {
-		w := bufio.NewWriter(stdout)
-		n, err := writeAudit(ctx, store, since, w)
+// auditVerifyCommand streams the whole log through the chain verifier. The
+// last hash it prints is worth keeping elsewhere: the chain alone cannot
+// show that rows were cut off its end, a recorded last hash can.
+func auditVerifyCommand(fs *flag.FlagSet) action {
+	path := configFlag(fs)
+	return func(ctx context.Context, inv invocation) error {
+		store, err := openExistingStore(ctx, *path)
 		if err != nil {
 			return err
 		}
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("audit export: %w", err)
+		defer store.Close()
+		var (
+			v    bot.ChainVerifier
+			last string
+		)
+		err = store.AuditRecords(ctx, time.Time{}, func(r bot.AuditRecord) error {
+			if err := v.Next(r); err != nil {
+				return err
+			}
+			last = r.Hash
+			return nil
+		})
+		var ce *bot.ChainError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("audit log verification failed after %d good rows: %w", v.Verified(), ce)
 		}
-		fmt.Fprintf(stderr, "exported %d audit rows\n", n)
-		return nil
-	}
-	n, err := writeAuditFile(ctx, store, since, *out)
-	if err != nil {
+		if err != nil {
+			return err
+		}
+		if last == "" {
+			last = "(none)"
+		}
+		_, err = fmt.Fprintf(inv.stdout, "audit log verified: %d rows, last hash %s\n", v.Verified(), last)
 		return err
 	}
-	fmt.Fprintf(stderr, "exported %d audit rows to %s\n", n, *out)
-	return nil
+}
+
+// auditExportCommand writes the rows at or after --since as JSON lines, one
+// bot.AuditRecord each, in sequence order.
+func auditExportCommand(fs *flag.FlagSet) action {
+	path := configFlag(fs)
+	sinceFlag := fs.String("since", "", "export the rows at or after `TIME`, an RFC 3339 time or a duration back from now (24h); none: all rows")
+	out := fs.String("o", "", "write to `FILE` (readable by its owner only) instead of standard output")
+	return func(ctx context.Context, inv invocation) error {
+		since, err := parseSince(*sinceFlag, time.Now())
+		if err != nil {
+			return usageError{err}
+		}
+		store, err := openExistingStore(ctx, *path)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		if *out == "" || *out == "-" {
+			w := bufio.NewWriter(inv.stdout)
+			n, err := writeAudit(ctx, store, since, w)
+			if err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("audit export: %w", err)
+			}
+			fmt.Fprintf(inv.stderr, "exported %d audit rows\n", n)
+			return nil
+		}
+		n, err := writeAuditFile(ctx, store, since, *out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(inv.stderr, "exported %d audit rows to %s\n", n, *out)
+		return nil
+	}
 }
 
 // parseSince reads --since: an RFC 3339 time, or a positive duration back
@@ -202,32 +159,4 @@ func writeAudit(ctx context.Context, store *sqlstore.Store, since time.Time, w i
 		return nil
 	})
 	return n, err
-}
-
-// openAuditStore opens the configured store for reading the audit log.
-// Unlike serve and migrate it changes nothing: no migration is applied, and
-// a missing SQLite file is an error rather than a new, empty database.
-func openAuditStore(ctx context.Context, path string) (*sqlstore.Store, error) {
-	cfg, err := config.Load(path, os.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("configuration:\n%w", err)
-	}
-	var s *sqlstore.Store
-	if cfg.UsesPostgres() {
-		s, err = postgres.Open(ctx, postgres.Config{URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns}, nil)
-	} else {
-		db := cfg.SQLitePath()
-		if _, serr := os.Stat(db); serr != nil {
-			return nil, fmt.Errorf("sqlite %s: no database: %w", db, serr)
-		}
-		s, err = sqlite.Open(ctx, db, nil)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Ready(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("%w (run chatops migrate with this version first)", err)
-	}
-	return s, nil
 }

@@ -146,10 +146,10 @@ func TestAuditCLI(t *testing.T) {
 	}{
 		{"audit alone", []string{"audit"}, 2, "Usage:"},
 		{"unknown audit command", []string{"audit", "frobnicate"}, 2, "Usage:"},
-		{"bad since", []string{"audit", "export", "--since", "yesterday"}, 1, `--since "yesterday"`},
-		{"negative since", []string{"audit", "export", "--since", "-5m"}, 1, "positive duration"},
+		{"bad since", []string{"audit", "export", "--since", "yesterday"}, 2, `--since "yesterday"`},
+		{"negative since", []string{"audit", "export", "--since", "-5m"}, 2, "positive duration"},
 		{"unknown flag", []string{"audit", "verify", "--frob"}, 2, "flag provided but not defined"},
-		{"stray argument", []string{"audit", "export", "24h"}, 1, `audit export: unexpected argument "24h"`},
+		{"stray argument", []string{"audit", "export", "24h"}, 2, `chatops audit export: unexpected argument "24h"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)

@@ -80,10 +80,10 @@ func TestIncidentExportCLI(t *testing.T) {
 		inStderr string
 	}{
 		{[]string{"incident", "export", "7"}, 1, "incident #7: there is no such incident"},
-		{[]string{"incident", "export", "seven"}, 1, `want an incident number (chatops incident export 12), got "seven"`},
-		{[]string{"incident", "export"}, 1, "want an incident number"},
-		{[]string{"incident", "export", "1", "2"}, 1, `unexpected argument "2"`},
-		{[]string{"incident"}, 2, "chatops incident export <id>"},
+		{[]string{"incident", "export", "seven"}, 2, `want an incident number (chatops incident export 12), got "seven"`},
+		{[]string{"incident", "export"}, 2, "missing <id>"},
+		{[]string{"incident", "export", "1", "2"}, 2, `unexpected argument "2"`},
+		{[]string{"incident"}, 2, "chatops incident export [flags] <id>"},
 		{[]string{"incident", "export", "--bogus"}, 2, "flag provided but not defined"},
 	} {
 		if code, _, stderr := runCLI(t, tc.args...); code != tc.code || !strings.Contains(stderr, tc.inStderr) {

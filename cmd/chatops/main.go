@@ -10,83 +10,104 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
+
+	"github.com/bakewise/chatops/bot/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `chatops: Alertmanager incidents in Slack and Discord, with guarded operations.
-
-Usage:
-  chatops serve [--config FILE]         run the bot
-  chatops migrate [--config FILE]       apply database migrations and exit
-  chatops config check [--config FILE]  validate the configuration, naming every error's path
-  chatops audit verify [--config FILE]  check the audit log's hash chain; exit 1 naming the first bad row
-  chatops audit export [--config FILE] [--since TIME|DURATION] [-o FILE]
-                                        write audit rows (all, or since an RFC 3339 time or e.g. 24h ago)
-                                        as JSON lines
-  chatops incident export <id> [--config FILE] [-o FILE]
-                                        write the incident's post-mortem draft as Markdown
-  chatops manifest slack [--root ops] [--mode socket|http] [--base-url URL]
-                                        print the Slack app manifest for the command table
-  chatops version                       print the version
-
-With no --config, chatops runs on defaults: SQLite in ./data, listening on 127.0.0.1:8080.
-Environment: CHATOPS_LISTEN_ADDR, CHATOPS_DATA_DIR, CHATOPS_DATABASE_URL, CHATOPS_WEBHOOK_TOKEN,
-CHATOPS_WEBHOOK_PASSWORD, CHATOPS_API_TOKEN, CHATOPS_LOG_FORMAT, CHATOPS_LOG_LEVEL.
-`
-
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+func versionCommand(*flag.FlagSet) action {
+	return func(_ context.Context, inv invocation) error {
+		_, err := fmt.Fprintln(inv.stdout, "chatops", version)
+		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var err error
-	switch args[0] {
-	case "serve":
-		err = withConfig("serve", args[1:], stderr, func(c cliConfig) error { return serve(ctx, c) })
-	case "migrate":
-		err = withConfig("migrate", args[1:], stderr, func(c cliConfig) error { return migrate(ctx, c, stdout) })
-	case "audit":
-		err = audit(ctx, args[1:], stdout, stderr)
-	case "incident":
-		err = incident(ctx, args[1:], stdout, stderr)
-	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		return configCheck(args[2:], stdout, stderr)
-	case "manifest":
-		if len(args) < 2 || args[1] != "slack" {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		return slackManifest(args[2:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "chatops", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "chatops: unknown command %q\n\n%s", args[0], usage)
-		return 2
+}
+
+// run runs the command args name. Help asked for goes to stdout with exit
+// 0; a mistake on the command line is said once, with the usage, on stderr
+// with exit 2; a failure is "chatops: <error>" on stderr with exit 1.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmds := commandTable()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage(cmds))
+		return exitUsage
 	}
 	switch {
-	case err == nil, errors.Is(err, context.Canceled):
-		return 0
-	case errors.Is(err, flag.ErrHelp), errors.Is(err, errFlags):
-		return 2
-	case errors.Is(err, errUsage):
-		fmt.Fprint(stderr, usage)
-		return 2
+	case args[0] == "help" && len(args) > 1:
+		// chatops help audit export is chatops audit export --help.
+		return run(slices.Concat(args[1:], []string{"--help"}), stdout, stderr)
+	case args[0] == "help", isHelpFlag(args[0]):
+		fmt.Fprint(stdout, mainUsage(cmds))
+		return exitOK
+	}
+	c, rest := find(cmds, args)
+	if c == nil {
+		return noCommand(cmds, args, stdout, stderr)
+	}
+
+	fs := flag.NewFlagSet("chatops "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the flag package would print the error and the usage; run does, once
+	act := c.define(fs)
+	pos, err := parseArgs(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, c.usage(fs, true))
+		return exitOK
+	}
+	if err == nil {
+		err = c.checkArgs(pos)
+	}
+	if err == nil {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err = act(ctx, invocation{args: pos, stdout: stdout, stderr: stderr})
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "chatops %s: %v\n\n%s", c.name, err, c.usage(fs, false))
+		return exitUsage
+	}
+	report(stderr, err)
+	return exitFail
+}
+
+// noCommand answers a command line that names no command: a group alone
+// ("chatops audit"), a group with -h, or a word that is no command.
+func noCommand(cmds []command, args []string, stdout, stderr io.Writer) int {
+	sub := group(cmds, args[0])
+	switch {
+	case len(sub) == 0:
+		fmt.Fprintf(stderr, "chatops: unknown command %q\n\n%s", args[0], mainUsage(cmds))
+	case len(args) == 1:
+		fmt.Fprintf(stderr, "chatops %s: missing command\n\n%s", args[0], groupUsage(args[0], sub))
+	case isHelpFlag(args[1]):
+		fmt.Fprint(stdout, groupUsage(args[0], sub))
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "chatops %s: unknown command %q\n\n%s", args[0], args[1], groupUsage(args[0], sub))
+	}
+	return exitUsage
+}
+
+// report prints a failure: one line, or one per configuration problem so
+// that each keeps its YAML path.
+func report(stderr io.Writer, err error) {
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(stderr, "chatops: configuration:", p.Error())
+		}
+		if len(ps) > 1 {
+			fmt.Fprintf(stderr, "chatops: %d configuration problems\n", len(ps))
+		}
+		return
 	}
 	fmt.Fprintln(stderr, "chatops:", err)
-	return 1
 }

@@ -30,7 +30,7 @@ func TestRun(t *testing.T) {
 			env:      map[string]string{"CHATOPS_API_TOKEN": "a"},
 			wantCode: 1,
 			wantStderr: []string{"listen_addr: ", "webhook.token: secrets are not read", "webhook: no credential",
-				"severity.rules[0].match[0]: ", "severity.rules[0].severity: ", "5 problems"},
+				"severity.rules[0].match[0]: ", "severity.rules[0].severity: ", "5 configuration problems"},
 		},
 		{
 			name: "config check of the shipped Bakery-IA file", args: []string{"config", "check", "--config", "../../deploy/config/bakery-ia.yaml"},

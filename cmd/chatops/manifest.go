@@ -1,9 +1,8 @@
 package main
 
 import (
+	"context"
 	"flag"
-	"fmt"
-	"io"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/commands"
@@ -11,24 +10,20 @@ import (
 	"go.uber.org/zap"
 )
 
-// slackManifest prints the Slack app manifest generated from the command
-// table; deploy/slack/manifest.yaml is its output for the defaults.
-func slackManifest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("manifest slack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	root := fs.String("root", "ops", "the slash command, without the slash")
-	mode := fs.String("mode", "socket", "socket (no public endpoint) or http")
-	baseURL := fs.String("base-url", "", "https:// address Slack reaches the bot at (http mode)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// slackManifestCommand prints the Slack app manifest generated from the
+// command table; deploy/slack/manifest.yaml is its output for the defaults.
+func slackManifestCommand(fs *flag.FlagSet) action {
+	root := fs.String("root", "ops", "the slash command's `NAME`, without the slash")
+	mode := fs.String("mode", "socket", "`MODE` is how Slack delivers commands: socket (no public endpoint) or http")
+	baseURL := fs.String("base-url", "", "the https:// `URL` Slack reaches the bot at (http mode)")
+	return func(_ context.Context, inv invocation) error {
+		out, err := manifestFor(*root, *mode, *baseURL)
+		if err != nil {
+			return usageError{err} // what the generator refuses is the flags' values
+		}
+		_, err = inv.stdout.Write(out)
+		return err
 	}
-	out, err := manifestFor(*root, *mode, *baseURL)
-	if err != nil {
-		fmt.Fprintln(stderr, "chatops:", err)
-		return 1
-	}
-	_, _ = stdout.Write(out)
-	return 0
 }
 
 func manifestFor(root, mode, baseURL string) ([]byte, error) {

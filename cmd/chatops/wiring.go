@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -18,13 +16,9 @@ import (
 	"github.com/bakewise/chatops/bot/config"
 	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bakewise/chatops/integrations/httpapi"
-	"github.com/bakewise/chatops/integrations/postgres"
-	"github.com/bakewise/chatops/integrations/sqlite"
-	"github.com/bakewise/chatops/integrations/sqlstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -40,85 +34,6 @@ const (
 type cliConfig struct {
 	cfg config.Config
 	log *zap.Logger
-}
-
-func withConfig(name string, args []string, stderr io.Writer, fn func(cliConfig) error) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file (none: defaults)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path, os.Getenv)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	log, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck // best effort on exit
-	return fn(cliConfig{cfg: cfg, log: log})
-}
-
-func newLogger(c config.Log) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, err
-	}
-	format := c.Format
-	if format == "auto" {
-		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "console"
-		}
-	}
-	zc := zap.NewProductionConfig()
-	if format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.DisableStacktrace = true
-	}
-	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	zc.Level = zap.NewAtomicLevelAt(level)
-	zc.Sampling = nil // never drop a log line about an alert
-	return zc.Build()
-}
-
-// openStore opens the configured store and applies its pending migrations;
-// it returns the store, a description of where it is, and how many
-// migrations it applied.
-func openStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer) (*sqlstore.Store, string, int, error) {
-	var (
-		s     *sqlstore.Store
-		where string
-		err   error
-	)
-	if cfg.UsesPostgres() {
-		s, err = postgres.Open(ctx, postgres.Config{URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns}, reg)
-		where = "postgres"
-	} else {
-		s, err = sqlite.Open(ctx, cfg.SQLitePath(), reg)
-		where = "sqlite " + cfg.SQLitePath()
-	}
-	if err != nil {
-		return nil, where, 0, err
-	}
-	n, err := s.Migrate(ctx)
-	if err != nil {
-		s.Close()
-		return nil, where, n, err
-	}
-	return s, where, n, nil
-}
-
-func migrate(ctx context.Context, c cliConfig, stdout io.Writer) error {
-	store, where, n, err := openStore(ctx, c.cfg, nil)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	fmt.Fprintf(stdout, "%s: applied %d migrations\n", where, n)
-	return nil
 }
 
 func serve(ctx context.Context, c cliConfig) error {
@@ -243,31 +158,6 @@ func serve(ctx context.Context, c cliConfig) error {
 		return err
 	})
 	return g.Wait()
-}
-
-func configCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "YAML configuration file (none: defaults)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := config.Load(*path, os.Getenv)
-	var ps config.Problems
-	if errors.As(err, &ps) {
-		for _, p := range ps {
-			fmt.Fprintln(stderr, p.Error())
-		}
-		fmt.Fprintf(stderr, "%d problems\n", len(ps))
-		return 1
-	}
-	store := "sqlite " + cfg.SQLitePath()
-	if cfg.UsesPostgres() {
-		store = "postgres"
-	}
-	fmt.Fprintf(stdout, "configuration OK: store %s, listen %s, %d severity rules, %d destinations, %d routes\n",
-		store, cfg.ListenAddr, len(cfg.Severity.Rules), len(cfg.Destinations), len(cfg.Routes))
-	return 0
 }
 
 // replicaID names this process in the timer lease: the host name (the pod's
