@@ -691,19 +691,10 @@ func TestLoadStore(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte("postgres://chatops@db/chatops\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Everything serve would refuse: no tokens, a token file that is not
-	// there, a destination without its bot token, a bad listen address.
-	serveOnly := fmt.Sprintf(`
-listen_addr: nope
-webhook:
-  token_file: %q
-destinations:
-  - name: ops
-    platform: slack
-    channel: C0OPS
-routes:
-  - destinations: [ops]
-`, filepath.Join(dir, "absent-token"))
+	serveOnly, err := os.ReadFile(filepath.Join("testdata", "serve-only-problems.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name      string
 		yaml      string // "": no file
@@ -721,7 +712,7 @@ routes:
 				t.Error("UsesPostgres = false")
 			}
 		}},
-		{name: "serve's settings are not its business", yaml: serveOnly + fmt.Sprintf("database:\n  url_file: %q\n  max_conns: 4\n", urlFile),
+		{name: "serve's settings are not its business", yaml: string(serveOnly) + fmt.Sprintf("database:\n  url_file: %q\n  max_conns: 4\n", urlFile),
 			check: func(t *testing.T, c Config) {
 				if c.Database.URL.Reveal() != "postgres://chatops@db/chatops" || c.Database.MaxConns != 4 {
 					t.Errorf("Database = %+v (URL %q)", c.Database, c.Database.URL.Reveal())
