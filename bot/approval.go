@@ -120,13 +120,15 @@ type ApprovalTx interface {
 	AppendAudit(ctx context.Context, recs ...AuditRecord) error
 }
 
-// ApprovalStore is the approval service's side of the store.
-type ApprovalStore interface {
-	// ApprovalTx runs fn in one transaction and commits when fn returns nil.
-	ApprovalTx(ctx context.Context, fn func(ApprovalTx) error) error
-	// GetApproval reads a request with its votes.
-	GetApproval(ctx context.Context, id int64) (Approval, error)
-	// DueApprovals returns up to limit pending requests whose expiry is at
-	// or before now, oldest first.
-	DueApprovals(ctx context.Context, now time.Time, limit int) ([]Approval, error)
+// Ballot is a decision as it arrives: from a command or a card's button.
+type Ballot struct {
+	Who     Identity
+	Channel string
+	ID      int64
+	// Nonce is what a button carried ("" from a typed command).
+	Nonce  string
+	Reason string
+	// Via says how it came: "button" or "command".
+	Via string
+	At  time.Time
 }

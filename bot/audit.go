@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -88,8 +87,8 @@ func (r *AuditRecord) Normalize() {
 	for _, f := range []*string{&r.Actor.Platform, &r.Actor.UserID, &r.Actor.Name, &r.Outcome, &r.Channel, &r.Detail, &r.Action} {
 		*f = strings.ToValidUTF8(*f, "\uFFFD")
 	}
-	r.Detail = clip(r.Detail, MaxAuditDetail)
-	r.Action = clip(r.Action, MaxAuditAction)
+	r.Detail = Clip(r.Detail, MaxAuditDetail)
+	r.Action = Clip(r.Action, MaxAuditAction)
 }
 
 // ComputeHash is the row's hash: SHA-256 over its content and the previous
@@ -159,10 +158,3 @@ func (v *ChainVerifier) Next(r AuditRecord) error {
 
 // Verified is how many rows have checked out.
 func (v *ChainVerifier) Verified() int64 { return v.n }
-
-// AuditLog is the store's read side of the audit log.
-type AuditLog interface {
-	// AuditRecords calls fn for every row at or after since (zero: all), in
-	// sequence order, and stops at fn's first error.
-	AuditRecords(ctx context.Context, since time.Time, fn func(AuditRecord) error) error
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,23 @@ type RootFinder interface {
 	FindRoot(ctx context.Context, channel, marker string, since time.Time) (ThreadRef, bool, error)
 }
 
+// CardPoster is the optional chat capability to post a standalone message
+// (an approval card) in a channel or a thread and edit it later.
+type CardPoster interface {
+	// PostCard posts m in channel, inside thread when thread is not "".
+	// The returned ref locates the message for EditCard (RootID is the
+	// message; ThreadID the thread or "").
+	PostCard(ctx context.Context, channel, thread string, m Message) (ThreadRef, error)
+	EditCard(ctx context.Context, ref ThreadRef, m Message) error
+}
+
+// GroupLookup is the optional capability to tell which groups a person is
+// in when the platform does not say so with each request (Slack user
+// groups). Implementations cache with a short TTL.
+type GroupLookup interface {
+	Groups(ctx context.Context, userID string) ([]string, error)
+}
+
 // RateLimitedError is a platform's 429: retry after After.
 type RateLimitedError struct {
 	After time.Duration
@@ -117,3 +135,37 @@ func Color(sev Severity, status IncidentStatus) int {
 	}
 	return severityColors[P3]
 }
+
+// HumanDuration is a duration as people say it: 45s, 17m, 3h05m, 2d04h.
+func HumanDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// Clip shortens s to at most n bytes at a word boundary, with an ellipsis,
+// never cutting a UTF-8 character in two.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:n-len("…")], ' ')
+	if cut < n/2 {
+		cut = n - len("…")
+		for cut > 0 && !utf8RuneStart(s[cut]) {
+			cut--
+		}
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

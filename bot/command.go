@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +17,15 @@ type Identity struct {
 	// Groups are the Slack user groups or Discord role ids the platform
 	// reported with the request, for the role mapping.
 	Groups []string `json:"groups,omitempty"`
+}
+
+// Display is how a person is named in messages and on timelines: the name
+// with the id beside it, or the id alone.
+func (id Identity) Display() string {
+	if id.Name != "" && id.Name != id.UserID {
+		return id.Name + " (" + id.UserID + ")"
+	}
+	return id.UserID
 }
 
 // Command is one request from chat, already verified and normalized by its
@@ -55,6 +62,16 @@ type Answer struct {
 	// Private answers only the person who asked (help, errors, refusals).
 	Private bool
 	Color   int
+}
+
+// PrivateAnswer is an answer only the person who asked sees: refusals and
+// usage.
+func PrivateAnswer(msg string) Answer { return Answer{Title: msg, Private: true} }
+
+// ErrorAnswer says privately that something went wrong, in the colour of
+// trouble.
+func ErrorAnswer(msg string) Answer {
+	return Answer{Title: msg, Private: true, Color: severityColors[P1]}
 }
 
 // File is an attachment.
@@ -118,6 +135,17 @@ type CommandSpec struct {
 	Execute func(ctx context.Context, inv Invocation, p Plan) (string, error)
 }
 
+// DefaultCommandTimeout bounds one command's work.
+const DefaultCommandTimeout = 25 * time.Second
+
+// TimeoutOrDefault is the bound of the spec's Run, Plan and Execute.
+func (s *CommandSpec) TimeoutOrDefault() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return DefaultCommandTimeout
+}
+
 // Usage is the spec's usage line, derived from its arguments.
 func (s CommandSpec) Usage() string {
 	parts := []string{s.Name}
@@ -143,6 +171,13 @@ type Invocation struct {
 	// Role is the caller's role as policy decided it.
 	Role policy.Role
 	args map[string]string
+}
+
+// NewInvocation is cmd for spec with its arguments parsed and checked
+// against spec (values by argument name; flags given without a value are
+// "true").
+func NewInvocation(cmd Command, spec *CommandSpec, args map[string]string) Invocation {
+	return Invocation{Command: cmd, Spec: spec, args: args}
 }
 
 // String returns an argument's value ("" when absent).
@@ -184,157 +219,25 @@ func (e *UsageError) Error() string {
 	return e.Msg + "\nusage: " + e.Spec.Usage()
 }
 
-// Limits on what a person can type.
-const (
-	maxCommandText = 2000
-	maxTokens      = 32
-	maxArgValue    = 256
-)
-
-// Tokenize splits command text on spaces, honouring "double" and 'single'
-// quotes. Nothing here is ever given to a shell.
-func Tokenize(s string) ([]string, error) {
-	if len(s) > maxCommandText {
-		return nil, fmt.Errorf("command longer than %d characters", maxCommandText)
-	}
-	var (
-		out   []string
-		cur   strings.Builder
-		quote rune
-		in    bool
-	)
-	for _, r := range s {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(r)
-		case r == '"' || r == '\'':
-			quote, in = r, true
-		case r == ' ' || r == '\t' || r == '\n':
-			if in {
-				out = append(out, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("unterminated quote")
-	}
-	if in {
-		out = append(out, cur.String())
-	}
-	if len(out) > maxTokens {
-		return nil, fmt.Errorf("more than %d words", maxTokens)
-	}
-	return out, nil
+// Click is a button press on a message chatops posted, verified by its
+// platform's inbound adapter.
+type Click struct {
+	User     Identity
+	Platform string
+	// Channel holds the message (for a thread: its parent channel);
+	// Thread is the thread (Slack: root ts; Discord: thread channel id) or
+	// "" outside one; MessageID is the clicked message (Slack ts, Discord
+	// message id).
+	Channel, Thread, MessageID string
+	// ButtonID is the button's id (Button.ID: Slack action_id, Discord
+	// custom_id); Value is Slack's button value ("" on Discord).
+	ButtonID, Value string
+	ReceivedAt      time.Time
 }
 
-// parseArgs matches tokens (after the command name) and typed options
-// against spec's arguments.
-func parseArgs(spec *CommandSpec, tokens []string, options map[string]string) (map[string]string, error) {
-	args := map[string]string{}
-	byName := map[string]*Arg{}
-	var positional []*Arg
-	for i := range spec.Args {
-		a := &spec.Args[i]
-		byName[a.Name] = a
-		if a.Positional {
-			positional = append(positional, a)
-		}
-	}
-	bad := func(format string, v ...any) error { return &UsageError{Spec: spec, Msg: fmt.Sprintf(format, v...)} }
-	next := 0
-	for i := 0; i < len(tokens); i++ {
-		tok := tokens[i]
-		if name, ok := strings.CutPrefix(tok, "--"); ok {
-			name, value, hasValue := strings.Cut(name, "=")
-			a := byName[name]
-			if a == nil || a.Positional {
-				return nil, bad("unknown option --%s", name)
-			}
-			if a.Kind == ArgBool {
-				if hasValue {
-					return nil, bad("--%s takes no value", name)
-				}
-				args[name] = "true"
-				continue
-			}
-			if !hasValue {
-				if i+1 >= len(tokens) {
-					return nil, bad("--%s needs a value", name)
-				}
-				i++
-				value = tokens[i]
-			}
-			args[name] = value
-			continue
-		}
-		if next >= len(positional) {
-			if n := len(positional); n > 0 && positional[n-1].Rest {
-				args[positional[n-1].Name] += " " + tok
-				continue
-			}
-			return nil, bad("unexpected %q", tok)
-		}
-		args[positional[next].Name] = tok
-		next++
-	}
-	for name, value := range options {
-		a := byName[name]
-		if a == nil {
-			return nil, bad("unknown option %s", name)
-		}
-		if a.Kind == ArgBool {
-			if value != "true" && value != "false" {
-				return nil, bad("%s must be true or false", name)
-			}
-			if value == "false" {
-				continue
-			}
-		}
-		args[name] = value
-	}
-	for _, a := range spec.Args {
-		v, ok := args[a.Name]
-		if !ok {
-			if a.Required {
-				return nil, bad("missing %s", a.Name)
-			}
-			continue
-		}
-		if len(v) > maxArgValue {
-			return nil, bad("%s is longer than %d characters", a.Name, maxArgValue)
-		}
-		if err := checkArg(a, v); err != nil {
-			return nil, bad("%s: %v", a.Name, err)
-		}
-	}
-	return args, nil
-}
-
-func checkArg(a Arg, v string) error {
-	switch a.Kind {
-	case ArgInt:
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-		if a.Max > 0 && (n < a.Min || n > a.Max) {
-			return fmt.Errorf("%d is outside %d..%d", n, a.Min, a.Max)
-		}
-	case ArgDuration:
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration like 10m or 2h", v)
-		}
-		if a.Max > 0 && (d < time.Duration(a.Min)*time.Second || d > time.Duration(a.Max)*time.Second) {
-			return fmt.Errorf("%s is outside %s..%s", d, time.Duration(a.Min)*time.Second, time.Duration(a.Max)*time.Second)
-		}
-	}
-	return nil
+// ClickHandler acts on button presses. It runs after the click was
+// acknowledged, under a context that ends on shutdown, and answers through
+// resp (only to the clicker when the Answer is Private).
+type ClickHandler interface {
+	HandleClick(ctx context.Context, c Click, resp Responder)
 }

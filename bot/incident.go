@@ -96,6 +96,21 @@ const (
 	// EventAction is a command run from the incident's thread: a request,
 	// an approval, an execution and its result.
 	EventAction EventKind = "action"
+	// EventLinked is a link between an outage and one of its incidents, on
+	// both timelines: "linked #12 ServiceDown · orders-service" on the
+	// outage's, "part of outage #40" on the incident's.
+	EventLinked EventKind = "linked"
+)
+
+// The outage incident's identity: the one incident the correlation opens
+// when critical alerts hit several services at once. No Alertmanager group
+// key looks like OutageGroupKey (theirs are "{}:{...}" label sets), so
+// notifications can never land in it, and one open incident per group
+// makes it one outage.
+const (
+	OutageReceiver  = "chatops"
+	OutageGroupKey  = "correlation:outage"
+	OutageAlertName = "CompleteOutage"
 )
 
 // Event is one entry of an incident's timeline. Events are only appended for
@@ -114,6 +129,38 @@ type IncidentDetail struct {
 	Alerts   []Alert `json:"alerts"`
 	Timeline []Event `json:"timeline"`
 }
+
+// AlertCounts counts an incident's alerts by severity (P0..P3).
+type AlertCounts struct {
+	Firing, Resolved [4]int
+}
+
+// Add counts one alert in (n = 1) or out (n = -1).
+func (c *AlertCounts) Add(a Alert, n int) {
+	if !a.Severity.Valid() {
+		return
+	}
+	if a.Status == AlertFiring {
+		c.Firing[a.Severity] += n
+	} else {
+		c.Resolved[a.Severity] += n
+	}
+}
+
+// IngestResult says what a notification did.
+type IngestResult struct {
+	IncidentID int64
+	Created    bool
+	Events     int
+	// Enqueued counts the destinations whose threads must catch up.
+	Enqueued int
+}
+
+// IncidentRefusal is a change to an incident that makes no sense in its
+// state (acknowledging a resolved one); its message is for the person.
+type IncidentRefusal struct{ Msg string }
+
+func (e *IncidentRefusal) Error() string { return e.Msg }
 
 // IncidentFilter selects incidents for listing.
 type IncidentFilter struct {
@@ -146,4 +193,13 @@ func Title(groupLabels, commonLabels map[string]string) string {
 		return "alert group"
 	}
 	return strings.Join(parts, " · ")
+}
+
+// AlertName is the alert an incident is about: its group's alertname, else
+// the one its alerts have in common ("" when neither says).
+func AlertName(inc *Incident) string {
+	if n := inc.GroupLabels["alertname"]; n != "" {
+		return n
+	}
+	return inc.CommonLabels["alertname"]
 }

@@ -10,10 +10,16 @@ import (
 // scrapeTimeout bounds the store queries behind one /metrics scrape.
 const scrapeTimeout = 3 * time.Second
 
+// StoreStats is what StoreCollector reads from the store.
+type StoreStats interface {
+	CountOpenIncidents(ctx context.Context) (map[Severity]int, error)
+	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
+}
+
 // StoreCollector exports gauges read from the store at scrape time, so every
 // replica reports the same, true figures.
 type StoreCollector struct {
-	store    Store
+	store    StoreStats
 	open     *prometheus.Desc
 	depth    *prometheus.Desc
 	oldest   *prometheus.Desc
@@ -21,7 +27,7 @@ type StoreCollector struct {
 }
 
 // NewStoreCollector builds the collector; register it once.
-func NewStoreCollector(s Store) *StoreCollector {
+func NewStoreCollector(s StoreStats) *StoreCollector {
 	return &StoreCollector{
 		store:    s,
 		open:     prometheus.NewDesc("chatops_open_incidents", "Open incidents by severity.", []string{"severity"}, nil),

@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Severity is an incident priority. Lower is more urgent: P0 is a complete
@@ -89,4 +90,34 @@ func (c Classifier) Classify(labels map[string]string) Severity {
 	default:
 		return P3
 	}
+}
+
+// Deadlines are the response deadlines by severity: how long an open
+// incident may stay unacknowledged before its thread is reminded and its
+// destinations' escalation groups are paged. A severity the map lacks takes
+// DefaultDeadlines' value.
+type Deadlines map[Severity]time.Duration
+
+// DefaultDeadlines are the operations guide's response times.
+var DefaultDeadlines = Deadlines{
+	P0: 0, // immediately: a complete outage pages at once
+	P1: 15 * time.Minute,
+	P2: time.Hour,
+	P3: 4 * time.Hour,
+}
+
+// DefaultEscalationInterval is how often an unacknowledged incident past its
+// deadline is reminded again.
+const DefaultEscalationInterval = 15 * time.Minute
+
+// For returns severity s's deadline. An incident without a severity yet
+// (every alert of its group arrived resolved) gets the least urgent one.
+func (d Deadlines) For(s Severity) time.Duration {
+	if !s.Valid() {
+		s = P3
+	}
+	if v, ok := d[s]; ok {
+		return v
+	}
+	return DefaultDeadlines[s]
 }

@@ -1,8 +1,8 @@
 package bot
 
 import (
-	"fmt"
 	"testing"
+	"time"
 )
 
 func mustRule(t *testing.T, sev Severity, specs ...string) SeverityRule {
@@ -82,27 +82,26 @@ func TestParseMatcher(t *testing.T) {
 	}
 }
 
-func TestRoutes(t *testing.T) {
-	m, _ := ParseMatcher(`service="gateway"`)
-	rs := Routes{
-		{Severities: []Severity{P0, P1}, Destinations: []string{"incidents"}, Continue: true},
-		{Matchers: []Matcher{m}, Destinations: []string{"gateway-team", "incidents"}},
-		{Destinations: []string{"alerts"}},
-	}
+func TestDeadlinesFor(t *testing.T) {
+	custom := Deadlines{P1: 5 * time.Minute}
 	tests := []struct {
 		name string
-		inc  Incident
-		want string
+		dl   Deadlines
+		sev  Severity
+		want time.Duration
 	}{
-		{"P1 gateway continues into the team route", Incident{Severity: P1, CommonLabels: map[string]string{"service": "gateway"}}, "[incidents gateway-team]"},
-		{"P1 elsewhere falls to the catch-all", Incident{Severity: P1, CommonLabels: map[string]string{"service": "orders"}}, "[incidents alerts]"},
-		{"P2 gateway stops at the team route", Incident{Severity: P2, CommonLabels: map[string]string{"service": "gateway"}}, "[gateway-team incidents]"},
-		{"P3 catch-all", Incident{Severity: P3}, "[alerts]"},
+		{"P0 immediately", nil, P0, 0},
+		{"P1 15m", nil, P1, 15 * time.Minute},
+		{"P2 1h", nil, P2, time.Hour},
+		{"P3 4h", nil, P3, 4 * time.Hour},
+		{"configured", custom, P1, 5 * time.Minute},
+		{"missing from the map falls back", custom, P2, time.Hour},
+		{"no severity yet is treated as P3", nil, SeverityUnknown, 4 * time.Hour},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := rs.Destinations(&tc.inc); fmt.Sprint(got) != tc.want {
-				t.Fatalf("Destinations = %v, want %s", got, tc.want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.dl.For(tt.sev); got != tt.want {
+				t.Errorf("For(%s) = %s, want %s", tt.sev, got, tt.want)
 			}
 		})
 	}

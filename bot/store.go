@@ -9,11 +9,14 @@ import (
 // ErrNotFound is returned by a Store when the thing asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store is the durable state of chatops. Implementations live in
-// integrations/postgres and integrations/sqlite and pass one conformance
-// suite (bot/storetest).
+// Store is everything chatops keeps durably: the contract that the
+// PostgreSQL and SQLite implementations (integrations/postgres,
+// integrations/sqlite) fulfil and that one conformance suite
+// (bot/storetest) checks on both. No service takes all of it: each declares
+// the few methods it calls, and main hands it the store.
 type Store interface {
-	// InTx runs fn in one transaction and commits when fn returns nil.
+	// InTx runs fn in one transaction and commits when fn returns nil. The
+	// Tx also implements CorrelationTx.
 	InTx(ctx context.Context, fn func(Tx) error) error
 	ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
 	// GetIncident returns ErrNotFound for an unknown id.
@@ -24,14 +27,54 @@ type Store interface {
 	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
 	Outbox
 	ReplayGuard
-	ApprovalStore
-	AuditLog
+	Approvals
+	Audit
 	Timers
-	// ThreadIncidents finds the incident a command's thread belongs to.
-	ThreadIncidents
+	// IncidentByThread returns the incident whose thread at platform, in
+	// channel (the thread's parent channel), is thread (Slack: the root's
+	// ts; Discord: the thread's id); ErrNotFound when it is no incident's.
+	IncidentByThread(ctx context.Context, platform, channel, thread string) (int64, error)
 	// Ready reports whether the store is reachable and fully migrated.
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// Approvals is the store's side of the two-person rule.
+type Approvals interface {
+	// ApprovalTx runs fn in one transaction and commits when fn returns nil.
+	ApprovalTx(ctx context.Context, fn func(ApprovalTx) error) error
+	// GetApproval reads a request with its votes.
+	GetApproval(ctx context.Context, id int64) (Approval, error)
+	// DueApprovals returns up to limit pending requests whose expiry is at
+	// or before now, oldest first.
+	DueApprovals(ctx context.Context, now time.Time, limit int) ([]Approval, error)
+}
+
+// Audit is the store's side of the audit log.
+type Audit interface {
+	// AppendAudit seals and appends rows to the chain in a transaction of
+	// their own.
+	AppendAudit(ctx context.Context, recs ...AuditRecord) error
+	// AuditRecords calls fn for every row at or after since (zero: all), in
+	// sequence order, and stops at fn's first error.
+	AuditRecords(ctx context.Context, since time.Time, fn func(AuditRecord) error) error
+}
+
+// Timers are durable deadlines and the lease that lets one replica at a
+// time fire them.
+type Timers interface {
+	// DueReminders returns up to limit ids of open, unacknowledged
+	// incidents whose next reminder is at or before now, longest overdue
+	// first.
+	DueReminders(ctx context.Context, now time.Time, limit int) ([]int64, error)
+	// CountPastDeadline counts open, unacknowledged incidents past their
+	// response deadline at now: reminded at least once, or due.
+	CountPastDeadline(ctx context.Context, now time.Time) (int, error)
+	// AcquireLease gives lease name to holder until now+ttl when it is
+	// free, expired or already holder's (then it renews it), and reports
+	// whether holder has it. Holder's own lease with ttl 0 is given up:
+	// it expires at once.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 }
 
 // ReplayGuard remembers signed requests for as long as their signature is
@@ -42,7 +85,8 @@ type ReplayGuard interface {
 	FirstSeen(ctx context.Context, key string, now, expires time.Time) (bool, error)
 }
 
-// Outbox is the dispatcher's side of the store.
+// Outbox is the store's side of the chat threads: sync jobs and what each
+// thread shows.
 type Outbox interface {
 	// ClaimJobs claims up to limit due, unclaimed jobs until now+lease, most
 	// urgent first. Several replicas never claim the same job.
@@ -112,23 +156,6 @@ type Tx interface {
 	Enqueue(ctx context.Context, job OutboxJob) error
 }
 
-// AlertCounts counts an incident's alerts by severity (P0..P3).
-type AlertCounts struct {
-	Firing, Resolved [4]int
-}
-
-// Add counts one alert in (n = 1) or out (n = -1).
-func (c *AlertCounts) Add(a Alert, n int) {
-	if !a.Severity.Valid() {
-		return
-	}
-	if a.Status == AlertFiring {
-		c.Firing[a.Severity] += n
-	} else {
-		c.Resolved[a.Severity] += n
-	}
-}
-
 // OutboxJob asks the dispatcher to bring one incident's chat thread at one
 // destination up to date with the incident's current state.
 type OutboxJob struct {
@@ -143,4 +170,39 @@ type OutboxJob struct {
 	Attempts   int
 	ClaimToken string
 	CreatedAt  time.Time
+}
+
+// RecentCritical is what a pass reads of the newest critical alerts.
+type RecentCritical struct {
+	// Services are their distinct non-empty service labels, sorted.
+	Services []string
+	// Unlinked: one of their incidents is not linked to the outage asked
+	// about yet (with no outage: false).
+	Unlinked bool
+}
+
+// CorrelationTx is what the outage correlation (bot/incident) does inside
+// one transaction, besides what the engine does. The stores' transactions
+// implement it.
+// A critical alert is a firing P0/P1 alert of an open incident that
+// started at or after a cut-off (since); a critical incident has one.
+type CorrelationTx interface {
+	Tx
+	// RecentCritical reads the newest (at most limit) critical alerts:
+	// their services, and whether one of their incidents, other than the
+	// outage, is not linked to outageID (0: no outage, nothing to link).
+	RecentCritical(ctx context.Context, outageID int64, since time.Time, limit int) (RecentCritical, error)
+	// LinkCounts counts the incidents linked to an outage by status.
+	LinkCounts(ctx context.Context, outageID int64) (open, resolved int, err error)
+	// LinkCritical links to the outage, in one statement, up to limit
+	// critical incidents not linked to it yet, however old their alerts,
+	// and returns their ids, ascending.
+	LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error)
+	// LinkedIncidents returns the incidents linked to an outage, by id.
+	LinkedIncidents(ctx context.Context, outageID int64) ([]Incident, error)
+	// LastResolutions returns, for each resolved incident linked to the
+	// outage, the id of its newest resolved event (0: none).
+	LastResolutions(ctx context.Context, outageID int64) (map[int64]int64, error)
+	// EventsOfKind returns an incident's events of one kind, by id.
+	EventsOfKind(ctx context.Context, incidentID int64, kind EventKind) ([]Event, error)
 }

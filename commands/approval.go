@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/policy"
@@ -37,9 +36,6 @@ func decision(name, summary string, reason *bot.Arg, d Decider, decide func(Deci
 		// The approvals put a request's decisions on its incident's timeline.
 		OwnTimeline: true,
 		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
-			if d == nil {
-				return bot.Answer{}, fmt.Errorf("approvals are not configured")
-			}
 			cmd := inv.Command
 			return decide(d, ctx, bot.Ballot{
 				Who: cmd.User, Channel: cmd.Channel, ID: int64(inv.Int("id", 0)),

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
 	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
 )
 
 type fakeIncidents struct {
@@ -57,7 +59,7 @@ func TestCommands(t *testing.T) {
 			Timeline: []bot.Event{{At: t0, Detail: "opened"}, {At: resolvedAt, Detail: "all alerts resolved"}},
 		}},
 	}
-	r, err := bot.NewRouter(Table(Deps{Incidents: store}), bot.RouterConfig{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
+	r, err := command.NewRouter(Table(Deps{Incidents: store}, nil), command.Config{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func TestCommands(t *testing.T) {
 
 func TestIncidentStoreError(t *testing.T) {
 	store := &fakeIncidents{err: errors.New("database is down")}
-	r, _ := bot.NewRouter(Table(Deps{Incidents: store}), bot.RouterConfig{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
+	r, _ := command.NewRouter(Table(Deps{Incidents: store}, nil), command.Config{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
 	rec := &answers{}
 	r.Handle(context.Background(), bot.Command{Channel: "C1", Text: "incident list"}, rec)
 	if !strings.Contains(rec.got[0].Title, "incident list failed: list incidents: database is down") || !rec.got[0].Private {

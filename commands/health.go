@@ -17,7 +17,12 @@ type AlertCounter interface {
 	FiringBySeverity(ctx context.Context, service string) (map[string]int, error)
 }
 
-func health(c bot.Cluster, alerts AlertCounter) bot.CommandSpec {
+// HealthChecker reports on the namespace or one service (the cluster).
+type HealthChecker interface {
+	Health(ctx context.Context, service string) (bot.HealthReport, error)
+}
+
+func health(c HealthChecker, alerts AlertCounter) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:    "health",
 		Summary: "Pods in trouble, deployments, nodes, top pods and firing alerts: one screen, worst first",

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
 	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
 )
 
 func TestIncidentTimeline(t *testing.T) {
@@ -24,7 +26,7 @@ func TestIncidentTimeline(t *testing.T) {
 		},
 		8: {Incident: bot.Incident{ID: 8, Severity: bot.P3, Title: "quiet"}, Timeline: []bot.Event{}},
 	}}
-	r, err := bot.NewRouter(Table(Deps{Incidents: store}), bot.RouterConfig{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
+	r, err := command.NewRouter(Table(Deps{Incidents: store}, nil), command.Config{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

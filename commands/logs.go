@@ -19,7 +19,12 @@ const (
 	maxGrepLen  = 256
 )
 
-func logs(c bot.Cluster) bot.CommandSpec {
+// LogReader reads a service's pods' log lines (the cluster).
+type LogReader interface {
+	Logs(ctx context.Context, service string, opts bot.LogOptions) ([]bot.PodLogs, error)
+}
+
+func logs(c LogReader) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:    "logs",
 		Summary: "Recent log lines of a service's pods",

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,20 +15,37 @@ type ScaleBounds struct {
 	Min, Max int32
 }
 
-// DefaultScaleBounds apply to services the configuration does not name.
-var DefaultScaleBounds = ScaleBounds{Min: 0, Max: 20}
-
 // maxReplicas is the most any argument may say, whatever the bounds.
 const maxReplicas = 1000
 
 var serviceArg = bot.Arg{Name: "service", Positional: true, Required: true, Help: "the service (deployment)", Complete: "service"}
 
-// errNoOperator answers the write commands of a bot without Kubernetes.
-var errNoOperator = errors.New("no Kubernetes cluster is configured for this bot, so it cannot change one")
+// Each action is planned by a dry run that reads the target and says
+// exactly what would change, with the target's version (a Deployment's
+// generation); the action checks that version again and refuses with a
+// *bot.StaleError when the target changed since.
+
+// Scaler scales a deployment (the cluster).
+type Scaler interface {
+	PlanScale(ctx context.Context, service string, replicas int32) (bot.ScalePlan, error)
+	Scale(ctx context.Context, service string, replicas int32, version string) error
+}
+
+// RollerBack rolls a deployment back to a revision (0: the previous one).
+type RollerBack interface {
+	PlanRollback(ctx context.Context, service string, revision int64) (bot.RollbackPlan, error)
+	Rollback(ctx context.Context, service string, revision int64, version string) error
+}
+
+// Restarter restarts a deployment's pods with a rolling restart.
+type Restarter interface {
+	PlanRestart(ctx context.Context, service string) (bot.RestartPlan, error)
+	Restart(ctx context.Context, service string, version string) error
+}
 
 func target(ns, service string) string { return "deployment " + ns + "/" + service }
 
-func scale(op bot.Operator, bounds map[string]ScaleBounds, def ScaleBounds) bot.CommandSpec {
+func scale(op Scaler, bounds map[string]ScaleBounds, def ScaleBounds) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:        "scale",
 		Summary:     "Scale a service to a number of replicas (needs a second admin's approval; 0 needs an owner)",
@@ -79,7 +95,7 @@ func scale(op bot.Operator, bounds map[string]ScaleBounds, def ScaleBounds) bot.
 	}
 }
 
-func rollback(op bot.Operator) bot.CommandSpec {
+func rollback(op RollerBack) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:        "rollback",
 		Summary:     "Roll a service back to its previous (or a named) revision (needs a second admin's approval)",
@@ -120,7 +136,7 @@ func rollback(op bot.Operator) bot.CommandSpec {
 	}
 }
 
-func restart(op bot.Operator) bot.CommandSpec {
+func restart(op Restarter) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:        "restart",
 		Summary:     "Restart a service's pods with a rolling restart (needs a second admin's approval)",

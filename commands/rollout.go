@@ -11,7 +11,17 @@ import (
 	"github.com/bakewise/chatops/policy"
 )
 
-func history(c bot.Cluster) bot.CommandSpec {
+// HistoryReader reads a deployment's rollout history (the cluster).
+type HistoryReader interface {
+	History(ctx context.Context, service string) ([]bot.Revision, error)
+}
+
+// StatusReader reads a deployment's rollout status (the cluster).
+type StatusReader interface {
+	Status(ctx context.Context, service string) (bot.RolloutStatus, error)
+}
+
+func history(c HistoryReader) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:    "history",
 		Summary: "A service's rollout history: revisions with image, change-cause and age",
@@ -49,7 +59,7 @@ func history(c bot.Cluster) bot.CommandSpec {
 	}
 }
 
-func status(c bot.Cluster) bot.CommandSpec {
+func status(c StatusReader) bot.CommandSpec {
 	return bot.CommandSpec{
 		Name:    "status",
 		Summary: "A service's rollout status: updated, ready and available replicas, conditions",

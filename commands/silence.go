@@ -40,9 +40,6 @@ func silence(s Silences, incidents IncidentReader) bot.CommandSpec {
 			{Name: "reason", Positional: true, Required: true, Rest: true, Help: "why, shown in Alertmanager"},
 		},
 		Plan: func(ctx context.Context, inv bot.Invocation) (bot.Plan, error) {
-			if s == nil {
-				return bot.Plan{}, errors.New("no Alertmanager is configured for this bot (alertmanager.url)")
-			}
 			ms, err := silenceMatchers(ctx, s, incidents, inv.String("matchers"))
 			if err != nil {
 				return bot.Plan{}, &bot.UsageError{Spec: inv.Spec, Msg: err.Error()}

@@ -1,9 +1,9 @@
 // Package commands is the table of chat commands: one file per command, each
 // with its arguments, required role, whether it is destructive, and its
-// handler, which works through small interfaces declared here and answers
-// with a platform-neutral bot.Answer. main builds the table with Table and
-// hands it to the router; help, Discord registration and the Slack manifest
-// are generated from it.
+// handler, which works through small interfaces declared beside it and
+// answers with a platform-neutral bot.Answer. main builds the table with
+// Table and hands it to the router; help, Discord registration and the
+// Slack manifest are generated from it.
 //
 // A handler never trusts its arguments beyond what the router validated:
 // names are checked again before they reach an API.
@@ -16,88 +16,86 @@ import (
 	"github.com/bakewise/chatops/bot"
 )
 
-// Deps is what the commands work with. Cluster may be nil (no Kubernetes
-// configured): the cluster commands then say so when used, so the table, and
-// what is generated from it, is the same everywhere.
+// Cluster is every cluster operation the commands call; each command
+// takes only its part (integrations/kubernetes implements all of them).
+type Cluster interface {
+	HealthChecker
+	LogReader
+	HistoryReader
+	StatusReader
+	Scaler
+	RollerBack
+	Restarter
+}
+
+// Deps is what the commands work with. Any of them may be missing (nil):
+// the commands that need it then answer that it is not configured, so the
+// table, and what is generated from it, is the same everywhere.
 type Deps struct {
+	// Incidents reads incidents (the store); Changer changes them (the
+	// incident engine).
 	Incidents IncidentReader
-	Cluster   bot.Cluster
-	Alerts    AlertCounter
-	// Operator changes the cluster (nil: the write commands say there is
-	// no cluster). ScaleBounds limit scale per service; others get
+	Changer   IncidentChanger
+	// Cluster is the Kubernetes cluster.
+	Cluster Cluster
+	// Alerts counts firing alerts for health (Alertmanager's API).
+	Alerts AlertCounter
+	// Silences creates silences (Alertmanager's API).
+	Silences Silences
+	// ScaleBounds limit scale per service; other services get
 	// DefaultScaleBounds.
-	Operator    bot.Operator
-	ScaleBounds map[string]ScaleBounds
-	Silences    Silences
-	Approvals   Decider
-	Changer     IncidentChanger
+	ScaleBounds        map[string]ScaleBounds
+	DefaultScaleBounds ScaleBounds
 }
 
-// Table is every command chatops answers.
-func Table(d Deps) []bot.CommandSpec {
-	c := d.Cluster
-	if c == nil {
-		c = noCluster{}
+// What a command answers when its dependency is not configured.
+var (
+	errNoCluster      = errors.New("no Kubernetes cluster is configured for this bot (kubernetes.kubeconfig, KUBECONFIG, or running in a pod)")
+	errNoAlertmanager = errors.New("no Alertmanager is configured for this bot (alertmanager.url)")
+	errNoIncidents    = errors.New("this bot keeps no incidents")
+	errNoApprovals    = errors.New("approvals are not configured on this bot")
+)
+
+// Destructive is the commands that change something: each is planned by a
+// dry run and waits for approval. The approval service re-plans and runs
+// approved requests through a table of these.
+func Destructive(d Deps) []bot.CommandSpec {
+	cluster := needs(d.Cluster != nil, errNoCluster,
+		scale(d.Cluster, d.ScaleBounds, d.DefaultScaleBounds),
+		rollback(d.Cluster),
+		restart(d.Cluster))
+	return append(cluster, needs(d.Silences != nil, errNoAlertmanager, silence(d.Silences, d.Incidents))...)
+}
+
+// Table is every command chatops answers: the destructive ones, those that
+// answer at once, and the approval service's decisions, which go to
+// approvals.
+func Table(d Deps, approvals Decider) []bot.CommandSpec {
+	specs := []bot.CommandSpec{whoami()}
+	specs = append(specs, needs(d.Cluster != nil, errNoCluster,
+		health(d.Cluster, d.Alerts), logs(d.Cluster), history(d.Cluster), status(d.Cluster))...)
+	specs = append(specs, needs(d.Incidents != nil, errNoIncidents,
+		incidentList(d.Incidents), incidentShow(d.Incidents), incidentTimeline(d.Incidents))...)
+	specs = append(specs, needs(d.Changer != nil, errNoIncidents, incidentChanges(d.Changer)...)...)
+	specs = append(specs, needs(approvals != nil, errNoApprovals, approvalCommands(approvals)...)...)
+	return append(specs, Destructive(d)...)
+}
+
+// needs makes specs answer err instead of running when ok is false: what
+// they work with is not configured. It is the one place that says so.
+func needs(ok bool, err error, specs ...bot.CommandSpec) []bot.CommandSpec {
+	if ok {
+		return specs
 	}
-	op := d.Operator
-	if op == nil {
-		op = noOperator{}
+	out := make([]bot.CommandSpec, len(specs))
+	for i, s := range specs {
+		if s.Destructive {
+			s.Plan = func(context.Context, bot.Invocation) (bot.Plan, error) { return bot.Plan{}, err }
+			s.Execute = func(context.Context, bot.Invocation, bot.Plan) (string, error) { return "", err }
+		} else {
+			s.Run = func(context.Context, bot.Invocation) (bot.Answer, error) { return bot.Answer{}, err }
+		}
+		out[i] = s
 	}
-	specs := []bot.CommandSpec{
-		whoami(),
-		incidentList(d.Incidents),
-		incidentShow(d.Incidents),
-		incidentTimeline(d.Incidents),
-		health(c, d.Alerts),
-		logs(c),
-		history(c),
-		status(c),
-		scale(op, d.ScaleBounds, DefaultScaleBounds),
-		rollback(op),
-		restart(op),
-		silence(d.Silences, d.Incidents),
-	}
-	specs = append(specs, incidentChanges(d.Changer)...)
-	return append(specs, approvalCommands(d.Approvals)...)
+	return out
 }
-
-// errNoCluster answers the cluster commands of a bot without Kubernetes.
-var errNoCluster = errors.New("no Kubernetes cluster is configured for this bot (kubernetes.kubeconfig, KUBECONFIG, or running in a pod)")
-
-type noCluster struct{}
-
-func (noCluster) Health(context.Context, string) (bot.HealthReport, error) {
-	return bot.HealthReport{}, errNoCluster
-}
-
-func (noCluster) Logs(context.Context, string, bot.LogOptions) ([]bot.PodLogs, error) {
-	return nil, errNoCluster
-}
-
-func (noCluster) History(context.Context, string) ([]bot.Revision, error) { return nil, errNoCluster }
-
-func (noCluster) Status(context.Context, string) (bot.RolloutStatus, error) {
-	return bot.RolloutStatus{}, errNoCluster
-}
-
-func (noCluster) Services(context.Context, string) ([]string, error) { return nil, errNoCluster }
-
-type noOperator struct{}
-
-func (noOperator) PlanScale(context.Context, string, int32) (bot.ScalePlan, error) {
-	return bot.ScalePlan{}, errNoOperator
-}
-
-func (noOperator) Scale(context.Context, string, int32, string) error { return errNoOperator }
-
-func (noOperator) PlanRollback(context.Context, string, int64) (bot.RollbackPlan, error) {
-	return bot.RollbackPlan{}, errNoOperator
-}
-
-func (noOperator) Rollback(context.Context, string, int64, string) error { return errNoOperator }
-
-func (noOperator) PlanRestart(context.Context, string) (bot.RestartPlan, error) {
-	return bot.RestartPlan{}, errNoOperator
-}
-
-func (noOperator) Restart(context.Context, string, string) error { return errNoOperator }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/incident"
 	"github.com/bakewise/chatops/policy"
 )
 
@@ -320,7 +321,7 @@ func Default() Config {
 		Log:             Log{Format: "auto", Level: "info"},
 		Database:        Database{MaxConns: DefaultMaxConns},
 		Webhook:         Webhook{MaxBodyBytes: DefaultMaxBodyBytes},
-		Incidents:       Incidents{ReopenWindow: bot.DefaultReopenWindow, ResponseDeadlines: defaultResponseDeadlines(), EscalationInterval: bot.DefaultEscalationInterval, Correlation: DefaultCorrelation()},
+		Incidents:       Incidents{ReopenWindow: incident.DefaultReopenWindow, ResponseDeadlines: defaultResponseDeadlines(), EscalationInterval: bot.DefaultEscalationInterval, Correlation: DefaultCorrelation()},
 		Slack:           Slack{APIURL: DefaultSlackAPIURL},
 		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
 		Outbox:          Outbox{Workers: DefaultOutboxWorkers},

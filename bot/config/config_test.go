@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/incident"
 	"github.com/bakewise/chatops/policy"
 )
 
@@ -84,7 +85,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"log level", cfg.Log.Level, "info"},
 		{"max conns", cfg.Database.MaxConns, DefaultMaxConns},
 		{"max body bytes", cfg.Webhook.MaxBodyBytes, int64(DefaultMaxBodyBytes)},
-		{"reopen window", cfg.Incidents.ReopenWindow, bot.DefaultReopenWindow},
+		{"reopen window", cfg.Incidents.ReopenWindow, incident.DefaultReopenWindow},
 		{"webhook token", cfg.Webhook.Token.Reveal(), webhookToken},
 		{"api token", cfg.API.Token.Reveal(), apiToken},
 		{"insecure no auth", cfg.Webhook.InsecureNoAuth, false},

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/incident"
 )
 
 // Runbook is what responders do for one alert: steps to read, and the
@@ -30,7 +31,7 @@ type Correlation struct {
 
 // DefaultCorrelation is on: three services within five minutes.
 func DefaultCorrelation() Correlation {
-	return Correlation{Enabled: true, MinServices: bot.DefaultCorrelationMinServices, Window: bot.DefaultCorrelationWindow}
+	return Correlation{Enabled: true, MinServices: incident.DefaultCorrelationMinServices, Window: incident.DefaultCorrelationWindow}
 }
 
 // Limits on the lifecycle settings.
@@ -109,7 +110,7 @@ func (c *Config) IncidentRunbooks() bot.Runbooks {
 }
 
 // IncidentCorrelation is the correlation as the engine runs it.
-func (c *Config) IncidentCorrelation() bot.CorrelationConfig {
+func (c *Config) IncidentCorrelation() incident.CorrelationConfig {
 	co := c.Incidents.Correlation
-	return bot.CorrelationConfig{Enabled: co.Enabled, MinServices: co.MinServices, Window: co.Window}
+	return incident.CorrelationConfig{Enabled: co.Enabled, MinServices: co.MinServices, Window: co.Window}
 }

@@ -21,7 +21,7 @@ const (
 
 // command is one line of the command table: dispatch, flag parsing and
 // every help text come from it, so they cannot disagree.
-type command struct {
+type subcommand struct {
 	name    string // the words typed: "audit export"
 	args    string // its positional arguments, for the usage line: "<id>"
 	nargs   int    // how many positional arguments it takes
@@ -63,8 +63,8 @@ and CHATOPS_SLACK_* and CHATOPS_DISCORD_* for the chat platforms, override the f
 )
 
 // commandTable is every command, in the order help lists them.
-func commandTable() []command {
-	return []command{
+func commandTable() []subcommand {
+	return []subcommand{
 		{
 			name: "serve", summary: "run the bot", define: serveCommand,
 			about: "Apply pending database migrations, then receive Alertmanager webhooks, mirror incidents\n" +
@@ -110,7 +110,7 @@ func commandTable() []command {
 	}
 }
 
-func mainUsage(cmds []command) string {
+func mainUsage(cmds []subcommand) string {
 	var b strings.Builder
 	b.WriteString("chatops: Alertmanager incidents in Slack and Discord, with guarded operations.\n\n")
 	b.WriteString("Usage:\n  chatops <command> [flags] [arguments]\n\nCommands:\n")
@@ -129,7 +129,7 @@ Exit status: 0 done, 1 failed ("chatops: <error>"), 2 a mistake on the command l
 }
 
 // groupUsage lists the sub-commands of group ("audit").
-func groupUsage(group string, sub []command) string {
+func groupUsage(group string, sub []subcommand) string {
 	var b strings.Builder
 	b.WriteString("Usage:\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -144,7 +144,7 @@ func groupUsage(group string, sub []command) string {
 // usage is the command's --help: its line, what it does (when about), its
 // flags with their defaults. A mistake gets it without about, so that the
 // error stays in sight.
-func (c command) usage(fs *flag.FlagSet, about bool) string {
+func (c subcommand) usage(fs *flag.FlagSet, about bool) string {
 	var b strings.Builder
 	line := "chatops " + c.name
 	var flags []*flag.Flag
@@ -181,7 +181,7 @@ func (c command) usage(fs *flag.FlagSet, about bool) string {
 
 // find returns the command args name and the arguments that follow its
 // name, or nil.
-func find(cmds []command, args []string) (*command, []string) {
+func find(cmds []subcommand, args []string) (*subcommand, []string) {
 	for i, c := range cmds {
 		words := strings.Fields(c.name)
 		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
@@ -192,8 +192,8 @@ func find(cmds []command, args []string) (*command, []string) {
 }
 
 // group returns the sub-commands of word ("audit"), if it is a group.
-func group(cmds []command, word string) []command {
-	var sub []command
+func group(cmds []subcommand, word string) []subcommand {
+	var sub []subcommand
 	for _, c := range cmds {
 		if first, _, ok := strings.Cut(c.name, " "); ok && first == word {
 			sub = append(sub, c)
@@ -228,7 +228,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // checkArgs holds the positional arguments to the number c takes.
-func (c command) checkArgs(pos []string) error {
+func (c subcommand) checkArgs(pos []string) error {
 	switch {
 	case len(pos) > c.nargs:
 		return usagef("unexpected argument %q", pos[c.nargs])

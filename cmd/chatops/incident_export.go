@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
 )
 
 // incidentExportCommand writes an incident's post-mortem draft, as
@@ -37,7 +38,7 @@ func incidentExportCommand(fs *flag.FlagSet) action {
 		if err != nil {
 			return fmt.Errorf("incident #%d: %w", id, err)
 		}
-		md := bot.PostMortem(d)
+		md := outbox.PostMortem(d)
 		if *out == "" || *out == "-" {
 			_, err := io.WriteString(inv.stdout, md)
 			return err

@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/bot/incident"
+
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
 	"github.com/bakewise/chatops/integrations/sqlite"
 )
 
@@ -26,7 +29,7 @@ func TestIncidentExportCLI(t *testing.T) {
 	}
 	t0 := time.Date(2026, 11, 20, 2, 14, 5, 0, time.UTC)
 	now := t0
-	e := bot.NewEngine(store, bot.EngineConfig{Now: func() time.Time { return now }}, zap.NewNop(), nil)
+	e := incident.New(store, incident.Config{Now: func() time.Time { return now }}, zap.NewNop(), nil)
 	alert := bot.Alert{Fingerprint: "a1", Status: bot.AlertFiring, StartsAt: t0,
 		Labels: map[string]string{"alertname": "ServiceDown", "service": "orders-service", "severity": "critical"}}
 	g := bot.AlertGroup{Receiver: "chatops", GroupKey: "orders", Status: bot.AlertFiring, Alerts: []bot.Alert{alert},
@@ -49,7 +52,7 @@ func TestIncidentExportCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := bot.PostMortem(d)
+	want := outbox.PostMortem(d)
 	store.Close()
 	for _, must := range []string{"# Post-mortem draft: #1 ServiceDown · orders-service", "| Acknowledged | 2026-11-20 02:18:05 UTC by carol (UCAROL) (after 4m) |",
 		"From 2026-11-20 02:14:05 UTC to 2026-11-20 02:34:05 UTC: 20m.", "## Open questions"} {

@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // noCommand answers a command line that names no command: a group alone
 // ("chatops audit"), a group with -h, or a word that is no command.
-func noCommand(cmds []command, args []string, stdout, stderr io.Writer) int {
+func noCommand(cmds []subcommand, args []string, stdout, stderr io.Writer) int {
 	sub := group(cmds, args[0])
 	switch {
 	case len(sub) == 0:

@@ -4,10 +4,9 @@ import (
 	"context"
 	"flag"
 
-	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
 	"github.com/bakewise/chatops/commands"
 	"github.com/bakewise/chatops/integrations/slack"
-	"go.uber.org/zap"
 )
 
 // slackManifestCommand prints the Slack app manifest generated from the
@@ -27,9 +26,9 @@ func slackManifestCommand(fs *flag.FlagSet) action {
 }
 
 func manifestFor(root, mode, baseURL string) ([]byte, error) {
-	router, err := bot.NewRouter(commands.Table(commands.Deps{}), bot.RouterConfig{Root: root}, zap.NewNop(), nil)
+	table, err := command.NewTable(root, commands.Table(commands.Deps{}, nil))
 	if err != nil {
 		return nil, err
 	}
-	return slack.Manifest(router.Specs(), slack.ManifestOptions{Root: root, Mode: mode, BaseURL: baseURL})
+	return slack.Manifest(table.Specs(), slack.ManifestOptions{Root: root, Mode: mode, BaseURL: baseURL})
 }

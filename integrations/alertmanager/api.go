@@ -10,6 +10,8 @@ import (
 	"github.com/go-openapi/strfmt"
 	amclient "github.com/prometheus/alertmanager/api/v2/client"
 	"github.com/prometheus/alertmanager/api/v2/client/alert"
+
+	"github.com/bakewise/chatops/policy"
 )
 
 // apiTimeout bounds one call to Alertmanager's API.
@@ -57,3 +59,7 @@ func (a *API) FiringBySeverity(ctx context.Context, service string) (map[string]
 	}
 	return out, nil
 }
+
+// ParseMatchers reads matchers as people type them, in the grammar of the
+// Alertmanager this API talks to (see the package function ParseMatchers).
+func (a *API) ParseMatchers(s string) ([]policy.SilenceMatcher, error) { return ParseMatchers(s) }

@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
-	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bwmarrin/discordgo"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/time/rate"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
+	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 )
 
 const testToken = "test-bot-token-never-shown"
@@ -45,7 +47,7 @@ func newClient(t *testing.T, s *discordstandin.Server, edit func(*Config)) *Clie
 // rootMessage is a P1 root like the dispatcher sends.
 func rootMessage(id int64, mention string) bot.Message {
 	return bot.Message{
-		Marker:   bot.Marker(id, "incidents"),
+		Marker:   outbox.Marker(id, "incidents"),
 		Title:    fmt.Sprintf("P1 · #%d ServiceDown · orders-service", id),
 		Severity: bot.P1,
 		Status:   bot.IncidentOpen,
@@ -355,7 +357,7 @@ func TestDroppedPostIsFoundAgain(t *testing.T) {
 	if want := s.Messages(testChannel)[1].ID; ref.RootID != want || ref.ThreadID != want || ref.Channel != testChannel {
 		t.Errorf("ref %+v, want root = thread = %s", ref, want)
 	}
-	if _, found, err := c.FindRoot(ctx, testChannel, bot.Marker(2, "incidents"), since); err != nil || found {
+	if _, found, err := c.FindRoot(ctx, testChannel, outbox.Marker(2, "incidents"), since); err != nil || found {
 		t.Errorf("FindRoot of an unposted marker: found %v, err %v", found, err)
 	}
 	if _, found, err := c.FindRoot(ctx, testChannel, m.Marker, time.Now().Add(time.Hour)); err != nil || found {
@@ -394,7 +396,7 @@ func TestFindRootPages(t *testing.T) {
 	for i := range 150 {
 		rawPost(t, s, testChannel, fmt.Sprintf(`{"content":"chatter %d"}`, i))
 	}
-	marker := bot.Marker(30, "incidents")
+	marker := outbox.Marker(30, "incidents")
 	rawPost(t, s, testChannel, `{"embeds":[{"title":"x","footer":{"text":"`+marker+`-eu"}}]}`)
 	rawPost(t, s, testChannel, `{"embeds":[{"title":"x","footer":{"text":"`+marker+`"}}]}`)
 	rawPost(t, s, testChannel, `{"content":"after"}`)

@@ -8,10 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/zap/zaptest"
+
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
 	"github.com/bakewise/chatops/commands"
 	"github.com/bakewise/chatops/policy"
-	"go.uber.org/zap/zaptest"
 )
 
 // Ids of the command tests.
@@ -139,7 +141,7 @@ func pinnedTable(t *testing.T, incidents commands.IncidentReader, rec *logsRun) 
 	t.Helper()
 	keep := map[string]bool{"whoami": true, "incident list": true, "incident show": true}
 	var specs []bot.CommandSpec
-	for _, s := range commands.Table(commands.Deps{Incidents: incidents}) {
+	for _, s := range commands.Table(commands.Deps{Incidents: incidents}, nil) {
 		if keep[s.Name] {
 			specs = append(specs, s)
 			delete(keep, s.Name)
@@ -151,9 +153,9 @@ func pinnedTable(t *testing.T, incidents commands.IncidentReader, rec *logsRun) 
 	return append(specs, logsSpec(rec))
 }
 
-func newRouter(t *testing.T, specs []bot.CommandSpec) *bot.Router {
+func newRouter(t *testing.T, specs []bot.CommandSpec) *command.Router {
 	t.Helper()
-	r, err := bot.NewRouter(specs, bot.RouterConfig{Root: "ops", Channels: []string{testChannel}}, zaptest.NewLogger(t), nil)
+	r, err := command.NewRouter(specs, command.Config{Root: "ops", Channels: []string{testChannel}}, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

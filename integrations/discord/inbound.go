@@ -14,9 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
 	"github.com/bwmarrin/discordgo"
 	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
 )
 
 // Limits and timeouts of the inbound side.
@@ -101,6 +102,18 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
+// Router is the command router as the inbound side uses it (bot/command).
+type Router interface {
+	// Root is the command root people type, without the slash.
+	Root() string
+	// ChannelAllowed reports whether commands are accepted in channel.
+	ChannelAllowed(channel string) bool
+	// Lookup finds the command a list of words starts with.
+	Lookup(words []string) (*bot.CommandSpec, []string)
+	// Handle runs cmd and answers through resp.
+	Handle(ctx context.Context, cmd bot.Command, resp bot.Responder)
+}
+
 // Inbound turns Discord interactions into commands for the router and
 // button clicks for the ClickHandler, from the HTTP endpoint (Handler) or
 // the gateway (RunGateway), through one path: a verified interaction is
@@ -109,7 +122,7 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 // its answer replacing the deferral.
 type Inbound struct {
 	cfg       InboundConfig
-	router    *bot.Router
+	router    Router
 	guard     bot.ReplayGuard
 	client    *Client
 	log       *zap.Logger
@@ -121,7 +134,7 @@ type Inbound struct {
 
 // NewInbound builds the inbound side. client makes the interaction calls;
 // guard remembers signed HTTP requests (it may be nil in gateway mode).
-func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, client *Client, log *zap.Logger) *Inbound {
+func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client *Client, log *zap.Logger) *Inbound {
 	if log == nil {
 		log = zap.NewNop()
 	}

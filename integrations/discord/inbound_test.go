@@ -16,12 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
-	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bwmarrin/discordgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
+	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 )
 
 // memGuard is the store's replay guard in memory.
@@ -85,7 +87,7 @@ type harness struct {
 	t      *testing.T
 	sd     *discordstandin.Server
 	in     *Inbound
-	router *bot.Router
+	router *command.Router
 	guard  *memGuard
 	key    ed25519.PrivateKey
 	srv    *httptest.Server
@@ -112,7 +114,7 @@ func newHarness(t *testing.T, edit func(*InboundConfig)) *harness {
 		logged: logged,
 	}
 	client := newClient(t, h.sd, nil)
-	router, err := bot.NewRouter(pinnedTable(t, testIncidents(t), h.logs), bot.RouterConfig{Root: "ops", Channels: []string{testChannel}}, zap.New(core), nil)
+	router, err := command.NewRouter(pinnedTable(t, testIncidents(t), h.logs), command.Config{Root: "ops", Channels: []string{testChannel}}, zap.New(core), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +202,8 @@ func (h *harness) newInteraction(s ixSpec) interaction {
 	return interaction{ID: id, Token: token, Body: body}
 }
 
-// command builds the data of /ops <path> with options.
-func command(path string, options ...map[string]any) map[string]any {
+// slashCommand builds the data of /ops <path> with options.
+func slashCommand(path string, options ...map[string]any) map[string]any {
 	words := strings.Fields(path)
 	leaf := []map[string]any{}
 	leaf = append(leaf, options...)
@@ -361,7 +363,7 @@ func (h *harness) noInteractionCalls() {
 }
 
 func logsCommand() map[string]any {
-	return command("logs", option("service", discordgo.ApplicationCommandOptionString, "orders-service"),
+	return slashCommand("logs", option("service", discordgo.ApplicationCommandOptionString, "orders-service"),
 		option("tail", discordgo.ApplicationCommandOptionInteger, 5))
 }
 
@@ -509,13 +511,13 @@ func TestPrivateAnswers(t *testing.T) {
 		private        bool
 		title          string
 	}{
-		{name: "whoami defers ephemerally", spec: ixSpec{data: command("whoami")}, deferPrivately: true, private: true, title: "You are Ana"},
-		{name: "help defers ephemerally", spec: ixSpec{data: command("help")}, deferPrivately: true, private: true, title: "Commands (/ops help <command> for details)"},
+		{name: "whoami defers ephemerally", spec: ixSpec{data: slashCommand("whoami")}, deferPrivately: true, private: true, title: "You are Ana"},
+		{name: "help defers ephemerally", spec: ixSpec{data: slashCommand("help")}, deferPrivately: true, private: true, title: "Commands (/ops help <command> for details)"},
 		{name: "refused channel defers ephemerally", spec: ixSpec{channel: otherChannel, data: logsCommand()}, deferPrivately: true, private: true},
 		{name: "unknown command defers ephemerally", spec: ixSpec{data: map[string]any{"id": "1", "name": "oldops", "type": 1}}, deferPrivately: true, private: true},
-		{name: "not found: public deferral, private answer", spec: ixSpec{data: command("incident show", option("id", discordgo.ApplicationCommandOptionInteger, 999))}, private: true, title: "No incident #999."},
-		{name: "usage error: public deferral, private answer", spec: ixSpec{data: command("logs", option("service", discordgo.ApplicationCommandOptionString, "orders-service"), option("tail", discordgo.ApplicationCommandOptionInteger, 5000))}, private: true, title: "tail: 5000 is outside 1..2000"},
-		{name: "public answer after an ephemeral deferral", spec: ixSpec{data: command("incident list")}, cfg: func(c *InboundConfig) { c.EphemeralCommands = []string{"incident list"} }, deferPrivately: true, title: "2 open incidents"},
+		{name: "not found: public deferral, private answer", spec: ixSpec{data: slashCommand("incident show", option("id", discordgo.ApplicationCommandOptionInteger, 999))}, private: true, title: "No incident #999."},
+		{name: "usage error: public deferral, private answer", spec: ixSpec{data: slashCommand("logs", option("service", discordgo.ApplicationCommandOptionString, "orders-service"), option("tail", discordgo.ApplicationCommandOptionInteger, 5000))}, private: true, title: "tail: 5000 is outside 1..2000"},
+		{name: "public answer after an ephemeral deferral", spec: ixSpec{data: slashCommand("incident list")}, cfg: func(c *InboundConfig) { c.EphemeralCommands = []string{"incident list"} }, deferPrivately: true, title: "2 open incidents"},
 	}
 	for _, tc := range cases {
 		for _, mode := range []string{"http", "gateway"} {
@@ -627,7 +629,7 @@ func TestCommandInThread(t *testing.T) {
 // A 2,000-line answer goes as a file on the edit (multipart).
 func TestLongAnswerAttached(t *testing.T) {
 	h := newHarness(t, nil)
-	ix := h.newInteraction(ixSpec{typ: discordgo.InteractionApplicationCommand, data: command("logs",
+	ix := h.newInteraction(ixSpec{typ: discordgo.InteractionApplicationCommand, data: slashCommand("logs",
 		option("service", discordgo.ApplicationCommandOptionString, "orders-service"),
 		option("tail", discordgo.ApplicationCommandOptionInteger, 2000))})
 	h.postHTTP(ix)
@@ -654,16 +656,16 @@ func TestAutocomplete(t *testing.T) {
 		asked  bool
 		maxLen int
 	}{
-		{name: "prefix", spec: ixSpec{data: command("logs", focusedOption("service", "or"))}, want: []string{"orders-service", "orchestrator-service"}, asked: true},
-		{name: "case-insensitive prefix", spec: ixSpec{data: command("logs", focusedOption("service", "AUTH"))}, want: []string{"auth-service"}, asked: true},
-		{name: "at most 25", spec: ixSpec{data: command("logs", focusedOption("service", ""))}, asked: true, maxLen: 25},
-		{name: "argument without a source", spec: ixSpec{data: command("logs", focusedOption("container", "a"))}, want: []string{}},
-		{name: "channel not allowed", spec: ixSpec{channel: otherChannel, data: command("logs", focusedOption("service", "or"))}, want: []string{}},
-		{name: "no completer", spec: ixSpec{data: command("logs", focusedOption("service", "or"))}, cfg: func(c *InboundConfig) { c.Completer = nil }, want: []string{}},
-		{name: "completer fails", spec: ixSpec{data: command("logs", focusedOption("service", "or"))}, cfg: func(c *InboundConfig) {
+		{name: "prefix", spec: ixSpec{data: slashCommand("logs", focusedOption("service", "or"))}, want: []string{"orders-service", "orchestrator-service"}, asked: true},
+		{name: "case-insensitive prefix", spec: ixSpec{data: slashCommand("logs", focusedOption("service", "AUTH"))}, want: []string{"auth-service"}, asked: true},
+		{name: "at most 25", spec: ixSpec{data: slashCommand("logs", focusedOption("service", ""))}, asked: true, maxLen: 25},
+		{name: "argument without a source", spec: ixSpec{data: slashCommand("logs", focusedOption("container", "a"))}, want: []string{}},
+		{name: "channel not allowed", spec: ixSpec{channel: otherChannel, data: slashCommand("logs", focusedOption("service", "or"))}, want: []string{}},
+		{name: "no completer", spec: ixSpec{data: slashCommand("logs", focusedOption("service", "or"))}, cfg: func(c *InboundConfig) { c.Completer = nil }, want: []string{}},
+		{name: "completer fails", spec: ixSpec{data: slashCommand("logs", focusedOption("service", "or"))}, cfg: func(c *InboundConfig) {
 			c.Completer = CompleterFunc(func(context.Context, string, string) ([]string, error) { return nil, fmt.Errorf("cluster unreachable") })
 		}, want: []string{}},
-		{name: "in a thread", spec: ixSpec{channel: testThread, parent: testChannel, data: command("logs", focusedOption("service", "gate"))}, want: []string{"gateway"}, asked: true},
+		{name: "in a thread", spec: ixSpec{channel: testThread, parent: testChannel, data: slashCommand("logs", focusedOption("service", "gate"))}, want: []string{"gateway"}, asked: true},
 	}
 	for _, tc := range cases {
 		for _, mode := range []string{"http", "gateway"} {

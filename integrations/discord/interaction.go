@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/bakewise/chatops/bot"
 )
 
 // Bounds on what an interaction may carry into a command.
@@ -216,7 +217,7 @@ func focused(leaves []*discordgo.ApplicationCommandInteractionDataOption) (name,
 
 // fileBase names a command's attachments: its words and positional
 // arguments ("logs orders-service" → "logs-orders-service").
-func fileBase(router *bot.Router, cmd bot.Command) string {
+func fileBase(router Router, cmd bot.Command) string {
 	words := strings.Fields(cmd.Text)
 	parts := words
 	if spec, _ := router.Lookup(words); spec != nil {

@@ -8,17 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/commands"
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/policy"
-	"github.com/bwmarrin/discordgo"
 )
 
 // The whole command table, help included, registers within Discord's
 // limits: checked here and by the stand-in, which answers as Discord does.
 func TestRegisterRealTable(t *testing.T) {
-	router := newRouter(t, commands.Table(commands.Deps{}))
+	router := newRouter(t, commands.Table(commands.Deps{}, nil))
 	cmds := Commands(router.Root(), router.Specs())
 	if err := CheckCommands(cmds); err != nil {
 		t.Fatalf("the command table breaks Discord's limits:\n%v", err)

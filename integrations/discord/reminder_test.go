@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
 )
 
 // A reminder reply pages its escalation level's role and only it; once
@@ -24,7 +25,7 @@ func TestReminderReplyPagesItsLevel(t *testing.T) {
 	dst := dest(testRole)
 	dst.Escalation = []string{testRole, leads}
 
-	m := bot.ReplyMessage(d, dst, []bot.Event{second})
+	m := outbox.ReplyMessage(d, dst, []bot.Event{second})
 	if m.Mention != leads {
 		t.Fatalf("second reminder pages %q, want the leads role", m.Mention)
 	}
@@ -32,13 +33,13 @@ func TestReminderReplyPagesItsLevel(t *testing.T) {
 	checkLimits(t, req.CreateMessage)
 	checkMentions(t, req.CreateMessage, leads)
 	checkGolden(t, "reply-reminder-level-2", req)
-	if got := bot.ReplyMessage(d, dst, []bot.Event{first}).Mention; got != testRole {
+	if got := outbox.ReplyMessage(d, dst, []bot.Event{first}).Mention; got != testRole {
 		t.Errorf("first reminder pages %q, want the on-call role", got)
 	}
 
 	at := second.At.Add(time.Minute)
 	d.AckedAt, d.AckedBy = &at, "carol"
-	acked := replyRequests(bot.ReplyMessage(d, dst, []bot.Event{second}))
+	acked := replyRequests(outbox.ReplyMessage(d, dst, []bot.Event{second}))
 	checkMentions(t, acked.CreateMessage, "")
 
 	if r := renderReply(bot.Message{Title: "x", Mention: "@here"}); len(r.problems) != 1 || len(r.mentions.Roles) != 0 {

@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
-	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/incident"
+	"github.com/bakewise/chatops/bot/outbox"
+	"github.com/bakewise/chatops/integrations/alertmanager"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current rendering")
@@ -61,7 +64,7 @@ func loadGroup(t *testing.T, name string) bot.AlertGroup {
 // preview applies groups to one incident, each at the time it describes.
 func preview(t *testing.T, groups ...bot.AlertGroup) bot.IncidentDetail {
 	t.Helper()
-	return bot.Preview(testClassifier(t), groups...)
+	return incident.Preview(testClassifier(t), groups...)
 }
 
 var (
@@ -131,7 +134,7 @@ func TestGoldens(t *testing.T) {
 	for _, f := range fixtures {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		d := preview(t, loadGroup(t, name))
-		cases = append(cases, goldenCase{"root-" + name, bot.RootMessage(d, dest("")), true})
+		cases = append(cases, goldenCase{"root-" + name, outbox.RootMessage(d, dest("")), true})
 	}
 
 	down := preview(t, loadGroup(t, "service-down-firing"), loadGroup(t, "service-down-resolved"))
@@ -140,13 +143,13 @@ func TestGoldens(t *testing.T) {
 	memoryFirst := preview(t, loadGroup(t, "high-memory-two-pods"))
 	storm := preview(t, stormGroup(300))
 	cases = append(cases,
-		goldenCase{"root-service-down-firing-then-resolved", bot.RootMessage(down, dest(testRole)), true},
-		goldenCase{"reply-service-down-resolved", bot.ReplyMessage(down, dest(testRole), down.Timeline[len(downOpen.Timeline):]), false},
-		goldenCase{"root-high-memory-then-one-resolved", bot.RootMessage(memory, dest("")), true},
-		goldenCase{"reply-high-memory-one-resolved", bot.ReplyMessage(memory, dest(""), memory.Timeline[len(memoryFirst.Timeline):]), false},
-		goldenCase{"reply-storm-opened", bot.ReplyMessage(storm, dest(testRole), storm.Timeline), false},
-		goldenCase{"root-storm-300-alerts", bot.RootMessage(storm, dest(testRole)), true},
-		goldenCase{"root-p1-mention", bot.RootMessage(downOpen, dest(testRole)), true},
+		goldenCase{"root-service-down-firing-then-resolved", outbox.RootMessage(down, dest(testRole)), true},
+		goldenCase{"reply-service-down-resolved", outbox.ReplyMessage(down, dest(testRole), down.Timeline[len(downOpen.Timeline):]), false},
+		goldenCase{"root-high-memory-then-one-resolved", outbox.RootMessage(memory, dest("")), true},
+		goldenCase{"reply-high-memory-one-resolved", outbox.ReplyMessage(memory, dest(""), memory.Timeline[len(memoryFirst.Timeline):]), false},
+		goldenCase{"reply-storm-opened", outbox.ReplyMessage(storm, dest(testRole), storm.Timeline), false},
+		goldenCase{"root-storm-300-alerts", outbox.RootMessage(storm, dest(testRole)), true},
+		goldenCase{"root-p1-mention", outbox.RootMessage(downOpen, dest(testRole)), true},
 	)
 
 	for _, tc := range cases {
@@ -294,7 +297,7 @@ func shownAndLeftOut(t *testing.T, desc string) (shown, left int) {
 
 func TestStormSummarised(t *testing.T) {
 	d := preview(t, stormGroup(300))
-	m := bot.RootMessage(d, dest(testRole))
+	m := outbox.RootMessage(d, dest(testRole))
 	req := rootRequests(m)
 	checkLimits(t, req.CreateMessage)
 	shown, left := shownAndLeftOut(t, req.CreateMessage.Embeds[0].Description)

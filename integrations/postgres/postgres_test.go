@@ -2,10 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,77 +10,10 @@ import (
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/storetest"
 	"github.com/bakewise/chatops/integrations/postgres"
-	"github.com/jackc/pgx/v5"
+	"github.com/bakewise/chatops/integrations/sqlstore/sqlstoretest"
 )
 
-// adminURL reaches the machine's PostgreSQL; CI starts it. A missing server
-// fails the tests: it never skips them.
-func adminURL() string {
-	if v := os.Getenv("CHATOPS_TEST_PG_URL"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// freshDB creates an empty database for one test and drops it afterwards.
-func freshDB(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, adminURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is required (set CHATOPS_TEST_PG_URL): %v", err)
-	}
-	defer admin.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "chatops_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), adminURL())
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-func open(t *testing.T) storetest.Backend {
-	dbURL := freshDB(t)
-	s, err := postgres.Open(context.Background(), postgres.Config{URL: dbURL, MaxConns: 8}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	// A connection of its own, as an attacker with the owner's rights
-	// would have: nothing it does passes through the store.
-	raw, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close(context.Background()) })
-	return storetest.Backend{
-		Store: s,
-		Exec: func(ctx context.Context, query string, args ...any) error {
-			_, err := raw.Exec(ctx, query, args...)
-			return err
-		},
-		Unguard: []string{`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`},
-	}
-}
+func open(t *testing.T) storetest.Backend { return sqlstoretest.OpenKind(t, sqlstoretest.Postgres) }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
@@ -93,7 +22,6 @@ func TestConformance(t *testing.T) {
 // TRUNCATE fires no row trigger: it has its own, and is refused too.
 func TestAuditLogRefusesTruncate(t *testing.T) {
 	b := open(t)
-	defer b.Store.Close()
 	ctx := context.Background()
 	err := b.Store.InTx(ctx, func(tx bot.Tx) error {
 		return tx.AppendAudit(ctx, bot.AuditRecord{At: time.Now(), Kind: bot.AuditCommand, Action: "health", Outcome: "allowed"})
@@ -113,7 +41,7 @@ func TestAuditLogRefusesTruncate(t *testing.T) {
 // Replicas starting together all migrate; the session lock makes them take
 // turns and exactly one applies each migration.
 func TestConcurrentMigrations(t *testing.T) {
-	dbURL := freshDB(t)
+	dbURL := sqlstoretest.PostgresDatabase(t)
 	const replicas = 4
 	var wg sync.WaitGroup
 	applied := make(chan int, replicas)
@@ -142,7 +70,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 	// Each migration was applied exactly once: as many as one replica
 	// alone applies to a fresh database.
-	alone, err := postgres.Open(context.Background(), postgres.Config{URL: freshDB(t)}, nil)
+	alone, err := postgres.Open(context.Background(), postgres.Config{URL: sqlstoretest.PostgresDatabase(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

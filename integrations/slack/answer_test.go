@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
 	"github.com/bakewise/chatops/policy"
 )
@@ -53,7 +54,7 @@ func (c captured) Respond(_ context.Context, a bot.Answer) error { c.answers <- 
 // routerAnswer is the router's answer to text typed in an allowed channel.
 func routerAnswer(t *testing.T, text string) bot.Answer {
 	t.Helper()
-	r, err := bot.NewRouter(goldenSpecs(), bot.RouterConfig{Root: "ops", Channels: []string{"C0INCIDENTS"}}, zap.NewNop(), nil)
+	r, err := command.NewRouter(goldenSpecs(), command.Config{Root: "ops", Channels: []string{"C0INCIDENTS"}}, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

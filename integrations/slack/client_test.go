@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
 )
 
@@ -44,7 +45,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{srv: srv, c: c, reg: reg, logs: logs}
-	f.message = bot.RootMessage(preview(t, loadGroup(t, "service-down-firing.json")), testDest)
+	f.message = outbox.RootMessage(preview(t, loadGroup(t, "service-down-firing.json")), testDest)
 	t.Cleanup(func() {
 		for _, e := range logs.All() {
 			if strings.Contains(e.Message, testToken) || strings.Contains(fmtFields(e.ContextMap()), testToken) {
@@ -98,7 +99,7 @@ func TestPostEditReply(t *testing.T) {
 		t.Fatalf("ref = %+v", ref)
 	}
 
-	resolved := bot.RootMessage(preview(t, loadGroup(t, "service-down-firing.json"), loadGroup(t, "service-down-resolved.json")), testDest)
+	resolved := outbox.RootMessage(preview(t, loadGroup(t, "service-down-firing.json"), loadGroup(t, "service-down-resolved.json")), testDest)
 	if err := f.c.EditRoot(ctx, ref, resolved); err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +477,7 @@ func TestStandinAcceptsEveryRendering(t *testing.T) {
 	f := newFixture(t, fast)
 	ctx := context.Background()
 	for name, m := range map[string]bot.Message{
-		"300 alerts": bot.RootMessage(preview(t, stormGroup(300)), testDest),
+		"300 alerts": outbox.RootMessage(preview(t, stormGroup(300)), testDest),
 		"overlong":   overlongMessage(),
 	} {
 		ref, err := f.c.PostRoot(ctx, "C1", m)

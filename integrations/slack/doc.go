@@ -16,7 +16,7 @@
 // An HTTP request is read once, within 64 KiB, and its v0 signature,
 // its 5-minute timestamp window and the replay guard are checked before a
 // byte of it is parsed; any failure is a 401 with no detail. Every command
-// is acknowledged at once and run by the bot.Router in its own goroutine;
+// is acknowledged at once and run by the command router (bot/command) in its own goroutine;
 // its answer (answer.go) goes through the response_url or, for a mention,
 // into the mention's thread, with long output as a file. Inbound never
 // parses arguments (the router does), never runs an event twice (Slack

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/incident"
 	"github.com/bakewise/chatops/integrations/alertmanager"
 )
 
@@ -75,7 +76,7 @@ func bakeryClassifier(t *testing.T) bot.Classifier {
 // dated by the alerts' own times.
 func preview(t *testing.T, groups ...bot.AlertGroup) bot.IncidentDetail {
 	t.Helper()
-	return bot.Preview(bakeryClassifier(t), groups...)
+	return incident.Preview(bakeryClassifier(t), groups...)
 }
 
 // stormGroup is a firing group of n HighMemoryUsage alerts, one per pod.

@@ -87,7 +87,7 @@ func redacted(s string) string {
 // in its own goroutine, under a context that Shutdown ends.
 type Inbound struct {
 	cfg    InboundConfig
-	router *bot.Router
+	router Router
 	guard  bot.ReplayGuard
 	client *Client
 	log    *zap.Logger
@@ -102,10 +102,18 @@ type Inbound struct {
 	learnedAt time.Time
 }
 
+// Router is the command router as the inbound side uses it (bot/command).
+type Router interface {
+	// Root is the command root people type, without the slash.
+	Root() string
+	// Handle runs cmd and answers through resp.
+	Handle(ctx context.Context, cmd bot.Command, resp bot.Responder)
+}
+
 // NewInbound returns the inbound side over router, refusing replays
 // through guard (the store's, shared by the replicas) and answering
 // through client. When cfg.BotUserID is empty it starts learning it.
-func NewInbound(cfg InboundConfig, router *bot.Router, guard bot.ReplayGuard, client *Client, log *zap.Logger) *Inbound {
+func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client *Client, log *zap.Logger) *Inbound {
 	if log == nil {
 		log = zap.NewNop()
 	}

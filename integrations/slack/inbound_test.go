@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/command"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
 	"github.com/bakewise/chatops/policy"
 )
@@ -108,7 +109,7 @@ func newInbound(t *testing.T, opts ...fixtureOption) *inboundFixture {
 		t.Fatal(err)
 	}
 	c := &calls{}
-	router, err := bot.NewRouter(testSpecs(c), bot.RouterConfig{Root: "ops", Channels: []string{testChannel}}, log, nil)
+	router, err := command.NewRouter(testSpecs(c), command.Config{Root: "ops", Channels: []string{testChannel}}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
 )
 
 // reminderDetail is a P1 incident reminded twice, with ids as the store
@@ -33,21 +34,21 @@ func TestReminderReplyPagesItsLevel(t *testing.T) {
 	dest := testDest
 	dest.Mention, dest.Escalation = "S0ONCALL", []string{"S0ONCALL", "S0LEADS"}
 
-	m := bot.ReplyMessage(d, dest, []bot.Event{second})
+	m := outbox.ReplyMessage(d, dest, []bot.Event{second})
 	req := sentReply(t, m)
 	checkLimits(t, req)
 	checkGolden(t, "reply-reminder-level-2", golden(t, req))
 	if got := pings(t, req); strings.Join(got, ",") != "<!subteam^S0LEADS>,<!subteam^S0LEADS>" {
 		t.Errorf("second reminder pings %v, want the leads group in the text and the blocks", got)
 	}
-	if got := bot.ReplyMessage(d, dest, []bot.Event{first}).Mention; got != "S0ONCALL" {
+	if got := outbox.ReplyMessage(d, dest, []bot.Event{first}).Mention; got != "S0ONCALL" {
 		t.Errorf("first reminder pages %q, want the on-call group", got)
 	}
 
 	acked := d
 	at := second.At.Add(time.Minute)
 	acked.AckedAt, acked.AckedBy = &at, "carol"
-	if got := pings(t, sentReply(t, bot.ReplyMessage(acked, dest, []bot.Event{second}))); len(got) != 0 {
+	if got := pings(t, sentReply(t, outbox.ReplyMessage(acked, dest, []bot.Event{second}))); len(got) != 0 {
 		t.Errorf("a reminder shown after the ack pings %v", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/outbox"
 )
 
 func TestGoldenFixtureRoots(t *testing.T) {
@@ -23,7 +24,7 @@ func TestGoldenFixtureRoots(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := preview(t, loadGroup(t, name+".json"))
-			req := sentRoot(t, bot.RootMessage(d, testDest))
+			req := sentRoot(t, outbox.RootMessage(d, testDest))
 			checkLimits(t, req)
 			checkGolden(t, "root-"+name, golden(t, req))
 		})
@@ -41,26 +42,26 @@ func TestGoldenSequences(t *testing.T) {
 		req  func(t *testing.T) request
 	}{
 		{"root-service-down-then-resolved", func(t *testing.T) request {
-			return sentRoot(t, bot.RootMessage(preview(t, down, up), testDest))
+			return sentRoot(t, outbox.RootMessage(preview(t, down, up), testDest))
 		}},
 		{"reply-service-down-then-resolved", func(t *testing.T) request {
 			d := preview(t, down, up)
-			return sentReply(t, bot.ReplyMessage(d, testDest, d.Timeline))
+			return sentReply(t, outbox.ReplyMessage(d, testDest, d.Timeline))
 		}},
 		{"root-high-memory-then-one-resolved", func(t *testing.T) request {
-			return sentRoot(t, bot.RootMessage(preview(t, twoPods, oneResolved), testDest))
+			return sentRoot(t, outbox.RootMessage(preview(t, twoPods, oneResolved), testDest))
 		}},
 		{"reply-high-memory-then-one-resolved", func(t *testing.T) request {
 			d := preview(t, twoPods, oneResolved)
-			return sentReply(t, bot.ReplyMessage(d, testDest, d.Timeline))
+			return sentReply(t, outbox.ReplyMessage(d, testDest, d.Timeline))
 		}},
 		{"root-300-alerts", func(t *testing.T) request {
-			return sentRoot(t, bot.RootMessage(preview(t, stormGroup(300)), testDest))
+			return sentRoot(t, outbox.RootMessage(preview(t, stormGroup(300)), testDest))
 		}},
 		{"root-p1-mention", func(t *testing.T) request {
 			dest := testDest
 			dest.Mention = "S0ONCALL"
-			m := bot.RootMessage(preview(t, down), dest)
+			m := outbox.RootMessage(preview(t, down), dest)
 			if m.Severity != bot.P1 || m.Mention == "" {
 				t.Fatalf("want a P1 root with a mention, got %s mention %q", m.Severity, m.Mention)
 			}
@@ -77,7 +78,7 @@ func TestGoldenSequences(t *testing.T) {
 }
 
 func TestRootCarriesMarker(t *testing.T) {
-	m := bot.RootMessage(preview(t, loadGroup(t, "service-down-firing.json")), testDest)
+	m := outbox.RootMessage(preview(t, loadGroup(t, "service-down-firing.json")), testDest)
 	req := sentRoot(t, m)
 	var md struct {
 		EventType    string         `json:"event_type"`
@@ -97,7 +98,7 @@ func TestRootCarriesMarker(t *testing.T) {
 func TestMentionOnlyAtTheStart(t *testing.T) {
 	dest := testDest
 	dest.Mention = "S0ONCALL"
-	m := bot.RootMessage(preview(t, loadGroup(t, "service-down-firing.json")), dest)
+	m := outbox.RootMessage(preview(t, loadGroup(t, "service-down-firing.json")), dest)
 	req := sentRoot(t, m)
 	if !strings.HasPrefix(req.Form["text"], "<!subteam^S0ONCALL> ") {
 		t.Errorf("text does not start with the mention: %q", req.Form["text"])
@@ -126,8 +127,8 @@ func TestAlertTextCannotPing(t *testing.T) {
 	d := preview(t, g)
 
 	for name, req := range map[string]request{
-		"root":  sentRoot(t, bot.RootMessage(d, testDest)),
-		"reply": sentReply(t, bot.ReplyMessage(d, testDest, append(d.Timeline, bot.Event{Kind: bot.EventAlertFiring, Detail: hostile}))),
+		"root":  sentRoot(t, outbox.RootMessage(d, testDest)),
+		"reply": sentReply(t, outbox.ReplyMessage(d, testDest, append(d.Timeline, bot.Event{Kind: bot.EventAlertFiring, Detail: hostile}))),
 	} {
 		if got := pings(t, req); len(got) != 0 {
 			t.Errorf("%s: alert text became %v", name, got)
@@ -144,7 +145,7 @@ func TestAlertTextCannotPing(t *testing.T) {
 // they left out.
 func TestStormWithinLimits(t *testing.T) {
 	t.Run("300 alerts through the engine", func(t *testing.T) {
-		m := bot.RootMessage(preview(t, stormGroup(300)), testDest)
+		m := outbox.RootMessage(preview(t, stormGroup(300)), testDest)
 		req := sentRoot(t, m)
 		checkLimits(t, req)
 		if !strings.Contains(req.Form["attachments"], "…and 290 more alerts") {

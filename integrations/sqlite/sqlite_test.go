@@ -2,40 +2,16 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 
 	"github.com/bakewise/chatops/bot/storetest"
 	"github.com/bakewise/chatops/integrations/sqlite"
+	"github.com/bakewise/chatops/integrations/sqlstore/sqlstoretest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		path := filepath.Join(t.TempDir(), "chatops.db")
-		s, err := sqlite.Open(context.Background(), path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		// The file opened a second time, behind the store's back, as
-		// anyone who can write it could.
-		raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { raw.Close() })
-		return storetest.Backend{
-			Store: s,
-			Exec: func(ctx context.Context, query string, args ...any) error {
-				_, err := raw.ExecContext(ctx, query, args...)
-				return err
-			},
-			Unguard: []string{`DROP TRIGGER audit_log_no_update`, `DROP TRIGGER audit_log_no_delete`},
-		}
-	})
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return sqlstoretest.OpenKind(t, sqlstoretest.SQLite) })
 }
 
 func TestReadyBeforeMigrate(t *testing.T) {

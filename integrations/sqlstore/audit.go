@@ -60,6 +60,12 @@ func (t *tx) AppendAudit(ctx context.Context, recs ...bot.AuditRecord) error {
 	return nil
 }
 
+// AppendAudit appends rows to the audit chain in a transaction of their
+// own.
+func (s *Store) AppendAudit(ctx context.Context, recs ...bot.AuditRecord) error {
+	return s.ApprovalTx(ctx, func(tx bot.ApprovalTx) error { return tx.AppendAudit(ctx, recs...) })
+}
+
 // AuditRecords streams the audit rows at or after since (zero: all) in
 // sequence order. Each page is read whole and its rows released before fn
 // sees them, so a slow consumer holds no connection or read lock.

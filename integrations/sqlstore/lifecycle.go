@@ -15,8 +15,8 @@ import (
 // to, and the links between a complete outage and its incidents.
 
 var (
-	_ bot.CorrelationTx   = (*tx)(nil)
-	_ bot.ThreadIncidents = (*Store)(nil)
+	_ bot.CorrelationTx = (*tx)(nil)
+	_ bot.Store         = (*Store)(nil)
 )
 
 // threads_by_thread covers it. Several destinations may share a channel

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/commands"
+
 	"go.uber.org/zap/zaptest"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -72,7 +74,7 @@ func TestOperate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var op bot.Operator = cluster
+	var op commands.Cluster = cluster
 
 	t.Run("scale through the scale subresource", func(t *testing.T) {
 		settle(t, admin, service)

@@ -28,6 +28,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bakewise/chatops/bot/access"
+	"github.com/bakewise/chatops/bot/approval"
+	"github.com/bakewise/chatops/bot/command"
+
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
@@ -211,8 +215,8 @@ func (c *noopCards) PostCard(context.Context, string, string, bot.Message) (bot.
 func (c *noopCards) EditCard(context.Context, bot.ThreadRef, bot.Message) error { return nil }
 
 type rig struct {
-	ap     *bot.Approvals
-	router *bot.Router
+	ap     *approval.Service
+	router *command.Router
 	runs   atomic.Int64
 }
 
@@ -224,10 +228,9 @@ func newRig(s bot.Store) (*rig, error) {
 	for i := range 100 {
 		users[fmt.Sprintf("slack:U%03d", i)] = policy.Admin
 	}
-	roles := &bot.Roles{Access: policy.Access{Default: policy.Viewer, Users: users}}
+	roles := access.New(policy.Access{Default: policy.Viewer, Users: users}, nil)
 	rule := policy.DefaultRule
 	rule.MaxRequestsPerHour = 1 << 30
-	r.ap = bot.NewApprovals(s, roles, bot.ApprovalsConfig{Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": &noopCards{}}}, zap.NewNop(), nil)
 	spec := bot.CommandSpec{
 		Name: "restart", Summary: "restart", Role: policy.Admin, Destructive: true,
 		Args: []bot.Arg{{Name: "service", Positional: true, Required: true}},
@@ -239,15 +242,16 @@ func newRig(s bot.Store) (*rig, error) {
 			return "restarted", nil
 		},
 	}
-	var err error
-	r.router, err = bot.NewRouter([]bot.CommandSpec{spec}, bot.RouterConfig{Root: "ops", Channels: []string{"C0OPS"}, Authorize: roles.Authorize,
-		Audit: func(ctx context.Context, rec bot.AuditRecord) error {
-			return s.ApprovalTx(ctx, func(tx bot.ApprovalTx) error { return tx.AppendAudit(ctx, rec) })
-		}}, zap.NewNop(), nil)
+	planner, err := command.NewTable("ops", []bot.CommandSpec{spec})
 	if err != nil {
 		return nil, err
 	}
-	r.ap.Attach(r.router)
+	r.ap = approval.New(s, roles, planner, approval.Config{Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": &noopCards{}}}, zap.NewNop(), nil)
+	r.router, err = command.NewRouter([]bot.CommandSpec{spec}, command.Config{Root: "ops", Channels: []string{"C0OPS"},
+		Roles: roles, Audit: s, Actions: r.ap}, zap.NewNop(), nil)
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

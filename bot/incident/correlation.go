@@ -1,0 +1,553 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+
+	"go.uber.org/zap"
+)
+
+// Correlation defaults: the operations guide's "complete outage" is several
+// services failing at once, not one service failing several ways.
+const (
+	DefaultCorrelationMinServices = 3
+	DefaultCorrelationWindow      = 5 * time.Minute
+)
+
+// The correlation runs in the background, never on a webhook's path: a
+// committed notification only signals it. Bounds of the loop and of one
+// pass:
+const (
+	// correlationGap is the least time between two signalled passes: a
+	// storm of critical notifications costs one pass per gap, not one per
+	// webhook.
+	correlationGap = 250 * time.Millisecond
+	// correlationSafetyInterval runs a full pass with no signal, so that
+	// what a lost signal (a crash between a commit and its pass), another
+	// replica or the bounded look left undone is done within it.
+	correlationSafetyInterval = 30 * time.Second
+	// correlationTimeout bounds one pass, its lock wait included.
+	correlationTimeout = 5 * time.Second
+	// maxCorrelationAlerts bounds the critical alerts a pass reads to name
+	// the failing services and, with an outage open, to look for
+	// incidents to link (newest first; a real outage shows its services
+	// long before this many).
+	maxCorrelationAlerts = 2000
+	// maxOutageSummary bounds the outage's summary, which lists the
+	// failing services.
+	maxOutageSummary = 800
+	// maxLinksPerPass bounds the incidents one pass links. Each stays
+	// locked until the pass commits, and a webhook for it waits that long;
+	// a pass that reaches the bound asks for another.
+	maxLinksPerPass = 100
+)
+
+// CorrelationConfig says when critical alerts on several services make one
+// P0 "complete outage" incident. Zero means off: the configuration turns it
+// on by default.
+type CorrelationConfig struct {
+	Enabled bool
+	// MinServices distinct services (the alerts' service label) with
+	// firing P0/P1 alerts that started within Window open the outage.
+	MinServices int
+	Window      time.Duration
+}
+
+func (c CorrelationConfig) withDefaults() CorrelationConfig {
+	if c.MinServices <= 0 {
+		c.MinServices = DefaultCorrelationMinServices
+	}
+	if c.Window <= 0 {
+		c.Window = DefaultCorrelationWindow
+	}
+	return c
+}
+
+var errNoCorrelation = errors.New("the store cannot correlate incidents")
+
+// correlationSignals wake the background pass. The wake-up coalesces:
+// any number of signals before a pass make one pass.
+type correlationSignals struct {
+	wake chan struct{}
+	// full: the next pass must not trust the bounded look (a pass left
+	// incidents to link, or a full pass failed).
+	full atomic.Bool
+}
+
+func newCorrelationSignals() *correlationSignals {
+	return &correlationSignals{wake: make(chan struct{}, 1)}
+}
+
+// signal never blocks: a wake-up already pending covers this one.
+func (c *correlationSignals) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// afterIngest tells the background correlation about a committed
+// notification: critical firing alerts may make (or join) an outage, and
+// a resolved incident may end one. It never blocks and never fails the
+// notification: the correlation's cost is kept off the webhook's path.
+func (e *Engine) afterIngest(g bot.AlertGroup, ch change) {
+	if !e.cfg.Correlation.Enabled || (g.Receiver == bot.OutageReceiver && g.GroupKey == bot.OutageGroupKey) {
+		return
+	}
+	critical := false
+	for _, a := range g.Alerts {
+		critical = critical || (a.Status == bot.AlertFiring && a.Severity <= bot.P1)
+	}
+	resolved := false
+	for _, ev := range ch.events {
+		resolved = resolved || ev.Kind == bot.EventResolved
+	}
+	if critical || (resolved && ch.incident.Status == bot.IncidentResolved) {
+		e.corr.signal()
+	}
+}
+
+// afterResolve tells the background correlation that an incident resolved:
+// it may have been an outage's last open part. The pass finds it from the
+// outage's counts, and runs later under its own context.
+func (e *Engine) afterResolve(context.Context, int64) {
+	if !e.cfg.Correlation.Enabled {
+		return
+	}
+	e.corr.signal()
+}
+
+// RunCorrelation runs correlation passes until ctx ends: a full one at
+// once (for what committed before a restart), then one at most every
+// correlationGap while committed notifications signal, and a full one
+// every correlationSafetyInterval regardless. A failed pass is logged and
+// the next one tries again. With the correlation off it returns at once.
+func (e *Engine) RunCorrelation(ctx context.Context) error {
+	if !e.cfg.Correlation.Enabled {
+		return nil
+	}
+	safety := time.NewTicker(correlationSafetyInterval)
+	defer safety.Stop()
+	full := true
+	for {
+		pctx, cancel := context.WithTimeout(ctx, correlationTimeout)
+		err := e.correlate(pctx, full)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("correlation pass failed; the next pass tries again", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(correlationGap):
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.corr.wake:
+			full = false
+		case <-safety.C:
+			full = true
+		}
+	}
+}
+
+// passResult is what a pass did, for the metrics, logs and wake-ups after
+// its commit.
+type passResult struct {
+	outage      bot.Incident
+	transitions []bot.EventKind
+	linked      int
+	enqueued    bool
+	// more: the pass linked as many incidents as it may; others may wait.
+	more bool
+}
+
+// Correlate runs one correlation pass, in one transaction: it opens the
+// outage incident when critical alerts touch enough services within the
+// window, links to the open outage every critical incident that joins
+// while it lasts, and resolves it once none of them is open. It first
+// looks without a lock or a write; only when there is something to do
+// does it take the outage's group lock, look again and act, so passes on
+// several replicas at once open exactly one outage. It is the pass the
+// background loop runs when signalled; tests and tools may call it.
+func (e *Engine) Correlate(ctx context.Context) error {
+	return e.correlate(ctx, false)
+}
+
+// correlate is one pass; full skips the bounded look when an outage is
+// open (the loop's first pass and its safety passes): it links whatever
+// critical incident the look, reading only the newest alerts, would miss.
+func (e *Engine) correlate(ctx context.Context, full bool) error {
+	if !e.cfg.Correlation.Enabled {
+		return nil
+	}
+	cfg := e.cfg.Correlation.withDefaults()
+	now := e.cfg.Now().UTC()
+	full = e.corr.full.Swap(false) || full
+	var res passResult
+	err := e.store.InTx(ctx, func(tx bot.Tx) error {
+		res = passResult{}
+		ct, ok := tx.(bot.CorrelationTx)
+		if !ok {
+			return errNoCorrelation
+		}
+		work, err := e.outageWork(ctx, ct, cfg, now, full)
+		if err != nil || !work {
+			return err
+		}
+		if err := tx.LockGroup(ctx, bot.OutageReceiver, bot.OutageGroupKey); err != nil {
+			return fmt.Errorf("lock the outage: %w", err)
+		}
+		res, err = e.correlateLocked(ctx, ct, cfg, now)
+		return err
+	})
+	if err != nil {
+		// Not signalled: a store in trouble is not hammered every gap. The
+		// next signal or safety pass does what this one could not.
+		if full {
+			e.corr.full.Store(true)
+		}
+		return err
+	}
+	for _, k := range res.transitions {
+		e.metrics.incidents.WithLabelValues(string(k)).Inc()
+		switch k {
+		case bot.EventOpened, bot.EventReopened:
+			e.log.Warn("complete outage", zap.Int64("incident", res.outage.ID), zap.String("title", res.outage.Title),
+				zap.Int("linked", res.linked))
+		case bot.EventResolved:
+			e.metrics.lifecycle.observe(&res.outage, bot.EventResolved)
+			e.log.Info("complete outage resolved", zap.Int64("incident", res.outage.ID))
+		}
+	}
+	if res.more {
+		e.log.Info("correlation: more incidents to link than one pass takes; the next pass links the rest",
+			zap.Int64("outage", res.outage.ID))
+		e.corr.full.Store(true)
+		e.corr.signal()
+	}
+	if res.enqueued {
+		e.notify()
+	}
+	return nil
+}
+
+// outageWork looks, without a lock or a write, whether a pass has anything
+// to do: with no outage open, whether enough services fail; with one open
+// (unless locking anyway), whether a linked incident changed status behind
+// the outage's counts (a resolution, a reopening), or the newest critical
+// alerts show an incident not linked yet or a service not in its title.
+// Reading only the newest alerts keeps the look cheap in a storm; the full
+// passes catch the rest.
+func (e *Engine) outageWork(ctx context.Context, ct bot.CorrelationTx, cfg CorrelationConfig, now time.Time, lock bool) (bool, error) {
+	latest, err := ct.LatestIncident(ctx, bot.OutageReceiver, bot.OutageGroupKey)
+	if err != nil {
+		return false, fmt.Errorf("latest outage: %w", err)
+	}
+	if latest == nil || latest.Status != bot.IncidentOpen {
+		recent, err := ct.RecentCritical(ctx, 0, outageSince(latest, now, cfg.Window), maxCorrelationAlerts)
+		if err != nil {
+			return false, fmt.Errorf("critical alerts: %w", err)
+		}
+		return len(recent.Services) >= cfg.MinServices, nil
+	}
+	if lock {
+		return true, nil
+	}
+	open, resolved, err := ct.LinkCounts(ctx, latest.ID)
+	if err != nil {
+		return false, fmt.Errorf("outage %d: links: %w", latest.ID, err)
+	}
+	if open != latest.Firing || resolved != latest.Resolved {
+		return true, nil
+	}
+	recent, err := ct.RecentCritical(ctx, latest.ID, latest.OpenedAt.Add(-cfg.Window), maxCorrelationAlerts)
+	if err != nil {
+		return false, fmt.Errorf("outage %d: critical alerts: %w", latest.ID, err)
+	}
+	if recent.Unlinked {
+		return true, nil
+	}
+	known := outageServices(latest)
+	for _, s := range recent.Services {
+		if !known[s] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// outageSince is where a pass with no outage open starts counting: the
+// window before now, and never before the last outage resolved, so that an
+// outage someone resolved by hand is not opened again by the very alerts
+// it was made of.
+func outageSince(latest *bot.Incident, now time.Time, window time.Duration) time.Time {
+	since := now.Add(-window)
+	if latest != nil && latest.ResolvedAt != nil && latest.ResolvedAt.After(since) {
+		since = *latest.ResolvedAt
+	}
+	return since
+}
+
+// correlateLocked is the pass under the outage's group lock: it looks
+// again (another replica may have acted meanwhile), then opens, reopens,
+// extends or resolves the outage.
+func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg CorrelationConfig, now time.Time) (passResult, error) {
+	var res passResult
+	latest, err := ct.LatestIncident(ctx, bot.OutageReceiver, bot.OutageGroupKey)
+	if err != nil {
+		return res, fmt.Errorf("latest outage: %w", err)
+	}
+	if latest != nil {
+		// The row too: acks, reminders and hands write it under its row
+		// lock, not the group's, and the pass writes it back whole.
+		if latest, err = ct.LockIncident(ctx, latest.ID); err != nil {
+			return res, fmt.Errorf("lock the outage: %w", err)
+		}
+	}
+	open := latest != nil && latest.Status == bot.IncidentOpen
+	since := outageSince(latest, now, cfg.Window)
+	if open {
+		since = latest.OpenedAt.Add(-cfg.Window) // everyone who joined since it began
+	}
+	recent, err := ct.RecentCritical(ctx, 0, since, maxCorrelationAlerts)
+	if err != nil {
+		return res, fmt.Errorf("critical alerts: %w", err)
+	}
+	services := recent.Services
+	var (
+		outage bot.Incident
+		prev   *bot.Incident
+	)
+	switch {
+	case open:
+		outage, prev = *latest, latest
+	case len(services) < cfg.MinServices:
+		return res, nil
+	case latest != nil && latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) <= e.cfg.ReopenWindow:
+		// Flap control, as for any group: the same outage again.
+		outage, prev = *latest, latest
+		outage.Status, outage.ResolvedAt, outage.AckedAt, outage.AckedBy = bot.IncidentOpen, nil, nil, ""
+		outage.Reminders = 0
+	default:
+		outage = bot.Incident{
+			Receiver: bot.OutageReceiver, GroupKey: bot.OutageGroupKey, Status: bot.IncidentOpen, Severity: bot.P0,
+			GroupLabels:       map[string]string{"alertname": bot.OutageAlertName},
+			CommonLabels:      map[string]string{"alertname": bot.OutageAlertName},
+			CommonAnnotations: map[string]string{},
+			OpenedAt:          now, UpdatedAt: now,
+		}
+	}
+	var events []bot.Event
+	grew := describeOutage(&outage, services, cfg.Window)
+	switch {
+	case prev == nil:
+		outage.NextReminderAt = NextReminder(nil, &outage, e.cfg.Deadlines, now)
+		id, err := ct.CreateIncident(ctx, &outage)
+		if err != nil {
+			return res, fmt.Errorf("create the outage: %w", err)
+		}
+		outage.ID = id
+		events = append(events, bot.Event{At: now, Kind: bot.EventOpened, Detail: fmt.Sprintf("%s opened at %s: %s",
+			outage.Title, outage.Severity, outage.CommonAnnotations["summary"])})
+		res.transitions = append(res.transitions, bot.EventOpened)
+	case !open:
+		outage.NextReminderAt = NextReminder(prev, &outage, e.cfg.Deadlines, now)
+		events = append(events, bot.Event{At: now, Kind: bot.EventReopened, Detail: "fired again: " + outage.CommonAnnotations["summary"]})
+		res.transitions = append(res.transitions, bot.EventReopened)
+	}
+
+	ids, err := ct.LinkCritical(ctx, outage.ID, since, maxLinksPerPass)
+	if err != nil {
+		return res, fmt.Errorf("outage %d: link incidents: %w", outage.ID, err)
+	}
+	res.more = len(ids) == maxLinksPerPass
+	for _, id := range ids {
+		inc, err := ct.LockIncident(ctx, id)
+		if err != nil {
+			return res, fmt.Errorf("outage %d: linked incident: %w", outage.ID, err)
+		}
+		events = append(events, bot.Event{At: now, Kind: bot.EventLinked, Detail: fmt.Sprintf("linked #%d %s", inc.ID, inc.Title)})
+		if err := e.appendAndEnqueue(ctx, ct, inc, bot.Event{At: now, Kind: bot.EventLinked,
+			Detail: fmt.Sprintf("part of outage #%d (%s)", outage.ID, outage.Title)}); err != nil {
+			return res, err
+		}
+		res.enqueued = true
+	}
+
+	linked, err := ct.LinkedIncidents(ctx, outage.ID)
+	if err != nil {
+		return res, fmt.Errorf("outage %d: linked incidents: %w", outage.ID, err)
+	}
+	res.linked = len(linked)
+	counted := countLinked(&outage, linked)
+	lines, err := e.resolutionLines(ctx, ct, outage.ID, linked, now)
+	if err != nil {
+		return res, err
+	}
+	events = append(events, lines...)
+	if outage.Firing == 0 && len(linked) > 0 {
+		outage.Status, outage.ResolvedAt, outage.SeverityOverride = bot.IncidentResolved, &now, nil
+		outage.NextReminderAt = nil
+		events = append(events, bot.Event{At: now, Kind: bot.EventResolved, Detail: fmt.Sprintf("all %d linked incidents resolved", len(linked))})
+		res.transitions = append(res.transitions, bot.EventResolved)
+	}
+	res.outage = outage
+	if len(events) == 0 && !grew && !counted {
+		return res, nil
+	}
+	outage.UpdatedAt = now
+	if err := ct.UpdateIncident(ctx, &outage); err != nil {
+		return res, fmt.Errorf("outage %d: update: %w", outage.ID, err)
+	}
+	res.outage, res.enqueued = outage, true
+	return res, e.appendAndEnqueue(ctx, ct, &outage, events...)
+}
+
+// resolutionLine is the outage's line for a linked incident's resolution;
+// announced parses its start back.
+const resolutionLine = "#%d %s resolved; %d of %d linked incidents still open"
+
+// resolutionLines are the outage's lines for its linked incidents that
+// resolved since their last line (or ever), in id order; each says how
+// many of them were still open once it resolved. Whether a resolution has
+// its line is read from the timelines (a line newer than the incident's
+// newest resolved event), not remembered, so a restart, another replica or
+// a burst of resolutions that ends the outage in one pass loses none.
+// linked holds the statuses the outage's counts come from: an incident
+// whose status changed since is left to the next pass, which the counts
+// ask for.
+func (e *Engine) resolutionLines(ctx context.Context, ct bot.CorrelationTx, outageID int64, linked []bot.Incident, now time.Time) ([]bot.Event, error) {
+	resolved := map[int64]bool{}
+	for _, inc := range linked {
+		resolved[inc.ID] = inc.Status == bot.IncidentResolved
+	}
+	last, err := ct.LastResolutions(ctx, outageID)
+	if err != nil {
+		return nil, fmt.Errorf("outage %d: resolutions: %w", outageID, err)
+	}
+	if len(last) == 0 {
+		return nil, nil
+	}
+	lines, err := ct.EventsOfKind(ctx, outageID, bot.EventLinked)
+	if err != nil {
+		return nil, fmt.Errorf("outage %d: timeline: %w", outageID, err)
+	}
+	said := map[int64]int64{} // incident → its newest line's event id
+	for _, ev := range lines {
+		if id, ok := announced(ev.Detail); ok {
+			said[id] = max(said[id], ev.ID)
+		}
+	}
+	var done []bot.Incident
+	open := 0
+	for _, inc := range linked {
+		if inc.Status == bot.IncidentOpen {
+			open++
+			continue
+		}
+		if ev, ok := last[inc.ID]; ok && resolved[inc.ID] && said[inc.ID] < max(ev, 1) {
+			done = append(done, inc)
+		}
+	}
+	events := make([]bot.Event, 0, len(done))
+	for i, inc := range done {
+		events = append(events, bot.Event{At: now, Kind: bot.EventLinked,
+			Detail: fmt.Sprintf(resolutionLine, inc.ID, inc.Title, open+len(done)-1-i, len(linked))})
+	}
+	return events, nil
+}
+
+// announced returns the incident a resolution line is about.
+func announced(detail string) (int64, bool) {
+	var id int64
+	if !strings.HasPrefix(detail, "#") {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(detail, "#%d ", &id); err != nil {
+		return 0, false
+	}
+	return id, true
+}
+
+// appendAndEnqueue appends events to inc's timeline (none: only the root
+// changed) and queues the sync of its threads.
+func (e *Engine) appendAndEnqueue(ctx context.Context, tx bot.Tx, inc *bot.Incident, events ...bot.Event) error {
+	if len(events) > 0 {
+		if err := tx.AppendEvents(ctx, inc.ID, events); err != nil {
+			return fmt.Errorf("incident %d: append events: %w", inc.ID, err)
+		}
+	}
+	for _, dest := range e.cfg.Routes.Destinations(inc) {
+		job := bot.OutboxJob{IncidentID: inc.ID, Destination: dest, Priority: inc.Severity, DueAt: e.cfg.Now().UTC()}
+		if err := tx.Enqueue(ctx, job); err != nil {
+			return fmt.Errorf("incident %d: enqueue %s: %w", inc.ID, dest, err)
+		}
+	}
+	return nil
+}
+
+// describeOutage keeps the outage's title and summary in step with the
+// services seen failing (they only grow while it is open) and reports
+// whether they changed.
+func describeOutage(out *bot.Incident, failing []string, window time.Duration) bool {
+	all := outageServices(out)
+	for _, s := range failing {
+		all[s] = true
+	}
+	names := make([]string, 0, len(all))
+	for s := range all {
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	list := strings.Join(names, ", ")
+	if out.CommonAnnotations == nil {
+		out.CommonAnnotations = map[string]string{}
+	}
+	title := fmt.Sprintf("Complete outage: %d services failing", len(names))
+	if out.CommonAnnotations["services"] == list && out.Title == title {
+		return false
+	}
+	out.Title = title
+	out.CommonAnnotations["services"] = list
+	out.CommonAnnotations["summary"] = bot.Clip(fmt.Sprintf("Critical alerts on %d services within %s: %s", len(names), bot.HumanDuration(window), list), maxOutageSummary)
+	return true
+}
+
+// outageServices are the services an outage's title counts.
+func outageServices(out *bot.Incident) map[string]bool {
+	all := map[string]bool{}
+	for _, s := range strings.Split(out.CommonAnnotations["services"], ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			all[s] = true
+		}
+	}
+	return all
+}
+
+// countLinked sets the outage's counts from its linked incidents: Firing
+// counts those still open, Resolved those resolved (an outage has no alerts
+// of its own). It reports whether they changed.
+func countLinked(out *bot.Incident, linked []bot.Incident) bool {
+	open, done := 0, 0
+	for _, inc := range linked {
+		if inc.Status == bot.IncidentOpen {
+			open++
+		} else {
+			done++
+		}
+	}
+	if out.Firing == open && out.Resolved == done {
+		return false
+	}
+	out.Firing, out.Resolved = open, done
+	return true
+}

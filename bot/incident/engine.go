@@ -1,0 +1,264 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// DefaultReopenWindow is how long after resolving an incident the same group
+// firing again reopens it instead of opening a new one (flap control).
+const DefaultReopenWindow = 10 * time.Minute
+
+// Store is what the engine needs of the store: one transaction at a time.
+// The store's transactions also implement bot.CorrelationTx, which the
+// outage correlation asks for.
+type Store interface {
+	InTx(ctx context.Context, fn func(bot.Tx) error) error
+}
+
+// Notifier is told that a commit queued chat work (the outbox
+// dispatcher). Notify must not block.
+type Notifier interface {
+	Notify()
+}
+
+// Config is what the incident engine needs besides its store.
+type Config struct {
+	Classifier   bot.Classifier
+	Routes       bot.Routes
+	ReopenWindow time.Duration
+	// Deadlines are the response deadlines by severity (nil:
+	// DefaultDeadlines); the engine stores each incident's next reminder.
+	Deadlines bot.Deadlines
+	// Correlation opens one P0 outage incident when critical alerts hit
+	// several services at once (zero: off).
+	Correlation CorrelationConfig
+	// Now is the clock; nil means time.Now. Tests pass a controllable one.
+	Now func() time.Time
+	// Outbox, when set, is notified after a commit that queued chat work.
+	Outbox Notifier
+}
+
+// Engine turns alert groups into incidents, one transaction per notification.
+type Engine struct {
+	store   Store
+	cfg     Config
+	log     *zap.Logger
+	metrics engineMetrics
+	// corr carries committed notifications' news to the background
+	// correlation (RunCorrelation).
+	corr *correlationSignals
+}
+
+type engineMetrics struct {
+	alerts    *prometheus.CounterVec
+	incidents *prometheus.CounterVec
+	lifecycle lifecycleMetrics
+}
+
+// New builds an engine. Its metrics go to reg (nil: not registered).
+func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ReopenWindow <= 0 {
+		cfg.ReopenWindow = DefaultReopenWindow
+	}
+	m := engineMetrics{
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_alerts_processed_total",
+			Help: "Alerts received in notifications, by what they did: changed (a new alert or a status change), updated (details only) or unchanged (a duplicate or stale copy).",
+		}, []string{"result"}),
+		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_incident_transitions_total",
+			Help: "Incident lifecycle transitions: opened, resolved, reopened, severity_changed, acknowledged.",
+		}, []string{"transition"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.alerts, m.incidents)
+	}
+	m.lifecycle = newLifecycleMetrics(reg)
+	return &Engine{store: store, cfg: cfg, log: log, metrics: m, corr: newCorrelationSignals()}
+}
+
+// Ingest records one alert group durably. It returns only after the
+// transaction committed; an error means nothing of g was stored and the
+// sender should retry.
+func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult, error) {
+	g.Alerts = append([]bot.Alert(nil), g.Alerts...) // classified below; the caller's slice stays as it was
+	for i := range g.Alerts {
+		g.Alerts[i].Severity = e.cfg.Classifier.Classify(g.Alerts[i].Labels)
+	}
+	now := e.cfg.Now().UTC()
+	var res bot.IngestResult
+	var ch change
+	err := e.store.InTx(ctx, func(tx bot.Tx) error {
+		if err := tx.LockGroup(ctx, g.Receiver, g.GroupKey); err != nil {
+			return fmt.Errorf("lock group: %w", err)
+		}
+		latest, err := tx.LatestIncident(ctx, g.Receiver, g.GroupKey)
+		if err != nil {
+			return fmt.Errorf("latest incident: %w", err)
+		}
+		var (
+			alerts []bot.Alert
+			counts bot.AlertCounts
+		)
+		if latest != nil {
+			fps := make([]string, len(g.Alerts))
+			for i, a := range g.Alerts {
+				fps[i] = a.Fingerprint
+			}
+			if alerts, err = tx.Alerts(ctx, latest.ID, fps); err != nil {
+				return fmt.Errorf("incident %d: alerts: %w", latest.ID, err)
+			}
+			if counts, err = tx.AlertCounts(ctx, latest.ID); err != nil {
+				return fmt.Errorf("incident %d: alert counts: %w", latest.ID, err)
+			}
+		}
+		ch = reconcile(latest, alerts, counts, g, now)
+		if latest != nil && latest.Status == bot.IncidentResolved && ch.incident.Status == bot.IncidentOpen &&
+			latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) > e.cfg.ReopenWindow {
+			// Too long since it resolved: this is new trouble, with a thread of its own.
+			ch = reconcile(nil, nil, bot.AlertCounts{}, g, now)
+		}
+		ch.schedule(latest, e.cfg.Deadlines)
+		res, err = e.apply(ctx, tx, &ch)
+		return err
+	})
+	if err != nil {
+		return bot.IngestResult{}, err
+	}
+	e.observe(ch)
+	if res.Enqueued > 0 {
+		e.notify()
+	}
+	e.afterIngest(g, ch)
+	return res, nil
+}
+
+// Preview is the incident that groups, applied in order to one incident,
+// would leave, computed without a store: for rendering previews and golden
+// tests. Alerts are classified with c; events carry no ids. Each group is
+// applied at the time it describes (its alerts' latest startsAt or endsAt),
+// so the result does not depend on the clock.
+func Preview(c bot.Classifier, groups ...bot.AlertGroup) bot.IncidentDetail {
+	var (
+		cur    *bot.Incident
+		stored []bot.Alert
+		d      bot.IncidentDetail
+	)
+	for _, g := range groups {
+		g.Alerts = append([]bot.Alert(nil), g.Alerts...)
+		for i := range g.Alerts {
+			g.Alerts[i].Severity = c.Classify(g.Alerts[i].Labels)
+		}
+		var counts bot.AlertCounts
+		for _, a := range stored {
+			counts.Add(a, 1)
+		}
+		var now time.Time
+		for _, a := range g.Alerts {
+			now = latest(now, a.StartsAt, a.EndsAt)
+		}
+		ch := reconcile(cur, stored, counts, g, now)
+		for _, up := range ch.upserts {
+			replaced := false
+			for i := range stored {
+				if stored[i].Fingerprint == up.Fingerprint {
+					stored[i], replaced = up, true
+				}
+			}
+			if !replaced {
+				stored = append(stored, up)
+			}
+		}
+		ch.incident.ID = 1
+		cur = &ch.incident
+		d.Timeline = append(d.Timeline, ch.events...)
+	}
+	if cur != nil {
+		d.Incident = *cur
+	}
+	d.Alerts = stored
+	return d
+}
+
+func latest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
+}
+
+func (e *Engine) apply(ctx context.Context, tx bot.Tx, ch *change) (bot.IngestResult, error) {
+	inc := &ch.incident
+	switch {
+	case ch.isNew:
+		id, err := tx.CreateIncident(ctx, inc)
+		if err != nil {
+			return bot.IngestResult{}, fmt.Errorf("create incident: %w", err)
+		}
+		inc.ID = id
+	case ch.dirty:
+		if err := tx.UpdateIncident(ctx, inc); err != nil {
+			return bot.IngestResult{}, fmt.Errorf("incident %d: update: %w", inc.ID, err)
+		}
+	}
+	if len(ch.upserts) > 0 {
+		if err := tx.UpsertAlerts(ctx, inc.ID, ch.upserts, ch.at); err != nil {
+			return bot.IngestResult{}, fmt.Errorf("incident %d: upsert alerts: %w", inc.ID, err)
+		}
+	}
+	res := bot.IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events)}
+	if len(ch.events) > 0 {
+		if err := tx.AppendEvents(ctx, inc.ID, ch.events); err != nil {
+			return bot.IngestResult{}, fmt.Errorf("incident %d: append events: %w", inc.ID, err)
+		}
+		for _, dest := range e.cfg.Routes.Destinations(inc) {
+			job := bot.OutboxJob{IncidentID: inc.ID, Destination: dest, Priority: inc.Severity, DueAt: ch.at}
+			if err := tx.Enqueue(ctx, job); err != nil {
+				return bot.IngestResult{}, fmt.Errorf("incident %d: enqueue %s: %w", inc.ID, dest, err)
+			}
+			res.Enqueued++
+		}
+	}
+	return res, nil
+}
+
+func (e *Engine) observe(ch change) {
+	for _, ev := range ch.events {
+		switch ev.Kind {
+		case bot.EventOpened, bot.EventResolved, bot.EventReopened, bot.EventSeverityChanged:
+			e.metrics.incidents.WithLabelValues(string(ev.Kind)).Inc()
+		}
+		e.metrics.lifecycle.observe(&ch.incident, ev.Kind)
+	}
+	e.metrics.alerts.WithLabelValues("changed").Add(float64(ch.alertsChanged))
+	e.metrics.alerts.WithLabelValues("updated").Add(float64(ch.alertsUpdated))
+	e.metrics.alerts.WithLabelValues("unchanged").Add(float64(ch.alertsUnchanged))
+	if len(ch.events) > 0 {
+		e.log.Info("incident changed",
+			zap.Int64("incident", ch.incident.ID),
+			zap.String("title", ch.incident.Title),
+			zap.Stringer("severity", ch.incident.Severity),
+			zap.String("status", string(ch.incident.Status)),
+			zap.Int("events", len(ch.events)))
+	}
+}
+
+// notify tells the outbox that chat work was committed.
+func (e *Engine) notify() {
+	if e.cfg.Outbox != nil {
+		e.cfg.Outbox.Notify()
+	}
+}

@@ -1,0 +1,491 @@
+package outbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/bakewise/chatops/bot"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Dispatcher defaults.
+const (
+	DefaultWorkers      = 4
+	DefaultLease        = 2 * time.Minute
+	DefaultPollInterval = time.Second
+	DefaultMinBackoff   = time.Second
+	DefaultMaxBackoff   = time.Minute
+	// DefaultProbeInterval is how often a failing platform is tried.
+	DefaultProbeInterval = 2 * time.Second
+	claimBatch           = 32
+	// findRootSlack widens the search for a root of unknown outcome, for
+	// clock skew between the bot and the platform.
+	findRootSlack = time.Minute
+)
+
+// Store is the dispatcher's side of the store: the jobs, the threads, and
+// the incidents they show.
+type Store interface {
+	// ClaimJobs claims up to limit due, unclaimed jobs until now+lease, most
+	// urgent first. Several replicas never claim the same job.
+	ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.OutboxJob, error)
+	// FinishJob removes a claimed job, unless a change folded into it while
+	// it was claimed: then it only releases the claim.
+	FinishJob(ctx context.Context, job bot.OutboxJob) error
+	// RetryJob releases a claimed job, due again at due.
+	RetryJob(ctx context.Context, job bot.OutboxJob, due time.Time, lastErr string) error
+	// ExpediteJobs makes up to limit (0: all) waiting jobs of destinations
+	// due now.
+	ExpediteJobs(ctx context.Context, destinations []string, now time.Time, limit int) (int, error)
+	Thread(ctx context.Context, incidentID int64, destination string) (bot.Thread, error)
+	SaveThread(ctx context.Context, th bot.Thread, at time.Time) error
+	GetIncident(ctx context.Context, id int64) (bot.IncidentDetail, error)
+}
+
+// Config is what the outbox dispatcher needs.
+type Config struct {
+	Destinations []bot.Destination
+	// Chats by platform name ("slack", "discord").
+	Chats        map[string]bot.Chat
+	Workers      int
+	Lease        time.Duration
+	PollInterval time.Duration
+	MinBackoff   time.Duration
+	MaxBackoff   time.Duration
+	// ProbeInterval: how often one job of a failing platform is retried.
+	ProbeInterval time.Duration
+	// Runbooks by alert name: each thread's first reply is its alert's
+	// runbook, or says it has none. Nil turns runbook replies off (the
+	// configuration always sets it, empty or not).
+	Runbooks bot.Runbooks
+	Now      func() time.Time
+}
+
+// Dispatcher drains the outbox: for each job it brings one incident's thread
+// at one destination up to date. A job leaves the outbox only when its
+// thread shows the incident as it is; failures put it back with a delay
+// (the platform's Retry-After, or exponential backoff with jitter).
+type Dispatcher struct {
+	store   Store
+	cfg     Config
+	dests   map[string]bot.Destination
+	log     *zap.Logger
+	wake    chan struct{}
+	metrics dispatcherMetrics
+
+	mu sync.Mutex
+	// failing holds the platforms whose last call failed transiently; the
+	// first success after that ends their jobs' backoff (recover).
+	failing map[string]bool
+}
+
+type dispatcherMetrics struct {
+	jobs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// New builds a dispatcher; its metrics go to reg (nil: none).
+func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Dispatcher{store: store, cfg: cfg, log: log, wake: make(chan struct{}, 1), dests: map[string]bot.Destination{},
+		failing: map[string]bool{}}
+	for _, dest := range cfg.Destinations {
+		d.dests[dest.Name] = dest
+	}
+	d.metrics = dispatcherMetrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatops_outbox_jobs_total",
+			Help: "Outbox jobs handled, by destination and outcome (done, retry, dropped).",
+		}, []string{"destination", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatops_chat_sync_latency_seconds",
+			Help:    "Time from the webhook commit that enqueued a change to the chat thread showing it, by destination.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
+		}, []string{"destination"}),
+	}
+	if reg != nil {
+		reg.MustRegister(d.metrics.jobs, d.metrics.latency)
+	}
+	return d
+}
+
+// Notify wakes the dispatcher: new work was committed. It never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the outbox until ctx ends with Workers workers, each claiming
+// one job at a time, so an urgent job waits at most for one worker to
+// finish its current job, never for a whole batch.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.probe(ctx)
+	}()
+	for range d.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.work(ctx)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (d *Dispatcher) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		jobs, err := d.store.ClaimJobs(ctx, d.cfg.Now(), d.cfg.Lease, 1)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("outbox claim failed", zap.Error(err))
+		}
+		if len(jobs) == 1 {
+			d.Notify() // there may be more: wake another worker
+			d.handle(ctx, jobs[0])
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-time.After(d.cfg.PollInterval):
+		}
+	}
+}
+
+// RunOnce claims one batch of due jobs, handles them with up to Workers at
+// a time, and returns how many it claimed once all are handled (for tests
+// and tools that step the dispatcher).
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	jobs, err := d.store.ClaimJobs(ctx, d.cfg.Now(), d.cfg.Lease, claimBatch)
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, d.cfg.Workers)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.handle(ctx, job)
+		}()
+	}
+	wg.Wait()
+	return len(jobs), nil
+}
+
+// handle runs one job and puts it back or removes it. The job's context is
+// bounded by half the lease, so a slow platform cannot keep a job past its
+// claim and let another replica take it while this one still works.
+func (d *Dispatcher) handle(ctx context.Context, job bot.OutboxJob) {
+	jctx, cancel := context.WithTimeout(ctx, d.cfg.Lease/2)
+	defer cancel()
+	log := d.log.With(zap.Int64("incident", job.IncidentID), zap.String("destination", job.Destination))
+	err := d.sync(jctx, job)
+	d.track(ctx, job, err)
+	// Bookkeeping outlives a cancelled job context: a job must not stay
+	// claimed until its lease runs out because the sync was interrupted.
+	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer bcancel()
+	var drop *dropError
+	switch {
+	case err == nil:
+		d.metrics.jobs.WithLabelValues(job.Destination, "done").Inc()
+		d.metrics.latency.WithLabelValues(job.Destination).Observe(d.cfg.Now().Sub(job.CreatedAt).Seconds())
+		if ferr := d.store.FinishJob(bctx, job); ferr != nil {
+			log.Warn("outbox: finish job", zap.Error(ferr))
+		}
+	case errors.As(err, &drop):
+		d.metrics.jobs.WithLabelValues(job.Destination, "dropped").Inc()
+		log.Warn("outbox: job cannot be delivered and is dropped", zap.Error(err))
+		if ferr := d.store.FinishJob(bctx, job); ferr != nil {
+			log.Warn("outbox: finish job", zap.Error(ferr))
+		}
+	default:
+		delay := d.backoff(job, err)
+		d.metrics.jobs.WithLabelValues(job.Destination, "retry").Inc()
+		level := log.Info
+		var rl *bot.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			level = log.Debug // pacing, not trouble
+		case errors.Is(err, bot.ErrPermanent) || job.Attempts >= 5:
+			level = log.Warn
+		}
+		level("outbox: sync failed, will retry", zap.Int("attempt", job.Attempts), zap.Duration("in", delay), zap.Error(err))
+		if rerr := d.store.RetryJob(bctx, job, d.cfg.Now().Add(delay), err.Error()); rerr != nil {
+			log.Warn("outbox: reschedule job", zap.Error(rerr))
+		}
+	}
+}
+
+// track notes whether a job's platform is answering. When one that failed
+// answers again, the jobs that wait in backoff for it become due at once,
+// so a recovered platform catches up at its rate limit rather than at the
+// pace of the longest backoff.
+func (d *Dispatcher) track(ctx context.Context, job bot.OutboxJob, err error) {
+	dest, ok := d.dests[job.Destination]
+	if !ok {
+		return
+	}
+	var rl *bot.RateLimitedError
+	switch {
+	case err == nil:
+	case errors.As(err, &rl), errors.Is(err, bot.ErrPermanent):
+		return // says nothing about whether the platform is reachable
+	default:
+		d.mu.Lock()
+		d.failing[dest.Platform] = true
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Lock()
+	wasFailing := d.failing[dest.Platform]
+	delete(d.failing, dest.Platform)
+	d.mu.Unlock()
+	if !wasFailing {
+		return
+	}
+	n, eerr := d.store.ExpediteJobs(context.WithoutCancel(ctx), d.destinationsOf(dest.Platform), d.cfg.Now(), 0)
+	if eerr != nil {
+		d.log.Warn("outbox: expedite after recovery", zap.Error(eerr))
+		return
+	}
+	d.log.Info("outbox: platform answers again; waiting jobs are due now", zap.String("platform", dest.Platform), zap.Int("jobs", n))
+	d.Notify()
+}
+
+func (d *Dispatcher) destinationsOf(platform string) []string {
+	var names []string
+	for _, dest := range d.dests {
+		if dest.Platform == platform {
+			names = append(names, dest.Name)
+		}
+	}
+	return names
+}
+
+// probe makes one waiting job of each failing platform due every
+// ProbeInterval, so the dispatcher notices a platform's return within
+// that time instead of when some job's backoff happens to end, without
+// sending a platform that is down more than one call per interval.
+func (d *Dispatcher) probe(ctx context.Context) {
+	t := time.NewTicker(d.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		var failing []string
+		for p := range d.failing {
+			failing = append(failing, p)
+		}
+		d.mu.Unlock()
+		for _, p := range failing {
+			if n, err := d.store.ExpediteJobs(ctx, d.destinationsOf(p), d.cfg.Now(), 1); err == nil && n > 0 {
+				d.Notify()
+			}
+		}
+	}
+}
+
+// backoff is the platform's Retry-After when it gave one, the slowest
+// backoff for errors retrying cannot fix soon, and otherwise exponential
+// backoff with full jitter.
+func (d *Dispatcher) backoff(job bot.OutboxJob, err error) time.Duration {
+	var rl *bot.RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		return rl.After + time.Duration(rand.Int64N(int64(250*time.Millisecond)))
+	case errors.Is(err, bot.ErrPermanent):
+		return d.cfg.MaxBackoff
+	}
+	exp := d.cfg.MinBackoff << min(max(job.Attempts-1, 0), 20)
+	if exp <= 0 || exp > d.cfg.MaxBackoff {
+		exp = d.cfg.MaxBackoff
+	}
+	return exp/2 + time.Duration(rand.Int64N(int64(exp/2)+1))
+}
+
+// dropError marks a job that can never be delivered (its destination is no
+// longer configured).
+type dropError struct{ reason string }
+
+func (e *dropError) Error() string { return e.reason }
+
+// sync brings the thread of job's incident at job's destination up to date:
+// the root the first time, then an edit when the root's rendering changed and
+// one reply for the timeline events the thread has not shown yet.
+func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
+	dest, ok := d.dests[job.Destination]
+	if !ok {
+		return &dropError{reason: fmt.Sprintf("destination %q is not configured any more", job.Destination)}
+	}
+	chat, ok := d.cfg.Chats[dest.Platform]
+	if !ok {
+		return &dropError{reason: fmt.Sprintf("destination %q: platform %s is not configured", dest.Name, dest.Platform)}
+	}
+	inc, err := d.store.GetIncident(ctx, job.IncidentID)
+	if errors.Is(err, bot.ErrNotFound) {
+		return &dropError{reason: "incident no longer exists"}
+	}
+	if err != nil {
+		return fmt.Errorf("load incident: %w", err)
+	}
+	th, err := d.store.Thread(ctx, job.IncidentID, dest.Name)
+	if err != nil {
+		return fmt.Errorf("load thread: %w", err)
+	}
+	th.Platform = dest.Platform
+	root := RootMessage(inc, dest)
+	hash := messageHash(root)
+	lastEvent := int64(0)
+	if n := len(inc.Timeline); n > 0 {
+		lastEvent = inc.Timeline[n-1].ID
+	}
+
+	if th.Ref.RootID == "" {
+		if err := d.findRoot(ctx, chat, dest, root, &th); err != nil {
+			return err
+		}
+	}
+	if th.Ref.RootID == "" {
+		now := d.cfg.Now()
+		th.RootAttemptedAt = &now
+		th.Ref.Channel = dest.Channel
+		// Recorded before the post: if the answer is lost, the next attempt
+		// looks for this root instead of posting another.
+		if err := d.store.SaveThread(ctx, th, now); err != nil {
+			return fmt.Errorf("record root attempt: %w", err)
+		}
+		ref, err := chat.PostRoot(ctx, dest.Channel, root)
+		if err != nil {
+			return fmt.Errorf("post root: %w", err)
+		}
+		th.Ref, th.RootHash, th.LastEventID = ref, hash, lastEvent // the root shows everything so far
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record root %s: %w", ref.RootID, err)
+		}
+		return d.postRunbook(ctx, chat, inc, &th)
+	}
+	if !th.RunbookPosted {
+		if err := d.postRunbook(ctx, chat, inc, &th); err != nil {
+			return err
+		}
+	}
+
+	if th.RootHash != hash {
+		if err := chat.EditRoot(ctx, th.Ref, root); err != nil {
+			return fmt.Errorf("edit root: %w", err)
+		}
+		th.RootHash = hash
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record root edit: %w", err)
+		}
+	}
+	var fresh []bot.Event
+	for _, e := range inc.Timeline {
+		if e.ID > th.LastEventID {
+			fresh = append(fresh, e)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if m, ok := ThreadReply(inc, dest, fresh); ok {
+		if err := chat.Reply(ctx, th.Ref, m); err != nil {
+			return fmt.Errorf("reply: %w", err)
+		}
+	}
+	th.LastEventID = lastEvent
+	if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+		return fmt.Errorf("record reply: %w", err)
+	}
+	return nil
+}
+
+// findRoot looks for the root of an earlier attempt whose outcome is
+// unknown, where the platform can search. A root found this way may show an
+// older state: it is edited and the thread catches up from here.
+func (d *Dispatcher) findRoot(ctx context.Context, chat bot.Chat, dest bot.Destination, root bot.Message, th *bot.Thread) error {
+	finder, ok := chat.(bot.RootFinder)
+	if th.RootAttemptedAt == nil || !ok {
+		return nil
+	}
+	ref, found, err := finder.FindRoot(ctx, dest.Channel, root.Marker, th.RootAttemptedAt.Add(-findRootSlack))
+	if err != nil {
+		return fmt.Errorf("look for the root of an earlier attempt: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	d.log.Info("outbox: found the root of an earlier attempt; not posting it again",
+		zap.Int64("incident", th.IncidentID), zap.String("destination", dest.Name))
+	th.Ref, th.RootHash = ref, ""
+	if err := d.store.SaveThread(ctx, *th, d.cfg.Now()); err != nil {
+		return fmt.Errorf("record the root found: %w", err)
+	}
+	return nil
+}
+
+// messageHash identifies a rendering, so an unchanged root is not edited.
+func messageHash(m bot.Message) string {
+	b, _ := json.Marshal(m) // a Message always marshals
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// postRunbook posts a thread's first reply, its runbook, and records that
+// it did, so a retry or another replica does not post it again. A reply
+// whose answer is lost may be posted twice, as any reply may: platforms
+// cannot search a thread's replies.
+func (d *Dispatcher) postRunbook(ctx context.Context, chat bot.Chat, inc bot.IncidentDetail, th *bot.Thread) error {
+	if d.cfg.Runbooks == nil {
+		return nil
+	}
+	if err := chat.Reply(ctx, th.Ref, RunbookMessage(inc, d.cfg.Runbooks)); err != nil {
+		return fmt.Errorf("runbook reply: %w", err)
+	}
+	th.RunbookPosted = true
+	if err := d.store.SaveThread(ctx, *th, d.cfg.Now()); err != nil {
+		return fmt.Errorf("record runbook reply: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package bot
+
+import (
+	"time"
+
+	"github.com/bakewise/chatops/policy"
+)
+
+// The platform as the commands see it: the Kubernetes state the read-only
+// commands show and the plans of the ones that change it (integrations/
+// kubernetes fills these from the Kubernetes API), and the Alertmanager
+// silences chatops creates (integrations/alertmanager).
+
+// PodProblem is a pod that is not Running (or Succeeded) and ready, or whose
+// containers are in trouble.
+type PodProblem struct {
+	Name     string
+	Service  string
+	Phase    string
+	Ready    string // "1/2"
+	Reason   string // CrashLoopBackOff, ImagePullBackOff, OOMKilled, NotReady, Pending...
+	Restarts int32
+	Age      time.Duration
+}
+
+// DeploymentHealth is a deployment's ready versus desired replicas.
+type DeploymentHealth struct {
+	Name             string
+	Desired, Ready   int32
+	Updated, Unavail int32
+}
+
+// PodUsage is a pod's resource use from metrics.k8s.io.
+type PodUsage struct {
+	Name        string
+	CPUMilli    int64
+	MemoryBytes int64
+}
+
+// HealthReport is what the operations guide's health check looks at.
+type HealthReport struct {
+	Namespace     string
+	Service       string // "" for the whole namespace
+	Pods          int
+	Problems      []PodProblem
+	Deployments   []DeploymentHealth
+	NodesNotReady []string
+	// MetricsAvailable is false when metrics.k8s.io is absent; then the
+	// top lists are empty.
+	MetricsAvailable  bool
+	TopMemory, TopCPU []PodUsage
+}
+
+// LogOptions select log lines.
+type LogOptions struct {
+	Container  string
+	Previous   bool
+	Since      time.Duration
+	Tail       int64
+	LimitBytes int64
+}
+
+// PodLogs are one container's lines.
+type PodLogs struct {
+	Pod, Container string
+	Lines          []string
+	Truncated      bool
+}
+
+// Revision is one entry of a deployment's rollout history.
+type Revision struct {
+	Number      int64
+	Images      []string
+	ChangeCause string
+	Created     time.Time
+	Current     bool
+	Replicas    int32
+}
+
+// RolloutStatus is a deployment's rollout as `kubectl rollout status` sees it.
+type RolloutStatus struct {
+	Name                                        string
+	Desired, Updated, Ready, Available, Unavail int32
+	Generation, ObservedGeneration              int64
+	Paused                                      bool
+	Conditions                                  []Condition
+	Done                                        bool
+	Message                                     string
+}
+
+// Condition is a status condition.
+type Condition struct {
+	Type, Status, Reason, Message string
+	Since                         time.Time
+}
+
+// NotFoundError is an unknown name, with a suggestion when one is close.
+type NotFoundError struct {
+	Kind, Name, Namespace string
+	Suggestion            string
+}
+
+func (e *NotFoundError) Error() string {
+	msg := "no " + e.Kind + " " + e.Name + " in " + e.Namespace
+	if e.Suggestion != "" {
+		msg += "; did you mean " + e.Suggestion + "?"
+	}
+	return msg
+}
+
+// ScalePlan is what a scale would do.
+type ScalePlan struct {
+	Namespace, Service string
+	From, To           int32
+	Version            string
+	// HPA names the HorizontalPodAutoscaler that manages the deployment
+	// ("" when none), with its bounds: it will override a manual scale.
+	HPA            string
+	HPAMin, HPAMax int32
+}
+
+// RollbackPlan is what a rollback would do.
+type RollbackPlan struct {
+	Namespace, Service       string
+	FromRevision, ToRevision int64
+	FromImages, ToImages     []string
+	// Changes lists the pod template's differences, one per line
+	// ("container api: image a → b").
+	Changes []string
+	Version string
+}
+
+// RestartPlan is what a restart would do.
+type RestartPlan struct {
+	Namespace, Service string
+	// Pods is how many pods the rollout will replace.
+	Pods    int
+	Version string
+}
+
+// StaleError is an action refused because its target is no longer the
+// version it was planned against.
+type StaleError struct {
+	Kind, Name string
+	Reason     string
+}
+
+func (e *StaleError) Error() string { return e.Kind + " " + e.Name + " changed: " + e.Reason }
+
+// Silence is an Alertmanager silence as chatops creates it.
+type Silence struct {
+	Matchers []policy.SilenceMatcher
+	StartsAt time.Time
+	EndsAt   time.Time
+	// CreatedBy is the chat user's name; Comment their reason.
+	CreatedBy string
+	Comment   string
+}
