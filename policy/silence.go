@@ -1,6 +1,6 @@
 package policy
 
-import "strconv"
+import "github.com/prometheus/alertmanager/pkg/labels"
 
 // SilenceMatcher is one matcher of a silence.
 type SilenceMatcher struct {
@@ -8,19 +8,25 @@ type SilenceMatcher struct {
 	Equal, IsRegex bool
 }
 
-// String writes the matcher as Alertmanager's syntax reads it:
-// name="value", name!="value", name=~"regex", name!~"regex".
-func (m SilenceMatcher) String() string {
-	op := "="
+// Type is the matcher's operator as Alertmanager names it.
+func (m SilenceMatcher) Type() labels.MatchType {
 	switch {
 	case m.Equal && m.IsRegex:
-		op = "=~"
+		return labels.MatchRegexp
 	case m.IsRegex:
-		op = "!~"
+		return labels.MatchNotRegexp
 	case !m.Equal:
-		op = "!="
+		return labels.MatchNotEqual
 	}
-	return m.Name + op + strconv.Quote(m.Value)
+	return labels.MatchEqual
+}
+
+// String writes the matcher as Alertmanager writes it: name="value",
+// name!="value", name=~"regex", name!~"regex", quoting a name that needs
+// it. Alertmanager's parser, and so the silence command, reads it back to
+// the same matcher for any name a silence may have.
+func (m SilenceMatcher) String() string {
+	return (&labels.Matcher{Type: m.Type(), Name: m.Name, Value: m.Value}).String()
 }
 
 // NarrowSilence reports whether a silence is narrow enough for a Member to

@@ -416,7 +416,7 @@ func TestLoadFileProblems(t *testing.T) {
 		{"secret-like unknown key", "webhook:\n  password: x\n", "webhook.password", "secrets are not read"},
 		{"inline basic auth password", "webhook:\n  basic_auth:\n    password: x\n", "webhook.basic_auth.password", "secrets are not read"},
 		{"rule without matchers", "severity:\n  rules:\n    - severity: P1\n", "severity.rules[0].match", "no matchers"},
-		{"bad matcher syntax", "severity:\n  rules:\n    - match: ['alert name is X']\n      severity: P1\n", "severity.rules[0].match[0]", "want label=value"},
+		{"bad matcher syntax", "severity:\n  rules:\n    - match: ['alert name is X']\n      severity: P1\n", "severity.rules[0].match[0]", "expected an operator"},
 		{"bad destination name", "destinations:\n  - name: Slack Main\n    platform: slack\n    channel: C1\n", "destinations[0].name", "lower-case"},
 		{"destination without channel", "destinations:\n  - name: s\n    platform: slack\n", "destinations[0].channel", "channel id"},
 		{"route without destinations", "routes:\n  - severities: [P1]\n", "routes[0].destinations", "must send somewhere"},

@@ -12,10 +12,7 @@ import (
 )
 
 // Limits on the configuration itself.
-const (
-	maxRules        = 1000
-	maxMatchersRule = 32
-)
+const maxRules = 1000
 
 var (
 	destinationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -224,20 +221,4 @@ func validate(c *Config, ps *Problems) {
 		route.Destinations = r.Destinations
 		c.routes = append(c.routes, route)
 	}
-}
-
-func matchers(specs []string, path string, ps *Problems) []bot.Matcher {
-	if len(specs) > maxMatchersRule {
-		ps.add(path, "%d matchers: at most %d", len(specs), maxMatchersRule)
-	}
-	var out []bot.Matcher
-	for j, s := range specs {
-		m, err := bot.ParseMatcher(s)
-		if err != nil {
-			ps.add(fmt.Sprintf("%s[%d]", path, j), "%v", err)
-			continue
-		}
-		out = append(out, m)
-	}
-	return out
 }

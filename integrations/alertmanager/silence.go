@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/client/silence"
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/policy"
@@ -42,10 +43,6 @@ const (
 	// matcher at its longest, quoted and escaped.
 	maxMatchersInput = 16 << 10
 )
-
-// labelName is Prometheus's classic label name syntax. Alertmanager also
-// accepts UTF-8 names in its utf8 mode; a name typed in chat never needs that.
-var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // ErrSilenceNotFound is Alertmanager's answer (404) for a silence id it does
 // not know: never created, or expired and garbage-collected since.
@@ -227,14 +224,15 @@ func validateMatchers(ms []policy.SilenceMatcher) error {
 	return nil
 }
 
-// checkMatcher validates one matcher and reports whether it matches the
-// empty string (an absent label).
+// checkMatcher validates one matcher as Alertmanager's silence API does in
+// its default mode, within the limits above, and reports whether it
+// matches the empty string (an absent label).
 func checkMatcher(m policy.SilenceMatcher) (matchesEmpty bool, err error) {
 	if utf8.RuneCountInString(m.Name) > MaxMatcherLen {
 		return false, fmt.Errorf("label name is longer than %d characters", MaxMatcherLen)
 	}
-	if !labelName.MatchString(m.Name) {
-		return false, fmt.Errorf("label name %q is not valid (letters, digits and _, not starting with a digit)", m.Name)
+	if !model.UTF8Validation.IsValidLabelName(m.Name) {
+		return false, fmt.Errorf("label name %q is not valid: Alertmanager takes any name of valid UTF-8 but an empty one", m.Name)
 	}
 	if !utf8.ValidString(m.Value) {
 		return false, errors.New("value is not valid UTF-8")
@@ -242,16 +240,20 @@ func checkMatcher(m policy.SilenceMatcher) (matchesEmpty bool, err error) {
 	if n := utf8.RuneCountInString(m.Value); n > MaxMatcherLen {
 		return false, fmt.Errorf("value is %d characters long, more than %d", n, MaxMatcherLen)
 	}
-	if !m.IsRegex {
-		return (m.Value == "") == m.Equal, nil
-	}
-	// Alertmanager anchors a silence's regular expression at both ends
-	// (RE2 syntax); compile it the same way so what passes here passes there.
-	re, err := regexp.Compile("^(?:" + m.Value + ")$")
+	// The silence matches as this matcher does: regular expression anchored
+	// at both ends, absent label read as empty.
+	am, err := labels.NewMatcher(m.Type(), m.Name, m.Value)
 	if err != nil {
 		return false, fmt.Errorf("bad regular expression: %w", err)
 	}
-	return re.MatchString("") == m.Equal, nil
+	// The API also compiles the pattern as written, unanchored, and refuses
+	// it when that fails.
+	if m.IsRegex {
+		if _, err := regexp.Compile(m.Value); err != nil {
+			return false, fmt.Errorf("bad regular expression: %w", err)
+		}
+	}
+	return am.Matches(""), nil
 }
 
 // formatMatcher writes a matcher the way ParseMatchers reads it, clipped
@@ -266,19 +268,27 @@ func formatMatcher(m policy.SilenceMatcher) string {
 //	alertname=ServiceDown service="orders-service"
 //	alertname="HighMemoryUsage", instance=~"pos-.*", env!~"dev|staging"
 //
-// Matchers are separated by commas and/or spaces; spaces around the operator
-// are allowed; a value may be double-quoted (it must be to hold a space or a
-// comma), with \" and \\ escapes as in Alertmanager's own syntax. An
-// enclosing {...} is accepted too, so a selector pasted from Alertmanager or
-// amtool works. The result passes the same checks as CreateSilence's.
+// Matchers are separated by commas and/or spaces, and may be enclosed in
+// {...}, so a selector pasted from Alertmanager or amtool works. Each one is
+// read by Alertmanager's own parser (bot.ParseMatcher), so it is valid here
+// exactly when Alertmanager would take it: spaces around the operator, a
+// double-quoted value (it must be to hold a space or a comma), a quoted or
+// UTF-8 label name. The result passes the same checks as CreateSilence's.
 func ParseMatchers(s string) ([]policy.SilenceMatcher, error) {
 	if len(s) > maxMatchersInput {
 		return nil, fmt.Errorf("matchers: %d bytes of text, more than %d", len(s), maxMatchersInput)
 	}
 	// Chat clients turn typed quotes into typographic ones; nobody means
-	// those as part of a label value.
-	s = strings.NewReplacer("\u201c", `"`, "\u201d", `"`).Replace(strings.TrimSpace(s))
-	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}"))
+	// those as part of a label value. Text holding a straight quote was not
+	// retyped (matchers written back by String() are such text), so its
+	// typographic quotes are the value's own.
+	if !strings.Contains(s, `"`) {
+		s = strings.NewReplacer("\u201c", `"`, "\u201d", `"`).Replace(s)
+	}
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
 	parts, err := splitMatchers(s)
 	if err != nil {
 		return nil, err
@@ -291,22 +301,18 @@ func ParseMatchers(s string) ([]policy.SilenceMatcher, error) {
 	}
 	out := make([]policy.SilenceMatcher, 0, len(parts))
 	for _, p := range parts {
-		if !labelName.MatchString(p.name) {
-			return nil, fmt.Errorf("matcher %q: label name %q is not valid (letters, digits and _, not starting with a digit)", p.text, p.name)
-		}
-		// Alertmanager's parser does the unquoting and unescaping.
-		lm, err := labels.ParseMatcher(p.text)
+		bm, err := bot.ParseMatcher(p)
 		if err != nil {
-			return nil, fmt.Errorf("matcher %q: %w", p.text, err)
+			return nil, err
 		}
 		m := policy.SilenceMatcher{
-			Name:    lm.Name,
-			Value:   lm.Value,
-			Equal:   lm.Type == labels.MatchEqual || lm.Type == labels.MatchRegexp,
-			IsRegex: lm.Type == labels.MatchRegexp || lm.Type == labels.MatchNotRegexp,
+			Name:    bm.Label,
+			Value:   bm.Value,
+			Equal:   bm.Op == bot.MatchEqual || bm.Op == bot.MatchRegexp,
+			IsRegex: bm.Op == bot.MatchRegexp || bm.Op == bot.MatchNotRegexp,
 		}
 		if _, err := checkMatcher(m); err != nil {
-			return nil, fmt.Errorf("matcher %q: %w", p.text, err)
+			return nil, fmt.Errorf("matcher %q: %w", p, err)
 		}
 		out = append(out, m)
 	}
@@ -316,13 +322,11 @@ func ParseMatchers(s string) ([]policy.SilenceMatcher, error) {
 	return out, nil
 }
 
-// matcherText is one matcher as typed, and its label name.
-type matcherText struct{ text, name string }
-
-// splitMatchers cuts s into one piece per matcher. It has to know the
-// grammar (name, operator, value) because a space separates matchers
-// everywhere except around an operator and inside quotes.
-func splitMatchers(s string) ([]matcherText, error) {
+// splitMatchers cuts s into one piece per matcher for Alertmanager's parser
+// to read; it decides nothing else. It has to know where a name, an
+// operator and a value end, because a space separates matchers everywhere
+// except around an operator and inside quotes.
+func splitMatchers(s string) ([]string, error) {
 	rs := []rune(s)
 	isSep := func(r rune) bool { return r == ',' || unicode.IsSpace(r) }
 	skipSpace := func(i int) int {
@@ -331,7 +335,30 @@ func splitMatchers(s string) ([]matcherText, error) {
 		}
 		return i
 	}
-	var out []matcherText
+	// operand returns where the name or value starting at i ends: after
+	// its closing quote, or before a separator or one of stop; -1 when a
+	// quote is not closed.
+	operand := func(i int, stop string) int {
+		if i < len(rs) && rs[i] == '"' {
+			for i++; i < len(rs); i++ {
+				switch rs[i] {
+				case '\\':
+					i++
+				case '"':
+					return i + 1
+				}
+			}
+			return -1
+		}
+		for i < len(rs) && !isSep(rs[i]) && !strings.ContainsRune(stop, rs[i]) {
+			i++
+		}
+		return i
+	}
+	unclosed := func(start int) error {
+		return fmt.Errorf("matcher %q: the closing double quote is missing", string(rs[start:]))
+	}
+	var out []string
 	i := 0
 	for {
 		for i < len(rs) && isSep(rs[i]) {
@@ -341,10 +368,9 @@ func splitMatchers(s string) ([]matcherText, error) {
 			return out, nil
 		}
 		start := i
-		for i < len(rs) && !isSep(rs[i]) && !strings.ContainsRune(`=!~"`, rs[i]) {
-			i++
+		if i = operand(i, `=!~"`); i < 0 {
+			return nil, unclosed(start)
 		}
-		name := string(rs[start:i])
 		i = skipSpace(i)
 		switch {
 		case i+1 < len(rs) && (string(rs[i:i+2]) == "=~" || string(rs[i:i+2]) == "!=" || string(rs[i:i+2]) == "!~"):
@@ -359,31 +385,14 @@ func splitMatchers(s string) ([]matcherText, error) {
 			return nil, fmt.Errorf("matcher %q: expected name=value, name!=value, name=~regex or name!~regex", string(rs[start:end]))
 		}
 		i = skipSpace(i)
-		if i < len(rs) && rs[i] == '"' {
-			closed := false
-			for i++; i < len(rs); i++ {
-				if rs[i] == '\\' {
-					i++
-					continue
-				}
-				if rs[i] == '"' {
-					i++
-					closed = true
-					break
-				}
-			}
-			if !closed {
-				return nil, fmt.Errorf("matcher %q: the value's closing double quote is missing", string(rs[start:]))
-			}
-			if i < len(rs) && !isSep(rs[i]) {
-				return nil, fmt.Errorf("matcher %q: expected a comma or a space after the closing quote", string(rs[start:min(i+1, len(rs))]))
-			}
-		} else {
-			for i < len(rs) && !isSep(rs[i]) {
-				i++
-			}
+		quoted := i < len(rs) && rs[i] == '"'
+		if i = operand(i, ""); i < 0 {
+			return nil, unclosed(start)
 		}
-		out = append(out, matcherText{text: string(rs[start:i]), name: name})
+		if quoted && i < len(rs) && !isSep(rs[i]) {
+			return nil, fmt.Errorf("matcher %q: expected a comma or a space after the closing quote", string(rs[start:i+1]))
+		}
+		out = append(out, string(rs[start:i]))
 	}
 }
 

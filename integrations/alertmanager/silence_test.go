@@ -54,6 +54,25 @@ func TestParseMatchers(t *testing.T) {
 			[]policy.SilenceMatcher{eq("alertname", "a=b")}},
 		{"non-ASCII value", "alertname=Panadería",
 			[]policy.SilenceMatcher{eq("alertname", "Panadería")}},
+		// Alertmanager's parser takes UTF-8 label names, bare or quoted.
+		{"dotted label name", "alertname=X service.name=gateway",
+			[]policy.SilenceMatcher{eq("alertname", "X"), eq("service.name", "gateway")}},
+		{"colon in label name", "alertname=X job:rate=1",
+			[]policy.SilenceMatcher{eq("alertname", "X"), eq("job:rate", "1")}},
+		{"label name starting with a digit", "alertname=X 1st=a",
+			[]policy.SilenceMatcher{eq("alertname", "X"), eq("1st", "a")}},
+		{"non-ASCII label name", "alertname=X panadería=sí",
+			[]policy.SilenceMatcher{eq("alertname", "X"), eq("panadería", "sí")}},
+		{"quoted label name with a space and a comma", `alertname=X "team, on call" = "db"`,
+			[]policy.SilenceMatcher{eq("alertname", "X"), eq("team, on call", "db")}},
+		// Alertmanager keeps the classic reading of these: \d stays, and
+		// only \" \\ and \n are escapes.
+		{"regex class in quotes", `alertname=X code=~"5\d\d"`,
+			[]policy.SilenceMatcher{eq("alertname", "X"), {Name: "code", Value: `5\d\d`, Equal: true, IsRegex: true}}},
+		{"tab escape stays a backslash and a t", `alertname="a\tb"`,
+			[]policy.SilenceMatcher{eq("alertname", `a\tb`)}},
+		{"closing brace inside a quoted regex", `{alertname=X, id=~"[0-9]{3}"}`,
+			[]policy.SilenceMatcher{eq("alertname", "X"), {Name: "id", Value: "[0-9]{3}", Equal: true, IsRegex: true}}},
 	}
 	for _, c := range ok {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,12 +97,13 @@ func TestParseMatchers(t *testing.T) {
 		{"bang without equals", "alertname!ServiceDown", `matcher "alertname!ServiceDown": expected`},
 		{"tilde alone", "alertname~ServiceDown", `matcher "alertname~ServiceDown": expected`},
 		{"unterminated quote", `alertname="ServiceDown service=x`, "closing double quote is missing"},
+		{"unterminated quoted name", `alertname=X "service=x`, "closing double quote is missing"},
 		{"text after the closing quote", `alertname="Service"Down`, "after the closing quote"},
 		{"quote inside an unquoted value", `alertname=Service"Down`, `matcher "alertname=Service\"Down": matcher value contains unescaped double quote`},
-		{"dotted label name", "alertname=X service.name=gateway", `matcher "service.name=gateway": label name "service.name" is not valid`},
-		{"colon in label name", "alertname=X job:rate=1", `label name "job:rate" is not valid`},
-		{"label name starting with a digit", "alertname=X 1st=a", `label name "1st" is not valid`},
-		{"empty label name", "alertname=X =a", `label name "" is not valid`},
+		{"no label name", "alertname=X =a", `matcher "=a": 0:1: unexpected =: expected label name`},
+		{"empty quoted label name", `alertname=X ""=a`, `matcher "\"\"=a": label name "" is not valid`},
+		{"label name with a reserved character", "alertname=X team'=a", `matcher "team'=a"`},
+		{"bare regex ending in a brace", "alertname=X id=~[0-9]{3}", "unexpected open or close brace"},
 		{"bad regex", `alertname=~"(Service"`, `matcher "alertname=~\"(Service\"": error parsing regexp: missing closing )`},
 		{"value too long", "alertname=" + strings.Repeat("x", MaxMatcherLen+1), "257 characters long, more than 256"},
 		{"too many matchers", many, "17 matchers, more than 16"},
@@ -102,6 +122,37 @@ func TestParseMatchers(t *testing.T) {
 				t.Errorf("ParseMatchers(%q) error = %q, want it to contain %q", c.in, err, c.want)
 			}
 		})
+	}
+}
+
+// TestParseMatchersReadsStringBack: the silence command keeps the matchers
+// of a pending approval as text, written by String() and joined by commas,
+// and parses them again to execute; whatever a matcher holds, the text
+// must read back to it.
+func TestParseMatchersReadsStringBack(t *testing.T) {
+	ms := []policy.SilenceMatcher{
+		eq("alertname", "ServiceDown"),
+		eq("msg", "tab\there, newline\nhere"),
+		eq("quote", `say "hi" \o/ C:\temp\`),
+		eq("typographic", "\u201chi\u201d"),
+		eq("braces", "{a}"),
+		eq("spaces", "  padded  "),
+		{Name: "code", Value: `5\d{2}|x\{`, Equal: true, IsRegex: true},
+		{Name: "service.name", Value: "gateway"},
+		{Name: "team on call, really", Value: "db", IsRegex: true},
+		eq(`odd"name\`, "x"),
+	}
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.String()
+	}
+	text := strings.Join(parts, ",")
+	got, err := ParseMatchers(text)
+	if err != nil {
+		t.Fatalf("ParseMatchers(%q): %v", text, err)
+	}
+	if !reflect.DeepEqual(got, ms) {
+		t.Errorf("ParseMatchers(%q) =\n%+v\nwant\n%+v", text, got, ms)
 	}
 }
 
@@ -142,7 +193,9 @@ func TestValidateSilence(t *testing.T) {
 				s.Matchers = append(s.Matchers, eq(fmt.Sprintf("l%d", i), "v"))
 			}
 		}, "17 matchers, more than 16"},
-		{"bad label name", func(s *bot.Silence) { s.Matchers[1].Name = "service-name" }, `matcher service-name="gateway": label name "service-name" is not valid`},
+		{"UTF-8 label name", func(s *bot.Silence) { s.Matchers[1].Name = "service.name" }, ""},
+		{"empty label name", func(s *bot.Silence) { s.Matchers[1].Name = "" }, `label name "" is not valid`},
+		{"label name not UTF-8", func(s *bot.Silence) { s.Matchers[1].Name = "\xff" }, `label name "\xff" is not valid`},
 		{"label name too long", func(s *bot.Silence) { s.Matchers[1].Name = strings.Repeat("n", MaxMatcherLen+1) }, "label name is longer than 256"},
 		{"value of 256 characters", func(s *bot.Silence) { s.Matchers[1].Value = strings.Repeat("é", MaxMatcherLen) }, ""},
 		{"value of 257 characters", func(s *bot.Silence) { s.Matchers[1].Value = strings.Repeat("é", MaxMatcherLen+1) }, "257 characters long"},
@@ -152,6 +205,9 @@ func TestValidateSilence(t *testing.T) {
 		}, `matcher service=~"gate(way": bad regular expression`},
 		{"Perl lookahead (not RE2)", func(s *bot.Silence) {
 			s.Matchers[1] = policy.SilenceMatcher{Name: "service", Value: "(?=gate)way", Equal: true, IsRegex: true}
+		}, "bad regular expression"},
+		{"regex that compiles only anchored", func(s *bot.Silence) {
+			s.Matchers[1] = policy.SilenceMatcher{Name: "service", Value: "gate)|(?:way", Equal: true, IsRegex: true}
 		}, "bad regular expression"},
 		{"negative matchers only", func(s *bot.Silence) {
 			s.Matchers = []policy.SilenceMatcher{{Name: "env", Value: "prod"}, {Name: "team", Value: "db.*", IsRegex: true}}
