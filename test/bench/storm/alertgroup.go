@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bakewise/chatops/test/harness"
 )
 
 var (
@@ -117,7 +118,7 @@ func (g *group) addAlert(seq int, now time.Time) {
 		fingerprint: fmt.Sprintf("%s%08x", g.runID, seq),
 		startsAt:    now.UTC(),
 	}
-	a.firingJSON = alertJSON(a, "firing", a.startsAt, time.Time{})
+	a.firingJSON = alertJSON(a, a.startsAt, time.Time{})
 	g.alerts = append(g.alerts, a)
 	if g.common == nil {
 		g.common, g.commonAnn = maps.Clone(a.labels), maps.Clone(a.annotations)
@@ -135,62 +136,26 @@ func (g *group) addAlert(seq int, now time.Time) {
 	}
 }
 
-type wireAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     string            `json:"startsAt"`
-	EndsAt       string            `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
-}
-
-func alertJSON(a *alert, status string, startsAt, endsAt time.Time) []byte {
-	ends := "0001-01-01T00:00:00Z"
+// alertJSON renders a: firing since startsAt, or resolved at endsAt when
+// that is set.
+func alertJSON(a *alert, startsAt, endsAt time.Time) []byte {
+	w := harness.FiringAlert(a.labels, a.annotations, startsAt, a.fingerprint)
 	if !endsAt.IsZero() {
-		ends = endsAt.UTC().Format(time.RFC3339Nano)
+		w = w.ResolvedAt(endsAt)
 	}
-	out, _ := json.Marshal(wireAlert{
-		Status: status, Labels: a.labels, Annotations: a.annotations,
-		StartsAt: startsAt.UTC().Format(time.RFC3339Nano), EndsAt: ends,
-		GeneratorURL: externalURL + "/graph?g0.expr=" + url.QueryEscape(a.labels["alertname"]),
-		Fingerprint:  a.fingerprint,
-	})
+	w.GeneratorURL = harness.ExternalURL + "/graph?g0.expr=" + url.QueryEscape(a.labels["alertname"])
+	out, _ := json.Marshal(w)
 	return out
-}
-
-type envelope struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   int               `json:"truncatedAlerts"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
 }
 
 // body is an Alertmanager v4 webhook for the group with the given
 // rendered alerts; the alerts are spliced in, not re-encoded.
 func (g *group) body(status string, alerts [][]byte) []byte {
-	head, _ := json.Marshal(envelope{
+	return harness.Webhook{
 		Version: "4", GroupKey: g.groupKey, Status: status, Receiver: receiver,
 		GroupLabels: g.groupLabels, CommonLabels: g.common, CommonAnnotations: g.commonAnn,
-		ExternalURL: externalURL,
-	})
-	var buf bytes.Buffer
-	buf.Grow(len(head) + 16 + len(alerts)*600)
-	buf.Write(head[:len(head)-1])
-	buf.WriteString(`,"alerts":[`)
-	for i, a := range alerts {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(a)
-	}
-	buf.WriteString("]}")
-	return buf.Bytes()
+		ExternalURL: harness.ExternalURL,
+	}.JSONWith(alerts)
 }
 
 // stormBody is the webhook that brings the group's latest alert: every
@@ -207,7 +172,7 @@ func (g *group) stormBody() []byte {
 func (g *group) resolveBody(now time.Time) []byte {
 	alerts := make([][]byte, len(g.alerts))
 	for i, a := range g.alerts {
-		alerts[i] = alertJSON(a, "resolved", a.startsAt, now)
+		alerts[i] = alertJSON(a, a.startsAt, now)
 	}
 	return g.body("resolved", alerts)
 }
@@ -218,7 +183,7 @@ func (g *group) refireBody(now time.Time) []byte {
 	alerts := make([][]byte, len(g.alerts))
 	for i, a := range g.alerts {
 		a.startsAt = now.UTC()
-		a.firingJSON = alertJSON(a, "firing", a.startsAt, time.Time{})
+		a.firingJSON = alertJSON(a, a.startsAt, time.Time{})
 		alerts[i] = a.firingJSON
 	}
 	return g.body("firing", alerts)

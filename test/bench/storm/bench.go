@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // bench is one run: the bot under test, the stand-ins it posts to, the
@@ -21,20 +20,15 @@ type bench struct {
 	res   Result
 	work  string
 	runID string
+	// prog is what the harness acts for: it holds the cleanups of the
+	// database and the stand-ins until teardown.
+	prog *harness.Program
 
-	dbName, dbURL string
-	botBin        string
-	botAddr       string
-	whToken       string
-	apiToken      string
-	bot           *benchkit.Bot
-	botStopped    bool
-	logPath       string
-
-	slack   *slackstandin.Server
-	discord *discordstandin.Server
-	groups  []*group
-	client  *http.Client
+	bot        *harness.Bot
+	botStopped bool
+	slack      *slackstandin.Server
+	discord    *discordstandin.Server
+	groups     []*group
 
 	// incidents: group index → incident id (from the webhook answers).
 	incMu     sync.Mutex
@@ -58,7 +52,8 @@ func (b *bench) note(format string, args ...any) {
 // platform, teardown; it returns the exit status.
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
-	b.runID = benchkit.RandHex(4)
+	b.runID = harness.RandHex(4)
+	b.prog = harness.NewProgram("storm", logf)
 	b.res.Failures = []string{}
 	b.res.Params = Params{
 		Alerts: cfg.alerts, Groups: cfg.groups, StormS: cfg.storm.Seconds(), OutageS: cfg.outage.Seconds(),

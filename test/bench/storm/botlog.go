@@ -16,7 +16,7 @@ import (
 // errors, and lists its recoveries; an error line fails the run.
 func (b *bench) readBotLog() {
 	b.res.Bot.LogLevels = map[string]int{}
-	f, err := os.Open(b.logPath)
+	f, err := os.Open(b.res.Bot.LogPath)
 	if err != nil {
 		return
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // Hard caps: the tool never runs longer than these allow.
@@ -21,7 +21,6 @@ const (
 	maxPerGroup  = 1500
 	maxBodyBytes = 1 << 20
 
-	readyTimeout   = 30 * time.Second
 	requestTimeout = 30 * time.Second
 	stopTimeout    = 30 * time.Second
 	pollEvery      = 250 * time.Millisecond
@@ -45,10 +44,7 @@ const (
 	slackMention        = "S0ONCALL"
 	discordMention      = "1300000000000000099"
 	receiver            = "chatops"
-	externalURL         = "http://127.0.0.1:9093"
 )
-
-const defaultPGURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // config is the command line.
 type config struct {
@@ -67,7 +63,7 @@ type config struct {
 func parseFlags() config {
 	var cfg config
 	flag.StringVar(&cfg.bin, "bin", "", "built chatops binary (default: go build ./cmd/chatops into a temp dir)")
-	flag.StringVar(&cfg.pgURL, "pg-url", defaultPGURL, "admin URL of the local PostgreSQL; a fresh database is created and dropped")
+	flag.StringVar(&cfg.pgURL, "pg-url", harness.DefaultPGAdminURL, "admin URL of the local PostgreSQL; a fresh database is created and dropped")
 	flag.IntVar(&cfg.alerts, "alerts", 10000, "alerts in the storm (one webhook each)")
 	flag.IntVar(&cfg.groups, "groups", 100, "alert groups (= incidents)")
 	flag.DurationVar(&cfg.storm, "storm", 60*time.Second, "how long the storm's webhooks are spread over (cap 10m)")
@@ -99,5 +95,8 @@ func (cfg *config) validate() error {
 	case cfg.senders < 1 || cfg.senders > 256:
 		return errors.New("-senders must be in 1..256")
 	}
-	return benchkit.CheckPGURL(cfg.pgURL)
+	if err := harness.CheckPGURL(cfg.pgURL); err != nil {
+		return fmt.Errorf("-pg-url: %w", err)
+	}
+	return nil
 }

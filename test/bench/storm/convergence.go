@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // convergence is how a wait for the final state ended: whether everything
@@ -53,7 +53,7 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 			return c, when
 		}
 		if b.botExited() {
-			b.fail("%s: the bot exited while waiting for convergence: %v", phase, b.bot.Err())
+			b.fail("%s: the bot exited while waiting for convergence: %v", phase, b.bot.Process.Err())
 			c.at = now
 			return c, when
 		}
@@ -67,7 +67,7 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 				dc.final, len(wants), dc.replied, len(wants), dc.roots, clipList(dc.missing, 2))
 			lastLog = time.Now()
 		}
-		_ = benchkit.Sleep(ctx, pollEvery)
+		_ = harness.Sleep(ctx, pollEvery)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // setDown makes platform's stand-in answer 503 to everything, or stop.
@@ -97,7 +97,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 		b.fail("%s outage: %s (up) did not reach the final state within %s", platform, o.OtherPlatform, cfg.convergeTimeout)
 	}
 	if d := time.Until(downAt.Add(cfg.outage)); d > 0 {
-		_ = benchkit.Sleep(ctx, d)
+		_ = harness.Sleep(ctx, d)
 	} else if oc.all {
 		o.Extended = true
 		b.note("%s outage extended to %.0f s: %s needed that long to catch up", platform, time.Since(downAt).Seconds(), o.OtherPlatform)
@@ -140,7 +140,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 				firstCall <- time.Now()
 				return
 			}
-			_ = benchkit.Sleep(watchCtx, 50*time.Millisecond)
+			_ = harness.Sleep(watchCtx, 50*time.Millisecond)
 		}
 	}()
 	conv, _ := b.waitConverged(ctx, wants, upAt, cfg.convergeTimeout, platform+" recovery", "")
@@ -159,7 +159,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 	o.FirstReplyS = b.firstReplyAfter(platform, upAt)
 	end := time.Now()
 	if conv.all {
-		_ = benchkit.Sleep(ctx, settle)
+		_ = harness.Sleep(ctx, settle)
 	}
 	after := b.snap()
 	o.CallsDown = calls(platform, beforeDown, downSnap, len(wants), true)

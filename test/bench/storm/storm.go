@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // storm sends the storm's webhooks on their schedule, waits until both
@@ -66,7 +64,7 @@ func (b *bench) storm(ctx context.Context) {
 	for i := 0; i < cfg.alerts && ctx.Err() == nil; i++ {
 		target := start.Add(time.Duration(float64(cfg.storm) * float64(i) / float64(cfg.alerts)))
 		if d := time.Until(target); d > 0 {
-			_ = benchkit.Sleep(ctx, d)
+			_ = harness.Sleep(ctx, d)
 		}
 		g := b.groups[i%cfg.groups]
 		g.addAlert(seq, time.Now())
@@ -123,7 +121,7 @@ func (b *bench) storm(ctx context.Context) {
 	}
 	end := time.Now()
 	if conv.all {
-		_ = benchkit.Sleep(ctx, settle)
+		_ = harness.Sleep(ctx, settle)
 	}
 	after := b.snap()
 	sl, dc := b.checkSlack(wants), b.checkDiscord(wants)
@@ -154,29 +152,19 @@ func (b *bench) storm(ctx context.Context) {
 	}
 	_, held, _ := b.metrics(ctx)
 	res.HeldBack = held
-	res.BotStoreAgrees, res.BotStoreProblems = b.checkBotStore(ctx, wants)
-	b.res.Bot.PeakRSSStormMiB = benchkit.ProcKiB(b.bot.Pid(), "VmHWM") / 1024
+	res.BotStoreAgrees, res.BotStoreProblems = b.checkBotStore(wants)
+	b.res.Bot.PeakRSSStormMiB = b.bot.Process.PeakRSSMiB()
 	logf("storm: converged=%v in %.1f s after the last webhook (slack %.1f s, discord %.1f s); calls/incident slack %.2f discord %.2f; duplicates slack %d discord %d",
 		conv.all, res.ConvergeS, res.PlatformS["slack"], res.PlatformS["discord"], res.Calls["slack"].PerInc, res.Calls["discord"].PerInc, sl.duplicates, dc.duplicates)
 }
 
 // checkBotStore asks the bot's API whether each incident holds the alerts
 // the storm sent: it tells an ingest problem from a chat problem.
-func (b *bench) checkBotStore(ctx context.Context, wants map[int64]want) (bool, []string) {
+func (b *bench) checkBotStore(wants map[int64]want) (bool, []string) {
 	var problems []string
 	for id, w := range wants {
-		code, body, err := b.get(ctx, fmt.Sprintf("/v1/incidents/%d", id))
-		if err != nil || code != http.StatusOK {
-			problems = append(problems, fmt.Sprintf("#%d: GET answered %d %v", id, code, err))
-			continue
-		}
-		var inc struct {
-			Status   string `json:"status"`
-			Severity string `json:"severity"`
-			Firing   int    `json:"firing"`
-			Resolved int    `json:"resolved"`
-		}
-		if err := json.Unmarshal(body, &inc); err != nil {
+		inc, err := b.bot.TryGetIncident(id)
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("#%d: %v", id, err))
 			continue
 		}
