@@ -71,6 +71,17 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 	}
 }
 
+// notConverged is what each platform did not show yet, for the report.
+func notConverged(sl, dc platformState) map[string][]string {
+	m := map[string][]string{}
+	for p, st := range map[string]platformState{"slack": sl, "discord": dc} {
+		if len(st.missing) > 0 {
+			m[p] = clipList(st.missing, 10)
+		}
+	}
+	return m
+}
+
 // duplicateFailures fails the run for roots posted twice or roots of no
 // known incident: the integrity the whole tool exists to check.
 func (b *bench) duplicateFailures(phase, platform string, st platformState) {

@@ -177,12 +177,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 	b.duplicateFailures(platform+" outage", "slack", sl)
 	b.duplicateFailures(platform+" outage", "discord", dc)
 	if !conv.all {
-		if len(sl.missing) > 0 {
-			o.Missing["slack"] = clipList(sl.missing, 10)
-		}
-		if len(dc.missing) > 0 {
-			o.Missing["discord"] = clipList(dc.missing, 10)
-		}
+		o.Missing = notConverged(sl, dc)
 		b.fail("%s outage: not converged %s after recovery: outbox depth %v; slack %d/%d final (%d replied), discord %d/%d final (%d replied); first problems: slack %v; discord %v",
 			platform, cfg.convergeTimeout, conv.depth, sl.final, len(wants), sl.replied, dc.final, len(wants), dc.replied, clipList(sl.missing, 3), clipList(dc.missing, 3))
 	}

@@ -133,12 +133,7 @@ func (b *bench) storm(ctx context.Context) {
 	b.duplicateFailures("storm", "slack", sl)
 	b.duplicateFailures("storm", "discord", dc)
 	if !conv.all {
-		if len(sl.missing) > 0 {
-			res.Missing["slack"] = clipList(sl.missing, 10)
-		}
-		if len(dc.missing) > 0 {
-			res.Missing["discord"] = clipList(dc.missing, 10)
-		}
+		res.Missing = notConverged(sl, dc)
 		b.fail("storm: not converged %s after the last webhook: outbox depth %v; Slack %d/%d roots final, Discord %d/%d (first problems: slack %v; discord %v)",
 			cfg.convergeTimeout, conv.depth, sl.final, len(wants), dc.final, len(wants), clipList(sl.missing, 3), clipList(dc.missing, 3))
 	}
