@@ -8,8 +8,11 @@ import (
 )
 
 // The incidents API's wire types, as GET /v1/incidents and
-// GET /v1/incidents/{id} answer: what a test or a tool reads back.
+// GET /v1/incidents/{id} answer: what a test or a tool reads back. They are
+// declared here rather than taken from package bot so that a change to the
+// wire format shows up as a failing test, not as a silent recompile.
 
+// Incident is one entry of GET /v1/incidents.
 type Incident struct {
 	ID                int64             `json:"id"`
 	Receiver          string            `json:"receiver"`
@@ -34,6 +37,7 @@ type Incident struct {
 	Reminders         int               `json:"reminders"`
 }
 
+// Alert is one alert of an IncidentDetail.
 type Alert struct {
 	Fingerprint  string            `json:"fingerprint"`
 	Status       string            `json:"status"`
@@ -45,6 +49,7 @@ type Alert struct {
 	GeneratorURL string            `json:"generator_url"`
 }
 
+// Event is one entry of an incident's timeline.
 type Event struct {
 	ID     int64           `json:"id"`
 	At     string          `json:"at"`
@@ -52,6 +57,7 @@ type Event struct {
 	Detail json.RawMessage `json:"detail"`
 }
 
+// IncidentDetail is GET /v1/incidents/{id}.
 type IncidentDetail struct {
 	Incident
 	Alerts   []Alert `json:"alerts"`

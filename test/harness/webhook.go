@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// The Alertmanager webhook as Alertmanager's webhook notifier sends it
-// (payload version 4): what the bot's POST /v1/alertmanager decodes.
-
+// Webhook is the body Alertmanager's webhook notifier posts (payload
+// version 4): what the bot's POST /v1/alertmanager decodes. Like the API's
+// types it is the harness's own, not the receiver's, so that the tests
+// speak Alertmanager's format rather than the bot's idea of it.
 type Webhook struct {
 	Version           string            `json:"version"`
 	GroupKey          string            `json:"groupKey"`
@@ -28,6 +29,7 @@ type Webhook struct {
 	Alerts []WebhookAlert `json:"alerts"`
 }
 
+// WebhookAlert is one alert of a Webhook.
 type WebhookAlert struct {
 	Status       string            `json:"status"`
 	Labels       map[string]string `json:"labels"`
