@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // TestAlertmanagerToIncident drives the bot through a real Alertmanager that
@@ -11,33 +13,33 @@ import (
 // incidents with the severities of the Bakery-IA rules, and a resolved alert
 // resolves its incident only.
 func TestAlertmanagerToIncident(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	forEachStore(t, func(t *testing.T, kind harness.StoreKind) {
 		cfg := newBotConfig(t, kind)
-		bot := startBot(t, cfg)
-		am := startAlertmanager(t, bot.WebhookURL(), cfg.webhookToken)
+		bot := harness.StartBot(t, cfg)
+		am := harness.StartAlertmanager(t, bot.WebhookURL(), cfg.WebhookToken)
 
 		started := time.Now().Add(-time.Minute)
-		serviceDown := amAlert{
+		serviceDown := harness.PostableAlert{
 			Labels: map[string]string{
 				"alertname": "ServiceDown", "service": "gateway", "severity": "critical",
 				"namespace": "bakery-ia", "job": "gateway",
 			},
 			Annotations:  map[string]string{"summary": "gateway has been down for more than 2 minutes"},
-			StartsAt:     rfc3339(started),
+			StartsAt:     harness.RFC3339(started),
 			GeneratorURL: "http://127.0.0.1:9090/graph?g0.expr=up%7Bjob%3D%22gateway%22%7D+%3D%3D+0",
 		}
-		highMemory := amAlert{
+		highMemory := harness.PostableAlert{
 			Labels: map[string]string{
 				"alertname": "HighMemoryUsage", "service": "forecasting-service", "severity": "warning",
 				"namespace": "bakery-ia", "pod": "forecasting-service-7d9f-abc12",
 			},
 			Annotations: map[string]string{"summary": "forecasting-service memory above 85%"},
-			StartsAt:    rfc3339(started),
+			StartsAt:    harness.RFC3339(started),
 		}
-		isOpen := func(i Incident) bool { return i.Status == "open" }
+		isOpen := func(i harness.Incident) bool { return i.Status == "open" }
 
 		am.PostAlerts(t, serviceDown)
-		down := bot.waitForIncident(t, "an open incident for ServiceDown/gateway", groupIs("ServiceDown", "gateway"), isOpen)
+		down := bot.WaitForIncident(t, "an open incident for ServiceDown/gateway", harness.GroupIs("ServiceDown", "gateway"), isOpen)
 		if down.Severity != "P0" {
 			t.Errorf("ServiceDown for service=gateway: severity = %q, want P0 (bakery-ia.yaml: gateway/auth-service are P0)", down.Severity)
 		}
@@ -46,7 +48,7 @@ func TestAlertmanagerToIncident(t *testing.T) {
 		}
 
 		am.PostAlerts(t, highMemory)
-		mem := bot.waitForIncident(t, "an open incident for HighMemoryUsage/forecasting-service", groupIs("HighMemoryUsage", "forecasting-service"), isOpen)
+		mem := bot.WaitForIncident(t, "an open incident for HighMemoryUsage/forecasting-service", harness.GroupIs("HighMemoryUsage", "forecasting-service"), isOpen)
 		if mem.Severity != "P2" {
 			t.Errorf("HighMemoryUsage warning: severity = %q, want P2", mem.Severity)
 		}
@@ -56,16 +58,16 @@ func TestAlertmanagerToIncident(t *testing.T) {
 
 		// Resolve ServiceDown: same labels, endsAt = now.
 		resolved := serviceDown
-		resolved.EndsAt = rfc3339(time.Now())
+		resolved.EndsAt = harness.RFC3339(time.Now())
 		am.PostAlerts(t, resolved)
-		var downDetail IncidentDetail
-		eventually(t, fmt.Sprintf("incident #%d (ServiceDown/gateway) to be resolved", down.ID), func() (bool, string) {
+		var downDetail harness.IncidentDetail
+		harness.Eventually(t, fmt.Sprintf("incident #%d (ServiceDown/gateway) to be resolved", down.ID), func() (bool, string) {
 			d, err := bot.TryGetIncident(down.ID)
 			if err != nil {
 				return false, err.Error()
 			}
 			downDetail = d
-			return d.Status == "resolved", fmt.Sprintf("%s timeline=%v", d.Incident, d.kinds())
+			return d.Status == "resolved", fmt.Sprintf("%s timeline=%v", d.Incident, d.Kinds())
 		})
 
 		memDetail := bot.GetIncident(t, mem.ID)
@@ -74,11 +76,11 @@ func TestAlertmanagerToIncident(t *testing.T) {
 		}
 		open := bot.ListIncidents(t, "open")
 		if len(open) != 1 || open[0].ID != mem.ID {
-			t.Errorf("GET /v1/incidents?status=open: want only #%d (HighMemoryUsage), got:\n%s", mem.ID, describeIncidents(open))
+			t.Errorf("GET /v1/incidents?status=open: want only #%d (HighMemoryUsage), got:\n%s", mem.ID, harness.DescribeIncidents(open))
 		}
 		res := bot.ListIncidents(t, "resolved")
 		if len(res) != 1 || res[0].ID != down.ID {
-			t.Errorf("GET /v1/incidents?status=resolved: want only #%d (ServiceDown), got:\n%s", down.ID, describeIncidents(res))
+			t.Errorf("GET /v1/incidents?status=resolved: want only #%d (ServiceDown), got:\n%s", down.ID, harness.DescribeIncidents(res))
 		}
 
 		// The detail of the resolved incident.
@@ -93,15 +95,15 @@ func TestAlertmanagerToIncident(t *testing.T) {
 			t.Errorf("incident #%d alert = %+v, want a resolved ServiceDown/gateway alert with a fingerprint", down.ID, a)
 		}
 		for _, kind := range []string{"opened", "resolved"} {
-			if !downDetail.hasKind(kind) {
-				t.Errorf("incident #%d timeline kinds %v lack %q", down.ID, downDetail.kinds(), kind)
+			if !downDetail.HasKind(kind) {
+				t.Errorf("incident #%d timeline kinds %v lack %q", down.ID, downDetail.Kinds(), kind)
 			}
 		}
 		if len(memDetail.Alerts) != 1 || memDetail.Alerts[0].Status != "firing" || memDetail.Alerts[0].Labels["pod"] != highMemory.Labels["pod"] {
 			t.Errorf("incident #%d alerts = %+v, want the one firing HighMemoryUsage alert", mem.ID, memDetail.Alerts)
 		}
-		if !memDetail.hasKind("opened") {
-			t.Errorf("incident #%d timeline kinds %v lack %q", mem.ID, memDetail.kinds(), "opened")
+		if !memDetail.HasKind("opened") {
+			t.Errorf("incident #%d timeline kinds %v lack %q", mem.ID, memDetail.Kinds(), "opened")
 		}
 	})
 }

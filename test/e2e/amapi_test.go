@@ -7,28 +7,29 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/integrations/alertmanager"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // TestAlertmanagerAPIFiringBySeverity reads a real Alertmanager through its
 // API v2 client, as the health command does: active alerts counted by their
 // severity label.
 func TestAlertmanagerAPIFiringBySeverity(t *testing.T) {
-	am := startAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
-	started := rfc3339(time.Now().Add(-time.Minute))
+	am := harness.StartAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
+	started := harness.RFC3339(time.Now().Add(-time.Minute))
 	am.PostAlerts(t,
-		amAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "gateway", "severity": "critical"}, StartsAt: started},
-		amAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "orders-service", "severity": "critical"}, StartsAt: started},
-		amAlert{Labels: map[string]string{"alertname": "HighMemoryUsage", "service": "pos-service", "severity": "warning"}, StartsAt: started},
-		amAlert{Labels: map[string]string{"alertname": "Watchdog"}, StartsAt: started},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "gateway", "severity": "critical"}, StartsAt: started},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "orders-service", "severity": "critical"}, StartsAt: started},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "HighMemoryUsage", "service": "pos-service", "severity": "warning"}, StartsAt: started},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "Watchdog"}, StartsAt: started},
 		// Resolved already: not counted.
-		amAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "auth-service", "severity": "critical"},
-			StartsAt: started, EndsAt: rfc3339(time.Now().Add(-time.Second))},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "auth-service", "severity": "critical"},
+			StartsAt: started, EndsAt: harness.RFC3339(time.Now().Add(-time.Second))},
 	)
 	api, err := alertmanager.NewAPI(am.BaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Alertmanager to report the firing alerts", func() (bool, string) {
+	harness.Eventually(t, "Alertmanager to report the firing alerts", func() (bool, string) {
 		got, err := api.FiringBySeverity(context.Background(), "")
 		if err != nil {
 			return false, err.Error()

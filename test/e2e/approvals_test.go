@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // What testdata/approvals.yaml names besides what commands.yaml does.
@@ -78,7 +78,7 @@ var (
 // policy tests pin it with a controllable clock.
 func TestApprovals(t *testing.T) {
 	started := time.Now()
-	e := setupCommandsWith(t, storePostgres, filepath.Join(repoRoot, "test", "e2e", "testdata", "approvals.yaml"))
+	e := setupCommandsWith(t, harness.Postgres, harness.RepoPath(t, "test", "e2e", "testdata", "approvals.yaml"))
 	t.Logf("cluster, workload and bot ready in %s", time.Since(started).Round(time.Millisecond))
 
 	type record struct {
@@ -130,7 +130,7 @@ func TestApprovals(t *testing.T) {
 			}
 		})
 		t.Run("verify", func(t *testing.T) {
-			out, code := runChatops(t, e, "audit", "verify", "--config", e.cfg.configPath)
+			out, code := runChatops(t, e, "audit", "verify", "--config", e.cfg.ConfigPath)
 			if code != 0 || !strings.Contains(out, "audit log verified") {
 				t.Errorf("chatops audit verify: exit %d, want 0:\n%s", code, out)
 			}
@@ -442,10 +442,10 @@ func silences(t *testing.T, e *commandsEnv, p *slackApprovals, out *int64) {
 // incidentAcknowledged: an incident's root in Slack carries an Acknowledge
 // button; meg, a member, clicks it (out: the incident's number).
 func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
-	id := e.bot.MustPostWebhook(t, readFixture(t, "service-down-firing.json"))
+	id := e.bot.MustPostWebhook(t, harness.Fixture(t, "service-down-firing.json"))
 	*out = id
 	marker := fmt.Sprintf("chatops:incident:%d:", id)
-	root := waitSlackRoot(t, e.cfg.slack, slackIncidents, marker, "")
+	root := waitSlackRoot(t, e.cfg.Slack, slackIncidents, marker, "")
 	ack, resolve := fmt.Sprintf("chatops:incident:ack:%d", id), fmt.Sprintf("chatops:incident:resolve:%d", id)
 	// The root is a P1: it offers the three other severities.
 	setP0 := fmt.Sprintf("chatops:incident:severity:%d:P0", id)
@@ -455,20 +455,20 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		t.Errorf("the incident's root has buttons %v, want %v; its attachments:\n%s", got, want, root.Attachments)
 	}
 	click := root.Click(meg.slackID, meg.name, ack)
-	if code, err := e.cfg.slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, click); err != nil || code != http.StatusOK {
+	if code, err := e.cfg.Slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, click); err != nil || code != http.StatusOK {
 		t.Fatalf("meg's click on Acknowledge: %d %v, want 200", code, err)
 	}
-	eventually(t, "an answer to meg's click", func() (bool, string) {
-		ans := e.cfg.slack.Responses(click.ResponseURL)
+	harness.Eventually(t, "an answer to meg's click", func() (bool, string) {
+		ans := e.cfg.Slack.Responses(click.ResponseURL)
 		return len(ans) > 0, "no answer yet"
 	})
-	if ans := e.cfg.slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by meg") {
+	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by meg") {
 		t.Errorf("meg's click was answered %+v, want one answer saying she acknowledged it", ans)
 	}
 
 	var edited slackstandin.Message
-	eventually(t, "the root edited to show the acknowledgement", func() (bool, string) {
-		r := findSlack(e.cfg.slack.Roots(slackIncidents), root.TS)
+	harness.Eventually(t, "the root edited to show the acknowledgement", func() (bool, string) {
+		r := findSlack(e.cfg.Slack.Roots(slackIncidents), root.TS)
 		if r == nil {
 			return false, "the root is gone"
 		}
@@ -485,13 +485,13 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 	// makes it a P0.
 	for _, who := range []chatPerson{meg, ana} {
 		c := edited.Click(who.slackID, who.name, setP0)
-		if code, err := e.cfg.slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, c); err != nil || code != http.StatusOK {
+		if code, err := e.cfg.Slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, c); err != nil || code != http.StatusOK {
 			t.Fatalf("%s's click on Set P0: %d %v, want 200", who.name, code, err)
 		}
-		eventually(t, "an answer to "+who.name+"'s click on Set P0", func() (bool, string) {
-			return len(e.cfg.slack.Responses(c.ResponseURL)) > 0, "no answer yet"
+		harness.Eventually(t, "an answer to "+who.name+"'s click on Set P0", func() (bool, string) {
+			return len(e.cfg.Slack.Responses(c.ResponseURL)) > 0, "no answer yet"
 		})
-		ans := e.cfg.slack.Responses(c.ResponseURL)[0].Text
+		ans := e.cfg.Slack.Responses(c.ResponseURL)[0].Text
 		if who.name == meg.name && !strings.Contains(ans, "needs the admin role") {
 			t.Errorf("meg's Set P0 was answered %q, want a refusal", ans)
 		}
@@ -499,23 +499,18 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 			t.Errorf("ana's Set P0 was answered %q", ans)
 		}
 	}
-	eventually(t, "the root edited to P0", func() (bool, string) {
-		r := findSlack(e.cfg.slack.Roots(slackIncidents), root.TS)
+	harness.Eventually(t, "the root edited to P0", func() (bool, string) {
+		r := findSlack(e.cfg.Slack.Roots(slackIncidents), root.TS)
 		return r != nil && strings.Contains(slackText(*r), "P0 ·"), fmt.Sprint(r != nil && true)
 	})
 
-	var d struct {
-		AckedBy  string  `json:"acked_by"`
-		AckedAt  *string `json:"acked_at"`
-		Timeline []Event `json:"timeline"`
-	}
-	if err := e.bot.getJSON(fmt.Sprintf("/v1/incidents/%d", id), &d); err != nil {
-		t.Fatal(err)
-	}
+	d := e.bot.GetIncident(t, id)
 	if !strings.Contains(d.AckedBy, "meg") || d.AckedAt == nil {
 		t.Errorf("GET /v1/incidents/%d: acked_by %q, acked_at %v; want meg and a time", id, d.AckedBy, d.AckedAt)
 	}
-	if !slices.ContainsFunc(d.Timeline, func(ev Event) bool { return ev.Kind == "acknowledged" && strings.Contains(string(ev.Detail), "meg") }) {
+	if !slices.ContainsFunc(d.Timeline, func(ev harness.Event) bool {
+		return ev.Kind == "acknowledged" && strings.Contains(string(ev.Detail), "meg")
+	}) {
 		t.Errorf("GET /v1/incidents/%d: the timeline has no acknowledged event naming meg: %+v", id, d.Timeline)
 	}
 }
@@ -564,7 +559,7 @@ func currentRollout(t *testing.T, e *commandsEnv) rolloutState {
 func settledRollout(t *testing.T, e *commandsEnv) rolloutState {
 	t.Helper()
 	var s rolloutState
-	eventually(t, "orders-service to settle", func() (bool, string) {
+	harness.Eventually(t, "orders-service to settle", func() (bool, string) {
 		var (
 			settled bool
 			err     error
@@ -661,7 +656,7 @@ func maxRevision(s rolloutState) int64 {
 // database and returns its rows.
 func auditExport(t *testing.T, e *commandsEnv) []bot.AuditRecord {
 	t.Helper()
-	out, code := runChatops(t, e, "audit", "export", "--config", e.cfg.configPath, "--since", "1h")
+	out, code := runChatops(t, e, "audit", "export", "--config", e.cfg.ConfigPath, "--since", "1h")
 	if code != 0 {
 		t.Fatalf("chatops audit export: exit %d:\n%s", code, out)
 	}
@@ -691,8 +686,8 @@ func runChatops(t *testing.T, e *commandsEnv, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), cliTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chatopsBin, args...)
-	cmd.Env = e.cfg.environ(t)
+	cmd := exec.CommandContext(ctx, e.cfg.Binary, args...)
+	cmd.Env = e.cfg.Environ()
 	cmd.Dir = t.TempDir()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -869,20 +864,10 @@ func checkSilencesAudited(t *testing.T, all []bot.AuditRecord, broad int64) {
 // ---------------------------------------------------------------------------
 // Alertmanager's silences, read with plain HTTP
 
-func listSilences(t *testing.T, am *Alertmanager) []amSilence {
+func listSilences(t *testing.T, am *harness.Alertmanager) []amSilence {
 	t.Helper()
-	resp, err := httpClient.Get(am.BaseURL + "/api/v2/silences")
-	if err != nil {
-		t.Fatalf("GET Alertmanager /api/v2/silences: %v", err)
-	}
-	defer resp.Body.Close()
 	var out []amSilence
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET Alertmanager /api/v2/silences: %d", resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("GET Alertmanager /api/v2/silences: decode: %v", err)
-	}
+	am.GetJSON(t, "/api/v2/silences", &out)
 	return out
 }
 
@@ -947,7 +932,7 @@ var cardTitle = regexp.MustCompile(`Request #(\d+):`)
 func waitCard(t *testing.T, p approvalSide, id int64, what string, ok func(cardView) bool) cardView {
 	t.Helper()
 	var c cardView
-	eventually(t, fmt.Sprintf("the card of request #%d to be %s", id, what), func() (bool, string) {
+	harness.Eventually(t, fmt.Sprintf("the card of request #%d to be %s", id, what), func() (bool, string) {
 		var found bool
 		c, found = p.card(id)
 		if !found {
@@ -982,7 +967,7 @@ func buttonOf(t *testing.T, c cardView, verb string) string {
 // postClick posts r with hdr and, on 200, plays the platform's part.
 func postClick(t *testing.T, e *commandsEnv, r clickReq, hdr http.Header) int {
 	t.Helper()
-	code, body := e.bot.postSigned(t, r.path, hdr, r.body)
+	code, body := postSigned(t, e.bot, r.path, hdr, r.body)
 	if code == http.StatusOK {
 		r.accepted(t, body)
 	}
@@ -997,7 +982,7 @@ func deliverClick(t *testing.T, e *commandsEnv, r clickReq) string {
 		t.Fatalf("the click got %d, want 200", code)
 	}
 	var got []string
-	eventually(t, "an answer to the click", func() (bool, string) {
+	harness.Eventually(t, "an answer to the click", func() (bool, string) {
 		got = r.answers()
 		return len(got) > 0, "no answer yet"
 	})
@@ -1019,11 +1004,11 @@ func (s *slackApprovals) command(t *testing.T, who chatPerson, c opsCommand, els
 	if elsewhere {
 		channel = slackOpsTwo
 	}
-	form := s.e.cfg.slack.SlashCommandForm(slack.SlashCommand{ChannelID: channel, ChannelName: "ops", UserID: who.slackID, UserName: who.name, Text: c.text})
+	form := s.e.cfg.Slack.SlashCommandForm(slack.SlashCommand{ChannelID: channel, ChannelName: "ops", UserID: who.slackID, UserName: who.name, Text: c.text})
 	body := []byte(form.Encode())
 	r := slackRequest{body: body, hdr: slackstandin.Sign(s.e.secret, time.Now(), body), responseURL: form.Get("response_url")}
 	(&slackSide{e: s.e}).accept(t, r)
-	resps := s.e.cfg.slack.Responses(r.responseURL)
+	resps := s.e.cfg.Slack.Responses(r.responseURL)
 	if len(resps) != 1 {
 		t.Fatalf("/ops %s by %s: %d answers, want 1", c.text, who.name, len(resps))
 	}
@@ -1055,7 +1040,7 @@ func slackText(m slackstandin.Message) string {
 
 func (s *slackApprovals) card(id int64) (cardView, bool) {
 	for _, ch := range []string{slackOpsChannel, slackOpsTwo} {
-		for _, m := range s.e.cfg.slack.Messages(ch) {
+		for _, m := range s.e.cfg.Slack.Messages(ch) {
 			if text := slackText(m); m.User == "" && cardID(text) == id {
 				return cardView{text: text, buttons: m.ActionIDs(), edits: m.Edits, slack: m}, true
 			}
@@ -1073,13 +1058,13 @@ func (s *slackApprovals) checkCardPlace(t *testing.T, c cardView) {
 
 func (s *slackApprovals) clickRequest(t *testing.T, who chatPerson, c cardView, button string) clickReq {
 	a := c.slack.Click(who.slackID, who.name, button)
-	body, hdr := s.e.cfg.slack.SignedBlockAction(s.e.secret, time.Now(), a)
+	body, hdr := s.e.cfg.Slack.SignedBlockAction(s.e.secret, time.Now(), a)
 	return clickReq{
 		path: "/slack/interactions", body: body, hdr: hdr,
 		accepted: func(*testing.T, []byte) {},
 		answers: func() []string {
 			var out []string
-			for _, r := range s.e.cfg.slack.Responses(a.ResponseURL) {
+			for _, r := range s.e.cfg.Slack.Responses(a.ResponseURL) {
 				out = append(out, slackResponseText(t, r))
 			}
 			return out
@@ -1102,11 +1087,11 @@ func (s *discordApprovals) command(t *testing.T, who chatPerson, c opsCommand, e
 	if elsewhere {
 		channel, parent = discordOpsTwo, ""
 	}
-	id, token := s.e.cfg.discord.NewInteraction(discordApp, channel)
+	id, token := s.e.cfg.Discord.NewInteraction(discordApp, channel)
 	body := discordCommandBody(id, token, channel, parent, who, c.discord)
 	r := discordRequest{id: id, token: token, body: body, hdr: discordstandin.SignInteraction(s.e.key, time.Now(), body)}
 	(&discordSide{e: s.e}).accept(t, r)
-	ix, _ := s.e.cfg.discord.Interaction(id)
+	ix, _ := s.e.cfg.Discord.Interaction(id)
 	var a answer
 	switch {
 	case ix.Original != nil && ix.Original.Edits > 0 && len(ix.Followups) == 0:
@@ -1165,7 +1150,7 @@ func discordText(m discordstandin.Message) string {
 
 func (s *discordApprovals) card(id int64) (cardView, bool) {
 	for _, ch := range []string{discordOpsThread, discordOpsChannel, discordOpsTwo} {
-		for _, m := range s.e.cfg.discord.Messages(ch) {
+		for _, m := range s.e.cfg.Discord.Messages(ch) {
 			if text := discordText(m); m.Flags&discordstandin.FlagEphemeral == 0 && cardID(text) == id {
 				return cardView{text: text, buttons: m.CustomIDs(), edits: m.Edits, discord: m}, true
 			}
@@ -1182,7 +1167,7 @@ func (s *discordApprovals) checkCardPlace(t *testing.T, c cardView) {
 }
 
 func (s *discordApprovals) clickRequest(t *testing.T, who chatPerson, c cardView, button string) clickReq {
-	dc := s.e.cfg.discord
+	dc := s.e.cfg.Discord
 	click := c.discord.Click(who.discordID, who.name, who.discordRoles, button)
 	click.AppID, click.GuildID = discordApp, discordGuild
 	if c.discord.ChannelID == discordOpsThread {

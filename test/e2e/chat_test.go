@@ -8,6 +8,7 @@ import (
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // Channels of deploy/config/bakery-ia.yaml.
@@ -23,56 +24,56 @@ const (
 // stand-ins of their APIs): the root is posted once, edited in place when
 // the alert resolves, and the thread gets a reply saying so.
 func TestAlertmanagerToChatThreads(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	forEachStore(t, func(t *testing.T, kind harness.StoreKind) {
 		cfg := newBotConfig(t, kind)
-		bot := startBot(t, cfg)
-		am := startAlertmanager(t, bot.WebhookURL(), cfg.webhookToken)
+		bot := harness.StartBot(t, cfg)
+		am := harness.StartAlertmanager(t, bot.WebhookURL(), cfg.WebhookToken)
 
-		down := amAlert{
+		down := harness.PostableAlert{
 			Labels: map[string]string{"alertname": "ServiceDown", "service": "gateway", "severity": "critical",
 				"namespace": "bakery-ia", "job": "gateway"},
 			Annotations: map[string]string{"summary": "gateway has been down for more than 2 minutes",
 				"description": "No successful requests for gateway in the last 2 minutes."},
-			StartsAt: rfc3339(time.Now().Add(-time.Minute)),
+			StartsAt: harness.RFC3339(time.Now().Add(-time.Minute)),
 		}
 		am.PostAlerts(t, down)
-		inc := bot.waitForIncident(t, "the gateway incident", groupIs("ServiceDown", "gateway"), func(i Incident) bool { return i.Status == "open" })
+		inc := bot.WaitForIncident(t, "the gateway incident", harness.GroupIs("ServiceDown", "gateway"), func(i harness.Incident) bool { return i.Status == "open" })
 		marker := fmt.Sprintf("chatops:incident:%d:", inc.ID)
 
-		slackRoot := waitSlackRoot(t, cfg.slack, slackIncidents, marker, "P0")
-		discordRoot, thread := waitDiscordRoot(t, cfg.discord, discordIncidents, marker, "P0")
+		slackRoot := waitSlackRoot(t, cfg.Slack, slackIncidents, marker, "P0")
+		discordRoot, thread := waitDiscordRoot(t, cfg.Discord, discordIncidents, marker, "P0")
 
 		resolved := down
-		resolved.EndsAt = rfc3339(time.Now())
+		resolved.EndsAt = harness.RFC3339(time.Now())
 		am.PostAlerts(t, resolved)
 
-		eventually(t, "the Slack root edited to resolved and a reply in its thread", func() (bool, string) {
-			root := findSlack(cfg.slack.Roots(slackIncidents), slackRoot.TS)
-			replies := cfg.slack.Replies(slackIncidents, slackRoot.TS)
+		harness.Eventually(t, "the Slack root edited to resolved and a reply in its thread", func() (bool, string) {
+			root := findSlack(cfg.Slack.Roots(slackIncidents), slackRoot.TS)
+			replies := cfg.Slack.Replies(slackIncidents, slackRoot.TS)
 			ok := root != nil && root.Edits > 0 && strings.Contains(slackContent(*root), "Resolved") &&
 				len(replies) > 0 && strings.Contains(slackContent(replies[len(replies)-1]), "Resolved after")
 			return ok, fmt.Sprintf("root=%+v replies=%d", root, len(replies))
 		})
-		eventually(t, "the Discord root edited to resolved and a reply in its thread", func() (bool, string) {
-			root := findDiscord(cfg.discord.Messages(discordIncidents), discordRoot.ID)
-			replies := cfg.discord.Messages(thread)
+		harness.Eventually(t, "the Discord root edited to resolved and a reply in its thread", func() (bool, string) {
+			root := findDiscord(cfg.Discord.Messages(discordIncidents), discordRoot.ID)
+			replies := cfg.Discord.Messages(thread)
 			ok := root != nil && root.Edits > 0 && strings.Contains(string(root.Embeds), "Resolved") &&
 				len(replies) > 0 && strings.Contains(string(replies[len(replies)-1].Embeds)+replies[len(replies)-1].Content, "Resolved after")
 			return ok, fmt.Sprintf("root edits=%v replies=%d", root != nil && root.Edits > 0, len(replies))
 		})
 
 		// One thread per incident per channel, whatever Alertmanager repeated.
-		if n := countSlackRoots(cfg.slack.Roots(slackIncidents), marker); n != 1 {
+		if n := countSlackRoots(cfg.Slack.Roots(slackIncidents), marker); n != 1 {
 			t.Errorf("%d Slack roots for incident %d, want 1", n, inc.ID)
 		}
-		if n := countDiscordRoots(cfg.discord.Messages(discordIncidents), marker); n != 1 {
+		if n := countDiscordRoots(cfg.Discord.Messages(discordIncidents), marker); n != 1 {
 			t.Errorf("%d Discord roots for incident %d, want 1", n, inc.ID)
 		}
 		// The P0 root pinged the on-call role only; replies ping no one but
 		// a reminder, which pages the destination's first escalation level
 		// (the on-call role) at once for a P0 nobody acknowledged.
 		reminded := false
-		for _, m := range cfg.discord.Messages(thread) {
+		for _, m := range cfg.Discord.Messages(thread) {
 			reminder := strings.Contains(m.Content, "Not acknowledged in time")
 			reminded = reminded || reminder
 			onCallOnly := len(m.MentionRoles) == 1 && m.MentionRoles[0] == discordOnCall
@@ -84,7 +85,7 @@ func TestAlertmanagerToChatThreads(t *testing.T) {
 			t.Error("the unacknowledged P0 was not paged at once in its thread")
 		}
 		// A P2 goes to the alerts channel only.
-		if roots := cfg.slack.Roots(slackAlerts); countSlackRoots(roots, marker) != 0 {
+		if roots := cfg.Slack.Roots(slackAlerts); countSlackRoots(roots, marker) != 0 {
 			t.Errorf("the P0 incident was also posted to %s", slackAlerts)
 		}
 	})
@@ -93,7 +94,7 @@ func TestAlertmanagerToChatThreads(t *testing.T) {
 func waitSlackRoot(t *testing.T, s *slackstandin.Server, channel, marker, severity string) slackstandin.Message {
 	t.Helper()
 	var root slackstandin.Message
-	eventually(t, "a Slack root in "+channel, func() (bool, string) {
+	harness.Eventually(t, "a Slack root in "+channel, func() (bool, string) {
 		for _, m := range s.Roots(channel) {
 			if strings.HasPrefix(slackMarker(m), marker) {
 				root = m
@@ -111,7 +112,7 @@ func waitDiscordRoot(t *testing.T, s *discordstandin.Server, channel, marker, se
 		root   discordstandin.Message
 		thread string
 	)
-	eventually(t, "a Discord root and its thread in "+channel, func() (bool, string) {
+	harness.Eventually(t, "a Discord root and its thread in "+channel, func() (bool, string) {
 		for _, m := range s.Messages(channel) {
 			if strings.Contains(string(m.Embeds), marker) {
 				root = m

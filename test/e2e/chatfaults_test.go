@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // TestChatFaultsConverge runs incidents through both platforms while their
@@ -21,9 +18,9 @@ import (
 // its final state in its thread, no root may be posted twice, and the number
 // of calls must stay within a small margin of the work.
 func TestChatFaultsConverge(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	forEachStore(t, func(t *testing.T, kind harness.StoreKind) {
 		cfg := newBotConfig(t, kind)
-		sl, dc := cfg.slack, cfg.discord
+		sl, dc := cfg.Slack, cfg.Discord
 		sl.SetRateLimit(1) // Slack: about one post a second per channel
 		sl.FailNext(slackstandin.MethodPostMessage, 1, slackstandin.RateLimit{RetryAfter: time.Second})
 		sl.FailNext(slackstandin.MethodPostMessage, 1, slackstandin.ServerError{})
@@ -39,8 +36,8 @@ func TestChatFaultsConverge(t *testing.T) {
 		// the thread missing); a runaway retry loop costs far more.
 		const injectedSlackPosts, injectedDiscordCreates = 3, 3
 
-		bot := startBot(t, cfg)
-		run := randHex(t, 3)
+		bot := harness.StartBot(t, cfg)
+		run := harness.RandHex(3)
 		type svc struct {
 			alertname, service, severity string
 			resolve                      bool
@@ -58,19 +55,11 @@ func TestChatFaultsConverge(t *testing.T) {
 		started := time.Now().Add(-time.Minute)
 		msg := func(s svc, status string) []byte {
 			labels := map[string]string{"alertname": s.alertname, "service": s.service, "severity": s.severity, "run": run}
-			a := webhookAlert{Status: status, Labels: labels, Annotations: map[string]string{"summary": s.service + " in trouble"},
-				StartsAt: rfc3339(started), EndsAt: "0001-01-01T00:00:00Z", Fingerprint: fmt.Sprintf("%s-%s", run, s.service)}
+			a := harness.FiringAlert(labels, map[string]string{"summary": s.service + " in trouble"}, started, fmt.Sprintf("%s-%s", run, s.service))
 			if status == "resolved" {
-				a.EndsAt = rfc3339(time.Now())
+				a = a.ResolvedAt(time.Now())
 			}
-			b, err := json.Marshal(webhookMessage{Version: "4", Status: status, Receiver: "chatops",
-				GroupKey:     fmt.Sprintf("{}:{alertname=%q,service=%q}", s.alertname, s.service),
-				GroupLabels:  map[string]string{"alertname": s.alertname, "service": s.service},
-				CommonLabels: labels, ExternalURL: "http://127.0.0.1:9093", Alerts: []webhookAlert{a}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
+			return harness.NewWebhook("chatops", map[string]string{"alertname": s.alertname, "service": s.service}, a).JSON()
 		}
 		ids := map[string]int64{}
 		for _, s := range svcs {
@@ -78,7 +67,7 @@ func TestChatFaultsConverge(t *testing.T) {
 			bot.MustPostWebhook(t, msg(s, "firing")) // Alertmanager's duplicate: changes nothing
 		}
 		critical, warning := 3, 3
-		eventuallyWithin(t, 90*time.Second, "every incident's root in every channel", func() (bool, string) {
+		harness.EventuallyWithin(t, 90*time.Second, "every incident's root in every channel", func() (bool, string) {
 			a, b, c := len(sl.Roots(slackIncidents)), len(sl.Roots(slackAlerts)), len(dc.Messages(discordIncidents))
 			return a >= critical && b >= warning && c >= critical, fmt.Sprintf("slack incidents=%d alerts=%d, discord=%d", a, b, c)
 		})
@@ -88,7 +77,7 @@ func TestChatFaultsConverge(t *testing.T) {
 			}
 		}
 
-		eventuallyWithin(t, 90*time.Second, "every thread in its final state and an empty outbox", func() (bool, string) {
+		harness.EventuallyWithin(t, 90*time.Second, "every thread in its final state and an empty outbox", func() (bool, string) {
 			var pending []string
 			for _, s := range svcs {
 				marker := fmt.Sprintf("chatops:incident:%d:", ids[s.service])
@@ -107,8 +96,10 @@ func TestChatFaultsConverge(t *testing.T) {
 					pending = append(pending, s.service+" slack: "+st)
 				}
 			}
-			if depth := bot.metric(t, "chatops_outbox_depth"); depth != 0 {
-				pending = append(pending, fmt.Sprintf("outbox depth %v", depth))
+			if m, err := bot.Metrics(t.Context()); err != nil {
+				pending = append(pending, err.Error())
+			} else if depth, ok := m.Sum("chatops_outbox_depth"); !ok || depth != 0 {
+				pending = append(pending, fmt.Sprintf("outbox depth %v (reported: %v)", depth, ok))
 			}
 			return len(pending) == 0, strings.Join(pending, "\n")
 		})
@@ -186,25 +177,4 @@ func discordState(s *discordstandin.Server, marker string, resolved bool) string
 		}
 	}
 	return ""
-}
-
-// metric reads one unlabelled gauge from /metrics (-1 when absent).
-func (b *Bot) metric(t testing.TB, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(b.BaseURL + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return -1
 }

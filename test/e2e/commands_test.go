@@ -35,6 +35,7 @@ import (
 	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
 	"github.com/bakewise/chatops/test/kubeharness"
 )
 
@@ -121,8 +122,8 @@ func TestCommands(t *testing.T) {
 				Name string `json:"name"`
 			} `json:"options"`
 		}
-		eventually(t, "/ops registered in guild "+discordGuild, func() (bool, string) {
-			raw := e.cfg.discord.RegisteredCommands(discordApp, discordGuild)
+		harness.Eventually(t, "/ops registered in guild "+discordGuild, func() (bool, string) {
+			raw := e.cfg.Discord.RegisteredCommands(discordApp, discordGuild)
 			return raw != nil && json.Unmarshal(raw, &cmds) == nil, string(raw)
 		})
 		var subs []string
@@ -402,11 +403,11 @@ type chatPlatform interface {
 
 type commandsEnv struct {
 	cluster   *kubeharness.Cluster
-	am        *Alertmanager // the one the bot reads and silences through
+	am        *harness.Alertmanager // the one the bot reads and silences through
 	node      *kubeharness.Node
 	tap       *apiTap
-	cfg       *botConfig
-	bot       *Bot
+	cfg       *harness.BotConfig
+	bot       *harness.Bot
 	secret    string             // Slack signing secret
 	key       ed25519.PrivateKey // the Discord application's key
 	ordersPod [2]string          // by name, as ordersLogs
@@ -414,20 +415,20 @@ type commandsEnv struct {
 
 func setupCommands(t *testing.T) *commandsEnv {
 	t.Helper()
-	return setupCommandsWith(t, storeSQLite, filepath.Join(repoRoot, "test", "e2e", "testdata", "commands.yaml"))
+	return setupCommandsWith(t, harness.SQLite, harness.RepoPath(t, "test", "e2e", "testdata", "commands.yaml"))
 }
 
 // setupCommandsWith is setupCommands with the bot on a store of kind and
 // started with configPath (which must accept the same channels, guild and
 // application as commands.yaml).
-func setupCommandsWith(t *testing.T, kind, configPath string) *commandsEnv {
+func setupCommandsWith(t *testing.T, kind harness.StoreKind, configPath string) *commandsEnv {
 	t.Helper()
 	e := &commandsEnv{}
 	c := kubeharness.Start(t)
 	e.cluster = c
 	e.node = c.AddNode(t, "node-1")
 	c.ApplyYAML(t, filepath.Join("testdata", "bakery-ia.yaml"))
-	c.ApplyYAML(t, filepath.Join(repoRoot, "deploy", "kubernetes", "rbac.yaml"))
+	c.ApplyYAML(t, harness.RepoPath(t, "deploy", "kubernetes", "rbac.yaml"))
 
 	// Play the kubelet: orders-service runs (and keeps running through its
 	// rollout), the others in the states the health check must name.
@@ -448,18 +449,18 @@ func setupCommandsWith(t *testing.T, kind, configPath string) *commandsEnv {
 
 	// Firing alerts, for health: a real Alertmanager's API v2. Its own
 	// notifications go nowhere; the bot only reads it.
-	am := startAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
+	am := harness.StartAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
 	e.am = am
-	firing := rfc3339(time.Now().Add(-time.Minute))
+	firing := harness.RFC3339(time.Now().Add(-time.Minute))
 	am.PostAlerts(t,
-		amAlert{Labels: map[string]string{"alertname": "HighErrorRate", "service": "orders-service", "namespace": opsNamespace, "severity": "critical"}, StartsAt: firing},
-		amAlert{Labels: map[string]string{"alertname": "HighMemoryUsage", "service": "inventory-service", "namespace": opsNamespace, "severity": "warning"}, StartsAt: firing},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "HighErrorRate", "service": "orders-service", "namespace": opsNamespace, "severity": "critical"}, StartsAt: firing},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "HighMemoryUsage", "service": "inventory-service", "namespace": opsNamespace, "severity": "warning"}, StartsAt: firing},
 	)
 	amAPI, err := alertmanager.NewAPI(am.BaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Alertmanager to list the firing alerts", func() (bool, string) {
+	harness.Eventually(t, "Alertmanager to list the firing alerts", func() (bool, string) {
 		got, err := amAPI.FiringBySeverity(t.Context(), "")
 		return err == nil && got["critical"] == 1 && got["warning"] == 1, fmt.Sprint(got, err)
 	})
@@ -477,17 +478,17 @@ func setupCommandsWith(t *testing.T, kind, configPath string) *commandsEnv {
 		t.Fatal(err)
 	}
 	e.key = key
-	e.secret = "slack-signing-" + randHex(t, 16)
+	e.secret = "slack-signing-" + harness.RandHex(16)
 	e.cfg = newBotConfig(t, kind)
-	e.cfg.configPath = configPath
-	e.cfg.env = []string{
+	e.cfg.ConfigPath = configPath
+	e.cfg.Env = []string{
 		"KUBECONFIG=" + kubeconfig,
 		"CHATOPS_SLACK_SIGNING_SECRET=" + e.secret,
 		"CHATOPS_DISCORD_APP_ID=" + discordApp,
 		"CHATOPS_DISCORD_PUBLIC_KEY=" + hex.EncodeToString(pub),
 		"CHATOPS_ALERTMANAGER_URL=" + am.BaseURL,
 	}
-	e.bot = startBot(t, e.cfg)
+	e.bot = harness.StartBot(t, e.cfg)
 	return e
 }
 
@@ -505,7 +506,7 @@ func waitWorkloadSettled(t *testing.T, c *kubeharness.Cluster) []corev1.Pod {
 	}
 	kube := c.Clientset()
 	var pods []corev1.Pod
-	eventually(t, "the bakery-ia workload to settle", func() (bool, string) {
+	harness.Eventually(t, "the bakery-ia workload to settle", func() (bool, string) {
 		ctx := t.Context()
 		list, err := kube.AppsV1().Deployments(opsNamespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -628,38 +629,27 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // commandsAnswered is the bot's chatops_commands_total, every label summed:
 // the router counts a command once its answer has been handed over (or has
 // failed to be), so it says when an answer is complete.
-func (b *Bot) commandsAnswered(t testing.TB) int {
+func commandsAnswered(t testing.TB, b *harness.Bot) int {
 	t.Helper()
-	code, body, err := b.get("/metrics", "")
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v", code, err)
+	m, err := b.Metrics(t.Context())
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
-	total := 0.0
-	for line := range strings.SplitSeq(string(body), "\n") {
-		if !strings.HasPrefix(line, "chatops_commands_total{") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		total += v
-	}
+	total, _ := m.Sum("chatops_commands_total")
 	return int(total)
 }
 
 // waitAnswered waits until the bot has answered n commands in all.
-func (b *Bot) waitAnswered(t testing.TB, n int) {
+func waitAnswered(t testing.TB, b *harness.Bot, n int) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("chatops_commands_total to reach %d", n), func() (bool, string) {
-		got := b.commandsAnswered(t)
+	harness.Eventually(t, fmt.Sprintf("chatops_commands_total to reach %d", n), func() (bool, string) {
+		got := commandsAnswered(t, b)
 		return got >= n, fmt.Sprintf("chatops_commands_total = %d", got)
 	})
 }
 
 // postSigned posts body with headers to the bot.
-func (b *Bot) postSigned(t testing.TB, path string, hdr http.Header, body []byte) (int, []byte) {
+func postSigned(t testing.TB, b *harness.Bot, path string, hdr http.Header, body []byte) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, b.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
@@ -668,7 +658,7 @@ func (b *Bot) postSigned(t testing.TB, path string, hdr http.Header, body []byte
 	for k, v := range hdr {
 		req.Header[k] = slices.Clone(v)
 	}
-	code, resp, err := do(req)
+	code, resp, err := harness.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
@@ -696,7 +686,7 @@ type slackRequest struct {
 }
 
 func (s *slackSide) request(text, channel string, at time.Time) slackRequest {
-	form := s.e.cfg.slack.SlashCommandForm(slack.SlashCommand{
+	form := s.e.cfg.Slack.SlashCommandForm(slack.SlashCommand{
 		ChannelID: channel, ChannelName: "ops", UserID: slackUser, UserName: "ana", Text: text,
 	})
 	body := []byte(form.Encode())
@@ -714,8 +704,8 @@ func (s *slackSide) channelFor(c commandCase) string {
 // the bot has answered the command.
 func (s *slackSide) accept(t *testing.T, r slackRequest) map[string]any {
 	t.Helper()
-	before := s.e.bot.commandsAnswered(t)
-	code, body := s.e.bot.postSigned(t, "/slack/commands", r.hdr, r.body)
+	before := commandsAnswered(t, s.e.bot)
+	code, body := postSigned(t, s.e.bot, "/slack/commands", r.hdr, r.body)
 	if code != http.StatusOK {
 		t.Fatalf("POST /slack/commands %s: got %d %q, want 200 and an acknowledgement", r.body, code, body)
 	}
@@ -726,18 +716,18 @@ func (s *slackSide) accept(t *testing.T, r slackRequest) map[string]any {
 	if note, _ := ack["text"].(string); ack["response_type"] != "ephemeral" || note == "" {
 		t.Errorf("acknowledgement %s: want a private (ephemeral) note", body)
 	}
-	s.e.bot.waitAnswered(t, before+1)
+	waitAnswered(t, s.e.bot, before+1)
 	return ack
 }
 
 func (s *slackSide) send(t *testing.T, c commandCase) delivery {
 	t.Helper()
 	channel := s.channelFor(c)
-	ephemeralsBefore := len(s.e.cfg.slack.Ephemerals(channel))
+	ephemeralsBefore := len(s.e.cfg.Slack.Ephemerals(channel))
 	r := s.request(c.text, channel, time.Now())
 	ack := s.accept(t, r)
 
-	resps := s.e.cfg.slack.Responses(r.responseURL)
+	resps := s.e.cfg.Slack.Responses(r.responseURL)
 	var d delivery
 	var posted []any
 	var texts []string
@@ -764,7 +754,7 @@ func (s *slackSide) send(t *testing.T, c commandCase) delivery {
 		"response_url": posted,
 	}
 	// Nothing else: no file, no message beside the response_url.
-	if files := s.e.cfg.slack.Files(channel); len(files) > 0 {
+	if files := s.e.cfg.Slack.Files(channel); len(files) > 0 {
 		var fs []any
 		for _, f := range files {
 			fs = append(fs, map[string]any{"name": f.Name, "content": string(f.Content)})
@@ -777,7 +767,7 @@ func (s *slackSide) send(t *testing.T, c commandCase) delivery {
 	switch {
 	case len(resps) != 1:
 		d.shape = fmt.Sprintf("%d posts to the response_url, want exactly 1", len(resps))
-	case len(s.e.cfg.slack.Ephemerals(channel)) != ephemeralsBefore:
+	case len(s.e.cfg.Slack.Ephemerals(channel)) != ephemeralsBefore:
 		d.shape = "an ephemeral message besides the response_url answer"
 	case resps[0].ResponseType != "ephemeral" && resps[0].ResponseType != "in_channel":
 		d.shape = "response_type " + resps[0].ResponseType
@@ -800,7 +790,7 @@ func (s *slackSide) refusals(t *testing.T) {
 
 	t.Run("forged", func(t *testing.T) {
 		before := e.snapshot(t)
-		ephemerals := len(e.cfg.slack.Ephemerals(slackOpsChannel))
+		ephemerals := len(e.cfg.Slack.Ephemerals(slackOpsChannel))
 		type spoiled struct {
 			name string
 			hdr  http.Header
@@ -829,17 +819,17 @@ func (s *slackSide) refusals(t *testing.T) {
 			reqs = append(reqs, spoiled{"tampered body", r.hdr, tampered, r})
 		}
 		for _, r := range reqs {
-			if code, body := e.bot.postSigned(t, "/slack/commands", r.hdr, r.body); code != http.StatusUnauthorized {
+			if code, body := postSigned(t, e.bot, "/slack/commands", r.hdr, r.body); code != http.StatusUnauthorized {
 				t.Errorf("%s: got %d %q, want 401", r.name, code, body)
 			}
 		}
 		time.Sleep(settle)
 		for _, r := range reqs {
-			if n := len(e.cfg.slack.Responses(r.responseURL)); n != 0 {
+			if n := len(e.cfg.Slack.Responses(r.responseURL)); n != 0 {
 				t.Errorf("%s: %d posts to its response_url, want none", r.name, n)
 			}
 		}
-		if n := len(e.cfg.slack.Ephemerals(slackOpsChannel)); n != ephemerals {
+		if n := len(e.cfg.Slack.Ephemerals(slackOpsChannel)); n != ephemerals {
 			t.Errorf("%d ephemeral messages appeared", n-ephemerals)
 		}
 		e.checkNoWork(t, before)
@@ -848,21 +838,21 @@ func (s *slackSide) refusals(t *testing.T) {
 	t.Run("replayed", func(t *testing.T) {
 		accepted := s.request(text, slackOpsChannel, time.Now())
 		s.accept(t, accepted)
-		if n := len(e.cfg.slack.Responses(accepted.responseURL)); n != 1 {
+		if n := len(e.cfg.Slack.Responses(accepted.responseURL)); n != 1 {
 			t.Fatalf("the accepted request got %d answers, want 1", n)
 		}
 		before := e.snapshot(t)
-		if code, body := e.bot.postSigned(t, "/slack/commands", accepted.hdr, accepted.body); code != http.StatusUnauthorized {
+		if code, body := postSigned(t, e.bot, "/slack/commands", accepted.hdr, accepted.body); code != http.StatusUnauthorized {
 			t.Errorf("the same request again: got %d %q, want 401", code, body)
 		}
 		time.Sleep(settle)
-		if n := len(e.cfg.slack.Responses(accepted.responseURL)); n != 1 {
+		if n := len(e.cfg.Slack.Responses(accepted.responseURL)); n != 1 {
 			t.Errorf("%d posts to its response_url, want the first answer only", n)
 		}
 		e.checkNoWork(t, before)
 	})
 
-	if n := e.cfg.slack.Calls(slackstandin.MethodPostMessage); n != 0 {
+	if n := e.cfg.Slack.Calls(slackstandin.MethodPostMessage); n != 0 {
 		t.Errorf("%d chat.postMessage calls, want none", n)
 	}
 }
@@ -872,7 +862,7 @@ func (s *slackSide) refusals(t *testing.T) {
 type workCounts struct{ answered, api, kubelet int }
 
 func (e *commandsEnv) snapshot(t testing.TB) workCounts {
-	return workCounts{e.bot.commandsAnswered(t), e.tap.count(), len(e.node.LogRequests())}
+	return workCounts{commandsAnswered(t, e.bot), e.tap.count(), len(e.node.LogRequests())}
 }
 
 // checkNoWork: since the counts were taken, no command was answered, and
@@ -909,7 +899,7 @@ type discordRequest struct {
 // interaction makes the stand-in expect an interaction and returns its
 // body, unsigned.
 func (s *discordSide) interaction(channel string, c discordCommand) (id, token string, body []byte) {
-	id, token = s.e.cfg.discord.NewInteraction(discordApp, channel)
+	id, token = s.e.cfg.Discord.NewInteraction(discordApp, channel)
 	return id, token, discordBody(id, token, channel, c)
 }
 
@@ -959,12 +949,12 @@ func (s *discordSide) request(channel string, c discordCommand, at time.Time) di
 // stand-in as Discord records it, and waits until the bot has answered.
 func (s *discordSide) accept(t *testing.T, r discordRequest) map[string]any {
 	t.Helper()
-	before := s.e.bot.commandsAnswered(t)
-	code, body := s.e.bot.postSigned(t, "/discord/interactions", r.hdr, r.body)
+	before := commandsAnswered(t, s.e.bot)
+	code, body := postSigned(t, s.e.bot, "/discord/interactions", r.hdr, r.body)
 	if code != http.StatusOK {
 		t.Fatalf("POST /discord/interactions %s: got %d %q, want 200 and a deferral", r.body, code, body)
 	}
-	forwardDiscordAck(t, s.e.cfg.discord, r.id, r.token, body)
+	forwardDiscordAck(t, s.e.cfg.Discord, r.id, r.token, body)
 	var ack map[string]any
 	if err := json.Unmarshal(body, &ack); err != nil {
 		t.Fatalf("acknowledgement %q is not JSON: %v", body, err)
@@ -972,7 +962,7 @@ func (s *discordSide) accept(t *testing.T, r discordRequest) map[string]any {
 	if ack["type"] != float64(discordstandin.ResponseDeferred) {
 		t.Errorf("acknowledgement %s: want a deferral (type 5)", body)
 	}
-	s.e.bot.waitAnswered(t, before+1)
+	waitAnswered(t, s.e.bot, before+1)
 	return ack
 }
 
@@ -985,7 +975,7 @@ func forwardDiscordAck(t *testing.T, dc *discordstandin.Server, id, token string
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	code, out, err := do(req)
+	code, out, err := harness.Do(req)
 	if err != nil || code != http.StatusNoContent {
 		t.Fatalf("the stand-in refused the acknowledgement %s: %d %s %v", body, code, out, err)
 	}
@@ -999,7 +989,7 @@ func (s *discordSide) send(t *testing.T, c commandCase) delivery {
 	}
 	r := s.request(channel, c.discord, time.Now())
 	ack := s.accept(t, r)
-	ix, ok := s.e.cfg.discord.Interaction(r.id)
+	ix, ok := s.e.cfg.Discord.Interaction(r.id)
 	if !ok {
 		t.Fatalf("interaction %s unknown to the stand-in", r.id)
 	}
@@ -1076,7 +1066,7 @@ func (s *discordSide) send(t *testing.T, c commandCase) delivery {
 // answered.
 func (s *discordSide) refusals(t *testing.T) {
 	e := s.e
-	dc := e.cfg.discord
+	dc := e.cfg.Discord
 	work := dcmd("logs", str("service", "orders-service"), num("tail", 5))
 	routes := []string{discordstandin.RouteInteractionCallback, discordstandin.RouteEditOriginal,
 		discordstandin.RouteFollowup, discordstandin.RouteDeleteOriginal}
@@ -1129,7 +1119,7 @@ func (s *discordSide) refusals(t *testing.T) {
 			reqs = append(reqs, spoiled{"tampered body", id, signDiscord(e.key, time.Now(), body), tampered})
 		}
 		for _, r := range reqs {
-			if code, body := e.bot.postSigned(t, "/discord/interactions", r.hdr, r.body); code != http.StatusUnauthorized {
+			if code, body := postSigned(t, e.bot, "/discord/interactions", r.hdr, r.body); code != http.StatusUnauthorized {
 				t.Errorf("%s: got %d %q, want 401", r.name, code, body)
 			}
 		}
@@ -1154,7 +1144,7 @@ func (s *discordSide) refusals(t *testing.T) {
 		// acknowledgement was on its way: let that settle before counting.
 		time.Sleep(settle)
 		before, beforeCalls := e.snapshot(t), calls()
-		if code, body := e.bot.postSigned(t, "/discord/interactions", accepted.hdr, accepted.body); code != http.StatusUnauthorized {
+		if code, body := postSigned(t, e.bot, "/discord/interactions", accepted.hdr, accepted.body); code != http.StatusUnauthorized {
 			t.Errorf("the same interaction again: got %d %q, want 401", code, body)
 		}
 		time.Sleep(settle)

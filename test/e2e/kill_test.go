@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/test/harness"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -22,7 +20,7 @@ import (
 // with 200 is there: directly (the 200s are the record) and through a real
 // Alertmanager (which retries what failed, so everything it holds arrives).
 func TestKillMidStreamLosesNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	forEachStore(t, func(t *testing.T, kind harness.StoreKind) {
 		t.Run("direct", func(t *testing.T) { killDirect(t, kind) })
 		t.Run("alertmanager", func(t *testing.T) { killBehindAlertmanager(t, kind) })
 	})
@@ -30,46 +28,19 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 
 // stormMessage is webhook payload number n of a sender: a new group with 1–3
 // alerts, each with a unique fingerprint.
-func stormMessage(run string, sender, n int) webhookMessage {
+func stormMessage(run string, sender, n int) harness.Webhook {
 	service := fmt.Sprintf("storm-%s-%d-%d", run, sender, n)
-	group := map[string]string{"alertname": "KillStorm", "service": service}
-	common := map[string]string{"alertname": "KillStorm", "service": service, "severity": "warning", "namespace": "bakery-ia"}
-	msg := webhookMessage{
-		Version:           "4",
-		GroupKey:          fmt.Sprintf(`{}:{alertname="KillStorm",service=%q}`, service),
-		Status:            "firing",
-		Receiver:          "chatops",
-		GroupLabels:       group,
-		CommonLabels:      common,
-		CommonAnnotations: map[string]string{"summary": service + " is storming"},
-		ExternalURL:       "http://127.0.0.1:9093",
-	}
-	started := rfc3339(time.Now().Add(-time.Minute))
+	annotations := map[string]string{"summary": service + " is storming"}
+	started := time.Now().Add(-time.Minute)
+	var alerts []harness.WebhookAlert
 	for j := 0; j <= n%3; j++ {
-		labels := map[string]string{"instance": fmt.Sprintf("%s-pod-%d", service, j)}
-		for k, v := range common {
-			labels[k] = v
-		}
-		msg.Alerts = append(msg.Alerts, webhookAlert{
-			Status:       "firing",
-			Labels:       labels,
-			Annotations:  msg.CommonAnnotations,
-			StartsAt:     started,
-			EndsAt:       "0001-01-01T00:00:00Z",
-			GeneratorURL: "http://127.0.0.1:9090/graph",
-			Fingerprint:  randFingerprint(),
-		})
+		labels := map[string]string{"alertname": "KillStorm", "service": service, "severity": "warning", "namespace": "bakery-ia",
+			"instance": fmt.Sprintf("%s-pod-%d", service, j)}
+		a := harness.FiringAlert(labels, annotations, started, harness.RandHex(8))
+		a.GeneratorURL = "http://127.0.0.1:9090/graph"
+		alerts = append(alerts, a)
 	}
-	return msg
-}
-
-// randFingerprint is 16 random hex digits (safe to call from any goroutine).
-func randFingerprint() string {
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return hex.EncodeToString(b)
+	return harness.NewWebhook("chatops", map[string]string{"alertname": "KillStorm", "service": service}, alerts...)
 }
 
 type stormAck struct {
@@ -78,14 +49,14 @@ type stormAck struct {
 	incidentID   int64
 }
 
-func killDirect(t *testing.T, kind string) {
+func killDirect(t *testing.T, kind harness.StoreKind) {
 	const (
 		senders       = 4
 		killAfterAcks = 60 // SIGKILL once this many payloads got 200, senders still going
 	)
 	cfg := newBotConfig(t, kind)
-	bot := startBot(t, cfg)
-	run := randHex(t, 3)
+	bot := harness.StartBot(t, cfg)
+	run := harness.RandHex(3)
 
 	var (
 		mu       sync.Mutex
@@ -108,13 +79,9 @@ func killDirect(t *testing.T, kind string) {
 			defer wg.Done()
 			for n := 0; !stop.Load(); n++ {
 				msg := stormMessage(run, s, n)
-				body, err := json.Marshal(msg)
-				if err != nil {
-					problem("marshal: %v", err)
-					return
-				}
+				body := msg.JSON()
 				sent.Add(1)
-				code, resp, err := bot.PostWebhook(body, cfg.webhookToken)
+				code, resp, err := bot.PostWebhook(body, cfg.WebhookToken)
 				switch {
 				case err != nil:
 					if !killing.Load() {
@@ -122,9 +89,9 @@ func killDirect(t *testing.T, kind string) {
 					}
 					return
 				case code == http.StatusOK:
-					var a webhookAck
-					if err := json.Unmarshal(resp, &a); err != nil || a.IncidentID <= 0 {
-						problem("sender %d payload %d: 200 body %s is not {\"incident_id\": N>0}", s, n, truncate(resp, 200))
+					id, err := harness.WebhookAck(code, resp)
+					if err != nil {
+						problem("sender %d payload %d: %v", s, n, err)
 						return
 					}
 					fps := make([]string, len(msg.Alerts))
@@ -132,7 +99,7 @@ func killDirect(t *testing.T, kind string) {
 						fps[i] = al.Fingerprint
 					}
 					mu.Lock()
-					acks = append(acks, stormAck{groupKey: msg.GroupKey, fingerprints: fps, incidentID: a.IncidentID})
+					acks = append(acks, stormAck{groupKey: msg.GroupKey, fingerprints: fps, incidentID: id})
 					mu.Unlock()
 					acked.Add(1)
 				default:
@@ -146,7 +113,7 @@ func killDirect(t *testing.T, kind string) {
 	}
 	defer func() { stop.Store(true); wg.Wait() }() // on an early failure
 
-	eventually(t, fmt.Sprintf("%d acknowledged webhooks before the kill", killAfterAcks), func() (bool, string) {
+	harness.Eventually(t, fmt.Sprintf("%d acknowledged webhooks before the kill", killAfterAcks), func() (bool, string) {
 		mu.Lock()
 		p := append([]string(nil), problems...)
 		mu.Unlock()
@@ -166,20 +133,20 @@ func killDirect(t *testing.T, kind string) {
 	}
 	t.Logf("SIGKILL with senders running: sent=%d acknowledged=%d (the rest were in flight or refused)", sent.Load(), len(acks))
 
-	bot = startBot(t, cfg)
+	bot = harness.StartBot(t, cfg)
 	verifyAcks(t, bot, acks)
-	if kind == storePostgres {
-		verifyAcksInPostgres(t, cfg.store.dbURL, acks)
+	if kind == harness.Postgres {
+		verifyAcksInPostgres(t, cfg.Store.DB.URL, acks)
 	}
 	// The store still takes writes after the crash.
-	bot.MustPostWebhook(t, readFixture(t, "service-down-firing.json"))
+	bot.MustPostWebhook(t, harness.Fixture(t, "service-down-firing.json"))
 }
 
 // verifyAcks checks through the API that every acknowledged payload is there:
 // GET /v1/incidents/{id} of the id the 200 named shows the payload's group and
 // all of its fingerprints. (It reads details rather than the list, which the
 // bot pages.)
-func verifyAcks(t *testing.T, bot *Bot, acks []stormAck) {
+func verifyAcks(t *testing.T, bot *harness.Bot, acks []stormAck) {
 	t.Helper()
 	var lost []string
 	for _, a := range acks {
@@ -193,7 +160,7 @@ func verifyAcks(t *testing.T, bot *Bot, acks []stormAck) {
 			continue
 		}
 		for _, fp := range a.fingerprints {
-			if _, ok := d.alertByFingerprint(fp); !ok {
+			if _, ok := d.AlertByFingerprint(fp); !ok {
 				lost = append(lost, fmt.Sprintf("group %s incident #%d: acknowledged alert %s missing (has %d alerts)", a.groupKey, a.incidentID, fp, len(d.Alerts)))
 			}
 		}
@@ -215,7 +182,7 @@ func verifyAcksInPostgres(t *testing.T, dbURL string, acks []stormAck) {
 		keys = append(keys, a.groupKey)
 		fps = append(fps, a.fingerprints...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), harness.WaitTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -242,16 +209,16 @@ type stormGroup struct {
 	instances []string
 }
 
-func killBehindAlertmanager(t *testing.T, kind string) {
+func killBehindAlertmanager(t *testing.T, kind harness.StoreKind) {
 	const (
 		beforeKill     = 16 // groups posted while the bot runs
 		whileDown      = 8  // groups posted while the bot is dead
 		seenBeforeKill = 3  // SIGKILL once this many incidents exist
 	)
 	cfg := newBotConfig(t, kind)
-	bot := startBot(t, cfg)
-	am := startAlertmanager(t, bot.WebhookURL(), cfg.webhookToken)
-	run := randHex(t, 3)
+	bot := harness.StartBot(t, cfg)
+	am := harness.StartAlertmanager(t, bot.WebhookURL(), cfg.WebhookToken)
+	run := harness.RandHex(3)
 
 	var groups []stormGroup
 	for i := 0; i < beforeKill+whileDown; i++ {
@@ -261,12 +228,12 @@ func killBehindAlertmanager(t *testing.T, kind string) {
 		}
 		groups = append(groups, g)
 	}
-	started := rfc3339(time.Now().Add(-time.Minute))
-	alertsOf := func(gs []stormGroup) []amAlert {
-		var as []amAlert
+	started := harness.RFC3339(time.Now().Add(-time.Minute))
+	alertsOf := func(gs []stormGroup) []harness.PostableAlert {
+		var as []harness.PostableAlert
 		for _, g := range gs {
 			for _, inst := range g.instances {
-				as = append(as, amAlert{
+				as = append(as, harness.PostableAlert{
 					Labels: map[string]string{
 						"alertname": "KillStorm", "service": g.service, "instance": inst,
 						"severity": "warning", "namespace": "bakery-ia",
@@ -280,17 +247,17 @@ func killBehindAlertmanager(t *testing.T, kind string) {
 	}
 
 	am.PostAlerts(t, alertsOf(groups[:beforeKill])...)
-	eventually(t, fmt.Sprintf("at least %d incidents delivered by Alertmanager before the kill", seenBeforeKill), func() (bool, string) {
+	harness.Eventually(t, fmt.Sprintf("at least %d incidents delivered by Alertmanager before the kill", seenBeforeKill), func() (bool, string) {
 		incs, err := bot.TryListIncidents("all")
 		if err != nil {
 			return false, err.Error()
 		}
-		return len(incs) >= seenBeforeKill, "GET /v1/incidents?status=all:\n" + describeIncidents(incs)
+		return len(incs) >= seenBeforeKill, "GET /v1/incidents?status=all:\n" + harness.DescribeIncidents(incs)
 	})
 	bot.Kill(t)
 	am.PostAlerts(t, alertsOf(groups[beforeKill:])...)
 	// Alertmanager must have tried, and failed, to deliver while the bot was dead.
-	eventually(t, "Alertmanager to count failed webhook deliveries while chatops is dead", func() (bool, string) {
+	harness.Eventually(t, "Alertmanager to count failed webhook deliveries while chatops is dead", func() (bool, string) {
 		n, err := am.WebhookFailures()
 		if err != nil {
 			return false, err.Error()
@@ -298,15 +265,15 @@ func killBehindAlertmanager(t *testing.T, kind string) {
 		return n > 0, fmt.Sprintf("alertmanager_notification_requests_failed_total{integration=\"webhook\"} = %v", n)
 	})
 
-	bot = startBot(t, cfg)
+	bot = harness.StartBot(t, cfg)
 	// Alertmanager retries every failed group: all of it must arrive.
 	delivered := map[string]bool{} // services whose incident holds all instances, firing
-	eventually(t, "every alert held by Alertmanager to be delivered after the restart", func() (bool, string) {
+	harness.Eventually(t, "every alert held by Alertmanager to be delivered after the restart", func() (bool, string) {
 		incs, err := bot.TryListIncidents("all")
 		if err != nil {
 			return false, err.Error()
 		}
-		byService := map[string]Incident{}
+		byService := map[string]harness.Incident{}
 		for _, inc := range incs {
 			if inc.GroupLabels["alertname"] == "KillStorm" {
 				byService[inc.GroupLabels["service"]] = inc

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bakewise/chatops/policy"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // amSilence is GET /api/v2/silence/{id} as Alertmanager answers it, read
@@ -54,20 +53,10 @@ func matcherText(ms []policy.SilenceMatcher) string {
 	return strings.Join(parts, ",")
 }
 
-func (am *Alertmanager) getSilence(t testing.TB, id string) amSilence {
+func getSilence(t testing.TB, am *harness.Alertmanager, id string) amSilence {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, am.BaseURL+"/api/v2/silence/"+id, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, body, err := do(req)
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("GET Alertmanager /api/v2/silence/%s: %d %s %v, want 200", id, code, body, err)
-	}
 	var s amSilence
-	if err := json.Unmarshal(body, &s); err != nil {
-		t.Fatalf("decode silence %s: %v", body, err)
-	}
+	am.GetJSON(t, "/api/v2/silence/"+id, &s)
 	return s
 }
 
@@ -76,16 +65,16 @@ func (am *Alertmanager) getSilence(t testing.TB, id string) amSilence {
 // only that one), sees Alertmanager's refusal come back as a clear error,
 // and expires it.
 func TestAlertmanagerSilenceLifecycle(t *testing.T) {
-	am := startAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
+	am := harness.StartAlertmanager(t, "http://127.0.0.1:9/v1/alertmanager", "unused")
 	api, err := alertmanager.NewAPI(am.BaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	started := rfc3339(time.Now().Add(-time.Minute))
+	started := harness.RFC3339(time.Now().Add(-time.Minute))
 	am.PostAlerts(t,
-		amAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "gateway", "severity": "critical"}, StartsAt: started},
-		amAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "orders-service", "severity": "critical"}, StartsAt: started},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "gateway", "severity": "critical"}, StartsAt: started},
+		harness.PostableAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": "orders-service", "severity": "critical"}, StartsAt: started},
 	)
 	firing := func(service string) (int, string) {
 		got, err := api.FiringBySeverity(ctx, service)
@@ -94,7 +83,7 @@ func TestAlertmanagerSilenceLifecycle(t *testing.T) {
 		}
 		return got["critical"], fmt.Sprint(got)
 	}
-	eventually(t, "both alerts to fire", func() (bool, string) {
+	harness.Eventually(t, "both alerts to fire", func() (bool, string) {
 		n, state := firing("")
 		return n == 2, state
 	})
@@ -116,7 +105,7 @@ func TestAlertmanagerSilenceLifecycle(t *testing.T) {
 		t.Fatalf("CreateSilence: %v", err)
 	}
 
-	got := am.getSilence(t, id)
+	got := getSilence(t, am, id)
 	wantMatchers := []policy.SilenceMatcher{
 		{Name: "alertname", Value: "ServiceDown", Equal: true},
 		{Name: "service", Value: "gateway", Equal: true},
@@ -141,7 +130,7 @@ func TestAlertmanagerSilenceLifecycle(t *testing.T) {
 		t.Errorf("GetSilence = %+v; want what GET /api/v2/silence returned: %+v", st, got)
 	}
 
-	eventually(t, "the silence to mute gateway's alert and only that one", func() (bool, string) {
+	harness.Eventually(t, "the silence to mute gateway's alert and only that one", func() (bool, string) {
 		gw, gwState := firing("gateway")
 		all, allState := firing("")
 		return gw == 0 && all == 1, "gateway: " + gwState + ", all: " + allState
@@ -161,14 +150,14 @@ func TestAlertmanagerSilenceLifecycle(t *testing.T) {
 	if err := api.ExpireSilence(ctx, id); err != nil {
 		t.Fatalf("ExpireSilence: %v", err)
 	}
-	if got := am.getSilence(t, id); got.Status.State != "expired" {
+	if got := getSilence(t, am, id); got.Status.State != "expired" {
 		t.Errorf("after ExpireSilence the silence is %q, want expired", got.Status.State)
 	}
 	// An undo pressed twice is harmless.
 	if err := api.ExpireSilence(ctx, id); err != nil {
 		t.Errorf("ExpireSilence of an expired silence: %v, want nil", err)
 	}
-	eventually(t, "gateway's alert to fire again once the silence expired", func() (bool, string) {
+	harness.Eventually(t, "gateway's alert to fire again once the silence expired", func() (bool, string) {
 		n, state := firing("gateway")
 		return n == 1, state
 	})

@@ -1,11 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/bakewise/chatops/test/harness"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -13,20 +13,20 @@ import (
 // bot: a valid webhook must then get 503 (never 200, since nothing was
 // committed) and /readyz 503; once the database is back, a retry gets 200.
 func TestStoreDownGives503(t *testing.T) {
-	cfg := newBotConfig(t, storePostgres)
-	bot := startBot(t, cfg)
+	cfg := newBotConfig(t, harness.Postgres)
+	bot := harness.StartBot(t, cfg)
 
-	baseline := bot.MustPostWebhook(t, readFixture(t, "db-connections-high.json"))
-	payload := readFixture(t, "service-down-firing.json")
+	baseline := bot.MustPostWebhook(t, harness.Fixture(t, "db-connections-high.json"))
+	payload := harness.Fixture(t, "service-down-firing.json")
 
 	// Take the store away: no new connections, existing ones terminated.
-	ident := pgx.Identifier{cfg.store.dbName}.Sanitize()
-	admin := pgAdminURL()
-	pgExec(t, admin, "ALTER DATABASE "+ident+" ALLOW_CONNECTIONS false")
-	pgExec(t, admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", cfg.store.dbName)
+	ident := pgx.Identifier{cfg.Store.DB.Name}.Sanitize()
+	admin := harness.PGAdminURL()
+	harness.PGExec(t, admin, "ALTER DATABASE "+ident+" ALLOW_CONNECTIONS false")
+	harness.PGExec(t, admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", cfg.Store.DB.Name)
 
 	for i := 1; i <= 3; i++ {
-		code, body, err := bot.PostWebhook(payload, cfg.webhookToken)
+		code, body, err := bot.PostWebhook(payload, cfg.WebhookToken)
 		if err != nil {
 			t.Fatalf("webhook #%d while the database is unreachable: %v (want a 503 answer)", i, err)
 		}
@@ -35,8 +35,8 @@ func TestStoreDownGives503(t *testing.T) {
 		}
 		expectErrorBody(t, code, body)
 	}
-	eventually(t, "GET /readyz == 503 while the database is unreachable", func() (bool, string) {
-		code, body, err := bot.get("/readyz", "")
+	harness.Eventually(t, "GET /readyz == 503 while the database is unreachable", func() (bool, string) {
+		code, body, err := bot.Get("/readyz", "")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -45,20 +45,20 @@ func TestStoreDownGives503(t *testing.T) {
 
 	// Bring it back; a retry of the same webhook succeeds. Until then every
 	// answer must be 503.
-	pgExec(t, admin, "ALTER DATABASE "+ident+" ALLOW_CONNECTIONS true")
+	harness.PGExec(t, admin, "ALTER DATABASE "+ident+" ALLOW_CONNECTIONS true")
 	var incidentID int64
-	eventually(t, "the retried webhook to get 200 once the database is back", func() (bool, string) {
-		code, body, err := bot.PostWebhook(payload, cfg.webhookToken)
+	harness.Eventually(t, "the retried webhook to get 200 once the database is back", func() (bool, string) {
+		code, body, err := bot.PostWebhook(payload, cfg.WebhookToken)
 		if err != nil {
 			return false, err.Error()
 		}
 		switch code {
 		case http.StatusOK:
-			var ack webhookAck
-			if err := json.Unmarshal(body, &ack); err != nil || ack.IncidentID <= 0 {
-				t.Fatalf("200 body %s is not {\"incident_id\": N>0}", body)
+			id, err := harness.WebhookAck(code, body)
+			if err != nil {
+				t.Fatalf("%v", err)
 			}
-			incidentID = ack.IncidentID
+			incidentID = id
 			return true, ""
 		case http.StatusServiceUnavailable:
 			return false, fmt.Sprintf("POST /v1/alertmanager -> 503 %s", truncate(body, 300))
@@ -67,11 +67,11 @@ func TestStoreDownGives503(t *testing.T) {
 			return false, ""
 		}
 	})
-	bot.waitReady(t)
+	bot.WaitReady(t)
 
 	all := bot.ListIncidents(t, "all")
 	if len(all) != 2 {
-		t.Fatalf("after the outage: %d incidents, want 2 (baseline #%d and the retried ServiceDown #%d):\n%s", len(all), baseline, incidentID, describeIncidents(all))
+		t.Fatalf("after the outage: %d incidents, want 2 (baseline #%d and the retried ServiceDown #%d):\n%s", len(all), baseline, incidentID, harness.DescribeIncidents(all))
 	}
 	d := bot.GetIncident(t, incidentID)
 	if d.Status != "open" || len(d.Alerts) != 1 || d.Alerts[0].Fingerprint != serviceDownFingerprint {

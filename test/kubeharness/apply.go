@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
-	"testing"
 
+	"github.com/bakewise/chatops/test/harness"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +29,7 @@ const fieldManager = "chatops-kubeharness"
 // serves works: Namespace, ServiceAccount, Role, ClusterRole, RoleBinding,
 // ClusterRoleBinding, Deployment, ... Namespaced objects without a namespace
 // go to "default", as kubectl would put them.
-func (c *Cluster) ApplyYAML(t testing.TB, path string) {
+func (c *Cluster) ApplyYAML(t harness.TB, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -41,7 +41,7 @@ func (c *Cluster) ApplyYAML(t testing.TB, path string) {
 }
 
 // ApplyManifest is ApplyYAML for YAML held in memory.
-func (c *Cluster) ApplyManifest(t testing.TB, manifest string) {
+func (c *Cluster) ApplyManifest(t harness.TB, manifest string) {
 	t.Helper()
 	if err := c.apply([]byte(manifest)); err != nil {
 		t.Fatalf("kubeharness: apply: %v", err)

@@ -9,27 +9,27 @@
 // test that serves container logs; RunPods binds pods to it and writes their
 // status the way a kubelet would.
 //
-// It never contacts anything but loopback, and it never skips a test: when
-// the control plane cannot be built or started, the test fails.
+// It takes the test it acts for as a harness.TB, so a benchmark tool drives
+// it too, through harness.Program. It never contacts anything but loopback,
+// and it never skips a test: when the control plane cannot be built or
+// started, the test fails.
 package kubeharness
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/test/harness"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -43,7 +43,6 @@ const (
 	controllersTimeout    = 60 * time.Second
 	requestTimeout        = 10 * time.Second
 	pollInterval          = 50 * time.Millisecond
-	logTailLines          = 80
 )
 
 const (
@@ -68,7 +67,7 @@ type Cluster struct {
 	admin *rest.Config
 	kube  kubernetes.Interface // admin
 
-	procs []*process // in start order
+	procs []*harness.Process // in start order
 
 	mu     sync.Mutex
 	nodes  []*Node
@@ -78,7 +77,7 @@ type Cluster struct {
 // Start runs a fresh control plane for t and stops it in t.Cleanup. The
 // first use on a machine builds the binaries (about 9 minutes on 2 cores); run
 // test/tools/kube.sh beforehand to keep that out of go test's timeout.
-func Start(t testing.TB) *Cluster {
+func Start(t harness.TB) *Cluster {
 	t.Helper()
 	bin := binaries(t)
 
@@ -224,7 +223,7 @@ func (c *Cluster) startAPIServer(bin, etcdURL string, f pkiFiles) error {
 	const attempts = 3
 	var lastErr error
 	for range attempts {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return err
 		}
@@ -259,7 +258,7 @@ func (c *Cluster) startAPIServer(bin, etcdURL string, f pkiFiles) error {
 		c.admin.Host = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		c.kube, err = kubernetes.NewForConfig(c.admin)
 		if err != nil {
-			p.stop()
+			stop(p)
 			return fmt.Errorf("admin client: %w", err)
 		}
 		lastErr = c.waitFor(p, apiserverStartTimeout, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {
@@ -273,17 +272,17 @@ func (c *Cluster) startAPIServer(bin, etcdURL string, f pkiFiles) error {
 			c.procs = append(c.procs, p)
 			return nil
 		}
-		p.stop()
-		if !strings.Contains(p.tail(logTailLines), "address already in use") {
-			return fmt.Errorf("%w\n--- kube-apiserver log ---\n%s", lastErr, p.tail(logTailLines))
+		stop(p)
+		if !strings.Contains(p.Tail(logTailBytes), "address already in use") {
+			return fmt.Errorf("%w\n--- kube-apiserver log ---\n%s", lastErr, p.Tail(logTailBytes))
 		}
-		os.Rename(p.logPath, fmt.Sprintf("%s.port-%d", p.logPath, port))
+		os.Rename(p.LogPath, fmt.Sprintf("%s.port-%d", p.LogPath, port))
 	}
 	return lastErr
 }
 
 // waitFor polls cond until it holds, the timeout passes, or p exits.
-func (c *Cluster) waitFor(p *process, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+func (c *Cluster) waitFor(p *harness.Process, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	var lastErr error
 	for {
@@ -296,8 +295,8 @@ func (c *Cluster) waitFor(p *process, timeout time.Duration, what string, cond f
 		if err != nil {
 			lastErr = err
 		}
-		if gone, exitErr := p.exited(); gone {
-			return fmt.Errorf("waiting for %s: %s %v\n--- %s log ---\n%s", what, p.name, exitErr, p.name, p.tail(logTailLines))
+		if p.Exited() {
+			return fmt.Errorf("waiting for %s: %s exited (%v)\n--- %s log ---\n%s", what, p.Name, p.Err(), p.Name, p.Tail(logTailBytes))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("waiting for %s: not ready after %s (last error: %v)", what, timeout, lastErr)
@@ -308,13 +307,13 @@ func (c *Cluster) waitFor(p *process, timeout time.Duration, what string, cond f
 
 // stop ends the processes, newest first. When the test failed it prints the
 // end of each log and keeps the directory for a closer look.
-func (c *Cluster) stop(t testing.TB) {
+func (c *Cluster) stop(t harness.TB) {
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		c.procs[i].stop()
+		stop(c.procs[i])
 	}
 	if t.Failed() {
 		for _, p := range c.procs {
-			t.Logf("kubeharness: --- %s log (%s) ---\n%s", p.name, p.logPath, p.tail(logTailLines))
+			t.Logf("kubeharness: --- %s log (%s) ---\n%s", p.Name, p.LogPath, p.Tail(logTailBytes))
 		}
 		t.Logf("kubeharness: kept %s for inspection", c.dir)
 		return
@@ -332,15 +331,6 @@ func (c *Cluster) Clientset() kubernetes.Interface { return c.kube }
 // Dir is where the cluster keeps its certificates, kubeconfigs and logs.
 func (c *Cluster) Dir() string { return c.dir }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 var (
 	binariesOnce sync.Once
 	binariesDir  string
@@ -349,7 +339,7 @@ var (
 
 // binaries returns the directory that test/tools/kube.sh prints, building the
 // control plane on first use. A missing control plane fails the test.
-func binaries(t testing.TB) string {
+func binaries(t harness.TB) string {
 	t.Helper()
 	binariesOnce.Do(func() { binariesDir, binariesErr = runKubeSh() })
 	if binariesErr != nil {
@@ -359,11 +349,11 @@ func binaries(t testing.TB) string {
 }
 
 func runKubeSh() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("cannot locate the kubeharness source to find test/tools/kube.sh")
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return "", err
 	}
-	script := filepath.Join(filepath.Dir(file), "..", "tools", "kube.sh")
+	script := filepath.Join(root, "test", "tools", "kube.sh")
 	if _, err := os.Stat(script); err != nil {
 		return "", fmt.Errorf("kube.sh: %w", err)
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 
+	"github.com/bakewise/chatops/test/harness"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,7 +24,7 @@ const serviceAccountTokenTTL = 24 * 60 * 60
 // from the TokenRequest API, bound by RBAC like any other subject. The
 // namespace and the ServiceAccount are created when missing; no permission is
 // granted.
-func (c *Cluster) ServiceAccountConfig(t testing.TB, namespace, name string) *rest.Config {
+func (c *Cluster) ServiceAccountConfig(t harness.TB, namespace, name string) *rest.Config {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
@@ -64,7 +64,7 @@ func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {
 // WriteKubeconfig writes a kubeconfig file for cfg's identity into a
 // temporary directory of t and returns its path: what the bot's --kubeconfig
 // or KUBECONFIG would name.
-func (c *Cluster) WriteKubeconfig(t testing.TB, cfg *rest.Config) string {
+func (c *Cluster) WriteKubeconfig(t harness.TB, cfg *rest.Config) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := writeKubeconfig(path, cfg); err != nil {

@@ -13,9 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/test/harness"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -64,7 +64,7 @@ type LogRequest struct {
 
 // AddNode registers a Ready Node named name (InternalIP 127.0.0.1) backed by
 // a kubelet stand-in, and returns it. The stand-in stops in t.Cleanup.
-func (c *Cluster) AddNode(t testing.TB, name string) *Node {
+func (c *Cluster) AddNode(t harness.TB, name string) *Node {
 	t.Helper()
 	n := &Node{Name: name, c: c, logs: map[containerKey]*containerLogs{}}
 
@@ -189,7 +189,7 @@ func nodeConditions(ready bool) []corev1.NodeCondition {
 }
 
 // SetReady sets the Node's Ready condition, as a kubelet reports it.
-func (n *Node) SetReady(t testing.TB, ready bool) {
+func (n *Node) SetReady(t harness.TB, ready bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
@@ -346,7 +346,7 @@ func parseLogQuery(q url.Values) (logQuery, error) {
 // to this node is marked for deletion, its containers "stop" at once and the
 // pod object goes. Without it, pods of scaled-down ReplicaSets would stay
 // Terminating for ever.
-func (n *Node) finishDeletions(t testing.TB) {
+func (n *Node) finishDeletions(t harness.TB) {
 	lw := cache.NewListWatchFromClient(n.c.kube.CoreV1().RESTClient(), "pods", metav1.NamespaceAll,
 		fields.OneTermEqualSelector("spec.nodeName", n.Name))
 	finish := func(obj any) {

@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"testing"
 	"time"
 
+	"github.com/bakewise/chatops/test/harness"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,7 +83,7 @@ func ImagePullBackOff() PodState {
 // the node (pods/binding) and writes its status as a kubelet would. It
 // returns the pods as written. The real controllers then count them: a
 // Deployment reports ready replicas once its pods are Running and Ready.
-func (c *Cluster) RunPods(t testing.TB, namespace, selector string, state PodState) []corev1.Pod {
+func (c *Cluster) RunPods(t harness.TB, namespace, selector string, state PodState) []corev1.Pod {
 	t.Helper()
 	want := max(state.Count, 1)
 	var pods []corev1.Pod
@@ -114,7 +114,7 @@ func (c *Cluster) RunPods(t testing.TB, namespace, selector string, state PodSta
 // appears in namespace matching selector, unscheduled and without status, is
 // given state, until the test ends. Rollouts (restart, rollback, scale up)
 // then complete on their own. Pods that already have a state keep it.
-func (c *Cluster) KeepRunning(t testing.TB, namespace, selector string, state PodState) {
+func (c *Cluster) KeepRunning(t harness.TB, namespace, selector string, state PodState) {
 	t.Helper()
 	node := c.nodeFor(t, state.Node)
 	lw := cache.NewFilteredListWatchFromClient(c.kube.CoreV1().RESTClient(), "pods", namespace,
@@ -149,7 +149,7 @@ func (c *Cluster) KeepRunning(t testing.TB, namespace, selector string, state Po
 
 // nodeFor returns the named node, or the first one, adding node-1 to an
 // empty cluster.
-func (c *Cluster) nodeFor(t testing.TB, name string) string {
+func (c *Cluster) nodeFor(t harness.TB, name string) string {
 	t.Helper()
 	c.mu.Lock()
 	nodes := slices.Clone(c.nodes)
@@ -326,7 +326,7 @@ func containerID(pod *corev1.Pod, container string, restart int32) string {
 // WaitDeploymentReady waits until the Deployment's rollout is complete: the
 // controller has seen its latest spec and every desired replica is updated,
 // ready and available. It returns the Deployment as last read.
-func (c *Cluster) WaitDeploymentReady(t testing.TB, namespace, name string) *appsv1.Deployment {
+func (c *Cluster) WaitDeploymentReady(t harness.TB, namespace, name string) *appsv1.Deployment {
 	t.Helper()
 	var d *appsv1.Deployment
 	err := c.poll(podsTimeout, func(ctx context.Context) (bool, error) {

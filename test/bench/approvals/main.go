@@ -37,7 +37,7 @@ import (
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/integrations/postgres"
 	"github.com/bakewise/chatops/policy"
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 func main() {
@@ -48,28 +48,29 @@ func main() {
 }
 
 func run() error {
-	pgURL := flag.String("pg-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "admin URL of a loopback PostgreSQL")
+	pgURL := flag.String("pg-url", harness.DefaultPGAdminURL, "admin URL of a loopback PostgreSQL")
 	duration := flag.Duration("duration", 10*time.Second, "length of each timed phase")
 	writers := flag.Int("writers", 8, "concurrent audit appenders (and pgbench clients)")
 	rows := flag.Int("rows", 100000, "rows in the log when the chain is verified")
 	flag.Parse()
-	if err := benchkit.CheckPGURL(*pgURL); err != nil {
-		return err
+	if err := harness.CheckPGURL(*pgURL); err != nil {
+		return fmt.Errorf("-pg-url: %w", err)
 	}
 	if *duration <= 0 || *duration > 5*time.Minute || *writers < 1 || *writers > 64 || *rows < 1000 || *rows > 5_000_000 {
 		return errors.New("want 0 < -duration <= 5m, 1 <= -writers <= 64, 1000 <= -rows <= 5000000")
 	}
 	ctx := context.Background()
-	name := "chatops_bench_approvals_" + benchkit.RandHex(4)
-	dbURL, err := benchkit.CreateDB(ctx, *pgURL, name)
-	if err != nil {
+	prog := harness.NewProgram("bench-approvals", func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "approvals: "+format+"\n", args...)
+	})
+	defer prog.Close() // drops the database
+	var dbURL string
+	if err := prog.Run(func() error {
+		dbURL = harness.NewDatabase(prog, *pgURL, "chatops_bench_approvals_").URL
+		return nil
+	}); err != nil {
 		return err
 	}
-	defer func() {
-		if err := benchkit.DropDB(*pgURL, name); err != nil {
-			fmt.Fprintln(os.Stderr, "approvals: drop database:", err)
-		}
-	}()
 	store, err := postgres.Open(ctx, postgres.Config{URL: dbURL, MaxConns: *writers + 60}, nil)
 	if err != nil {
 		return err

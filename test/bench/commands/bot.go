@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,27 +14,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
-const (
-	readyTimeout = 30 * time.Second
-	stopTimeout  = 30 * time.Second
-	buildTimeout = 10 * time.Minute
-)
-
-// botProc is the chatops binary running as `chatops serve` on addr.
-type botProc struct {
-	*benchkit.Bot
-	addr string
-}
-
-// botEnv is what the bot is started with.
-type botEnv struct {
-	bin, work, addr, dbURL, kubeconfig    string
-	webhookToken, apiToken, signingSecret string
-	slackAPI                              string
-}
+// stopTimeout is how long the bot gets to exit after SIGTERM.
+const stopTimeout = 30 * time.Second
 
 // botConfigYAML: Slack commands over HTTP, accepted in the bench channel,
 // looking at the bakery-ia namespace. No destination: the ingest storm's
@@ -53,41 +36,26 @@ kubernetes:
 `, channelID, namespace)
 }
 
-func startBot(ctx context.Context, e botEnv) (*botProc, error) {
-	bot, err := benchkit.StartBot(e.bin, e.work, botConfigYAML(), append(cleanEnviron(),
-		"CHATOPS_LISTEN_ADDR="+e.addr,
-		"CHATOPS_DATA_DIR="+filepath.Join(e.work, "data"),
-		"CHATOPS_DATABASE_URL="+e.dbURL,
-		"CHATOPS_WEBHOOK_TOKEN="+e.webhookToken,
-		"CHATOPS_API_TOKEN="+e.apiToken,
-		"CHATOPS_SLACK_BOT_TOKEN=xoxb-bench-"+benchkit.RandHex(8),
-		"CHATOPS_SLACK_SIGNING_SECRET="+e.signingSecret,
-		"CHATOPS_SLACK_API_URL="+e.slackAPI,
-		"CHATOPS_LOG_FORMAT=json",
-		"KUBECONFIG="+e.kubeconfig,
-	), true)
-	if err != nil {
-		return nil, err
+// startBot starts the bot on db with the Slack stand-in (no Discord), its
+// log in work/bot.log, reading the cluster through kubeconfig.
+func (b *bench) startBot(bin, kubeconfig string) {
+	t := b.prog
+	cfg := &harness.BotConfig{
+		Binary:       bin,
+		Store:        harness.PostgresStore(b.db),
+		Addr:         harness.FreeAddr(t),
+		WebhookToken: "bench-wh-" + harness.RandHex(12),
+		APIToken:     "bench-api-" + harness.RandHex(12),
+		Slack:        b.slack,
+		LogPath:      filepath.Join(b.work, "bot.log"),
+		Env: []string{
+			"CHATOPS_SLACK_SIGNING_SECRET=" + b.signingSecret(),
+			"KUBECONFIG=" + kubeconfig,
+		},
 	}
-	b := &botProc{Bot: bot, addr: e.addr}
-	logf("bot pid %d on %s (log %s)", b.Pid(), e.addr, b.LogPath)
-
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	return b, b.WaitReady(ctx, readyTimeout, func() bool {
-		resp, err := client.Get("http://" + e.addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
-// stop sends SIGTERM and waits; it returns the peak RSS and how the bot
-// ended, and an error unless it exited 0.
-func (b *botProc) stop() (peakMiB float64, exit string, err error) {
-	peakMiB, _, exit, err = b.Stop(stopTimeout)
-	return peakMiB, exit, err
+	cfg.WriteConfig(t, b.work, botConfigYAML())
+	b.bot = harness.StartBot(t, cfg)
+	logf("bot pid %d on %s (log %s)", b.bot.Process.Pid(), cfg.Addr, cfg.LogPath)
 }
 
 // logSummary counts the bot's log lines by level and collects the
@@ -158,9 +126,6 @@ func firstN(s string, n int) string {
 	return s
 }
 
-// ---------------------------------------------------------------------------
-// PostgreSQL
-
 // pgSettings describes the server: version and durability settings.
 func pgSettings(ctx context.Context, adminURL string) string {
 	conn, err := pgx.Connect(ctx, adminURL)
@@ -173,20 +138,4 @@ func pgSettings(ctx context.Context, adminURL string) string {
 		return "?"
 	}
 	return fmt.Sprintf("%s (synchronous_commit=%s, fsync=%s)", v, sc, fs)
-}
-
-// cleanEnviron is this process's environment without what would change
-// the bot's configuration or its cluster, or send its HTTP through a
-// proxy.
-func cleanEnviron() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch uk := strings.ToUpper(k); {
-		case strings.HasPrefix(uk, "CHATOPS_"), uk == "KUBECONFIG", strings.HasSuffix(uk, "_PROXY"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }

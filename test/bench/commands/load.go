@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -21,7 +20,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 const (
@@ -226,9 +225,9 @@ type commander struct {
 	kinds   []kind
 }
 
-func newCommander(s *slackstandin.Server, secret, botAddr string, kinds []kind) *commander {
+func newCommander(s *slackstandin.Server, secret, botURL string, kinds []kind) *commander {
 	return &commander{
-		slack: s, secret: secret, url: "http://" + botAddr + "/slack/commands", metrics: "http://" + botAddr + "/metrics", kinds: kinds,
+		slack: s, secret: secret, url: botURL + "/slack/commands", metrics: botURL + "/metrics", kinds: kinds,
 		client: &http.Client{Timeout: ackTimeout, Transport: &http.Transport{
 			Proxy: nil, MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute, DisableCompression: true,
 		}},
@@ -248,7 +247,7 @@ func (c *commander) run(ctx context.Context, phase, part string, seq []int, rate
 	var maxLate time.Duration
 	for i, k := range seq {
 		at := start.Add(time.Duration(i) * interval)
-		if benchkit.Sleep(ctx, time.Until(at)) != nil {
+		if harness.Sleep(ctx, time.Until(at)) != nil {
 			break
 		}
 		maxLate = max(maxLate, time.Since(at))
@@ -322,43 +321,13 @@ func (c *commander) send(ctx context.Context, s *sample) {
 
 // guard reads the bot's replay-guard histogram: total seconds and calls.
 func (c *commander) guard(ctx context.Context) (sum, n float64, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metrics, nil)
+	m, err := harness.ScrapeMetrics(ctx, c.client, c.metrics)
 	if err != nil {
 		return 0, 0, err
 	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return 0, 0, err
-	}
-	found := 0
-	for _, line := range strings.Split(string(body), "\n") {
-		name, rest, ok := strings.Cut(line, "{")
-		if !ok || !strings.Contains(rest, `op="first_seen"`) {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) < 2 {
-			continue
-		}
-		v, perr := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if perr != nil {
-			continue
-		}
-		switch name {
-		case "chatops_store_duration_seconds_sum":
-			sum += v
-			found++
-		case "chatops_store_duration_seconds_count":
-			n += v
-			found++
-		}
-	}
-	if found == 0 {
+	sum, foundSum := m.Sum("chatops_store_duration_seconds_sum", `op="first_seen"`)
+	n, foundN := m.Sum("chatops_store_duration_seconds_count", `op="first_seen"`)
+	if !foundSum && !foundN {
 		return 0, 0, fmt.Errorf("no chatops_store_duration_seconds{op=\"first_seen\"} in the bot's /metrics")
 	}
 	return sum, n, nil
@@ -451,37 +420,26 @@ type IngestResult struct {
 	CommandsToS   float64 `json:"commands_to_s"`
 }
 
-// ingestRun is the generator running as a subprocess.
+// ingestRun is the generator running as a subprocess, its JSON result
+// on stdout, its stderr in a file of the work directory.
 type ingestRun struct {
-	cmd     *exec.Cmd
+	proc    *harness.Process
 	started time.Time
 	stdout  bytes.Buffer
-	errPath string
-	done    chan struct{}
-	err     error
 }
 
-func startIngest(bin, work, botAddr, token, dbURL string, d time.Duration, senders, perPayload, groups int) (*ingestRun, error) {
-	r := &ingestRun{errPath: filepath.Join(work, "ingest.stderr"), done: make(chan struct{})}
-	errFile, err := os.Create(r.errPath)
+func startIngest(bin, work, botURL, token, dbURL string, d time.Duration, senders, perPayload, groups int) (*ingestRun, error) {
+	r := &ingestRun{}
+	cmd := exec.Command(bin, "-url", botURL, "-token", token, "-duration", d.String(),
+		"-senders", strconv.Itoa(senders), "-alerts-per-payload", strconv.Itoa(perPayload),
+		"-groups", strconv.Itoa(groups), "-pg-url", dbURL, "-json")
+	cmd.Env = harness.CleanEnviron()
+	cmd.Stdout = &r.stdout
+	p, err := harness.StartProcess("the ingest generator", cmd, filepath.Join(work, "ingest.stderr"))
 	if err != nil {
 		return nil, err
 	}
-	r.cmd = exec.Command(bin, "-url", "http://"+botAddr, "-token", token, "-duration", d.String(),
-		"-senders", strconv.Itoa(senders), "-alerts-per-payload", strconv.Itoa(perPayload),
-		"-groups", strconv.Itoa(groups), "-pg-url", dbURL, "-json")
-	r.cmd.Env = cleanEnviron()
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, errFile
-	if err := r.cmd.Start(); err != nil {
-		errFile.Close()
-		return nil, fmt.Errorf("start the ingest generator: %w", err)
-	}
-	r.started = time.Now()
-	go func() {
-		r.err = r.cmd.Wait()
-		errFile.Close()
-		close(r.done)
-	}()
+	r.proc, r.started = p, time.Now()
 	return r, nil
 }
 
@@ -489,14 +447,12 @@ func startIngest(bin, work, botAddr, token, dbURL string, d time.Duration, sende
 // reads its JSON.
 func (r *ingestRun) wait(ctx context.Context, limit time.Duration) (*IngestResult, error) {
 	select {
-	case <-r.done:
+	case <-r.proc.Done():
 	case <-time.After(limit):
-		_ = r.cmd.Process.Kill()
-		<-r.done
+		r.proc.Kill()
 		return nil, fmt.Errorf("the ingest generator did not finish within %s", limit)
 	case <-ctx.Done():
-		_ = r.cmd.Process.Kill()
-		<-r.done
+		r.proc.Kill()
 		return nil, ctx.Err()
 	}
 	var out struct {
@@ -521,13 +477,13 @@ func (r *ingestRun) wait(ctx context.Context, limit time.Duration) (*IngestResul
 		line = line[i+1:]
 	}
 	if err := json.Unmarshal(line, &out); err != nil {
-		return nil, fmt.Errorf("the ingest generator (%v) printed no JSON result: %v; stderr:\n%s", r.err, err, benchkit.Tail(r.errPath, 2000))
+		return nil, fmt.Errorf("the ingest generator (%v) printed no JSON result: %v; stderr:\n%s", r.proc.Err(), err, r.proc.Tail(2000))
 	}
 	res := &IngestResult{
 		Senders: out.Senders, AlertsPerPayload: out.PerPayload, DurationS: out.DurationS, ElapsedS: out.ElapsedS,
 		AlertsPerS: math.Round(out.AlertsPerS*10) / 10, PayloadsPerS: math.Round(out.PayloadsPerS*10) / 10,
 		Payloads2xx: out.Payloads2xx, Non2xx: out.Non2xx, Errors: out.Errors, AckMS: out.Lat,
-		ExitCode: r.cmd.ProcessState.ExitCode(), Problems: out.Problems,
+		ExitCode: r.proc.ExitCode(), Problems: out.Problems,
 	}
 	res.AckMS.N = int(out.Payloads2xx)
 	if out.DB != nil && out.DB.Checked {

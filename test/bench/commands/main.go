@@ -60,7 +60,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // Targets (issue 4, item 9) and Slack's own limit.
@@ -68,7 +68,6 @@ const (
 	targetAckP99   = 30 * time.Millisecond
 	slackAckLimit  = 3 * time.Second
 	targetHealth   = time.Second
-	defaultPGURL   = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	stormLead      = 3 * time.Second // ingest before the first command
 	stormTail      = 3 * time.Second // and after the last
 	afterWarmup    = 3 * time.Second
@@ -106,7 +105,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	var cfg config
 	flag.StringVar(&cfg.bin, "bin", "", "built chatops binary (default: go build ./cmd/chatops into a temp dir)")
-	flag.StringVar(&cfg.pgURL, "pg-url", defaultPGURL, "admin URL of the local PostgreSQL; a fresh database is created and dropped")
+	flag.StringVar(&cfg.pgURL, "pg-url", harness.DefaultPGAdminURL, "admin URL of the local PostgreSQL; a fresh database is created and dropped")
 	flag.IntVar(&cfg.health, "health", 200, "\"/ops health\" commands per phase, in the mix")
 	flag.IntVar(&cfg.alone, "health-alone", 20, "\"/ops health\" commands per phase sent alone, at -alone-rate, before the mix")
 	flag.Float64Var(&cfg.aloneRate, "alone-rate", 1, "rate of the health-alone commands per second (1/s keeps the bot's Kubernetes client under client-go's default 5 requests/s)")
@@ -182,7 +181,10 @@ func validate(cfg *config) error {
 	case cfg.answerTimeout <= 0 || cfg.answerTimeout > maxAnswerWait:
 		return fmt.Errorf("-answer-timeout must be in (0, %s]", maxAnswerWait)
 	}
-	return benchkit.CheckPGURL(cfg.pgURL)
+	if err := harness.CheckPGURL(cfg.pgURL); err != nil {
+		return fmt.Errorf("-pg-url: %w", err)
+	}
+	return nil
 }
 
 func logf(format string, args ...any) {
@@ -252,13 +254,13 @@ type bench struct {
 	cfg  config
 	res  Result
 	work string
-	repo string
-	tb   *harnessTB
+	// prog is what the harness and the control plane act for: it holds
+	// their cleanups until teardown.
+	prog *harness.Program
 
-	dbName, dbURL string
-	slack         *slackstandin.Server
-	bot           *botProc
-	webhookToken  string
+	db    *harness.Database
+	slack *slackstandin.Server
+	bot   *harness.Bot
 }
 
 func (b *bench) fail(format string, args ...any) {
@@ -290,7 +292,7 @@ func (b *bench) run(ctx context.Context) int {
 	}
 	b.work = work
 	b.res.WorkDir = work
-	b.tb = &harnessTB{}
+	b.prog = harness.NewProgram("bench-commands", logf)
 	defer func() {
 		if len(b.res.Errors) == 0 && !cfg.keep {
 			os.RemoveAll(work)
@@ -306,7 +308,7 @@ func (b *bench) run(ctx context.Context) int {
 		return 2
 	}
 	kinds := commandKinds(b.res.Workload, cfg.tail)
-	cmd := newCommander(b.slack, b.signingSecret(), b.bot.addr, kinds)
+	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
 	counts := []int{cfg.health, cfg.status, cfg.logs}
 	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs); lr > slackFileRate {
 		b.note("logs commands arrive at %.2f/s, above the bot's file-upload budget of %.2f/s (100/min, Slack's Tier 4): their answers wait for it or come without the file", lr, slackFileRate)
@@ -318,7 +320,7 @@ func (b *bench) run(ctx context.Context) int {
 		b.phaseErrors(b.res.Warmup)
 		// The warm-up may have emptied the bot's client-side rate limiter
 		// (client-go's default bucket: 10, refilled at 5/s): let it refill.
-		_ = benchkit.Sleep(ctx, afterWarmup)
+		_ = harness.Sleep(ctx, afterWarmup)
 	}
 	if ctx.Err() == nil {
 		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
@@ -338,72 +340,54 @@ func (b *bench) run(ctx context.Context) int {
 	return 0
 }
 
-func (b *bench) signingSecret() string { return "bench-signing-" + b.dbName }
+func (b *bench) signingSecret() string { return "bench-signing-" + b.db.Name }
 
+// setup builds the bot (unless -bin) and the ingest generator, starts the
+// control plane with its workload, and starts the bot on a fresh database
+// with the Slack stand-in. Everything it starts, b.prog stops.
 func (b *bench) setup(ctx context.Context) error {
-	repo, err := benchkit.RepoRoot()
-	if err != nil {
-		return err
-	}
-	b.repo = repo
-	b.res.Setup.Bot = gitDescribe(repo)
-	botBin := b.cfg.bin
-	if botBin != "" {
-		if botBin, err = filepath.Abs(botBin); err != nil {
+	return b.prog.Run(func() error {
+		repo, err := harness.RepoRoot()
+		if err != nil {
 			return err
 		}
-		if st, err := os.Stat(botBin); err != nil || st.IsDir() {
-			return fmt.Errorf("-bin %s: not a file", b.cfg.bin)
+		if b.cfg.bin == "" {
+			logf("building the bot: go build ./cmd/chatops")
+			b.res.Setup.Bot = gitDescribe(repo)
 		}
-		b.res.Setup.Bot = botBin + " (-bin)"
-	} else {
-		botBin = filepath.Join(b.work, "chatops")
-		logf("building the bot: go build ./cmd/chatops")
-		if err := benchkit.GoBuild(ctx, repo, botBin, "./cmd/chatops", buildTimeout); err != nil {
+		bin, err := harness.Chatops(ctx, b.cfg.bin, b.work)
+		if err != nil {
 			return err
 		}
-	}
-	logf("building the ingest generator: go build ./test/bench/ingest")
-	if err := benchkit.GoBuild(ctx, repo, filepath.Join(b.work, "ingest"), "./test/bench/ingest", buildTimeout); err != nil {
-		return err
-	}
+		if b.cfg.bin != "" {
+			b.res.Setup.Bot = bin + " (-bin)"
+		}
+		logf("building the ingest generator: go build ./test/bench/ingest")
+		if err := harness.GoBuild(ctx, repo, filepath.Join(b.work, "ingest"), "./test/bench/ingest"); err != nil {
+			return err
+		}
 
-	logf("starting the control plane and the workload (18 deployments, 50 pods)")
-	t0 := time.Now()
-	var cl *cluster
-	if err := catchFatal(func() error {
-		var err error
-		cl, err = startCluster(b.tb, repo)
-		return err
-	}); err != nil {
-		return fmt.Errorf("cluster: %w", err)
-	}
-	b.res.Setup.ClusterS = time.Since(t0).Round(100 * time.Millisecond).Seconds()
-	b.res.Setup.APIServer = cl.apiserver
-	logf("cluster ready in %.1fs", b.res.Setup.ClusterS)
+		logf("starting the control plane and the workload (18 deployments, 50 pods)")
+		t0 := time.Now()
+		cl, err := startCluster(b.prog, repo)
+		if err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		b.res.Setup.ClusterS = time.Since(t0).Round(100 * time.Millisecond).Seconds()
+		b.res.Setup.APIServer = cl.apiserver
+		logf("cluster ready in %.1fs", b.res.Setup.ClusterS)
 
-	b.res.Setup.PostgreSQL = pgSettings(ctx, b.cfg.pgURL)
-	b.dbName = "chatops_bench_commands_" + benchkit.RandHex(4)
-	if b.dbURL, err = benchkit.CreateDB(ctx, b.cfg.pgURL, b.dbName); err != nil {
-		b.dbName = ""
-		return err
-	}
+		b.res.Setup.PostgreSQL = pgSettings(ctx, b.cfg.pgURL)
+		b.db = harness.NewDatabase(b.prog, b.cfg.pgURL, "chatops_bench_commands_")
 
-	b.slack = slackstandin.New()
-	if !strings.HasPrefix(b.slack.URL(), "http://127.0.0.1:") {
-		return fmt.Errorf("the Slack stand-in is at %s, not on 127.0.0.1", b.slack.URL())
-	}
-	addr, err := benchkit.FreeAddr()
-	if err != nil {
-		return err
-	}
-	b.webhookToken = "bench-wh-" + benchkit.RandHex(12)
-	b.bot, err = startBot(ctx, botEnv{
-		bin: botBin, work: b.work, addr: addr, dbURL: b.dbURL, kubeconfig: cl.kubeconfig,
-		webhookToken: b.webhookToken, apiToken: "bench-api-" + benchkit.RandHex(12), signingSecret: b.signingSecret(),
-		slackAPI: b.slack.URL(),
+		b.slack = slackstandin.New()
+		b.prog.Cleanup(b.slack.Close)
+		if !strings.HasPrefix(b.slack.URL(), "http://127.0.0.1:") {
+			return fmt.Errorf("the Slack stand-in is at %s, not on 127.0.0.1", b.slack.URL())
+		}
+		b.startBot(bin, cl.kubeconfig)
+		return nil
 	})
-	return err
 }
 
 // parts sends one phase's commands: health alone, then the mix.
@@ -428,15 +412,14 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	d := (stormLead + cfg.span() + stormTail).Round(time.Second)
 	logf("storm phase: ingest generator for %s (%d senders × %d alerts/payload); commands from +%s: %d health alone at %g/s, then %d at %g/s",
 		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
-	ing, err := startIngest(filepath.Join(b.work, "ingest"), b.work, b.bot.addr, b.webhookToken, b.dbURL, d,
+	ing, err := startIngest(filepath.Join(b.work, "ingest"), b.work, b.bot.BaseURL, b.bot.Config.WebhookToken, b.db.URL, d,
 		cfg.senders, cfg.perPayload, cfg.groups)
 	if err != nil {
 		b.fail("storm: %v", err)
 		return
 	}
-	if benchkit.Sleep(ctx, stormLead) != nil {
-		_ = ing.cmd.Process.Kill()
-		<-ing.done
+	if harness.Sleep(ctx, stormLead) != nil {
+		ing.proc.Kill()
 		return
 	}
 	b.parts(ctx, cmd, "storm", counts)
@@ -500,33 +483,25 @@ func (b *bench) phaseErrors(p *PhaseResult) {
 	}
 }
 
-// teardown stops the bot (SIGTERM, expecting exit 0), the stand-ins, the
-// database and the control plane. It may be called more than once.
+// teardown stops the bot (SIGTERM, expecting exit 0), then what setup
+// started: the stand-in, the database and the control plane. It may be
+// called more than once.
 func (b *bench) teardown() {
 	if b.bot != nil {
-		peak, exit, err := b.bot.stop()
-		b.res.Bot.PeakRSSMiB, b.res.Bot.Exit = round2(peak), exit
-		if err != nil {
-			b.fail("%v", err)
+		b.res.Bot.PeakRSSMiB = round2(b.bot.Process.PeakRSSMiB())
+		e := b.bot.Process.Terminate(stopTimeout)
+		b.res.Bot.Exit = e.How
+		if e.Err != nil {
+			b.fail("%v", e.Err)
 		}
-		b.res.Bot.Log = readBotLog(b.bot.LogPath)
+		b.res.Bot.Log = readBotLog(b.bot.Process.LogPath)
 		if l := b.res.Bot.Log; l.Throttled+l.LimiterErrors > 0 {
 			b.note("the bot's Kubernetes client queued its API calls behind client-go's client-side rate limiter: %d \"Waited before sending request … client-side throttling\" lines (client-go logs waits over 1 s) and %d log lines of commands that failed with \"client rate limiter Wait returned an error\". integrations/kubernetes.New leaves rest.Config QPS and Burst at 0, so each API group's client gets client-go's defaults: 5 requests/s, bursts of 10 (health makes 2 calls to the core group, 1 to apps and 1 discovery call; logs 1 to apps and 1 + one per pod to core)", l.Throttled, l.LimiterErrors)
 		}
 		b.bot = nil
 	}
-	if b.slack != nil {
-		b.slack.Close()
-		b.slack = nil
-	}
-	if b.dbName != "" {
-		if err := benchkit.DropDB(b.cfg.pgURL, b.dbName); err != nil {
-			logf("warning: drop database %s: %v", b.dbName, err)
-		}
-		b.dbName = ""
-	}
-	if b.tb != nil {
-		b.tb.runCleanups()
+	if b.prog != nil {
+		b.prog.Close()
 	}
 }
 

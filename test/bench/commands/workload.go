@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/bakewise/chatops/test/harness"
 	"github.com/bakewise/chatops/test/kubeharness"
 )
 
@@ -156,9 +157,9 @@ type cluster struct {
 // startCluster starts the control plane, registers a node, applies the
 // shipped RBAC and the workload, plays the kubelet for the 50 pods (five
 // in bad states), gives orders-service's pods logs, and writes a
-// kubeconfig for the chatops ServiceAccount. Errors are the harness's
-// Fatalf, recovered by catchFatal.
-func startCluster(t *harnessTB, repo string) (*cluster, error) {
+// kubeconfig for the chatops ServiceAccount. The control plane fails t as
+// it fails a test.
+func startCluster(t harness.TB, repo string) (*cluster, error) {
 	c := kubeharness.Start(t)
 	node := c.AddNode(t, nodeName)
 	c.ApplyManifest(t, workloadManifest())

@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -42,7 +43,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bakewise/chatops/test/bench/benchkit"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 const (
@@ -130,12 +131,14 @@ func validate(cfg *config) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("-url %q is not an http(s) URL", cfg.url)
 	}
-	if !benchkit.Loopback(u.Hostname()) {
+	if !harness.Loopback(u.Hostname()) {
 		return fmt.Errorf("-url host %q is not a loopback address; this benchmark only talks to 127.0.0.1", u.Hostname())
 	}
 	cfg.url = strings.TrimRight(cfg.url, "/")
 	if cfg.pgURL != "" {
-		return benchkit.CheckPGURL(cfg.pgURL)
+		if err := harness.CheckPGURL(cfg.pgURL); err != nil {
+			return fmt.Errorf("-pg-url: %w", err)
+		}
 	}
 	return nil
 }
@@ -162,20 +165,18 @@ var (
 // group holds the pre-rendered, constant parts of a webhook body.
 type group struct {
 	prefix      []byte // `{"version":"4",...,"alerts":[`
-	alertOpen   []byte // `{"status":"firing","labels":{...,"pod":"`
-	alertMiddle []byte // `"},"annotations":{...},"startsAt":"`
+	alertOpen   []byte // `{"status":"firing","labels":{...,"pod":"<service>-`
+	alertMiddle []byte // `",...},"annotations":{...},"startsAt":"`
 	alertTail   []byte // `","endsAt":"0001-...","generatorURL":"...","fingerprint":"`
-	service     string
+	alertClose  []byte // `"}`
 	used        atomic.Bool
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// Placeholders in a rendered alert, where each alert's own values go.
+const (
+	fingerprintMark = "@FINGERPRINT@"
+	startsAtMark    = "@STARTSAT@"
+)
 
 func makeGroups(n int, runID string) []*group {
 	gs := make([]*group, n)
@@ -190,35 +191,35 @@ func makeGroups(n int, runID string) []*group {
 			"alertname": an.name, "service": svc, "bench_group": gname, "bench_run": runID,
 			"namespace": "bakery-ia", "severity": an.severity,
 		}
-		commonAnn := map[string]string{"description": an.summary}
-		// Alertmanager renders the group key with label names sorted.
-		groupKey := fmt.Sprintf(`{}:{alertname=%q,bench_group=%q,bench_run=%q,service=%q}`, an.name, gname, runID, svc)
+		hook := harness.Webhook{
+			Version: "4", GroupKey: harness.GroupKey(groupLabels), Status: "firing", Receiver: "chatops",
+			GroupLabels: groupLabels, CommonLabels: common, CommonAnnotations: map[string]string{"description": an.summary},
+			ExternalURL: harness.ExternalURL,
+		}
+		prefix := bytes.TrimSuffix(hook.JSONWith(nil), []byte("]}"))
 
-		var p bytes.Buffer
-		p.WriteString(`{"version":"4","groupKey":`)
-		p.Write(mustJSON(groupKey))
-		p.WriteString(`,"truncatedAlerts":0,"status":"firing","receiver":"chatops","groupLabels":`)
-		p.Write(mustJSON(groupLabels))
-		p.WriteString(`,"commonLabels":`)
-		p.Write(mustJSON(common))
-		p.WriteString(`,"commonAnnotations":`)
-		p.Write(mustJSON(commonAnn))
-		p.WriteString(`,"externalURL":"http://127.0.0.1:9093","alerts":[`)
-
-		// alert labels = common labels + a unique pod label (last key, written per alert)
-		lb := mustJSON(common) // `{"alertname":...}` sorted keys
-		alertOpen := append([]byte(`{"status":"firing","labels":`), lb[:len(lb)-1]...)
-		alertOpen = append(alertOpen, `,"pod":"`...)
-		alertMiddle := []byte(`"},"annotations":{"description":`)
-		alertMiddle = append(alertMiddle, mustJSON(an.summary)...)
-		alertMiddle = append(alertMiddle, `,"summary":`...)
-		alertMiddle = append(alertMiddle, mustJSON(svc+": "+an.summary)...)
-		alertMiddle = append(alertMiddle, `},"startsAt":"`...)
-		alertTail := []byte(`","endsAt":"0001-01-01T00:00:00Z","generatorURL":`)
-		alertTail = append(alertTail, mustJSON("http://127.0.0.1:9090/graph?g0.expr=bench_"+an.name)...)
-		alertTail = append(alertTail, `,"fingerprint":"`...)
-
-		gs[i] = &group{prefix: p.Bytes(), alertOpen: alertOpen, alertMiddle: alertMiddle, alertTail: alertTail, service: svc}
+		// One alert rendered with placeholders, cut where each alert's pod,
+		// startsAt and fingerprint go: alert labels = common labels + a
+		// unique pod label.
+		labels := maps.Clone(common)
+		labels["pod"] = svc + "-" + fingerprintMark
+		a := harness.WebhookAlert{
+			Status: "firing", Labels: labels,
+			Annotations: map[string]string{"description": an.summary, "summary": svc + ": " + an.summary},
+			StartsAt:    startsAtMark, EndsAt: harness.NoEnd,
+			GeneratorURL: "http://127.0.0.1:9090/graph?g0.expr=bench_" + an.name, Fingerprint: fingerprintMark,
+		}
+		tmpl, err := json.Marshal(a)
+		if err != nil {
+			panic(err)
+		}
+		open, rest, ok1 := bytes.Cut(tmpl, []byte(fingerprintMark))
+		middle, rest, ok2 := bytes.Cut(rest, []byte(startsAtMark))
+		tail, closing, ok3 := bytes.Cut(rest, []byte(fingerprintMark))
+		if !ok1 || !ok2 || !ok3 {
+			panic("ingest: a rendered alert does not have its placeholders in the order labels, startsAt, fingerprint: " + string(tmpl))
+		}
+		gs[i] = &group{prefix: prefix, alertOpen: open, alertMiddle: middle, alertTail: tail, alertClose: closing}
 	}
 	return gs
 }
@@ -243,14 +244,12 @@ func (g *group) render(buf []byte, runID string, base uint64, n int, startsAt st
 		}
 		c := base + uint64(i)
 		buf = append(buf, g.alertOpen...)
-		buf = append(buf, g.service...)
-		buf = append(buf, '-')
 		buf = appendFingerprint(buf, runID, c)
 		buf = append(buf, g.alertMiddle...)
 		buf = append(buf, startsAt...)
 		buf = append(buf, g.alertTail...)
 		buf = appendFingerprint(buf, runID, c)
-		buf = append(buf, `"}`...)
+		buf = append(buf, g.alertClose...)
 	}
 	return append(buf, "]}"...)
 }

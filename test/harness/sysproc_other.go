@@ -1,10 +1,10 @@
 //go:build !linux
 
-package kubeharness
+package harness
 
 import "syscall"
 
-// childAttr: without Pdeathsig, a test binary killed before its cleanups
+// childAttr: without Pdeathsig, a parent killed before its cleanups
 // leaves its children behind; Linux is where the tests run.
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}

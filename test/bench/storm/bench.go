@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/bakewise/chatops/integrations/discord/discordstandin"
+	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
+)
+
+// bench is one run: the bot under test, the stand-ins it posts to, the
+// alert groups it is sent, and what was measured.
+type bench struct {
+	cfg   config
+	res   Result
+	work  string
+	runID string
+	// prog is what the harness acts for: it holds the cleanups of the
+	// database and the stand-ins until teardown.
+	prog *harness.Program
+
+	bot        *harness.Bot
+	botStopped bool
+	slack      *slackstandin.Server
+	discord    *discordstandin.Server
+	groups     []*group
+
+	// incidents: group index → incident id (from the webhook answers).
+	incMu     sync.Mutex
+	incidents map[int]int64
+	splits    map[int][]int64
+}
+
+func (b *bench) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	logf("FAILURE: %s", msg)
+	b.res.Failures = append(b.res.Failures, msg)
+}
+
+func (b *bench) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	logf("note: %s", msg)
+	b.res.Notes = append(b.res.Notes, msg)
+}
+
+// run is the whole benchmark: setup, the storm, an outage of each
+// platform, teardown; it returns the exit status.
+func (b *bench) run(ctx context.Context) int {
+	cfg := b.cfg
+	b.runID = harness.RandHex(4)
+	b.prog = harness.NewProgram("storm", logf)
+	b.res.Failures = []string{}
+	b.res.Params = Params{
+		Alerts: cfg.alerts, Groups: cfg.groups, StormS: cfg.storm.Seconds(), OutageS: cfg.outage.Seconds(),
+		Senders: cfg.senders, ConvergeTimeoutS: cfg.convergeTimeout.Seconds(),
+		Semantics: "whole group: one webhook per new alert, carrying every alert of its group so far (all firing), as Alertmanager re-sends a group",
+		SlackLimit: fmt.Sprintf("chat.postMessage %g/s per channel (stand-in SetRateLimit, 429 beyond); chat.update %g/min per workspace (enforced by the bot only)",
+			slackPostPerChannel, slackUpdatePerMin),
+		DiscordLimit: fmt.Sprintf("%g request/s per route and channel (stand-in SetRouteLimit(1): Discord's 5 per 5 s, without the burst; 429 beyond); %g/s global (not enforced, measured)",
+			discordRoutePerSec, discordGlobalPerSec),
+	}
+	b.res.Machine = machine()
+	work, err := os.MkdirTemp("", "chatops-storm-")
+	if err != nil {
+		logf("temp dir: %v", err)
+		return 2
+	}
+	b.work = work
+	b.res.WorkDir = work
+	defer func() {
+		if len(b.res.Failures) == 0 && !cfg.keep {
+			os.RemoveAll(work)
+			b.res.WorkDir += " (removed)"
+		} else {
+			logf("work directory kept: %s", work)
+		}
+	}()
+
+	if err := b.setup(ctx); err != nil {
+		logf("setup: %v", err)
+		b.teardown()
+		b.res.Failures = append(b.res.Failures, "setup: "+err.Error())
+		return 2
+	}
+	b.storm(ctx)
+	if cfg.outage > 0 && b.res.Storm != nil && b.res.Storm.Converged {
+		b.outage(ctx, "slack", "resolve")
+		if last := b.res.Outages[len(b.res.Outages)-1]; last.Converged {
+			b.outage(ctx, "discord", "refire")
+		} else {
+			b.note("Discord's outage phase skipped: Slack's did not converge")
+		}
+	} else if cfg.outage > 0 {
+		b.note("outage phases skipped: the storm did not converge")
+	}
+	b.finalDuplicateCheck()
+	b.teardown()
+	b.readBotLog()
+	b.verdicts()
+	if len(b.res.Failures) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// machine describes what the run shared the machine with.
+func machine() string {
+	mem := ""
+	if f, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(f), "\n") {
+			if strings.HasPrefix(l, "MemTotal:") {
+				fs := strings.Fields(l)
+				if len(fs) >= 2 {
+					kb, _ := strconv.ParseFloat(fs[1], 64)
+					mem = fmt.Sprintf(", %.1f GiB", kb/1048576)
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs%s; bot, PostgreSQL, stand-ins and this tool on the same machine, all traffic on 127.0.0.1", numCPU(), mem)
+}
+
+func numCPU() int {
+	n := 0
+	if f, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		n = strings.Count(string(f), "\nprocessor") + boolInt(strings.HasPrefix(string(f), "processor"))
+	}
+	return n
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
