@@ -1,0 +1,146 @@
+// Package chatops_test holds the README's facts that are stated elsewhere
+// first (the Slack app manifest, the Discord permissions the code needs, the
+// Kubernetes RBAC) and fails when the README says something else. It lives
+// beside the README so that one table reader serves every check.
+package chatops_test
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const (
+	readmePath    = "README.md"
+	slackManifest = "deploy/slack/manifest.yaml"
+)
+
+// readmeSection returns the README's text under heading (a whole line,
+// "### Slack app") up to the next heading of the same or a higher level.
+func readmeSection(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, ok := strings.Cut(string(b), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("%s: no heading %q", readmePath, heading)
+	}
+	level := strings.Index(heading, " ")
+	var out strings.Builder
+	fenced := false
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+		}
+		if hashes := len(line) - len(strings.TrimLeft(line, "#")); !fenced && hashes > 0 && hashes <= level && strings.HasPrefix(line[hashes:], " ") {
+			break
+		}
+		out.WriteString(line)
+	}
+	return out.String()
+}
+
+// readmeTable returns the rows of the table in section whose header row is
+// header, each cell trimmed; a table may be indented (inside a list item).
+func readmeTable(t *testing.T, section, header string) [][]string {
+	t.Helper()
+	_, rest, ok := strings.Cut(section, header+"\n")
+	if !ok {
+		t.Fatalf("%s: no table %q in its section", readmePath, header)
+	}
+	columns := strings.Count(header, "|") - 1
+	var rows [][]string
+	for i, line := range strings.Split(rest, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		if i == 0 { // the delimiter row
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != columns {
+			t.Fatalf("%s: table %q: row %q has %d cells, want %d", readmePath, header, line, len(cells), columns)
+		}
+		for j := range cells {
+			cells[j] = strings.TrimSpace(cells[j])
+		}
+		rows = append(rows, cells)
+	}
+	if len(rows) == 0 {
+		t.Fatalf("%s: table %q has no rows", readmePath, header)
+	}
+	return rows
+}
+
+var codeSpan = regexp.MustCompile("^`([^`]+)`$")
+
+// codeList reads a cell that lists code spans ("`a`, `b`"). Anything else
+// in it is an error, so that a name written without backticks is not
+// silently left out of the comparison.
+func codeList(t *testing.T, cell string) []string {
+	t.Helper()
+	var out []string
+	for item := range strings.SplitSeq(cell, ", ") {
+		m := codeSpan.FindStringSubmatch(item)
+		if m == nil {
+			t.Errorf("%s: cell %q: %q is not a code span", readmePath, cell, item)
+			continue
+		}
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// TestReadmeSlackScopes: the scope table under "Slack app" lists exactly
+// the bot scopes the app manifest requests, each with what it is for.
+func TestReadmeSlackScopes(t *testing.T) {
+	raw, err := os.ReadFile(slackManifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		OAuth struct {
+			Scopes struct {
+				Bot []string `yaml:"bot"`
+			} `yaml:"scopes"`
+		} `yaml:"oauth_config"`
+	}
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s: %v", slackManifest, err)
+	}
+	granted := m.OAuth.Scopes.Bot
+	if len(granted) == 0 {
+		t.Fatalf("%s: no oauth_config.scopes.bot", slackManifest)
+	}
+
+	var listed []string
+	for _, row := range readmeTable(t, readmeSection(t, "### Slack app"), "| scope | used for |") {
+		scopes := codeList(t, row[0])
+		if row[1] == "" {
+			t.Errorf("README: %s: no \"used for\"", row[0])
+		}
+		for _, s := range scopes {
+			if slices.Contains(listed, s) {
+				t.Errorf("README lists scope %s twice", s)
+			}
+			listed = append(listed, s)
+		}
+	}
+	for _, s := range granted {
+		if !slices.Contains(listed, s) {
+			t.Errorf("%s requests scope %s; the README's table does not list it", slackManifest, s)
+		}
+	}
+	for _, s := range listed {
+		if !slices.Contains(granted, s) {
+			t.Errorf("the README's table lists scope %s; %s does not request it", s, slackManifest)
+		}
+	}
+}
