@@ -8,10 +8,14 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bakewise/chatops/integrations/discord"
 )
 
 const (
@@ -142,5 +146,70 @@ func TestReadmeSlackScopes(t *testing.T) {
 		if !slices.Contains(granted, s) {
 			t.Errorf("the README's table lists scope %s; %s does not request it", s, slackManifest)
 		}
+	}
+}
+
+// discordPermissionNames are the names Discord's settings show. A bit added
+// to discord.BotPermissions needs its name here and a row in the README.
+var discordPermissionNames = map[string]int64{
+	"View Channel":             discordgo.PermissionViewChannel,
+	"Send Messages":            discordgo.PermissionSendMessages,
+	"Send Messages in Threads": discordgo.PermissionSendMessagesInThreads,
+	"Create Public Threads":    discordgo.PermissionCreatePublicThreads,
+	"Read Message History":     discordgo.PermissionReadMessageHistory,
+	"Embed Links":              discordgo.PermissionEmbedLinks,
+	"Attach Files":             discordgo.PermissionAttachFiles,
+}
+
+// TestReadmeDiscordPermissions: the permissions the README asks for (its
+// table, its permissions integer and the invite URL's permissions=) are
+// those the code needs, discord.BotPermissions.
+func TestReadmeDiscordPermissions(t *testing.T) {
+	section := readmeSection(t, "### Discord application and bot")
+	want := discord.BotPermissions
+
+	for _, c := range []struct {
+		what string
+		re   *regexp.Regexp
+	}{
+		{"permissions integer", regexp.MustCompile("permissions integer `([0-9]+)`")},
+		{"invite URL", regexp.MustCompile(`oauth2/authorize\?[^ )]*permissions=([0-9]+)`)},
+	} {
+		found := c.re.FindAllStringSubmatch(section, -1)
+		if len(found) == 0 {
+			t.Errorf("README: no %s (%s)", c.what, c.re)
+		}
+		for _, m := range found {
+			if got, _ := strconv.ParseInt(m[1], 10, 64); got != want {
+				t.Errorf("README: %s %s, want %d (discord.BotPermissions)", c.what, m[1], want)
+			}
+		}
+	}
+
+	var listed int64
+	for _, row := range readmeTable(t, section, "| permission | needed for |") {
+		bit, ok := discordPermissionNames[row[0]]
+		switch {
+		case !ok:
+			t.Errorf("README: permission %q: not a name this test knows (discordPermissionNames)", row[0])
+		case listed&bit != 0:
+			t.Errorf("README lists %s twice", row[0])
+		case want&bit == 0:
+			t.Errorf("README lists %s; discord.BotPermissions does not have it", row[0])
+		}
+		if row[1] == "" {
+			t.Errorf("README: %s: no \"needed for\"", row[0])
+		}
+		listed |= bit
+	}
+	missing := want &^ listed
+	for name, bit := range discordPermissionNames {
+		if missing&bit != 0 {
+			t.Errorf("discord.BotPermissions has %s; the README's table does not list it", name)
+			missing &^= bit
+		}
+	}
+	if missing != 0 {
+		t.Errorf("discord.BotPermissions has bits %#x that discordPermissionNames does not name", missing)
 	}
 }
