@@ -5,6 +5,9 @@
 package chatops_test
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"go.yaml.in/yaml/v3"
+	rbacv1 "k8s.io/api/rbac/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/bakewise/chatops/integrations/discord"
 )
@@ -21,6 +26,9 @@ import (
 const (
 	readmePath    = "README.md"
 	slackManifest = "deploy/slack/manifest.yaml"
+	// shippedRBAC is the bot's RBAC; when it moves (into a kustomize
+	// base), only this changes.
+	shippedRBAC = "deploy/kubernetes/rbac.yaml"
 )
 
 // readmeSection returns the README's text under heading (a whole line,
@@ -35,14 +43,15 @@ func readmeSection(t *testing.T, heading string) string {
 	if !ok {
 		t.Fatalf("%s: no heading %q", readmePath, heading)
 	}
-	level := strings.Index(heading, " ")
+	level := strings.Index(heading, " ") // how many #
 	var out strings.Builder
-	fenced := false
+	fenced := false // a "# comment" in a code block is no heading
 	for line := range strings.Lines(body) {
 		if strings.HasPrefix(line, "```") {
 			fenced = !fenced
 		}
-		if hashes := len(line) - len(strings.TrimLeft(line, "#")); !fenced && hashes > 0 && hashes <= level && strings.HasPrefix(line[hashes:], " ") {
+		hashes := len(line) - len(strings.TrimLeft(line, "#"))
+		if !fenced && hashes > 0 && hashes <= level && strings.HasPrefix(line[hashes:], " ") {
 			break
 		}
 		out.WriteString(line)
@@ -211,5 +220,89 @@ func TestReadmeDiscordPermissions(t *testing.T) {
 	}
 	if missing != 0 {
 		t.Errorf("discord.BotPermissions has bits %#x that discordPermissionNames does not name", missing)
+	}
+}
+
+// rbacGrant is one verb on one resource of one API group ("" is core).
+type rbacGrant struct{ group, resource, verb string }
+
+// TestReadmeRBAC: the README's RBAC table under "Kubernetes" grants exactly
+// what the shipped RBAC does: the same API groups, resources and verbs, and
+// a row says "cluster-wide" exactly when a ClusterRole grants it.
+func TestReadmeRBAC(t *testing.T) {
+	raw, err := os.ReadFile(shippedRBAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// grant → whether a ClusterRole grants it
+	inFile := map[rbacGrant]bool{}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	for {
+		var doc struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Rules []rbacv1.PolicyRule `json:"rules"`
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("%s: %v", shippedRBAC, err)
+		}
+		if doc.Kind != "Role" && doc.Kind != "ClusterRole" {
+			continue
+		}
+		for i, r := range doc.Rules {
+			if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
+				t.Errorf("%s %s rule %d: resourceNames or nonResourceURLs, which the README's table cannot say", doc.Kind, doc.Metadata.Name, i)
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					for _, v := range r.Verbs {
+						inFile[rbacGrant{g, res, v}] = inFile[rbacGrant{g, res, v}] || doc.Kind == "ClusterRole"
+					}
+				}
+			}
+		}
+	}
+	if len(inFile) == 0 {
+		t.Fatalf("%s grants nothing: the check read the wrong file", shippedRBAC)
+	}
+
+	inReadme := map[rbacGrant]bool{}
+	for _, row := range readmeTable(t, readmeSection(t, "### Kubernetes"), "| API group | resource | verbs | what for |") {
+		group := row[0]
+		if group == "core" {
+			group = ""
+		} else if g := codeList(t, group); len(g) == 1 {
+			group = g[0]
+		}
+		resources := codeList(t, row[1])
+		if row[3] == "" {
+			t.Errorf("README: %s %s: no \"what for\"", row[0], row[1])
+		}
+		cluster := strings.Contains(row[3], "cluster-wide")
+		for _, res := range resources {
+			for v := range strings.SplitSeq(row[2], ", ") {
+				g := rbacGrant{group, res, v}
+				if inReadme[g] {
+					t.Errorf("README grants %s %s (group %q) twice", v, res, group)
+				}
+				inReadme[g] = true
+				fromCluster, ok := inFile[g]
+				switch {
+				case !ok:
+					t.Errorf("README grants %s %s (group %q); %s does not", v, res, group, shippedRBAC)
+				case fromCluster != cluster:
+					t.Errorf("README: %s %s (group %q): says cluster-wide %v; in %s a ClusterRole grants it: %v", v, res, group, cluster, shippedRBAC, fromCluster)
+				}
+			}
+		}
+	}
+	for g := range inFile {
+		if !inReadme[g] {
+			t.Errorf("%s grants %s %s (group %q); the README's table does not", shippedRBAC, g.verb, g.resource, g.group)
+		}
 	}
 }
