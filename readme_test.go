@@ -16,11 +16,11 @@ import (
 	"testing"
 
 	"github.com/bwmarrin/discordgo"
-	"go.yaml.in/yaml/v3"
 	rbacv1 "k8s.io/api/rbac/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/bakewise/chatops/integrations/discord"
+	"github.com/bakewise/chatops/integrations/slack"
 )
 
 const (
@@ -118,17 +118,10 @@ func TestReadmeSlackScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m struct {
-		OAuth struct {
-			Scopes struct {
-				Bot []string `yaml:"bot"`
-			} `yaml:"scopes"`
-		} `yaml:"oauth_config"`
-	}
-	if err := yaml.Unmarshal(raw, &m); err != nil {
+	granted, err := slack.BotScopes(raw)
+	if err != nil {
 		t.Fatalf("%s: %v", slackManifest, err)
 	}
-	granted := m.OAuth.Scopes.Bot
 	if len(granted) == 0 {
 		t.Fatalf("%s: no oauth_config.scopes.bot", slackManifest)
 	}
