@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/template"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/bakewise/chatops/bot"
 )
 
@@ -61,6 +63,23 @@ func Manifest(specs []bot.CommandSpec, opts ManifestOptions) ([]byte, error) {
 		return nil, fmt.Errorf("slack manifest: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// BotScopes returns the bot token scopes a manifest requests
+// (oauth_config.scopes.bot), so that what checks deploy/slack/manifest.yaml
+// against the code or the README reads it one way.
+func BotScopes(manifest []byte) ([]string, error) {
+	var m struct {
+		OAuth struct {
+			Scopes struct {
+				Bot []string `yaml:"bot"`
+			} `yaml:"scopes"`
+		} `yaml:"oauth_config"`
+	}
+	if err := yaml.Unmarshal(manifest, &m); err != nil {
+		return nil, fmt.Errorf("slack manifest: %w", err)
+	}
+	return m.OAuth.Scopes.Bot, nil
 }
 
 func clipBytes(s string, n int) string {

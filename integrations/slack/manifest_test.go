@@ -16,11 +16,6 @@ func TestManifestScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m struct {
-		OAuth struct {
-			Scopes struct {
-				Bot []string `yaml:"bot"`
-			} `yaml:"scopes"`
-		} `yaml:"oauth_config"`
 		Features struct {
 			BotUser struct {
 				DisplayName string `yaml:"display_name"`
@@ -33,6 +28,10 @@ func TestManifestScopes(t *testing.T) {
 	if m.Features.BotUser.DisplayName == "" {
 		t.Error("no bot user")
 	}
+	scopes, err := BotScopes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for method, scope := range map[string]string{
 		methodPostMessage:                     "chat:write",
 		methodUpdate:                          "chat:write",
@@ -43,7 +42,7 @@ func TestManifestScopes(t *testing.T) {
 		methodPostEphemeral:                   "chat:write",
 		methodUserGroups:                      "usergroups:read",
 	} {
-		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
+		if !slices.Contains(scopes, scope) {
 			t.Errorf("%s needs the %s scope", method, scope)
 		}
 	}
