@@ -1,8 +1,8 @@
-// Package chatops_test holds the README's facts that are stated elsewhere
-// first (the Slack app manifest, the Discord permissions the code needs, the
-// Kubernetes RBAC) and fails when the README says something else. It lives
-// beside the README so that one table reader serves every check.
-package chatops_test
+// Package docs holds the README's facts that are stated elsewhere first
+// (the Slack app manifest, the Discord permissions the code needs, the
+// Kubernetes RBAC) and fails when the README says something else; one
+// table reader serves every check.
+package docs
 
 import (
 	"bytes"
@@ -24,11 +24,12 @@ import (
 )
 
 const (
-	readmePath    = "README.md"
-	slackManifest = "deploy/slack/manifest.yaml"
+	// The paths are from this package's folder: tests run there.
+	readmePath    = "../../README.md"
+	slackManifest = "../../deploy/slack/manifest.yaml"
 	// shippedRBAC is the bot's RBAC; when it moves (into a kustomize
 	// base), only this changes.
-	shippedRBAC = "deploy/kubernetes/rbac.yaml"
+	shippedRBAC = "../../deploy/kubernetes/rbac.yaml"
 )
 
 // readmeSection returns the README's text under heading (a whole line,
