@@ -155,9 +155,7 @@ oauth_config:
       - metadata.message:read
       # usergroups.list (with its members): which user groups a person is
       # in, for roles granted to a group (who may run or approve a
-      # destructive command), and that the user groups configured as
-      # mentions for P0/P1 incidents exist. Posting the mention itself needs
-      # no scope.
+      # destructive command). Posting a mention of a group needs no scope.
       - usergroups:read
       # files.getUploadURLExternal and files.completeUploadExternal: a command
       # answer too long for a message (2,000 log lines) goes up as a text
