@@ -92,5 +92,54 @@ func (b *bench) verdicts() {
 			Detail: fmt.Sprintf("%.1f s measured vs %.1f s bound: ratio %.2f", o.ConvergeS, o.BoundS, o.Ratio),
 		})
 	}
-	b.res.Verdicts = vs
+	b.res.Verdicts = append(vs, b.amVerdicts()...)
+}
+
+// amVerdicts are issue 16's targets for the storm through Alertmanager.
+func (b *bench) amVerdicts() []Verdict {
+	a := b.res.AM
+	if a == nil {
+		return nil
+	}
+	var vs []Verdict
+	if c, m := a.RootSummary[byChatops], a.RootSummary[byAlertmanager]; c != nil && c.Incidents > 0 {
+		vs = append(vs, Verdict{
+			Target: "storm via Alertmanager: chatops' last Slack root within 1.2× its rate-limit bound (the k-th incident's first notification + k × 1 s)",
+			Met:    c.Missing == 0 && c.Ratio <= 1.2,
+			Detail: fmt.Sprintf("every root by %.1f s against a bound of %.1f s: ratio %.2f; %d of %d roots after their own bound%s; %d without a root. Alertmanager's receiver: %.1f s, ratio %.2f",
+				c.LastRootS, c.BoundS, c.Ratio, c.Late, c.Incidents, worst(c), c.Missing, m.LastRootS, m.Ratio),
+		})
+	}
+	if c, m := a.Total[byChatops], a.Total[byAlertmanager]; c != nil && m != nil {
+		vs = append(vs, Verdict{
+			Target: "via Alertmanager: chatops' Slack calls per incident at most Alertmanager's receiver's (whole run)",
+			Met:    c.PerInc <= m.PerInc,
+			Detail: fmt.Sprintf("chatops %.2f (%d calls), Alertmanager's receiver %.2f (%d calls), %d incidents", c.PerInc, c.Total, m.PerInc, m.Total, c.Incidents),
+		})
+	}
+	met, upd := true, true
+	var parts []string
+	for _, ph := range a.Phases {
+		if ph.Rates == nil {
+			continue
+		}
+		met = met && ph.Rates.PerChannel <= ph.Rates.PerChannelLimit
+		upd = upd && ph.Rates.Secondary <= ph.Rates.SecondaryLimit
+		parts = append(parts, fmt.Sprintf("%s: %g/s, %g chat.update in 60 s", ph.Name, ph.Rates.PerChannel, ph.Rates.Secondary))
+	}
+	if len(parts) > 0 {
+		vs = append(vs, Verdict{
+			Target: "via Alertmanager: chatops keeps to Slack's limits by itself (the stand-in enforced none): ≤ 1 chat.postMessage/s in its channel, ≤ 50 chat.update in any minute",
+			Met:    met && upd,
+			Detail: strings.Join(parts, "; "),
+		})
+	}
+	return vs
+}
+
+func worst(s *RootSummary) string {
+	if s.WorstK < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (worst: k = %d, %.1f s late)", s.WorstK, s.WorstLateS)
 }
