@@ -412,14 +412,16 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	d := (stormLead + cfg.span() + stormTail).Round(time.Second)
 	logf("storm phase: ingest generator for %s (%d senders × %d alerts/payload); commands from +%s: %d health alone at %g/s, then %d at %g/s",
 		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
-	ing, err := startIngest(filepath.Join(b.work, "ingest"), b.work, b.bot.BaseURL, b.bot.Config.WebhookToken, b.db.URL, d,
-		cfg.senders, cfg.perPayload, cfg.groups)
+	ing, err := harness.StartIngest(filepath.Join(b.work, "ingest"), filepath.Join(b.work, "ingest.stderr"), harness.IngestArgs{
+		URL: b.bot.BaseURL, Token: b.bot.Config.WebhookToken, PGURL: b.db.URL, Duration: d,
+		Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
+	})
 	if err != nil {
 		b.fail("storm: %v", err)
 		return
 	}
 	if harness.Sleep(ctx, stormLead) != nil {
-		ing.proc.Kill()
+		ing.Process.Kill()
 		return
 	}
 	b.parts(ctx, cmd, "storm", counts)
@@ -427,16 +429,17 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	for _, p := range b.res.Parts {
 		if p.Phase == "storm" && !p.started.IsZero() {
 			if from < 0 {
-				from = p.started.Sub(ing.started).Seconds()
+				from = p.started.Sub(ing.Started).Seconds()
 			}
-			to = p.started.Sub(ing.started).Seconds() + p.SendS
+			to = p.started.Sub(ing.Started).Seconds() + p.SendS
 		}
 	}
-	res, err := ing.wait(ctx, time.Until(ing.started.Add(d+ingestSlack)))
+	rep, err := ing.Wait(ctx, time.Until(ing.Started.Add(d+ingestSlack)))
 	if err != nil {
 		b.fail("storm: %v", err)
 		return
 	}
+	res := ingestResult(rep, ing.Process.ExitCode())
 	res.CommandsFromS, res.CommandsToS = round2(from), round2(to)
 	b.res.Ingest = res
 	if res.Non2xx+res.Errors > 0 {
