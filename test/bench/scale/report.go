@@ -1,0 +1,238 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// store is the result for "empty" or "filled", nil if that part did not
+// run.
+func (r *Result) store(name string) *StoreResult {
+	for _, s := range r.Stores {
+		if s.Store == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// verdicts holds the filled store against issue 16's targets.
+func (b *bench) verdicts() {
+	r := &b.res
+	empty, filled := r.store("empty"), r.store("filled")
+	var vs []Verdict
+	if filled != nil && filled.Idle != nil {
+		d := fmt.Sprintf("%.2f %% with %d open and %d resolved incidents (PostgreSQL backends %.2f %%)", filled.Idle.BotCPUPct, b.cfg.open, b.cfg.resolved, filled.Idle.PGCPUPct)
+		if empty != nil && empty.Idle != nil {
+			d += fmt.Sprintf("; empty store %.2f %% (backends %.2f %%)", empty.Idle.BotCPUPct, empty.Idle.PGCPUPct)
+		}
+		vs = append(vs, Verdict{Target: fmt.Sprintf("idle CPU under %g %% of a core with the store full", targetIdleCPUPct),
+			Met: filled.Idle.BotCPUPct < targetIdleCPUPct, Detail: d})
+	}
+	if empty != nil && filled != nil {
+		met := len(filled.Ingest) > 0 && len(filled.Ingest) == len(empty.Ingest)
+		var parts []string
+		for i, f := range filled.Ingest {
+			if i >= len(empty.Ingest) || empty.Ingest[i].PayloadsPerS == 0 {
+				met = false
+				continue
+			}
+			e := empty.Ingest[i]
+			ratio := f.PayloadsPerS / e.PayloadsPerS
+			met = met && ratio >= targetIngestRatio
+			parts = append(parts, fmt.Sprintf("%d senders: %.0f vs %.0f webhooks/s, ratio %.2f", f.Senders, f.PayloadsPerS, e.PayloadsPerS, ratio))
+		}
+		vs = append(vs, Verdict{Target: fmt.Sprintf("ingest with the store full within %.0f %% of its rate on an empty store", 100*(1-targetIngestRatio)),
+			Met: met, Detail: strings.Join(parts, "; ")})
+	}
+	var idleParts, peakParts []string
+	idleMet, peakMet := true, true
+	for _, s := range r.Stores {
+		if s.Idle != nil {
+			idleMet = idleMet && s.Idle.RSSMiB > 0 && s.Idle.RSSMiB <= targetIdleRSSMiB
+			idleParts = append(idleParts, fmt.Sprintf("%s store %.1f MiB", s.Store, s.Idle.RSSMiB))
+		}
+		peakMet = peakMet && s.PeakRSSMiB > 0 && s.PeakRSSMiB <= targetIngestRSSMiB
+		peakParts = append(peakParts, fmt.Sprintf("%s store %.1f MiB (sampled during ingest: %.1f MiB)", s.Store, s.PeakRSSMiB, maxIngestRSS(s)))
+	}
+	if len(idleParts) > 0 {
+		vs = append(vs, Verdict{Target: fmt.Sprintf("RSS at most %g MiB idle", targetIdleRSSMiB), Met: idleMet, Detail: strings.Join(idleParts, ", ")})
+		vs = append(vs, Verdict{Target: fmt.Sprintf("RSS at most %g MiB at peak under the ingest benchmark (over the bot's life: VmHWM, or the samples during ingest when higher)", targetIngestRSSMiB),
+			Met: peakMet, Detail: strings.Join(peakParts, ", ")})
+	}
+	if empty != nil && filled != nil && empty.Idle != nil && filled.Idle != nil {
+		flat := filled.Idle.RSSMiB <= empty.Idle.RSSMiB*(1+flatRSS) && filled.PeakRSSMiB <= empty.PeakRSSMiB*(1+flatRSS)
+		vs = append(vs, Verdict{Target: fmt.Sprintf("RSS flat as the store grows (full store within %.0f %% of the empty one's, idle and at peak)", 100*flatRSS),
+			Met: flat, Detail: fmt.Sprintf("idle %.1f → %.1f MiB, peak %.1f → %.1f MiB", empty.Idle.RSSMiB, filled.Idle.RSSMiB, empty.PeakRSSMiB, filled.PeakRSSMiB)})
+	}
+	r.Verdicts = vs
+}
+
+func maxIngestRSS(s *StoreResult) float64 {
+	m := 0.0
+	for _, c := range s.Ingest {
+		m = max(m, c.PeakRSSMiB)
+	}
+	return m
+}
+
+// printReport writes the run as Markdown.
+func (b *bench) printReport(w io.Writer) {
+	r := &b.res
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	empty, filled := r.store("empty"), r.store("filled")
+	p("## chatops scale benchmark")
+	p("")
+	p("- date: %s; machine: %s", time.Now().UTC().Format(time.RFC3339), r.Machine)
+	p("- parameters: filled store %d open + %d resolved incidents (about %d reminders due at start); settle %s, idle %s; background passes timed %d times; ingest %s per case with %v senders of 1-alert webhooks, each a new group",
+		r.Params.Open, r.Params.Resolved, r.Params.Due, seconds(r.Params.SettleS), seconds(r.Params.IdleS), r.Params.Passes, seconds(r.Params.IngestS), r.Params.Senders)
+	p("- the bot: PostgreSQL, no chat destination (incidents stored, not posted), correlation and reminders at their defaults")
+	if filled != nil && filled.Fill != nil {
+		f := filled.Fill
+		p("")
+		p("### The filled store")
+		p("")
+		p("| | |")
+		p("|---|---|")
+		p("| incidents | %d open, %d resolved |", f.Open, f.Resolved)
+		for _, k := range []string{"alerts", "timeline", "threads"} {
+			p("| %s rows | %d |", k, f.Rows[k])
+		}
+		p("| open incidents with a reminder pending / due at the bot's start | %d / %d |", f.Pending, f.DueAtOpen)
+		p("| database size after VACUUM (ANALYZE) | %.0f MiB |", f.SizeMiB)
+		var took []string
+		for _, st := range fillStatements {
+			took = append(took, fmt.Sprintf("%s %.1f s", st.what, f.Seconds[st.what]))
+		}
+		p("| generated in | %.1f s (%s); vacuum and analyze %.1f s |", f.TotalS, strings.Join(took, ", "), f.VacuumS)
+	}
+	if empty != nil || filled != nil {
+		col := func(f func(*StoreResult) string) string {
+			cell := func(s *StoreResult) string {
+				if s == nil || s.Idle == nil {
+					return "—"
+				}
+				return f(s)
+			}
+			return cell(empty) + " | " + cell(filled)
+		}
+		bold := func(f func(*StoreResult) string) func(*StoreResult) string {
+			return func(s *StoreResult) string { return "**" + f(s) + "**" }
+		}
+		p("")
+		p("### Idle")
+		p("")
+		p("| figure | empty store | filled store |")
+		p("|---|---:|---:|")
+		p("| bot CPU over the idle window, %% of one core | %s |", col(bold(func(s *StoreResult) string { return fmt.Sprintf("%.2f %%", s.Idle.BotCPUPct) })))
+		p("| CPU of the PostgreSQL backends serving it, %% of one core | %s |", col(func(s *StoreResult) string {
+			return fmt.Sprintf("%.2f %% (%d backends, %d ended)", s.Idle.PGCPUPct, s.Idle.PGBackends, s.Idle.PGBackendsGone)
+		}))
+		p("| resident memory (VmRSS) at ready / after the idle window | %s |", col(bold(func(s *StoreResult) string { return fmt.Sprintf("%.1f / %.1f MiB", s.StartRSSMiB, s.Idle.RSSMiB) })))
+		p("| one GET /metrics (its store counts included) | %s |", col(func(s *StoreResult) string { return fmt.Sprintf("%.1f ms", s.Idle.ScrapeMS) }))
+		p("| `chatops serve` to /readyz | %s |", col(func(s *StoreResult) string { return fmt.Sprintf("%.1f s", s.ReadyS) }))
+		p("| store operations while idle: count × mean | %s |", col(func(s *StoreResult) string { return opsString(s.Idle.Ops) }))
+		p("")
+		p("Background passes, timed in this process against the same database, p50 / max over %d:", r.Params.Passes)
+		p("")
+		p("| pass | empty store | filled store |")
+		p("|---|---:|---:|")
+		for i := range max(passCount(empty), passCount(filled)) {
+			var what string
+			cells := []string{"—", "—"}
+			for j, s := range []*StoreResult{empty, filled} {
+				if s != nil && i < len(s.Passes) {
+					what = s.Passes[i].What
+					cells[j] = fmt.Sprintf("%.2f / %.2f ms", s.Passes[i].P50, s.Passes[i].Max)
+				}
+			}
+			p("| %s | %s | %s |", what, cells[0], cells[1])
+		}
+		p("")
+		p("### Ingest")
+		p("")
+		p("1-alert webhooks, each a new group (every one opens an incident), closed loop; latency to the 200 in ms:")
+		p("")
+		p("| senders | store | webhooks/s | p50 | p99 | max | lost | failed | bot RSS during (sampled) | filled ÷ empty |")
+		p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for i, n := range r.Params.Senders {
+			for _, s := range []*StoreResult{empty, filled} {
+				if s == nil || i >= len(s.Ingest) {
+					continue
+				}
+				c := s.Ingest[i]
+				ratio := ""
+				if s == filled && empty != nil && i < len(empty.Ingest) && empty.Ingest[i].PayloadsPerS > 0 {
+					ratio = fmt.Sprintf("**%.2f**", c.PayloadsPerS/empty.Ingest[i].PayloadsPerS)
+				}
+				lost := "?"
+				if c.Lost != nil {
+					lost = fmt.Sprint(*c.Lost)
+				}
+				p("| %d | %s | %.0f | %.1f | %.1f | %.1f | %s | %d | %.1f MiB | %s |", n, s.Store, c.PayloadsPerS, c.P50, c.P99, c.Max, lost, c.Failed, c.PeakRSSMiB, ratio)
+			}
+		}
+		p("")
+		p("### Bot")
+		p("")
+		for _, s := range r.Stores {
+			p("- %s store: peak resident memory %.1f MiB (VmHWM, or the ingest samples when higher); %s; log lines %s", s.Store, s.PeakRSSMiB, s.Exit, levelsString(s.LogLevels))
+			for _, l := range s.LogSamples {
+				p("  - %s", l)
+			}
+		}
+	}
+	p("")
+	p("### Verdicts")
+	p("")
+	for _, v := range r.Verdicts {
+		mark := "MET"
+		if !v.Met {
+			mark = "MISSED"
+		}
+		p("- **%s** %s: %s", mark, v.Target, v.Detail)
+	}
+	if len(r.Failures) == 0 {
+		p("- **OK** integrity: no acknowledged alert lost, no webhook failed, no bot error, clean exits")
+	}
+	for _, f := range r.Failures {
+		p("- **FAILED** %s", f)
+	}
+	p("")
+	p("Work directory (configs, bot and generator logs): %s", r.WorkDir)
+}
+
+func passCount(s *StoreResult) int {
+	if s == nil {
+		return 0
+	}
+	return len(s.Passes)
+}
+
+func opsString(ops []OpStat) string {
+	if len(ops) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, o := range ops {
+		parts = append(parts, fmt.Sprintf("%s %.0f × %.2f ms", o.Op, o.Count, o.MeanMS))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func levelsString(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
