@@ -65,6 +65,7 @@ func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	b.runID = harness.RandHex(4)
 	b.prog = harness.NewProgram("storm", logf)
+	defer b.prog.Close() // teardown closes it; this is for a panic, which would leave the database behind
 	b.res.Failures = []string{}
 	b.res.Params = Params{
 		Mode:   "webhooks",
