@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
@@ -92,7 +90,7 @@ func (b *bench) run(ctx context.Context) int {
 		b.res.Params.DiscordLimit = "none enforced"
 		b.res.Params.ChangeAlerts = cfg.changeAlerts
 	}
-	b.res.Machine = machine()
+	b.res.Machine = harness.Machine() + "; bot, PostgreSQL, stand-ins and this tool on the same machine, all traffic on 127.0.0.1"
 	work, err := os.MkdirTemp("", "chatops-storm-")
 	if err != nil {
 		logf("temp dir: %v", err)
@@ -140,38 +138,6 @@ func (b *bench) run(ctx context.Context) int {
 	b.readBotLog()
 	b.verdicts()
 	if len(b.res.Failures) > 0 {
-		return 1
-	}
-	return 0
-}
-
-// machine describes what the run shared the machine with.
-func machine() string {
-	mem := ""
-	if f, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(f), "\n") {
-			if strings.HasPrefix(l, "MemTotal:") {
-				fs := strings.Fields(l)
-				if len(fs) >= 2 {
-					kb, _ := strconv.ParseFloat(fs[1], 64)
-					mem = fmt.Sprintf(", %.1f GiB", kb/1048576)
-				}
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs%s; bot, PostgreSQL, stand-ins and this tool on the same machine, all traffic on 127.0.0.1", numCPU(), mem)
-}
-
-func numCPU() int {
-	n := 0
-	if f, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		n = strings.Count(string(f), "\nprocessor") + boolInt(strings.HasPrefix(string(f), "processor"))
-	}
-	return n
-}
-
-func boolInt(b bool) int {
-	if b {
 		return 1
 	}
 	return 0

@@ -3,11 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // printReport writes the run as Markdown.
@@ -41,7 +42,7 @@ func (b *bench) printReport(w io.Writer) {
 		p("| | |")
 		p("|---|---|")
 		p("| webhooks sent / 200 / failed | %d / %d / %d |", s.Webhooks, s.Webhooks200, s.WebhookFailures)
-		p("| incidents (severity mix) | %d (%s) |", s.Incidents, mixString(s.SeverityMix))
+		p("| incidents (severity mix) | %d (%s) |", s.Incidents, harness.Counts(s.SeverityMix))
 		p("| sending took (max lateness vs plan) | %s s (%s s) |", f1(s.SendS), f2(s.MaxLatenessS))
 		p("| webhook ack p50 / p99 / max | %s / %s / %s ms |", f1(s.AckP50MS), f1(s.AckP99MS), f1(s.AckMaxMS))
 		p("| converged | %v |", s.Converged)
@@ -104,7 +105,7 @@ func (b *bench) printReport(w io.Writer) {
 	p("- resident memory: %s MiB idle after start; peak (VmHWM) %s MiB after the storm, %s MiB over the whole run",
 		f1(r.Bot.IdleRSSMiB), f1(r.Bot.PeakRSSStormMiB), f1(r.Bot.PeakRSSMiB))
 	p("- exit: %s", r.Bot.Exit)
-	p("- log lines by level: %s (log: %s)", levelsString(r.Bot.LogLevels), r.Bot.LogPath)
+	p("- log lines by level: %s (log: %s)", harness.Counts(r.Bot.LogLevels), r.Bot.LogPath)
 	for _, l := range r.Bot.Recoveries {
 		p("- recovery: %s", l)
 	}
@@ -115,11 +116,7 @@ func (b *bench) printReport(w io.Writer) {
 	p("### Verdicts")
 	p("")
 	for _, v := range r.Verdicts {
-		mark := "MET"
-		if !v.Met {
-			mark = "MISSED"
-		}
-		p("- **%s** %s: %s", mark, v.Target, v.Detail)
+		p("- %s", v)
 	}
 	if len(r.Failures) == 0 {
 		if r.AM != nil {
@@ -147,7 +144,7 @@ func callsTable(p func(string, ...any), names []string, cs []*Calls) {
 		}
 		by := ""
 		if len(c.RejectedBy) > 0 {
-			by = " (" + mixString(c.RejectedBy) + ")"
+			by = " (" + harness.Counts(c.RejectedBy) + ")"
 		}
 		p("| %s | %d | %s | %d | %d | %d | %d | %d | %d | %d%s | %d |", names[i], c.Total, f2(c.PerInc), c.Roots, c.Edits, c.Replies, c.ThreadStarts, c.Lookups, c.FailedPosts, c.Rejected429, by, c.Refused)
 	}
@@ -166,25 +163,6 @@ func ratesTable(p func(string, ...any), names []string, rs []*Rates) {
 		}
 		p("| %s | %g | %g | %s%s | %g | %g | %s |", names[i], r.PerChannel, r.PerChannelLimit, r.PerChannelWhat, extra, r.Secondary, r.SecondaryLimit, r.SecondaryWhat)
 	}
-}
-
-func mixString(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func levelsString(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ", ")
 }
 
 func titleCase(s string) string {

@@ -1,16 +1,20 @@
 package main
 
-import "time"
+import (
+	"time"
+
+	"github.com/bakewise/chatops/test/harness"
+)
 
 // Result is everything the run measured; it is also the JSON line.
 type Result struct {
-	Params   Params          `json:"params"`
-	Machine  string          `json:"machine"`
-	Storm    *StormResult    `json:"storm,omitempty"`
-	AM       *AMResult       `json:"via_alertmanager,omitempty"`
-	Outages  []*OutageResult `json:"outages,omitempty"`
-	Bot      BotResult       `json:"bot"`
-	Verdicts []Verdict       `json:"verdicts"`
+	Params   Params            `json:"params"`
+	Machine  string            `json:"machine"`
+	Storm    *StormResult      `json:"storm,omitempty"`
+	AM       *AMResult         `json:"via_alertmanager,omitempty"`
+	Outages  []*OutageResult   `json:"outages,omitempty"`
+	Bot      BotResult         `json:"bot"`
+	Verdicts []harness.Verdict `json:"verdicts"`
 	// Failures are integrity failures and bot errors: any makes the exit
 	// status 1.
 	Failures []string `json:"failures"`
@@ -154,12 +158,6 @@ type BotResult struct {
 	LogSamples []string `json:"log_samples,omitempty"`
 	LogPath    string   `json:"log_path"`
 	Recoveries []string `json:"recovery_log_lines,omitempty"`
-}
-
-type Verdict struct {
-	Target string `json:"target"`
-	Met    bool   `json:"met"`
-	Detail string `json:"detail"`
 }
 
 // AMResult is the -via-alertmanager run: its phases, and the storm's root
