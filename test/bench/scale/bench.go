@@ -37,7 +37,7 @@ func (b *bench) fail(format string, args ...any) {
 // the filled one, and returns the exit status.
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
-	b.res = Result{Failures: []string{}, Machine: machine(), Params: Params{
+	b.res = Result{Failures: []string{}, Machine: harness.Machine() + "; the bot, PostgreSQL, the ingest generator and this tool on the same machine, all traffic on 127.0.0.1", Params: Params{
 		Open: cfg.open, Resolved: cfg.resolved, Due: cfg.due, IdleS: cfg.idle.Seconds(), SettleS: cfg.settle.Seconds(),
 		IngestS: cfg.ingest.Seconds(), Senders: cfg.senders, Passes: cfg.passes,
 	}}
@@ -61,19 +61,43 @@ func (b *bench) run(ctx context.Context) int {
 		b.fail("setup: %v", err)
 		return 2
 	}
-	for _, filled := range []bool{false, true} {
-		if ctx.Err() != nil {
-			b.fail("stopped: %v", ctx.Err())
-			break
+	stores := []*store{{res: &StoreResult{Store: "empty"}}, {res: &StoreResult{Store: "filled"}, filled: true}}
+	for _, st := range stores {
+		b.res.Stores = append(b.res.Stores, st.res)
+	}
+	// Each stage for both stores before the next: the fill (heavy) comes
+	// before any measurement, and the ingest cases alternate between the
+	// stores, so that the machine's other work weighs on both alike.
+	stage := func(what string, st *store, fn func() error) {
+		if st.failed || ctx.Err() != nil {
+			return
 		}
-		sr := &StoreResult{Store: "empty"}
-		if filled {
-			sr.Store = "filled"
+		if err := b.prog.Run(fn); err != nil {
+			st.failed = true
+			b.fail("%s store: %s: %v", st.res.Store, what, err)
 		}
-		b.res.Stores = append(b.res.Stores, sr)
-		if err := b.prog.Run(func() error { return b.runStore(ctx, sr, filled) }); err != nil {
-			b.fail("%s store: %v", sr.Store, err)
+	}
+	for _, st := range stores {
+		stage("prepare", st, func() error { return b.prepare(ctx, st) })
+	}
+	for _, st := range stores {
+		stage("start and idle", st, func() error { return b.startAndIdle(ctx, st) })
+	}
+	for _, n := range cfg.senders {
+		for _, st := range stores {
+			stage("ingest", st, func() error {
+				c := b.ingestCase(ctx, st.bot, st.db.URL, filepath.Join(st.dir, fmt.Sprintf("ingest-s%d.log", n)), n)
+				c.Store = st.res.Store
+				st.res.Ingest = append(st.res.Ingest, c)
+				return nil
+			})
 		}
+	}
+	for _, st := range stores {
+		b.stop(st)
+	}
+	if ctx.Err() != nil {
+		b.fail("stopped: %v", ctx.Err())
 	}
 	b.prog.Close()
 	b.verdicts()
@@ -109,78 +133,92 @@ log:
   level: info
 `
 
-// runStore is one store's part of the run: database, migrations, the
-// fill, the bot, its idle, the passes, the ingest cases.
-func (b *bench) runStore(ctx context.Context, sr *StoreResult, filled bool) error {
-	t := b.prog
-	cfg := b.cfg
-	dir := filepath.Join(b.work, sr.Store)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return err
-	}
-	db := harness.NewDatabase(t, cfg.pgURL, "chatops_scale_")
-	if err := migrate(ctx, b.bin, db.URL); err != nil {
-		return err
-	}
-	if filled {
-		logf("filling %s: %d open and %d resolved incidents", db.Name, cfg.open, cfg.resolved)
-		// Pending reminders fall due after everything this store's bot
-		// will do, so the idle window sees only what -due put before it.
-		after := cfg.settle + cfg.idle + time.Duration(len(cfg.senders))*(cfg.ingest+ingestSlack) + 10*time.Minute
-		f, err := fill(ctx, db.URL, cfg.open, cfg.resolved, cfg.due, after)
-		if err != nil {
-			return err
-		}
-		sr.Fill = f
-		logf("filled in %.1f s, vacuumed in %.1f s: %.0f MiB", f.TotalS, f.VacuumS, f.SizeMiB)
-	}
+// store is one store's part of the run.
+type store struct {
+	res    *StoreResult
+	filled bool
+	failed bool
+	dir    string
+	db     *harness.Database
+	cfg    *harness.BotConfig
+	bot    *harness.Bot
+}
 
-	bc := &harness.BotConfig{
-		Binary: b.bin, Store: harness.PostgresStore(db), Addr: harness.FreeAddr(t),
-		WebhookToken: "scale-wh-" + harness.RandHex(12), APIToken: "scale-api-" + harness.RandHex(12),
-		LogPath: filepath.Join(dir, "bot.log"),
+// prepare makes the store's database with the bot's migrations, and
+// fills it if it is the filled one.
+func (b *bench) prepare(ctx context.Context, st *store) error {
+	cfg := b.cfg
+	st.dir = filepath.Join(b.work, st.res.Store)
+	if err := os.Mkdir(st.dir, 0o700); err != nil {
+		return err
 	}
-	bc.WriteConfig(t, dir, botYAML)
+	st.db = harness.NewDatabase(b.prog, cfg.pgURL, "chatops_scale_")
+	if err := migrate(ctx, b.bin, st.db.URL); err != nil {
+		return err
+	}
+	if !st.filled {
+		return nil
+	}
+	logf("filling %s: %d open and %d resolved incidents", st.db.Name, cfg.open, cfg.resolved)
+	// Pending reminders fall due after everything the run will do, so
+	// the idle window sees only what -due put before it.
+	after := 2*(cfg.settle+cfg.idle) + 2*time.Duration(len(cfg.senders))*(cfg.ingest+ingestSlack) + 10*time.Minute
+	f, err := fill(ctx, st.db.URL, cfg.open, cfg.resolved, cfg.due, after)
+	if err != nil {
+		return err
+	}
+	st.res.Fill = f
+	logf("filled in %.1f s, vacuumed in %.1f s: %.0f MiB", f.TotalS, f.VacuumS, f.SizeMiB)
+	return nil
+}
+
+// startAndIdle starts the bot on the store, lets it settle, watches it
+// idle and times the background passes.
+func (b *bench) startAndIdle(ctx context.Context, st *store) error {
+	t, cfg, sr := b.prog, b.cfg, st.res
+	st.cfg = &harness.BotConfig{
+		Binary: b.bin, Store: harness.PostgresStore(st.db), Addr: harness.FreeAddr(t),
+		WebhookToken: "scale-wh-" + harness.RandHex(12), APIToken: "scale-api-" + harness.RandHex(12),
+		LogPath: filepath.Join(st.dir, "bot.log"),
+	}
+	st.cfg.WriteConfig(t, st.dir, botYAML)
 	t0 := time.Now()
-	bot := harness.StartBot(t, bc)
+	st.bot = harness.StartBot(t, st.cfg)
 	sr.ReadyS = time.Since(t0).Seconds()
-	sr.StartRSSMiB = bot.Process.RSSMiB()
-	logf("%s store: bot pid %d ready in %.1f s; settling %s", sr.Store, bot.Process.Pid(), sr.ReadyS, cfg.settle)
+	sr.StartRSSMiB = st.bot.Process.RSSMiB()
+	logf("%s store: bot pid %d ready in %.1f s; settling %s", sr.Store, st.bot.Process.Pid(), sr.ReadyS, cfg.settle)
 	if err := harness.Sleep(ctx, cfg.settle); err != nil {
 		return err
 	}
-
-	sr.Idle = b.idle(ctx, bot, db.Name)
+	sr.Idle = b.idle(ctx, st.bot, st.db.Name)
 	logf("%s store: idle %.2f %% of a core (PostgreSQL backends %.2f %%), RSS %.1f MiB", sr.Store, sr.Idle.BotCPUPct, sr.Idle.PGCPUPct, sr.Idle.RSSMiB)
-
-	passes, err := timePasses(ctx, db.URL, cfg.passes)
+	passes, err := timePasses(ctx, st.db.URL, cfg.passes)
 	sr.Passes = passes
 	if err != nil {
 		b.fail("%s store: timing the passes: %v", sr.Store, err)
 	}
+	return nil
+}
 
-	for _, n := range cfg.senders {
-		c := b.ingestCase(ctx, bot, db.URL, filepath.Join(dir, fmt.Sprintf("ingest-s%d.log", n)), n)
-		c.Store = sr.Store
-		sr.Ingest = append(sr.Ingest, c)
-		if ctx.Err() != nil {
-			break
-		}
+// stop stops the store's bot (SIGTERM, expecting exit 0) and reads its
+// log.
+func (b *bench) stop(st *store) {
+	if st.bot == nil {
+		return
 	}
-
+	sr := st.res
 	// VmHWM is updated lazily by the kernel and can miss a peak the
 	// samples saw: the peak is the larger.
-	sr.PeakRSSMiB = max(bot.Process.PeakRSSMiB(), maxIngestRSS(sr))
-	e := bot.Process.Terminate(stopTimeout)
+	sr.PeakRSSMiB = max(st.bot.Process.PeakRSSMiB(), maxIngestRSS(sr))
+	e := st.bot.Process.Terminate(stopTimeout)
 	sr.Exit = e.How
 	if e.Err != nil {
 		b.fail("%s store: %v", sr.Store, e.Err)
 	}
-	sr.LogLevels, sr.LogSamples = readLog(bc.LogPath)
+	sr.LogLevels, sr.LogSamples = readLog(st.cfg.LogPath)
 	if n := sr.LogLevels["error"] + sr.LogLevels["fatal"] + sr.LogLevels["panic"]; n > 0 {
 		b.fail("%s store: the bot logged %d error line(s): %s", sr.Store, n, strings.Join(sr.LogSamples, "; "))
 	}
-	return nil
 }
 
 // migrate runs `chatops migrate` on the database: the bot's own
@@ -373,17 +411,4 @@ func readLog(path string) (map[string]int, []string) {
 		samples = append(samples, fmt.Sprintf("%d× %s", seen[k], k))
 	}
 	return levels, samples
-}
-
-// machine says what the run shared the machine with.
-func machine() string {
-	cpus := 0
-	if f, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(f), "\n") {
-			if strings.HasPrefix(l, "processor") {
-				cpus++
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs; the bot, PostgreSQL, the ingest generator and this tool on the same machine, all traffic on 127.0.0.1", cpus)
 }

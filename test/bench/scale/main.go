@@ -3,10 +3,12 @@
 // incidents cost the bot when nothing happens, and whether ingest slows
 // down beside them.
 //
-// It runs the bot twice, each time on a fresh PostgreSQL database that
-// `chatops migrate` prepared: first on an empty store, then on one filled
-// straight in the database (-open open and -resolved resolved incidents
-// with their alerts, timelines and threads; see fill.go). Each time:
+// It runs the bot on two fresh PostgreSQL databases that `chatops
+// migrate` prepared: an empty store, and one filled straight in the
+// database (-open open and -resolved resolved incidents with their alerts,
+// timelines and threads; see fill.go). Each stage is done for both stores
+// before the next, so the fill comes before any measurement and the
+// ingest cases alternate between the stores:
 //
 //  1. `chatops serve` with no chat destination (incidents are stored, not
 //     posted) and the default lifecycle (correlation on, reminders every
@@ -21,8 +23,8 @@
 //     tick, the scrape's counts;
 //  4. the ingest generator (test/bench/ingest -new-groups: every webhook
 //     a new group, one alert each) for -ingest with each of -senders
-//     senders: webhooks/s, acknowledgement p50/p99, lost alerts, and the
-//     bot's resident memory while it runs.
+//     senders, empty store then filled: webhooks/s, acknowledgement
+//     p50/p99, lost alerts, and the bot's resident memory while it runs.
 //
 // The report sets the filled store beside the empty one and checks issue
 // 16's targets: idle CPU under 2 % of a core, ingest within 10 % of the

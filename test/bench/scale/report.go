@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // store is the result for "empty" or "filled", nil if that part did not
@@ -24,13 +24,13 @@ func (r *Result) store(name string) *StoreResult {
 func (b *bench) verdicts() {
 	r := &b.res
 	empty, filled := r.store("empty"), r.store("filled")
-	var vs []Verdict
+	var vs []harness.Verdict
 	if filled != nil && filled.Idle != nil {
 		d := fmt.Sprintf("%.2f %% with %d open and %d resolved incidents (PostgreSQL backends %.2f %%)", filled.Idle.BotCPUPct, b.cfg.open, b.cfg.resolved, filled.Idle.PGCPUPct)
 		if empty != nil && empty.Idle != nil {
 			d += fmt.Sprintf("; empty store %.2f %% (backends %.2f %%)", empty.Idle.BotCPUPct, empty.Idle.PGCPUPct)
 		}
-		vs = append(vs, Verdict{Target: fmt.Sprintf("idle CPU under %g %% of a core with the store full", targetIdleCPUPct),
+		vs = append(vs, harness.Verdict{Target: fmt.Sprintf("idle CPU under %g %% of a core with the store full", targetIdleCPUPct),
 			Met: filled.Idle.BotCPUPct < targetIdleCPUPct, Detail: d})
 	}
 	if empty != nil && filled != nil {
@@ -46,7 +46,7 @@ func (b *bench) verdicts() {
 			met = met && ratio >= targetIngestRatio
 			parts = append(parts, fmt.Sprintf("%d senders: %.0f vs %.0f webhooks/s, ratio %.2f", f.Senders, f.PayloadsPerS, e.PayloadsPerS, ratio))
 		}
-		vs = append(vs, Verdict{Target: fmt.Sprintf("ingest with the store full within %.0f %% of its rate on an empty store", 100*(1-targetIngestRatio)),
+		vs = append(vs, harness.Verdict{Target: fmt.Sprintf("ingest with the store full within %.0f %% of its rate on an empty store", 100*(1-targetIngestRatio)),
 			Met: met, Detail: strings.Join(parts, "; ")})
 	}
 	var idleParts, peakParts []string
@@ -60,13 +60,13 @@ func (b *bench) verdicts() {
 		peakParts = append(peakParts, fmt.Sprintf("%s store %.1f MiB (sampled during ingest: %.1f MiB)", s.Store, s.PeakRSSMiB, maxIngestRSS(s)))
 	}
 	if len(idleParts) > 0 {
-		vs = append(vs, Verdict{Target: fmt.Sprintf("RSS at most %g MiB idle", targetIdleRSSMiB), Met: idleMet, Detail: strings.Join(idleParts, ", ")})
-		vs = append(vs, Verdict{Target: fmt.Sprintf("RSS at most %g MiB at peak under the ingest benchmark (over the bot's life: VmHWM, or the samples during ingest when higher)", targetIngestRSSMiB),
+		vs = append(vs, harness.Verdict{Target: fmt.Sprintf("RSS at most %g MiB idle", targetIdleRSSMiB), Met: idleMet, Detail: strings.Join(idleParts, ", ")})
+		vs = append(vs, harness.Verdict{Target: fmt.Sprintf("RSS at most %g MiB at peak under the ingest benchmark (over the bot's life: VmHWM, or the samples during ingest when higher)", targetIngestRSSMiB),
 			Met: peakMet, Detail: strings.Join(peakParts, ", ")})
 	}
 	if empty != nil && filled != nil && empty.Idle != nil && filled.Idle != nil {
 		flat := filled.Idle.RSSMiB <= empty.Idle.RSSMiB*(1+flatRSS) && filled.PeakRSSMiB <= empty.PeakRSSMiB*(1+flatRSS)
-		vs = append(vs, Verdict{Target: fmt.Sprintf("RSS flat as the store grows (full store within %.0f %% of the empty one's, idle and at peak)", 100*flatRSS),
+		vs = append(vs, harness.Verdict{Target: fmt.Sprintf("RSS flat as the store grows (full store within %.0f %% of the empty one's, idle and at peak)", 100*flatRSS),
 			Met: flat, Detail: fmt.Sprintf("idle %.1f → %.1f MiB, peak %.1f → %.1f MiB", empty.Idle.RSSMiB, filled.Idle.RSSMiB, empty.PeakRSSMiB, filled.PeakRSSMiB)})
 	}
 	r.Verdicts = vs
@@ -180,7 +180,7 @@ func (b *bench) printReport(w io.Writer) {
 		p("### Bot")
 		p("")
 		for _, s := range r.Stores {
-			p("- %s store: peak resident memory %.1f MiB (VmHWM, or the ingest samples when higher); %s; log lines %s", s.Store, s.PeakRSSMiB, s.Exit, levelsString(s.LogLevels))
+			p("- %s store: peak resident memory %.1f MiB (VmHWM, or the ingest samples when higher); %s; log lines %s", s.Store, s.PeakRSSMiB, s.Exit, harness.Counts(s.LogLevels))
 			for _, l := range s.LogSamples {
 				p("  - %s", l)
 			}
@@ -190,11 +190,7 @@ func (b *bench) printReport(w io.Writer) {
 	p("### Verdicts")
 	p("")
 	for _, v := range r.Verdicts {
-		mark := "MET"
-		if !v.Met {
-			mark = "MISSED"
-		}
-		p("- **%s** %s: %s", mark, v.Target, v.Detail)
+		p("- %s", v)
 	}
 	if len(r.Failures) == 0 {
 		p("- **OK** integrity: no acknowledged alert lost, no webhook failed, no bot error, clean exits")
@@ -220,17 +216,6 @@ func opsString(ops []OpStat) string {
 	var parts []string
 	for _, o := range ops {
 		parts = append(parts, fmt.Sprintf("%s %.0f × %.2f ms", o.Op, o.Count, o.MeanMS))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func levelsString(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	if len(parts) == 0 {
-		return "-"
 	}
 	return strings.Join(parts, ", ")
 }

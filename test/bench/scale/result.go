@@ -1,11 +1,13 @@
 package main
 
+import "github.com/bakewise/chatops/test/harness"
+
 // Result is everything the run measured; it is also the JSON line.
 type Result struct {
-	Params   Params         `json:"params"`
-	Machine  string         `json:"machine"`
-	Stores   []*StoreResult `json:"stores"`
-	Verdicts []Verdict      `json:"verdicts"`
+	Params   Params            `json:"params"`
+	Machine  string            `json:"machine"`
+	Stores   []*StoreResult    `json:"stores"`
+	Verdicts []harness.Verdict `json:"verdicts"`
 	// Failures make the exit status 1.
 	Failures []string `json:"failures"`
 	WorkDir  string   `json:"work_dir"`
@@ -77,10 +79,4 @@ type IngestCase struct {
 	PeakRSSMiB   float64  `json:"peak_rss_during_mib"`
 	ExitCode     int      `json:"generator_exit"`
 	Problems     []string `json:"problems,omitempty"`
-}
-
-type Verdict struct {
-	Target string `json:"target"`
-	Met    bool   `json:"met"`
-	Detail string `json:"detail"`
 }
