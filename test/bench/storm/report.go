@@ -203,8 +203,12 @@ func printAM(p func(string, ...any), a *AMResult) {
 	p("| phase | alerts posted (posts, failed) | sending took | converged | after the last post: chatops' Slack final / Alertmanager's receiver final / both and outbox empty | duplicate roots |")
 	p("|---|---|---:|---|---|---:|")
 	for _, ph := range a.Phases {
+		slack := secs(ph.FinalS, "slack")
+		if _, ok := ph.FinalS["discord"]; ok {
+			slack += " (Discord " + secs(ph.FinalS, "discord") + ")"
+		}
 		p("| %s | %d (%d, %d) | %s s | %v | %s / %s / **%s** s | %d |", ph.Name, ph.AlertsPosted, ph.Posts, ph.PostFailures, f1(ph.SendS), ph.Converged,
-			secs(ph.FinalS, "slack"), secs(ph.FinalS, "alertmanager"), f1(ph.ConvergeS), ph.Duplicates)
+			slack, secs(ph.FinalS, "alertmanager"), f1(ph.ConvergeS), ph.Duplicates)
 	}
 	for _, ph := range a.Phases {
 		for who, ms := range ph.Missing {
