@@ -132,6 +132,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Del("Content-Length")
+	// The front reads the answer's "ok": let the transport ask for and
+	// undo any compression itself.
+	req.Header.Del("Accept-Encoding")
 	resp, err := f.client.Do(req)
 	if err != nil {
 		call.Status = http.StatusBadGateway
