@@ -39,7 +39,7 @@ func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	b.res = Result{Failures: []string{}, Machine: harness.Machine() + "; the bot, PostgreSQL, the ingest generator and this tool on the same machine, all traffic on 127.0.0.1", Params: Params{
 		Open: cfg.open, Resolved: cfg.resolved, Due: cfg.due, IdleS: cfg.idle.Seconds(), SettleS: cfg.settle.Seconds(),
-		IngestS: cfg.ingest.Seconds(), Senders: cfg.senders, Passes: cfg.passes,
+		IngestS: cfg.ingest.Seconds(), Senders: cfg.senders, Rounds: cfg.rounds, Passes: cfg.passes,
 	}}
 	b.prog = harness.NewProgram("scale", logf)
 	defer b.prog.Close() // drops the databases, also when a panic unwinds
@@ -83,14 +83,16 @@ func (b *bench) run(ctx context.Context) int {
 	for _, st := range stores {
 		stage("start and idle", st, func() error { return b.startAndIdle(ctx, st) })
 	}
-	for _, n := range cfg.senders {
-		for _, st := range stores {
-			stage("ingest", st, func() error {
-				c := b.ingestCase(ctx, st.bot, st.db.URL, filepath.Join(st.dir, fmt.Sprintf("ingest-s%d.log", n)), n)
-				c.Store = st.res.Store
-				st.res.Ingest = append(st.res.Ingest, c)
-				return nil
-			})
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, n := range cfg.senders {
+			for _, st := range stores {
+				stage("ingest", st, func() error {
+					c := b.ingestCase(ctx, st.bot, st.db.URL, filepath.Join(st.dir, fmt.Sprintf("ingest-r%d-s%d.log", round, n)), n)
+					c.Store, c.Round = st.res.Store, round
+					st.res.Ingest = append(st.res.Ingest, c)
+					return nil
+				})
+			}
 		}
 	}
 	for _, st := range stores {
@@ -162,7 +164,7 @@ func (b *bench) prepare(ctx context.Context, st *store) error {
 	logf("filling %s: %d open and %d resolved incidents", st.db.Name, cfg.open, cfg.resolved)
 	// Pending reminders fall due after everything the run will do, so
 	// the idle window sees only what -due put before it.
-	after := 2*(cfg.settle+cfg.idle) + 2*time.Duration(len(cfg.senders))*(cfg.ingest+ingestSlack) + 10*time.Minute
+	after := 2*(cfg.settle+cfg.idle) + 2*time.Duration(cfg.rounds*len(cfg.senders))*(cfg.ingest+ingestSlack) + 10*time.Minute
 	f, err := fill(ctx, st.db.URL, cfg.open, cfg.resolved, cfg.due, after)
 	if err != nil {
 		return err

@@ -23,8 +23,9 @@
 //     tick, the scrape's counts;
 //  4. the ingest generator (test/bench/ingest -new-groups: every webhook
 //     a new group, one alert each) for -ingest with each of -senders
-//     senders, empty store then filled: webhooks/s, acknowledgement
-//     p50/p99, lost alerts, and the bot's resident memory while it runs.
+//     senders, empty store then filled, -rounds times: webhooks/s,
+//     acknowledgement p50/p99, lost alerts, and the bot's resident memory
+//     while it runs.
 //
 // The report sets the filled store beside the empty one and checks issue
 // 16's targets: idle CPU under 2 % of a core, ingest within 10 % of the
@@ -61,6 +62,7 @@ const (
 	maxIngest   = 5 * time.Minute
 	maxSettle   = 5 * time.Minute
 	maxPasses   = 1000
+	maxRounds   = 10
 	maxSenders  = 64
 
 	stopTimeout = 30 * time.Second
@@ -96,6 +98,7 @@ type config struct {
 	settle   time.Duration
 	ingest   time.Duration
 	senders  []int
+	rounds   int
 	passes   int
 	jsonOut  bool
 	keep     bool
@@ -111,7 +114,7 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	perStore := cfg.settle + cfg.idle + time.Duration(len(cfg.senders))*(cfg.ingest+ingestSlack) + 10*time.Minute
+	perStore := cfg.settle + cfg.idle + time.Duration(cfg.rounds*len(cfg.senders))*(cfg.ingest+ingestSlack) + 10*time.Minute
 	ctx, cancel := context.WithTimeout(ctx, fillAllowance+2*perStore)
 	defer cancel()
 
@@ -137,6 +140,7 @@ func parseFlags() (config, error) {
 	flag.DurationVar(&cfg.settle, "settle", 10*time.Second, "wait after the bot is ready before the idle window (cap 5m)")
 	flag.DurationVar(&cfg.ingest, "ingest", 20*time.Second, "length of each ingest case (cap 5m)")
 	flag.StringVar(&senders, "senders", "8,16", "ingest cases: concurrent senders of 1-alert webhooks, each a new group")
+	flag.IntVar(&cfg.rounds, "rounds", 1, "ingest rounds: each runs every -senders case on both stores; the ratio is of the medians (cap 10)")
 	flag.IntVar(&cfg.passes, "passes", 20, "times each background pass is timed in-process")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the result as one JSON line (last line of stdout)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (configs, bot logs, generator logs) even when all went well")
@@ -163,6 +167,8 @@ func parseFlags() (config, error) {
 		return cfg, fmt.Errorf("-settle must be in [0, %s]", maxSettle)
 	case cfg.ingest <= 0 || cfg.ingest > maxIngest:
 		return cfg, fmt.Errorf("-ingest must be in (0, %s]", maxIngest)
+	case cfg.rounds < 1 || cfg.rounds > maxRounds:
+		return cfg, fmt.Errorf("-rounds must be in 1..%d", maxRounds)
 	case cfg.passes < 1 || cfg.passes > maxPasses:
 		return cfg, fmt.Errorf("-passes must be in 1..%d", maxPasses)
 	}

@@ -21,6 +21,7 @@ type Params struct {
 	SettleS  float64 `json:"settle_s"`
 	IngestS  float64 `json:"ingest_s"`
 	Senders  []int   `json:"senders"`
+	Rounds   int     `json:"rounds"`
 	Passes   int     `json:"passes"`
 }
 
@@ -68,6 +69,7 @@ type OpStat struct {
 // IngestCase is one run of the ingest generator.
 type IngestCase struct {
 	Store        string   `json:"store"`
+	Round        int      `json:"round"`
 	Senders      int      `json:"senders"`
 	PayloadsPerS float64  `json:"webhooks_per_s"`
 	Acked        int64    `json:"acked"`
