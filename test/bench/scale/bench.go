@@ -95,6 +95,18 @@ func (b *bench) run(ctx context.Context) int {
 			}
 		}
 	}
+	// Again after the ingest: the store now also holds the run's own
+	// incidents, and the complete outage they opened with its links.
+	for _, st := range stores {
+		stage("passes after the ingest", st, func() error {
+			var err error
+			if st.res.AfterIngest, err = storeCounts(ctx, st.db.URL); err != nil {
+				return err
+			}
+			st.res.PassesAfterIngest, err = timePasses(ctx, st.db.URL, cfg.passes)
+			return err
+		})
+	}
 	for _, st := range stores {
 		b.stop(st)
 	}
@@ -371,7 +383,10 @@ sample:
 	return c
 }
 
-var levelKey = regexp.MustCompile(`^\{"level":"([a-z]+)"`)
+var (
+	levelKey = regexp.MustCompile(`^\{"level":"([a-z]+)"`)
+	digits   = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+)
 
 // readLog counts the bot's log lines by level and keeps its distinct
 // warnings and errors.
@@ -388,7 +403,8 @@ func readLog(path string) (map[string]int, []string) {
 	var order []string
 	for sc.Scan() {
 		var l struct {
-			Msg string `json:"msg"`
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
 		}
 		// The level from zap's first key, not by decoding: a line that
 		// also carries a field named "level" (the escalator's escalation
@@ -402,6 +418,9 @@ func readLog(path string) (map[string]int, []string) {
 		levels[level]++
 		if level != "info" && level != "debug" {
 			k := level + ": " + l.Msg
+			if l.Error != "" {
+				k += ": " + digits.ReplaceAllString(l.Error, "N") // ids and durations vary, the kind of error does not
+			}
 			if seen[k] == 0 {
 				order = append(order, k)
 			}

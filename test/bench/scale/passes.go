@@ -6,8 +6,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
+	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/escalation"
 	"github.com/bakewise/chatops/bot/incident"
 	"github.com/bakewise/chatops/integrations/postgres"
@@ -45,7 +47,7 @@ func timePasses(ctx context.Context, dbURL string, n int) ([]PassTimes, error) {
 		what string
 		run  func(context.Context) error
 	}{
-		{"correlation pass (no outage open)", engine.Correlate},
+		{"correlation pass", engine.Correlate},
 		{"escalator tick (due reminders, fired if any)", func(ctx context.Context) error { _, err := esc.FireDue(ctx); return err }},
 		{"scrape: open incidents by severity", func(ctx context.Context) error { _, err := store.CountOpenIncidents(ctx); return err }},
 		{"scrape: incidents past their deadline", func(ctx context.Context) error {
@@ -70,6 +72,31 @@ func timePasses(ctx context.Context, dbURL string, n int) ([]PassTimes, error) {
 		out = append(out, PassTimes{What: p.what, N: n, P50: msOf(ds[len(ds)/2]), Max: msOf(ds[len(ds)-1])})
 	}
 	return out, nil
+}
+
+// StoreCounts says what a store holds at a moment.
+type StoreCounts struct {
+	Incidents   int64 `json:"incidents"`
+	Open        int64 `json:"open"`
+	OpenOutages int64 `json:"open_outages"`
+	OutageLinks int64 `json:"outage_links"`
+}
+
+func storeCounts(ctx context.Context, dbURL string) (*StoreCounts, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	var c StoreCounts
+	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM incidents),
+		(SELECT count(*) FROM incidents WHERE status = 'open'),
+		(SELECT count(*) FROM incidents WHERE status = 'open' AND group_key = $1),
+		(SELECT count(*) FROM incident_links)`, bot.OutageGroupKey).Scan(&c.Incidents, &c.Open, &c.OpenOutages, &c.OutageLinks)
+	if err != nil {
+		return nil, fmt.Errorf("count the store: %w", err)
+	}
+	return &c, nil
 }
 
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -178,21 +178,48 @@ func (b *bench) printReport(w io.Writer) {
 		p("| `chatops serve` to /readyz | %s |", col(func(s *StoreResult) string { return fmt.Sprintf("%.1f s", s.ReadyS) }))
 		p("| store operations while idle: count × mean | %s |", col(func(s *StoreResult) string { return opsString(s.Idle.Ops) }))
 		p("")
-		p("Background passes, timed in this process against the same database, p50 / max over %d:", r.Params.Passes)
-		p("")
-		p("| pass | empty store | filled store |")
-		p("|---|---:|---:|")
-		for i := range max(passCount(empty), passCount(filled)) {
-			var what string
-			cells := []string{"—", "—"}
-			for j, s := range []*StoreResult{empty, filled} {
-				if s != nil && i < len(s.Passes) {
-					what = s.Passes[i].What
-					cells[j] = fmt.Sprintf("%.2f / %.2f ms", s.Passes[i].P50, s.Passes[i].Max)
-				}
+		passTable := func(title string, get func(*StoreResult) []PassTimes) {
+			if len(get(empty))+len(get(filled)) == 0 {
+				return
 			}
-			p("| %s | %s | %s |", what, cells[0], cells[1])
+			p("")
+			p("%s", title)
+			p("")
+			p("| pass | empty store | filled store |")
+			p("|---|---:|---:|")
+			for i := range max(len(get(empty)), len(get(filled))) {
+				var what string
+				cells := []string{"—", "—"}
+				for j, s := range []*StoreResult{empty, filled} {
+					if ps := get(s); i < len(ps) {
+						what = ps[i].What
+						cells[j] = fmt.Sprintf("%.2f / %.2f ms", ps[i].P50, ps[i].Max)
+					}
+				}
+				p("| %s | %s | %s |", what, cells[0], cells[1])
+			}
 		}
+		passTable(fmt.Sprintf("Background passes, timed in this process against the same database before the ingest (no outage open), p50 / max over %d:", r.Params.Passes),
+			func(s *StoreResult) []PassTimes {
+				if s == nil {
+					return nil
+				}
+				return s.Passes
+			})
+		after := func(s *StoreResult) string {
+			if s == nil || s.AfterIngest == nil {
+				return "—"
+			}
+			c := s.AfterIngest
+			return fmt.Sprintf("%d incidents, %d open, %d open outage(s) with %d links", c.Incidents, c.Open, c.OpenOutages, c.OutageLinks)
+		}
+		passTable(fmt.Sprintf("The same passes after the ingest (empty store: %s; filled: %s):", after(empty), after(filled)),
+			func(s *StoreResult) []PassTimes {
+				if s == nil {
+					return nil
+				}
+				return s.PassesAfterIngest
+			})
 		p("")
 		p("### Ingest")
 		p("")
@@ -246,13 +273,6 @@ func (b *bench) printReport(w io.Writer) {
 	}
 	p("")
 	p("Work directory (configs, bot and generator logs): %s", r.WorkDir)
-}
-
-func passCount(s *StoreResult) int {
-	if s == nil {
-		return 0
-	}
-	return len(s.Passes)
 }
 
 func opsString(ops []OpStat) string {

@@ -30,15 +30,19 @@ type StoreResult struct {
 	Store string      `json:"store"`
 	Fill  *FillResult `json:"fill,omitempty"`
 	// ReadyS: from starting `chatops serve` to /readyz answering 200.
-	ReadyS      float64        `json:"ready_s"`
-	StartRSSMiB float64        `json:"rss_at_ready_mib"`
-	Idle        *IdleResult    `json:"idle"`
-	Passes      []PassTimes    `json:"passes"`
-	Ingest      []*IngestCase  `json:"ingest"`
-	PeakRSSMiB  float64        `json:"peak_rss_mib"`
-	Exit        string         `json:"exit"`
-	LogLevels   map[string]int `json:"log_levels"`
-	LogSamples  []string       `json:"log_samples,omitempty"`
+	ReadyS      float64       `json:"ready_s"`
+	StartRSSMiB float64       `json:"rss_at_ready_mib"`
+	Idle        *IdleResult   `json:"idle"`
+	Passes      []PassTimes   `json:"passes"`
+	Ingest      []*IngestCase `json:"ingest"`
+	// AfterIngest: the store after the ingest cases, and the passes timed
+	// again then.
+	AfterIngest       *StoreCounts   `json:"after_ingest,omitempty"`
+	PassesAfterIngest []PassTimes    `json:"passes_after_ingest,omitempty"`
+	PeakRSSMiB        float64        `json:"peak_rss_mib"`
+	Exit              string         `json:"exit"`
+	LogLevels         map[string]int `json:"log_levels"`
+	LogSamples        []string       `json:"log_samples,omitempty"`
 }
 
 // IdleResult is the bot doing nothing for Seconds.
