@@ -177,7 +177,6 @@ func (b *bench) printReport(w io.Writer) {
 		p("| one GET /metrics (its store counts included) | %s |", col(func(s *StoreResult) string { return fmt.Sprintf("%.1f ms", s.Idle.ScrapeMS) }))
 		p("| `chatops serve` to /readyz | %s |", col(func(s *StoreResult) string { return fmt.Sprintf("%.1f s", s.ReadyS) }))
 		p("| store operations while idle: count × mean | %s |", col(func(s *StoreResult) string { return opsString(s.Idle.Ops) }))
-		p("")
 		passTable := func(title string, get func(*StoreResult) []PassTimes) {
 			if len(get(empty))+len(get(filled)) == 0 {
 				return
