@@ -76,9 +76,7 @@ func alertmanagerBinary(t TB) string {
 // service with one-second waits, and waits for /-/ready.
 func StartAlertmanager(t TB, webhookURL, token string) *Alertmanager {
 	t.Helper()
-	bin := alertmanagerBinary(t)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
+	return StartAlertmanagerConfig(t, fmt.Sprintf(`route:
   receiver: chatops
   group_by: ['alertname', 'service']
   group_wait: 1s
@@ -93,7 +91,16 @@ receivers:
           authorization:
             type: Bearer
             credentials: %s
-`, strconv.Quote(webhookURL), strconv.Quote(token))
+`, strconv.Quote(webhookURL), strconv.Quote(token)))
+}
+
+// StartAlertmanagerConfig runs Alertmanager with the configuration cfg (its
+// YAML), clustering off, on a free loopback port, and waits for /-/ready.
+// A benchmark that needs its own timings or receivers writes cfg itself.
+func StartAlertmanagerConfig(t TB, cfg string) *Alertmanager {
+	t.Helper()
+	bin := alertmanagerBinary(t)
+	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatalf("write Alertmanager config: %v", err)
@@ -129,29 +136,43 @@ receivers:
 // PostAlerts posts alerts to Alertmanager's POST /api/v2/alerts.
 func (am *Alertmanager) PostAlerts(t TB, alerts ...PostableAlert) {
 	t.Helper()
+	if err := am.TryPostAlerts(context.Background(), alerts...); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// TryPostAlerts is PostAlerts returning the error: a tool that posts for
+// minutes reports a failed post rather than stopping at it.
+func (am *Alertmanager) TryPostAlerts(ctx context.Context, alerts ...PostableAlert) error {
 	body, err := json.Marshal(alerts)
 	if err != nil {
-		t.Fatalf("marshal alerts: %v", err)
+		return fmt.Errorf("marshal alerts: %w", err)
 	}
-	req, err := http.NewRequest(http.MethodPost, am.BaseURL+"/api/v2/alerts", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, am.BaseURL+"/api/v2/alerts", bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("%v", err)
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	code, resp, err := Do(req)
 	if err != nil {
-		t.Fatalf("POST Alertmanager /api/v2/alerts: %v", err)
+		return fmt.Errorf("POST Alertmanager /api/v2/alerts: %w", err)
 	}
 	if code != http.StatusOK {
-		t.Fatalf("POST Alertmanager /api/v2/alerts: got %d %s, want 200", code, resp)
+		return fmt.Errorf("POST Alertmanager /api/v2/alerts: got %d %s, want 200", code, resp)
 	}
+	return nil
+}
+
+// Metrics scrapes Alertmanager's /metrics.
+func (am *Alertmanager) Metrics(ctx context.Context) (Metrics, error) {
+	return ScrapeMetrics(ctx, client, am.BaseURL+"/metrics")
 }
 
 // WebhookFailures reads alertmanager_notification_requests_failed_total
 // (one per failed attempt, retries included) of the webhook integration
 // from Alertmanager's /metrics.
 func (am *Alertmanager) WebhookFailures() (float64, error) {
-	m, err := ScrapeMetrics(context.Background(), client, am.BaseURL+"/metrics")
+	m, err := am.Metrics(context.Background())
 	if err != nil {
 		return 0, err
 	}

@@ -8,11 +8,8 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -420,74 +417,18 @@ type IngestResult struct {
 	CommandsToS   float64 `json:"commands_to_s"`
 }
 
-// ingestRun is the generator running as a subprocess, its JSON result
-// on stdout, its stderr in a file of the work directory.
-type ingestRun struct {
-	proc    *harness.Process
-	started time.Time
-	stdout  bytes.Buffer
-}
-
-func startIngest(bin, work, botURL, token, dbURL string, d time.Duration, senders, perPayload, groups int) (*ingestRun, error) {
-	r := &ingestRun{}
-	cmd := exec.Command(bin, "-url", botURL, "-token", token, "-duration", d.String(),
-		"-senders", strconv.Itoa(senders), "-alerts-per-payload", strconv.Itoa(perPayload),
-		"-groups", strconv.Itoa(groups), "-pg-url", dbURL, "-json")
-	cmd.Env = harness.CleanEnviron()
-	cmd.Stdout = &r.stdout
-	p, err := harness.StartProcess("the ingest generator", cmd, filepath.Join(work, "ingest.stderr"))
-	if err != nil {
-		return nil, err
-	}
-	r.proc, r.started = p, time.Now()
-	return r, nil
-}
-
-// wait waits for the generator (its run plus its database check) and
-// reads its JSON.
-func (r *ingestRun) wait(ctx context.Context, limit time.Duration) (*IngestResult, error) {
-	select {
-	case <-r.proc.Done():
-	case <-time.After(limit):
-		r.proc.Kill()
-		return nil, fmt.Errorf("the ingest generator did not finish within %s", limit)
-	case <-ctx.Done():
-		r.proc.Kill()
-		return nil, ctx.Err()
-	}
-	var out struct {
-		DurationS    float64 `json:"duration_s"`
-		ElapsedS     float64 `json:"elapsed_s"`
-		Senders      int     `json:"senders"`
-		PerPayload   int     `json:"alerts_per_payload"`
-		Payloads2xx  int64   `json:"payloads_2xx"`
-		Non2xx       int64   `json:"payloads_non2xx"`
-		Errors       int64   `json:"errors"`
-		AlertsPerS   float64 `json:"alerts_per_s"`
-		PayloadsPerS float64 `json:"payloads_per_s"`
-		Lat          Lat     `json:"ack_latency_ms"`
-		DB           *struct {
-			Checked bool  `json:"checked"`
-			Lost    int64 `json:"lost"`
-		} `json:"db"`
-		Problems []string `json:"problems"`
-	}
-	line := bytes.TrimSpace(r.stdout.Bytes())
-	if i := bytes.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	if err := json.Unmarshal(line, &out); err != nil {
-		return nil, fmt.Errorf("the ingest generator (%v) printed no JSON result: %v; stderr:\n%s", r.proc.Err(), err, r.proc.Tail(2000))
-	}
+// ingestResult is the report's view of the generator's result.
+func ingestResult(out *harness.IngestReport, exitCode int) *IngestResult {
+	l := out.Latency
 	res := &IngestResult{
-		Senders: out.Senders, AlertsPerPayload: out.PerPayload, DurationS: out.DurationS, ElapsedS: out.ElapsedS,
+		Senders: out.Senders, AlertsPerPayload: out.AlertsPerPayload, DurationS: out.DurationS, ElapsedS: out.ElapsedS,
 		AlertsPerS: math.Round(out.AlertsPerS*10) / 10, PayloadsPerS: math.Round(out.PayloadsPerS*10) / 10,
-		Payloads2xx: out.Payloads2xx, Non2xx: out.Non2xx, Errors: out.Errors, AckMS: out.Lat,
-		ExitCode: r.proc.ExitCode(), Problems: out.Problems,
+		Payloads2xx: out.Payloads2xx, Non2xx: out.Non2xx, Errors: out.Errors,
+		AckMS:    Lat{N: int(out.Payloads2xx), P50: l.P50, P90: l.P90, P99: l.P99, Max: l.Max, Mean: l.Mean},
+		ExitCode: exitCode, Problems: out.Problems,
 	}
-	res.AckMS.N = int(out.Payloads2xx)
 	if out.DB != nil && out.DB.Checked {
 		res.Lost = &out.DB.Lost
 	}
-	return res, nil
+	return res
 }

@@ -196,17 +196,17 @@ func logf(format string, args ...any) {
 
 // Result is everything the run measured; it is also the JSON line.
 type Result struct {
-	Params   Params         `json:"params"`
-	Setup    Setup          `json:"setup"`
-	Warmup   *PhaseResult   `json:"warmup,omitempty"`
-	Parts    []*PhaseResult `json:"parts"`
-	Ingest   *IngestResult  `json:"storm_ingest,omitempty"`
-	Bot      BotResult      `json:"bot"`
-	Verdicts []Verdict      `json:"verdicts"`
-	Errors   []string       `json:"errors"`
-	Notes    []string       `json:"notes,omitempty"`
-	WorkDir  string         `json:"work_dir"`
-	Workload workloadFacts  `json:"workload"`
+	Params   Params            `json:"params"`
+	Setup    Setup             `json:"setup"`
+	Warmup   *PhaseResult      `json:"warmup,omitempty"`
+	Parts    []*PhaseResult    `json:"parts"`
+	Ingest   *IngestResult     `json:"storm_ingest,omitempty"`
+	Bot      BotResult         `json:"bot"`
+	Verdicts []harness.Verdict `json:"verdicts"`
+	Errors   []string          `json:"errors"`
+	Notes    []string          `json:"notes,omitempty"`
+	WorkDir  string            `json:"work_dir"`
+	Workload workloadFacts     `json:"workload"`
 }
 
 type Params struct {
@@ -239,12 +239,6 @@ type BotResult struct {
 	Exit       string     `json:"exit"`
 	PeakRSSMiB float64    `json:"peak_rss_mib"`
 	Log        logSummary `json:"log"`
-}
-
-type Verdict struct {
-	Target string `json:"target"`
-	Met    bool   `json:"met"`
-	Detail string `json:"detail"`
 }
 
 // ---------------------------------------------------------------------------
@@ -281,7 +275,7 @@ func (b *bench) run(ctx context.Context) int {
 		AnswerTimeoutS: cfg.answerTimeout.Seconds()}
 	b.res.Workload = facts()
 	b.res.Setup.Date = time.Now().UTC().Format(time.RFC3339)
-	b.res.Setup.Machine = machine()
+	b.res.Setup.Machine = harness.Machine() + "; bot, PostgreSQL, control plane, stand-in, generator and this tool share them"
 	b.res.Setup.LoadAvg = loadAvg()
 	b.res.Setup.GoVersion = runtime.Version()
 
@@ -412,14 +406,16 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	d := (stormLead + cfg.span() + stormTail).Round(time.Second)
 	logf("storm phase: ingest generator for %s (%d senders × %d alerts/payload); commands from +%s: %d health alone at %g/s, then %d at %g/s",
 		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
-	ing, err := startIngest(filepath.Join(b.work, "ingest"), b.work, b.bot.BaseURL, b.bot.Config.WebhookToken, b.db.URL, d,
-		cfg.senders, cfg.perPayload, cfg.groups)
+	ing, err := harness.StartIngest(filepath.Join(b.work, "ingest"), filepath.Join(b.work, "ingest.stderr"), harness.IngestArgs{
+		URL: b.bot.BaseURL, Token: b.bot.Config.WebhookToken, PGURL: b.db.URL, Duration: d,
+		Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
+	})
 	if err != nil {
 		b.fail("storm: %v", err)
 		return
 	}
 	if harness.Sleep(ctx, stormLead) != nil {
-		ing.proc.Kill()
+		ing.Process.Kill()
 		return
 	}
 	b.parts(ctx, cmd, "storm", counts)
@@ -427,16 +423,17 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	for _, p := range b.res.Parts {
 		if p.Phase == "storm" && !p.started.IsZero() {
 			if from < 0 {
-				from = p.started.Sub(ing.started).Seconds()
+				from = p.started.Sub(ing.Started).Seconds()
 			}
-			to = p.started.Sub(ing.started).Seconds() + p.SendS
+			to = p.started.Sub(ing.Started).Seconds() + p.SendS
 		}
 	}
-	res, err := ing.wait(ctx, time.Until(ing.started.Add(d+ingestSlack)))
+	rep, err := ing.Wait(ctx, time.Until(ing.Started.Add(d+ingestSlack)))
 	if err != nil {
 		b.fail("storm: %v", err)
 		return
 	}
+	res := ingestResult(rep, ing.Process.ExitCode())
 	res.CommandsFromS, res.CommandsToS = round2(from), round2(to)
 	b.res.Ingest = res
 	if res.Non2xx+res.Errors > 0 {
@@ -526,7 +523,7 @@ func (b *bench) verdicts() {
 		if qm != nil && qm.All.AckMS.N > 0 {
 			detail += fmt.Sprintf("; quiet mix p99 %.2f ms", qm.All.AckMS.P99)
 		}
-		b.res.Verdicts = append(b.res.Verdicts, Verdict{
+		b.res.Verdicts = append(b.res.Verdicts, harness.Verdict{
 			Target: fmt.Sprintf("command acknowledgement p99 < %d ms while the ingest runs at full speed", targetAckP99.Milliseconds()),
 			Met:    sm.All.AckMS.P99 < ms(targetAckP99), Detail: detail})
 	}
@@ -538,7 +535,7 @@ func (b *bench) verdicts() {
 		failed += p.All.Non200 + p.All.TransportErrors
 	}
 	if n > 0 {
-		b.res.Verdicts = append(b.res.Verdicts, Verdict{
+		b.res.Verdicts = append(b.res.Verdicts, harness.Verdict{
 			Target: fmt.Sprintf("every acknowledgement within Slack's %s", slackAckLimit),
 			Met:    failed == 0 && worst < ms(slackAckLimit),
 			Detail: fmt.Sprintf("slowest %.2f ms of %d commands, both phases; %d not acknowledged with 200", worst, n, failed)})
@@ -562,7 +559,7 @@ func (b *bench) verdicts() {
 				detail += fmt.Sprintf(", p99 %.1f ms, max %.1f", o.AnswerMS.P99, o.AnswerMS.Max)
 			}
 		}
-		b.res.Verdicts = append(b.res.Verdicts, Verdict{
+		b.res.Verdicts = append(b.res.Verdicts, harness.Verdict{
 			Target: fmt.Sprintf("`health` over %d services / %d pods answered in < %s (p99, quiet, %s)", f.Services, f.Pods, targetHealth, where),
 			Met:    h.errors() == 0 && h.AnswerMS.N > 0 && h.AnswerMS.P99 < ms(targetHealth), Detail: detail})
 	}
@@ -646,11 +643,7 @@ func (b *bench) printReport(w io.Writer) {
 	p("Targets:")
 	p("")
 	for _, v := range r.Verdicts {
-		word := "MISSED"
-		if v.Met {
-			word = "MET"
-		}
-		p("- **%s** — %s: %s", word, v.Target, v.Detail)
+		p("- %s", v)
 	}
 	if len(r.Verdicts) == 0 {
 		p("- (no verdict: the phases did not run)")
@@ -714,20 +707,6 @@ func levels(m map[string]int) string {
 		return "(none)"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func machine() string {
-	mem := ""
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(data), "\n") {
-			if fs := strings.Fields(l); len(fs) >= 2 && fs[0] == "MemTotal:" {
-				var kb float64
-				fmt.Sscan(fs[1], &kb)
-				mem = fmt.Sprintf(", %.1f GiB", kb/1048576)
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs%s; bot, PostgreSQL, control plane, stand-in, generator and this tool share them", runtime.NumCPU(), mem)
 }
 
 func loadAvg() string {

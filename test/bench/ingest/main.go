@@ -4,7 +4,8 @@
 // Each sender posts Alertmanager v4 webhook bodies in a closed loop until the
 // deadline. Every alert carries a unique fingerprint (so each alert must become
 // a new row), while payloads are spread over a fixed set of alert groups (so
-// existing incidents are updated, not only created). After the deadline the
+// existing incidents are updated, not only created), or, with -new-groups,
+// each payload is a group of its own (so every webhook opens an incident). After the deadline the
 // generator waits for in-flight requests, then — when -pg-url is given — checks
 // in the bot's database that every alert acknowledged with a 2xx is stored.
 //
@@ -60,6 +61,7 @@ type config struct {
 	senders    int
 	perPayload int
 	groups     int
+	newGroups  bool
 	pgURL      string
 	jsonOut    bool
 	reqTimeout time.Duration
@@ -77,6 +79,7 @@ func run() int {
 	flag.IntVar(&cfg.senders, "senders", 8, "concurrent senders (each keeps one request in flight)")
 	flag.IntVar(&cfg.perPayload, "alerts-per-payload", 1, "alerts in each webhook body")
 	flag.IntVar(&cfg.groups, "groups", 200, "distinct alert groups (incidents) to spread payloads across")
+	flag.BoolVar(&cfg.newGroups, "new-groups", false, "every payload is a group of its own, so every webhook opens an incident (-groups is not used)")
 	flag.StringVar(&cfg.pgURL, "pg-url", "", "optional: the bot's PostgreSQL URL, to verify stored rows after the run")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print the result as one JSON line")
 	flag.DurationVar(&cfg.reqTimeout, "request-timeout", 30*time.Second, "per-request timeout")
@@ -181,47 +184,52 @@ const (
 func makeGroups(n int, runID string) []*group {
 	gs := make([]*group, n)
 	for i := range n {
-		an := alertnames[i%len(alertnames)]
-		svc := services[(i/len(alertnames))%len(services)]
-		gname := fmt.Sprintf("g%04d", i)
-		groupLabels := map[string]string{
-			"alertname": an.name, "service": svc, "bench_group": gname, "bench_run": runID,
-		}
-		common := map[string]string{
-			"alertname": an.name, "service": svc, "bench_group": gname, "bench_run": runID,
-			"namespace": "bakery-ia", "severity": an.severity,
-		}
-		hook := harness.Webhook{
-			Version: "4", GroupKey: harness.GroupKey(groupLabels), Status: "firing", Receiver: "chatops",
-			GroupLabels: groupLabels, CommonLabels: common, CommonAnnotations: map[string]string{"description": an.summary},
-			ExternalURL: harness.ExternalURL,
-		}
-		prefix := bytes.TrimSuffix(hook.JSONWith(nil), []byte("]}"))
-
-		// One alert rendered with placeholders, cut where each alert's pod,
-		// startsAt and fingerprint go: alert labels = common labels + a
-		// unique pod label.
-		labels := maps.Clone(common)
-		labels["pod"] = svc + "-" + fingerprintMark
-		a := harness.WebhookAlert{
-			Status: "firing", Labels: labels,
-			Annotations: map[string]string{"description": an.summary, "summary": svc + ": " + an.summary},
-			StartsAt:    startsAtMark, EndsAt: harness.NoEnd,
-			GeneratorURL: "http://127.0.0.1:9090/graph?g0.expr=bench_" + an.name, Fingerprint: fingerprintMark,
-		}
-		tmpl, err := json.Marshal(a)
-		if err != nil {
-			panic(err)
-		}
-		open, rest, ok1 := bytes.Cut(tmpl, []byte(fingerprintMark))
-		middle, rest, ok2 := bytes.Cut(rest, []byte(startsAtMark))
-		tail, closing, ok3 := bytes.Cut(rest, []byte(fingerprintMark))
-		if !ok1 || !ok2 || !ok3 {
-			panic("ingest: a rendered alert does not have its placeholders in the order labels, startsAt, fingerprint: " + string(tmpl))
-		}
-		gs[i] = &group{prefix: prefix, alertOpen: open, alertMiddle: middle, alertTail: tail, alertClose: closing}
+		gs[i] = makeGroup(i, runID)
 	}
 	return gs
+}
+
+// makeGroup renders group i.
+func makeGroup(i int, runID string) *group {
+	an := alertnames[i%len(alertnames)]
+	svc := services[(i/len(alertnames))%len(services)]
+	gname := fmt.Sprintf("g%04d", i)
+	groupLabels := map[string]string{
+		"alertname": an.name, "service": svc, "bench_group": gname, "bench_run": runID,
+	}
+	common := map[string]string{
+		"alertname": an.name, "service": svc, "bench_group": gname, "bench_run": runID,
+		"namespace": "bakery-ia", "severity": an.severity,
+	}
+	hook := harness.Webhook{
+		Version: "4", GroupKey: harness.GroupKey(groupLabels), Status: "firing", Receiver: "chatops",
+		GroupLabels: groupLabels, CommonLabels: common, CommonAnnotations: map[string]string{"description": an.summary},
+		ExternalURL: harness.ExternalURL,
+	}
+	prefix := bytes.TrimSuffix(hook.JSONWith(nil), []byte("]}"))
+
+	// One alert rendered with placeholders, cut where each alert's pod,
+	// startsAt and fingerprint go: alert labels = common labels + a
+	// unique pod label.
+	labels := maps.Clone(common)
+	labels["pod"] = svc + "-" + fingerprintMark
+	a := harness.WebhookAlert{
+		Status: "firing", Labels: labels,
+		Annotations: map[string]string{"description": an.summary, "summary": svc + ": " + an.summary},
+		StartsAt:    startsAtMark, EndsAt: harness.NoEnd,
+		GeneratorURL: "http://127.0.0.1:9090/graph?g0.expr=bench_" + an.name, Fingerprint: fingerprintMark,
+	}
+	tmpl, err := json.Marshal(a)
+	if err != nil {
+		panic(err)
+	}
+	open, rest, ok1 := bytes.Cut(tmpl, []byte(fingerprintMark))
+	middle, rest, ok2 := bytes.Cut(rest, []byte(startsAtMark))
+	tail, closing, ok3 := bytes.Cut(rest, []byte(fingerprintMark))
+	if !ok1 || !ok2 || !ok3 {
+		panic("ingest: a rendered alert does not have its placeholders in the order labels, startsAt, fingerprint: " + string(tmpl))
+	}
+	return &group{prefix: prefix, alertOpen: open, alertMiddle: middle, alertTail: tail, alertClose: closing}
 }
 
 // fingerprint = 8 hex chars of run id + 8 hex chars of a global alert counter:
@@ -271,6 +279,9 @@ type senderStats struct {
 	errs      int64
 	status    map[int]int64
 	samples   []string
+	// newGroupsAcked: with -new-groups, the groups (one per payload) that
+	// got a 2xx.
+	newGroupsAcked int64
 }
 
 type latencyMS struct {
@@ -306,6 +317,7 @@ type result struct {
 	Senders          int              `json:"senders"`
 	AlertsPerPayload int              `json:"alerts_per_payload"`
 	Groups           int              `json:"groups"`
+	NewGroups        bool             `json:"new_groups"`
 	GroupsUsed       int64            `json:"groups_used"`
 	PayloadsSent     int64            `json:"payloads_sent"`
 	Payloads2xx      int64            `json:"payloads_2xx"`
@@ -332,7 +344,11 @@ func loadRun(cfg config) (*result, error) {
 		return nil, err
 	}
 	runID := hex.EncodeToString(rb[:])
-	groups := makeGroups(cfg.groups, runID)
+	nGroups := cfg.groups
+	if cfg.newGroups {
+		nGroups = 1 // for the size check; the senders render their own
+	}
+	groups := makeGroups(nGroups, runID)
 
 	// Size check: the largest body must fit under the bot's 1 MiB limit.
 	probe := groups[0].render(nil, runID, 0, cfg.perPayload, time.Now().UTC().Format(time.RFC3339Nano))
@@ -353,7 +369,7 @@ func loadRun(cfg config) (*result, error) {
 	endpoint := cfg.url + webhookPath
 	auth := "Bearer " + cfg.token
 
-	var counter atomic.Uint64
+	var counter, groupCounter atomic.Uint64
 	stats := make([]*senderStats, cfg.senders)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -367,7 +383,12 @@ func loadRun(cfg config) (*result, error) {
 			rng := mrand.New(mrand.NewPCG(seed, uint64(start.UnixNano())))
 			var buf []byte
 			for time.Now().Before(deadline) {
-				g := groups[rng.IntN(len(groups))]
+				var g *group
+				if cfg.newGroups {
+					g = makeGroup(int(groupCounter.Add(1)-1), runID)
+				} else {
+					g = groups[rng.IntN(len(groups))]
+				}
 				base := counter.Add(uint64(cfg.perPayload)) - uint64(cfg.perPayload)
 				buf = g.render(buf, runID, base, cfg.perPayload, time.Now().UTC().Format(time.RFC3339Nano))
 				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, endpoint, bytes.NewReader(buf))
@@ -397,6 +418,9 @@ func loadRun(cfg config) (*result, error) {
 					st.latencies = append(st.latencies, lat)
 					st.acked = append(st.acked, span{base: base, n: uint32(cfg.perPayload)})
 					g.used.Store(true)
+					if cfg.newGroups {
+						st.newGroupsAcked++
+					}
 				default:
 					st.non2xx++
 					st.sample(fmt.Sprintf("HTTP %d after %s: %s", resp.StatusCode, lat.Round(time.Millisecond), truncate(string(body), 300)))
@@ -409,7 +433,7 @@ func loadRun(cfg config) (*result, error) {
 
 	res := &result{
 		RunID: runID, URL: cfg.url, DurationS: cfg.duration.Seconds(), ElapsedS: elapsed.Seconds(),
-		Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
+		Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups, NewGroups: cfg.newGroups,
 		StatusCounts: map[string]int64{}, maxAlert: counter.Load(),
 	}
 	var lats []time.Duration
@@ -430,9 +454,12 @@ func loadRun(cfg config) (*result, error) {
 		}
 	}
 	for _, g := range groups {
-		if g.used.Load() {
+		if g.used.Load() && !cfg.newGroups {
 			res.GroupsUsed++
 		}
+	}
+	for _, st := range stats {
+		res.GroupsUsed += st.newGroupsAcked
 	}
 	res.AlertsSent = res.PayloadsSent * int64(cfg.perPayload)
 	res.AlertsAcked = res.Payloads2xx * int64(cfg.perPayload)
@@ -593,8 +620,12 @@ func (r *result) finish() int {
 }
 
 func (r *result) printText(w io.Writer) {
-	fmt.Fprintf(w, "run %s: %d senders × %d alerts/payload over %d groups, %.1fs (configured %.0fs)\n",
-		r.RunID, r.Senders, r.AlertsPerPayload, r.Groups, r.ElapsedS, r.DurationS)
+	groups := fmt.Sprintf("over %d groups", r.Groups)
+	if r.NewGroups {
+		groups = "each a new group"
+	}
+	fmt.Fprintf(w, "run %s: %d senders × %d alerts/payload %s, %.1fs (configured %.0fs)\n",
+		r.RunID, r.Senders, r.AlertsPerPayload, groups, r.ElapsedS, r.DurationS)
 	fmt.Fprintf(w, "payloads: sent %d, 2xx %d, non-2xx %d, errors %d  status=%v\n",
 		r.PayloadsSent, r.Payloads2xx, r.PayloadsNon2xx, r.Errors, r.StatusCounts)
 	fmt.Fprintf(w, "throughput: %.1f alerts/s, %.1f payloads/s (acknowledged)\n", r.AlertsPerS, r.PayloadsPerS)

@@ -41,6 +41,9 @@ type group struct {
 	common, commonAnn map[string]string
 	runID             string
 	firstAlert        int // global index of its first alert, for fingerprints
+	// openedAt: -via-alertmanager, when the bot opened the group's
+	// incident, i.e. when Alertmanager's first notification arrived.
+	openedAt time.Time
 }
 
 type alert struct {
@@ -55,9 +58,16 @@ func makeGroups(alerts, n int, runID string) []*group {
 	gs := make([]*group, n)
 	for i := range n {
 		k := alertKinds[i%len(alertKinds)]
+		// Every group its own (alertname, service) pair: Alertmanager
+		// groups by those two, so two groups sharing them would be one.
+		svc := i / len(alertKinds)
+		service := services[svc%len(services)]
+		if svc >= len(services) {
+			service = fmt.Sprintf("%s-%d", service, svc/len(services)+1)
+		}
 		g := &group{
 			index: i, name: fmt.Sprintf("s%04d", i), alertname: k.name,
-			service: services[(i/len(alertKinds))%len(services)], runID: runID,
+			service: service, runID: runID,
 			n: alerts / n,
 		}
 		if i < alerts%n {
@@ -76,6 +86,22 @@ func makeGroups(alerts, n int, runID string) []*group {
 		gs[i] = g
 	}
 	return gs
+}
+
+// groupOf is the group of the storm's i-th alert: interleaved, alert i
+// goes to group i mod groups, so every group starts within the storm's
+// first groups alerts; sequential, the groups come one after another, each
+// with its share of the alerts (makeGroups' sizes), as services failing in
+// a cascade.
+func groupOf(i, alerts, groups int, order string) int {
+	if order != "sequential" {
+		return i % groups
+	}
+	q, r := alerts/groups, alerts%groups
+	if i < r*(q+1) {
+		return i / (q + 1)
+	}
+	return r + (i-r*(q+1))/q
 }
 
 func (g *group) severityOf(k int) string {
@@ -136,6 +162,24 @@ func (g *group) addAlert(seq int, now time.Time) {
 	}
 }
 
+func (a *alert) generatorURL() string {
+	return harness.ExternalURL + "/graph?g0.expr=" + url.QueryEscape(a.labels["alertname"])
+}
+
+// postable is a as Alertmanager's API takes it: firing (no endsAt, so
+// Alertmanager keeps it for its resolve_timeout), or resolved at endsAt
+// when that is set.
+func (a *alert) postable(endsAt time.Time) harness.PostableAlert {
+	p := harness.PostableAlert{
+		Labels: a.labels, Annotations: a.annotations, StartsAt: harness.RFC3339(a.startsAt),
+		GeneratorURL: a.generatorURL(),
+	}
+	if !endsAt.IsZero() {
+		p.EndsAt = harness.RFC3339(endsAt)
+	}
+	return p
+}
+
 // alertJSON renders a: firing since startsAt, or resolved at endsAt when
 // that is set.
 func alertJSON(a *alert, startsAt, endsAt time.Time) []byte {
@@ -143,7 +187,7 @@ func alertJSON(a *alert, startsAt, endsAt time.Time) []byte {
 	if !endsAt.IsZero() {
 		w = w.ResolvedAt(endsAt)
 	}
-	w.GeneratorURL = harness.ExternalURL + "/graph?g0.expr=" + url.QueryEscape(a.labels["alertname"])
+	w.GeneratorURL = a.generatorURL()
 	out, _ := json.Marshal(w)
 	return out
 }

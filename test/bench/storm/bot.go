@@ -19,69 +19,104 @@ import (
 // groups. Everything it starts, b.prog stops.
 func (b *bench) setup(ctx context.Context) error {
 	return b.prog.Run(func() error {
-		t := b.prog
-		if b.cfg.bin == "" {
-			logf("building the bot: go build -o %s ./cmd/chatops", filepath.Join(b.work, "chatops"))
-		}
-		bin, err := harness.Chatops(ctx, b.cfg.bin, b.work)
+		cfg, err := b.prepare(ctx)
 		if err != nil {
 			return err
 		}
-		db := harness.NewDatabase(t, b.cfg.pgURL, "chatops_storm_")
-
 		b.slack = slackstandin.New()
-		t.Cleanup(b.slack.Close)
+		b.prog.Cleanup(b.slack.Close)
 		b.slack.SetRateLimit(slackPostPerChannel)
 		b.discord = discordstandin.New()
-		t.Cleanup(b.discord.Close)
+		b.prog.Cleanup(b.discord.Close)
 		b.discord.SetRouteLimit(discordRoutePerSec)
-		for _, u := range []string{b.slack.URL(), b.discord.URL()} {
-			pu, err := url.Parse(u)
-			if err != nil || !harness.Loopback(pu.Hostname()) {
-				return fmt.Errorf("stand-in at %s is not on loopback", u)
-			}
-		}
-
-		cfg := &harness.BotConfig{
-			Binary:       bin,
-			Store:        harness.PostgresStore(db),
-			Addr:         harness.FreeAddr(t),
-			WebhookToken: "storm-wh-" + harness.RandHex(12),
-			APIToken:     "storm-api-" + harness.RandHex(12),
-			Slack:        b.slack,
-			Discord:      b.discord,
-			LogPath:      filepath.Join(b.work, "bot.log"),
-		}
-		cfg.WriteConfig(t, b.work, botConfigYAML())
-		b.res.Bot.LogPath = cfg.LogPath
-		b.bot = harness.StartBot(t, cfg)
-		// The senders share one pool of connections to the bot.
-		b.bot.Client = &http.Client{
-			Timeout: requestTimeout,
-			Transport: &http.Transport{
-				MaxIdleConns: b.cfg.senders + 8, MaxIdleConnsPerHost: b.cfg.senders + 8,
-				IdleConnTimeout: time.Minute,
-			},
-		}
-		logf("bot pid %d on %s (log %s)", b.bot.Process.Pid(), cfg.Addr, cfg.LogPath)
-		time.Sleep(500 * time.Millisecond)
-		b.res.Bot.IdleRSSMiB = b.bot.Process.RSSMiB()
-		b.groups = makeGroups(b.cfg.alerts, b.cfg.groups, b.runID)
-		b.incidents = map[int]int64{}
-		b.splits = map[int][]int64{}
-		return nil
+		cfg.Slack, cfg.Discord = b.slack, b.discord
+		return b.launch(cfg, botConfigYAML(true))
 	})
 }
 
-// botConfigYAML is the bot's configuration: one Slack and one Discord
-// destination, one catch-all route to both. Severities come from the
-// alerts' severity label (critical → P1, warning → P2); P1 mentions the
-// on-call group or role. The reopen window is long so that Discord's
-// outage phase reopens the incidents however long Slack's outage took.
-// The outage correlation is off: the storm's 100 critical groups would also
-// open one "complete outage" incident (tested in bot/storetest), and the
-// storm counts chat calls per incident of its own.
-func botConfigYAML() string {
+// prepare builds the bot (unless -bin) and makes its database: the bot's
+// configuration but for the chat platforms.
+func (b *bench) prepare(ctx context.Context) (*harness.BotConfig, error) {
+	t := b.prog
+	if b.cfg.bin == "" {
+		logf("building the bot: go build -o %s ./cmd/chatops", filepath.Join(b.work, "chatops"))
+	}
+	bin, err := harness.Chatops(ctx, b.cfg.bin, b.work)
+	if err != nil {
+		return nil, err
+	}
+	db := harness.NewDatabase(t, b.cfg.pgURL, "chatops_storm_")
+	return &harness.BotConfig{
+		Binary:       bin,
+		Store:        harness.PostgresStore(db),
+		Addr:         harness.FreeAddr(t),
+		WebhookToken: "storm-wh-" + harness.RandHex(12),
+		APIToken:     "storm-api-" + harness.RandHex(12),
+		LogPath:      filepath.Join(b.work, "bot.log"),
+	}, nil
+}
+
+// launch checks that every stand-in is on loopback, starts the bot with
+// cfg and the configuration yaml, and renders the groups.
+func (b *bench) launch(cfg *harness.BotConfig, yaml string) error {
+	t := b.prog
+	urls := []string{}
+	if b.slack != nil {
+		urls = append(urls, b.slack.URL())
+	}
+	if b.discord != nil {
+		urls = append(urls, b.discord.URL())
+	}
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil || !harness.Loopback(pu.Hostname()) {
+			return fmt.Errorf("stand-in at %s is not on loopback", u)
+		}
+	}
+	cfg.WriteConfig(t, b.work, yaml)
+	b.res.Bot.LogPath = cfg.LogPath
+	b.bot = harness.StartBot(t, cfg)
+	// The senders share one pool of connections to the bot.
+	b.bot.Client = &http.Client{
+		Timeout: requestTimeout,
+		Transport: &http.Transport{
+			MaxIdleConns: b.cfg.senders + 8, MaxIdleConnsPerHost: b.cfg.senders + 8,
+			IdleConnTimeout: time.Minute,
+		},
+	}
+	logf("bot pid %d on %s (log %s)", b.bot.Process.Pid(), cfg.Addr, cfg.LogPath)
+	time.Sleep(500 * time.Millisecond)
+	b.res.Bot.IdleRSSMiB = b.bot.Process.RSSMiB()
+	b.groups = makeGroups(b.cfg.alerts, b.cfg.groups, b.runID)
+	b.incidents = map[int]int64{}
+	b.splits = map[int][]int64{}
+	return nil
+}
+
+// botConfigYAML is the bot's configuration: one Slack destination and,
+// with discord, one Discord destination, and one catch-all route to them.
+// Severities come from the alerts' severity label (critical → P1, warning
+// → P2); P1 mentions the on-call group or role. The reopen window is long
+// so that Discord's outage phase reopens the incidents however long
+// Slack's outage took. The outage correlation is off: the storm's 100
+// critical groups would also open one "complete outage" incident (tested
+// in bot/storetest), and the storm counts chat calls per incident of its
+// own.
+func botConfigYAML(discord bool) string {
+	dests := fmt.Sprintf(`  - name: %s
+    platform: slack
+    channel: %s
+    mention: %s
+`, slackDest, slackChannel, slackMention)
+	route := slackDest
+	if discord {
+		dests += fmt.Sprintf(`  - name: %s
+    platform: discord
+    channel: "%s"
+    mention: "%s"
+`, discordDest, discordChannel, discordMention)
+		route += ", " + discordDest
+	}
 	return fmt.Sprintf(`# written by test/bench/storm
 log:
   format: json
@@ -91,17 +126,9 @@ incidents:
   correlation:
     enabled: false
 destinations:
-  - name: %s
-    platform: slack
-    channel: %s
-    mention: %s
-  - name: %s
-    platform: discord
-    channel: "%s"
-    mention: "%s"
-routes:
-  - destinations: [%s, %s]
-`, slackDest, slackChannel, slackMention, discordDest, discordChannel, discordMention, slackDest, discordDest)
+%sroutes:
+  - destinations: [%s]
+`, dests, route)
 }
 
 func (b *bench) botExited() bool {

@@ -41,9 +41,24 @@ const (
 	discordChannel      = "1300000000000000001"
 	slackDest           = "storm-slack"
 	discordDest         = "storm-discord"
+	amChannel           = "C0AMSTORM" // Alertmanager's own slack_configs post here
 	slackMention        = "S0ONCALL"
 	discordMention      = "1300000000000000099"
 	receiver            = "chatops"
+)
+
+// Alertmanager's timings in -via-alertmanager mode: issue 16's.
+const (
+	amGroupWait     = 2 * time.Second
+	amGroupInterval = 10 * time.Second
+	// amResolveTimeout outlasts any run (the budget in main is far
+	// shorter), so an alert posted once stays firing until the tool
+	// resolves it and never needs posting again.
+	amResolveTimeout = 24 * time.Hour
+	// amPostEvery is how often the poster sends the alerts that fell due:
+	// one POST per tick, not one per alert.
+	amPostEvery = 50 * time.Millisecond
+	amReceiver  = "storm"
 )
 
 // config is the command line.
@@ -58,6 +73,14 @@ type config struct {
 	senders         int
 	jsonOut         bool
 	keep            bool
+	// order: "interleaved" (alert i goes to group i mod groups, so every
+	// group starts at once) or "sequential" (group after group, each
+	// taking storm ÷ groups).
+	order string
+	// viaAM: drive a real Alertmanager instead of posting webhooks.
+	viaAM        bool
+	discord      bool // -via-alertmanager: mirror to Discord too
+	changeAlerts int  // -via-alertmanager: new alerts per group in the change phase
 }
 
 func parseFlags() config {
@@ -72,6 +95,10 @@ func parseFlags() config {
 	flag.IntVar(&cfg.senders, "senders", 32, "concurrent webhook senders")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the result as one JSON line (last line of stdout)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (config, bot log) even when all went well")
+	flag.StringVar(&cfg.order, "order", "interleaved", "interleaved: alert i goes to group i mod -groups; sequential: one group after another")
+	flag.BoolVar(&cfg.viaAM, "via-alertmanager", false, "post the alerts to a real Alertmanager that notifies chatops and its own slack_configs (no rate limit enforced; -outage and -senders unused)")
+	flag.BoolVar(&cfg.discord, "discord", false, "with -via-alertmanager: mirror the incidents to Discord too")
+	flag.IntVar(&cfg.changeAlerts, "change-alerts", 1, "with -via-alertmanager: new alerts per group in the change phase (0 skips it)")
 	flag.Parse()
 	return cfg
 }
@@ -94,6 +121,12 @@ func (cfg *config) validate() error {
 		return fmt.Errorf("-converge-timeout must be in (0, %s]", maxConverge)
 	case cfg.senders < 1 || cfg.senders > 256:
 		return errors.New("-senders must be in 1..256")
+	case cfg.order != "interleaved" && cfg.order != "sequential":
+		return errors.New("-order must be interleaved or sequential")
+	case cfg.changeAlerts < 0 || (cfg.alerts+cfg.groups-1)/cfg.groups+cfg.changeAlerts > maxPerGroup:
+		return fmt.Errorf("-change-alerts must be in 0..%d less the alerts per group", maxPerGroup)
+	case cfg.discord && !cfg.viaAM:
+		return errors.New("-discord is for -via-alertmanager: the webhook storm always mirrors to both platforms")
 	}
 	if err := harness.CheckPGURL(cfg.pgURL); err != nil {
 		return fmt.Errorf("-pg-url: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -16,11 +17,12 @@ type convergence struct {
 	depth float64
 }
 
-// waitConverged polls until the outbox is empty and both stand-ins show
-// wants, or timeout after since passes. It returns when each platform
-// first showed its final state. only, when set, names the one platform
-// whose state counts (the other is down).
-func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since time.Time, timeout time.Duration, phase, only string) (convergence, map[string]time.Time) {
+// waitConverged polls until the outbox is empty and every platform the
+// bot posts to shows wants (and also, when given, holds), or timeout after
+// since passes. It returns when each platform (and "alertmanager", for
+// also) first showed its final state. only, when set, names the one
+// platform whose state counts (the other is down).
+func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since time.Time, timeout time.Duration, phase, only string, also func() bool) (convergence, map[string]time.Time) {
 	deadline := since.Add(timeout)
 	when := map[string]time.Time{}
 	lastLog := time.Now()
@@ -32,21 +34,23 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 			depth = -1
 		}
 		c.depth = depth
-		sl, dc := b.checkSlack(wants), b.checkDiscord(wants)
-		if sl.converged && when["slack"].IsZero() {
-			when["slack"] = now
+		states := b.checkAll(wants)
+		for p, st := range states {
+			if st.converged && when[p].IsZero() {
+				when[p] = now
+			}
 		}
-		if dc.converged && when["discord"].IsZero() {
-			when["discord"] = now
+		alsoOK := also == nil || also()
+		if also != nil && alsoOK && when["alertmanager"].IsZero() {
+			when["alertmanager"] = now
 		}
-		ok := depth == 0
-		switch only {
-		case "slack":
-			ok = sl.converged // the outbox still holds Discord's jobs
-		case "discord":
-			ok = dc.converged
-		default:
-			ok = ok && sl.converged && dc.converged
+		ok := depth == 0 && alsoOK
+		if only != "" {
+			ok = states[only].converged // the outbox still holds the other platform's jobs
+		} else {
+			for _, st := range states {
+				ok = ok && st.converged
+			}
 		}
 		if ok {
 			c.all, c.at = true, now
@@ -62,19 +66,42 @@ func (b *bench) waitConverged(ctx context.Context, wants map[int64]want, since t
 			return c, when
 		}
 		if time.Since(lastLog) >= 15*time.Second {
-			logf("%s: waiting: outbox depth %v; slack %d/%d final, %d/%d replied, %d roots %v; discord %d/%d final, %d/%d replied, %d roots %v",
-				phase, depth, sl.final, len(wants), sl.replied, len(wants), sl.roots, clipList(sl.missing, 2),
-				dc.final, len(wants), dc.replied, len(wants), dc.roots, clipList(dc.missing, 2))
+			var parts []string
+			for _, p := range b.platforms {
+				st := states[p]
+				parts = append(parts, fmt.Sprintf("%s %d/%d final, %d/%d replied, %d roots %v",
+					p, st.final, len(wants), st.replied, len(wants), st.roots, clipList(st.missing, 2)))
+			}
+			if also != nil {
+				parts = append(parts, fmt.Sprintf("alertmanager's receiver final: %v", alsoOK))
+			}
+			logf("%s: waiting: outbox depth %v; %s", phase, depth, strings.Join(parts, "; "))
 			lastLog = time.Now()
 		}
 		_ = harness.Sleep(ctx, pollEvery)
 	}
 }
 
+// checkAll reads every platform the bot posts to against wants.
+func (b *bench) checkAll(wants map[int64]want) map[string]platformState {
+	out := map[string]platformState{}
+	for _, p := range b.platforms {
+		out[p] = b.check(p, wants)
+	}
+	return out
+}
+
+func (b *bench) check(platform string, wants map[int64]want) platformState {
+	if platform == "discord" {
+		return b.checkDiscord(wants)
+	}
+	return b.checkSlack(wants)
+}
+
 // notConverged is what each platform did not show yet, for the report.
-func notConverged(sl, dc platformState) map[string][]string {
+func notConverged(states map[string]platformState) map[string][]string {
 	m := map[string][]string{}
-	for p, st := range map[string]platformState{"slack": sl, "discord": dc} {
+	for p, st := range states {
 		if len(st.missing) > 0 {
 			m[p] = clipList(st.missing, 10)
 		}
@@ -102,13 +129,8 @@ func (b *bench) finalDuplicateCheck() {
 	for g, id := range b.incidents {
 		wants[id] = want{group: g}
 	}
-	for _, p := range []string{"slack", "discord"} {
-		var st platformState
-		if p == "slack" {
-			st = b.checkSlack(wants)
-		} else {
-			st = b.checkDiscord(wants)
-		}
+	for _, p := range b.platforms {
+		st := b.check(p, wants)
 		already := false
 		for _, f := range b.res.Failures {
 			already = already || strings.Contains(f, "duplicate root(s) on "+p)

@@ -23,6 +23,17 @@
 //     passed, the platform comes back and the time it takes to converge is
 //     compared with the lower bound its rate limits impose.
 //
+// With -via-alertmanager it drives a real Alertmanager instead (issue 16):
+// the alerts go to its API v2, it groups them by alertname and service
+// (group_wait 2 s, group_interval 10 s) and notifies one receiver with both
+// a webhook to the bot and its own slack_configs, whose JSON posts reach the
+// same Slack stand-in through a recording front. No rate limit is enforced,
+// so the bot's own pacing is measured. Three phases: the storm, one new
+// alert per group, every alert resolved; for each, the Slack calls of the
+// bot and of Alertmanager's receiver by kind, and for the storm the time
+// until every incident has its root against the bound the channel's 1
+// post/s sets (-outage and -senders are not used).
+//
 // It prints a Markdown report (with -json, also one JSON line at the end).
 // Exit status: 0 when every incident converged with exactly one root per
 // platform and the bot behaved (a missed performance target is reported,
@@ -31,6 +42,7 @@
 // or a bad bot exit; 2 on a usage or setup error.
 //
 //	go run ./test/bench/storm -alerts 2000 -groups 20 -storm 15s -outage 30s
+//	go run ./test/bench/storm -via-alertmanager -alerts 1000 -groups 20 -storm 15s
 package main
 
 import (

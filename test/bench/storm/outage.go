@@ -90,7 +90,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 	// The other platform catches up while this one is down; the outage
 	// lasts -outage, and longer if the other platform still catches up
 	// then, so that the recovery is measured alone.
-	oc, _ := b.waitConverged(ctx, wants, downAt, cfg.convergeTimeout, platform+" outage: "+o.OtherPlatform+" catching up", o.OtherPlatform)
+	oc, _ := b.waitConverged(ctx, wants, downAt, cfg.convergeTimeout, platform+" outage: "+o.OtherPlatform+" catching up", o.OtherPlatform, nil)
 	o.OtherConverged = oc.all
 	o.OtherConvergedS = oc.at.Sub(downAt).Seconds()
 	if !oc.all {
@@ -104,12 +104,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 	}
 
 	// Owed at recovery, read from the stand-in.
-	var st platformState
-	if platform == "slack" {
-		st = b.checkSlack(wants)
-	} else {
-		st = b.checkDiscord(wants)
-	}
+	st := b.check(platform, wants)
 	for id := range wants {
 		switch {
 		case st.rootsOf[id] == 0:
@@ -143,7 +138,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 			_ = harness.Sleep(watchCtx, 50*time.Millisecond)
 		}
 	}()
-	conv, _ := b.waitConverged(ctx, wants, upAt, cfg.convergeTimeout, platform+" recovery", "")
+	conv, _ := b.waitConverged(ctx, wants, upAt, cfg.convergeTimeout, platform+" recovery", "", nil)
 	stopWatch()
 	select {
 	case t := <-firstCall:
@@ -177,7 +172,7 @@ func (b *bench) outage(ctx context.Context, platform, change string) {
 	b.duplicateFailures(platform+" outage", "slack", sl)
 	b.duplicateFailures(platform+" outage", "discord", dc)
 	if !conv.all {
-		o.Missing = notConverged(sl, dc)
+		o.Missing = notConverged(map[string]platformState{"slack": sl, "discord": dc})
 		b.fail("%s outage: not converged %s after recovery: outbox depth %v; slack %d/%d final (%d replied), discord %d/%d final (%d replied); first problems: slack %v; discord %v",
 			platform, cfg.convergeTimeout, conv.depth, sl.final, len(wants), sl.replied, dc.final, len(wants), dc.replied, clipList(sl.missing, 3), clipList(dc.missing, 3))
 	}

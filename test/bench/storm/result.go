@@ -1,13 +1,20 @@
 package main
 
+import (
+	"time"
+
+	"github.com/bakewise/chatops/test/harness"
+)
+
 // Result is everything the run measured; it is also the JSON line.
 type Result struct {
-	Params   Params          `json:"params"`
-	Machine  string          `json:"machine"`
-	Storm    *StormResult    `json:"storm,omitempty"`
-	Outages  []*OutageResult `json:"outages,omitempty"`
-	Bot      BotResult       `json:"bot"`
-	Verdicts []Verdict       `json:"verdicts"`
+	Params   Params            `json:"params"`
+	Machine  string            `json:"machine"`
+	Storm    *StormResult      `json:"storm,omitempty"`
+	AM       *AMResult         `json:"via_alertmanager,omitempty"`
+	Outages  []*OutageResult   `json:"outages,omitempty"`
+	Bot      BotResult         `json:"bot"`
+	Verdicts []harness.Verdict `json:"verdicts"`
 	// Failures are integrity failures and bot errors: any makes the exit
 	// status 1.
 	Failures []string `json:"failures"`
@@ -20,6 +27,10 @@ type Result struct {
 }
 
 type Params struct {
+	// Mode is "webhooks" (the tool posts them) or "via-alertmanager".
+	Mode             string  `json:"mode"`
+	Order            string  `json:"order"`
+	ChangeAlerts     int     `json:"change_alerts,omitempty"`
 	Alerts           int     `json:"alerts"`
 	Groups           int     `json:"groups"`
 	StormS           float64 `json:"storm_s"`
@@ -149,8 +160,89 @@ type BotResult struct {
 	Recoveries []string `json:"recovery_log_lines,omitempty"`
 }
 
-type Verdict struct {
-	Target string `json:"target"`
-	Met    bool   `json:"met"`
-	Detail string `json:"detail"`
+// AMResult is the -via-alertmanager run: its phases, and the storm's root
+// times against their bound.
+type AMResult struct {
+	StormStart  time.Time               `json:"storm_start"`
+	Phases      []*AMPhase              `json:"phases"`
+	Roots       []RootTiming            `json:"roots"`
+	RootSummary map[string]*RootSummary `json:"root_summary"`
+	// Total: the Slack calls of the whole run (all phases), by caller.
+	Total map[string]*CallerCalls `json:"calls_total"`
+}
+
+// AMPhase is one phase: what was posted to Alertmanager, how long until
+// both receivers showed the final state, and what that cost.
+type AMPhase struct {
+	Name         string  `json:"name"`
+	AlertsPosted int     `json:"alerts_posted"`
+	Posts        int     `json:"posts"`
+	PostFailures int     `json:"post_failures"`
+	SendS        float64 `json:"send_s"`
+	MaxLatenessS float64 `json:"max_send_lateness_s"`
+	Converged    bool    `json:"converged"`
+	// ConvergeS: from the phase's last post to both receivers final and
+	// chatops' outbox empty; FinalS: to each one's final state ("slack",
+	// "discord": chatops' threads; "alertmanager": its receiver's last
+	// message per group).
+	ConvergeS  float64             `json:"converge_s"`
+	FinalS     map[string]float64  `json:"final_s"`
+	Duplicates int                 `json:"duplicate_roots"`
+	Missing    map[string][]string `json:"not_converged,omitempty"`
+	// BotStoreAgrees: the storm's incidents hold what was posted (storm
+	// phase only).
+	BotStoreAgrees   bool     `json:"bot_store_agrees,omitempty"`
+	BotStoreProblems []string `json:"bot_store_problems,omitempty"`
+	// Calls: the Slack calls of the phase (first post to convergence plus
+	// the settle time), by caller.
+	Calls map[string]*CallerCalls `json:"calls"`
+	// Rates: chatops' channel (Alertmanager posts to its own).
+	Rates *Rates `json:"chatops_slack_rates"`
+	// Counters: the phase's increase of the bot's outbox and rate-limit
+	// counters and of Alertmanager's notification counters.
+	Counters map[string]float64 `json:"counters"`
+	Discord  *Calls             `json:"chatops_discord_calls,omitempty"`
+}
+
+// CallerCalls are one client's Slack calls, as the front recorded them.
+type CallerCalls struct {
+	Total         int            `json:"total"`
+	TopLevelPosts int            `json:"top_level_posts"`
+	ThreadPosts   int            `json:"thread_posts"`
+	Updates       int            `json:"updates"`
+	Lookups       int            `json:"lookups"`
+	Other         int            `json:"other"`
+	Failed        int            `json:"failed"`
+	ByMethod      map[string]int `json:"by_method"`
+	Incidents     int            `json:"incidents"`
+	PerInc        float64        `json:"per_incident"`
+}
+
+// RootTiming is the k-th incident by first notification: when it was
+// notified, its bound, and when each receiver's first message for it
+// appeared; seconds from the storm's start, -1 for never.
+type RootTiming struct {
+	K                  int     `json:"k"`
+	Incident           int64   `json:"incident"`
+	Group              string  `json:"group"`
+	FirstNotificationS float64 `json:"first_notification_s"`
+	BoundS             float64 `json:"bound_s"`
+	ChatopsRootS       float64 `json:"chatops_root_s"`
+	AMRootS            float64 `json:"alertmanager_first_message_s"`
+}
+
+// RootSummary holds one receiver's roots against their bounds.
+type RootSummary struct {
+	Incidents int `json:"incidents"`
+	Missing   int `json:"missing"`
+	// LastRootS: when every incident had its root; BoundS: the last
+	// incident's bound; Ratio = LastRootS ÷ BoundS (target ≤ 1.2).
+	LastRootS float64 `json:"last_root_s"`
+	BoundS    float64 `json:"bound_s"`
+	Ratio     float64 `json:"ratio"`
+	// Late: roots after their own bound; WorstK the latest of them, by
+	// WorstLateS.
+	Late       int     `json:"late"`
+	WorstK     int     `json:"worst_k"`
+	WorstLateS float64 `json:"worst_late_s"`
 }

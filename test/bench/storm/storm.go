@@ -66,7 +66,7 @@ func (b *bench) storm(ctx context.Context) {
 		if d := time.Until(target); d > 0 {
 			_ = harness.Sleep(ctx, d)
 		}
-		g := b.groups[i%cfg.groups]
+		g := b.groups[groupOf(i, cfg.alerts, cfg.groups, cfg.order)]
 		g.addAlert(seq, time.Now())
 		seq++
 		body := g.stormBody()
@@ -113,7 +113,7 @@ func (b *bench) storm(ctx context.Context) {
 		wants[id] = want{group: g, status: "Firing", firing: len(b.groups[g].alerts)}
 		res.SeverityMix[b.groups[g].expectedSeverity()]++
 	}
-	conv, when := b.waitConverged(ctx, wants, lastAck, cfg.convergeTimeout, "storm", "")
+	conv, when := b.waitConverged(ctx, wants, lastAck, cfg.convergeTimeout, "storm", "", nil)
 	res.Converged = conv.all
 	res.ConvergeS = conv.at.Sub(lastAck).Seconds()
 	for p, t := range when {
@@ -133,7 +133,7 @@ func (b *bench) storm(ctx context.Context) {
 	b.duplicateFailures("storm", "slack", sl)
 	b.duplicateFailures("storm", "discord", dc)
 	if !conv.all {
-		res.Missing = notConverged(sl, dc)
+		res.Missing = notConverged(map[string]platformState{"slack": sl, "discord": dc})
 		b.fail("storm: not converged %s after the last webhook: outbox depth %v; Slack %d/%d roots final, Discord %d/%d (first problems: slack %v; discord %v)",
 			cfg.convergeTimeout, conv.depth, sl.final, len(wants), dc.final, len(wants), clipList(sl.missing, 3), clipList(dc.missing, 3))
 	}
