@@ -91,6 +91,16 @@ type Outbox interface {
 	// ClaimJobs claims up to limit due, unclaimed jobs until now+lease, most
 	// urgent first. Several replicas never claim the same job.
 	ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxJob, error)
+	// ClaimNext claims the next due job of one destination until
+	// now+lease: first the jobs whose incident has no root there yet
+	// (most urgent, then oldest first), then, unless rootsOnly, the
+	// others (most urgent, then oldest). ok is false when none is due.
+	ClaimNext(ctx context.Context, destination string, now time.Time, lease time.Duration, rootsOnly bool) (job OutboxJob, ok bool, err error)
+	// ContinueJob releases a claimed job whose first part is done (its
+	// root is posted) as new work due at due, for what it still owes (the
+	// runbook): its attempts start again, and unless a change folded into
+	// it meanwhile it counts as enqueued at due.
+	ContinueJob(ctx context.Context, job OutboxJob, due time.Time) error
 	// FinishJob removes a claimed job, unless a change folded into it while
 	// it was claimed: then it only releases the claim, and the job runs
 	// again for the newer change.

@@ -85,6 +85,29 @@ const qClaimJobsHead = `UPDATE outbox SET claimed_until = ?, claim_token = ?, at
 
 const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_at, attempts, version, created_at`
 
+// hasRoot says whether the job's incident already has its root at the
+// job's destination: a job without one posts a root, the rest edit and
+// reply.
+const hasRoot = `EXISTS (SELECT 1 FROM threads t WHERE t.incident_id = o.incident_id
+	AND t.destination = o.destination AND t.root_id <> '')`
+
+// qClaimNextHead claims the next job of one destination: jobs that post a
+// root first (a replies-only claim skips the others), then the most
+// urgent, then the oldest. It is completed like qClaimJobsHead.
+const qClaimNextHead = `UPDATE outbox SET claimed_until = ?, claim_token = ?, attempts = attempts + 1
+	WHERE id IN (SELECT o.id FROM outbox o
+		WHERE o.destination = ? AND o.due_at <= ? AND (o.claimed_until IS NULL OR o.claimed_until < ?)
+		AND (? = 0 OR NOT ` + hasRoot + `)
+		ORDER BY CASE WHEN ` + hasRoot + ` THEN 1 ELSE 0 END, o.priority, o.created_at LIMIT 1 `
+
+// A job whose first part is done (its root posted) and whose rest (the
+// runbook) waits its turn is released as new work, due at once: its
+// attempts start again and it is as old as now, behind the channel's
+// waiting roots.
+const qContinueJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL, attempts = 0,
+	due_at = ?, created_at = CASE WHEN version = ? THEN ? ELSE created_at END
+	WHERE id = ? AND claim_token = ?`
+
 // A job is done only if no change folded into it while it was claimed.
 const qFinishJob = `DELETE FROM outbox WHERE id = ? AND version = ? AND claim_token = ?`
 
