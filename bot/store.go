@@ -9,6 +9,29 @@ import (
 // ErrNotFound is returned by a Store when the thing asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is a write that another writer beat to it: an open incident
+// of the same alert group was committed first. Nothing was written; the
+// transaction may read again and go on.
+var ErrConflict = errors.New("conflict: another writer came first")
+
+// IncidentWrite is everything one notification writes about its
+// incident, handed to the store at once so that it can send it in as few
+// statements as its database allows.
+type IncidentWrite struct {
+	// Incident is created when its ID is 0, else updated when Update is
+	// set (and left as it is otherwise).
+	Incident *Incident
+	Update   bool
+	// Alerts are written by fingerprint (inserted or replaced), stamped At.
+	Alerts []Alert
+	At     time.Time
+	// Events are appended to the timeline, in order.
+	Events []Event
+	// Destinations each get a sync job at the incident's severity, due at
+	// At, coalescing into one already pending (see Tx.Enqueue).
+	Destinations []string
+}
+
 // Store is everything chatops keeps durably: the contract that the
 // PostgreSQL and SQLite implementations (integrations/postgres,
 // integrations/sqlite) fulfil and that one conformance suite
@@ -138,11 +161,16 @@ type Thread struct {
 // Tx is what the engine does inside one transaction.
 type Tx interface {
 	// LockGroup serialises writers of one alert group until the transaction
-	// ends, so parallel copies of a notification cannot both open an incident.
+	// ends, so parallel copies of a notification cannot both open an
+	// incident. Writers of an existing incident are already serialised by
+	// LatestIncident's row lock, and two opening one are told apart by
+	// WriteIncident's ErrConflict: the engine takes it only after a
+	// conflict, and before opening an incident already resolved.
 	LockGroup(ctx context.Context, receiver, groupKey string) error
 	// LatestIncident returns the group's newest incident (the open one, if
 	// any, since a new incident only opens after the last one resolved), or
-	// nil when the group has none.
+	// nil when the group has none. The row stays locked until the
+	// transaction ends.
 	LatestIncident(ctx context.Context, receiver, groupKey string) (*Incident, error)
 	// Alerts returns the incident's stored alerts among fingerprints.
 	Alerts(ctx context.Context, incidentID int64, fingerprints []string) ([]Alert, error)
@@ -150,6 +178,8 @@ type Tx interface {
 	// so that a notification costs what it carries, not what its
 	// incident has accumulated.
 	AlertCounts(ctx context.Context, incidentID int64) (AlertCounts, error)
+	// CreateIncident stores a new incident and returns its id; a second
+	// open incident of a group is ErrConflict.
 	CreateIncident(ctx context.Context, inc *Incident) (int64, error)
 	UpdateIncident(ctx context.Context, inc *Incident) error
 	UpsertAlerts(ctx context.Context, incidentID int64, alerts []Alert, at time.Time) error
@@ -158,6 +188,10 @@ type Tx interface {
 	// ends (a person acknowledging it while alerts arrive); ErrNotFound
 	// for an unknown id.
 	LockIncident(ctx context.Context, id int64) (*Incident, error)
+	// WriteIncident writes w and returns the incident's id. Creating an
+	// open incident while the group has one returns ErrConflict, having
+	// written nothing: a notification that ran beside this one opened it.
+	WriteIncident(ctx context.Context, w IncidentWrite) (int64, error)
 	// AppendAudit seals and appends audit rows to the chain.
 	AppendAudit(ctx context.Context, recs ...AuditRecord) error
 	// Enqueue adds a sync job for an incident and destination, or, when one

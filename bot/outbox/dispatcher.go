@@ -486,12 +486,14 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 			}
 			return fmt.Errorf("post root: %w", err)
 		}
-		th.Ref, th.RootHash, th.LastEventID = ref, hash, lastEvent // the root shows everything so far
+		// The root shows everything so far; a resolution it already shows
+		// still gets its reply (how long it took, the post-mortem gist).
+		th.Ref, th.RootHash, th.LastEventID = ref, hash, shownByRoot(inc)
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
 			return fmt.Errorf("record root %s: %w", ref.RootID, err)
 		}
-		if d.cfg.Runbooks != nil {
-			return errContinue // the runbook waits behind the channel's other roots
+		if th.LastEventID != lastEvent || d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen {
+			return errContinue // its first reply waits behind the channel's other roots
 		}
 		return nil
 	}
@@ -511,27 +513,56 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 			fresh = append(fresh, e)
 		}
 	}
-	runbook := !th.RunbookPosted && d.cfg.Runbooks != nil
-	if len(fresh) == 0 && !runbook {
+	// The thread's first reply is its runbook, while the incident is open;
+	// a quiet change since the root goes in the same message, one that
+	// pages someone in a message of its own after it.
+	runbook := !th.RunbookPosted && d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen
+	change, changed := ThreadReply(inc, dest, fresh)
+	if runbook {
+		rb := RunbookMessage(inc, d.cfg.Runbooks)
+		if changed && change.Mention == "" {
+			rb, changed = runbookReply(rb, change), false
+			th.LastEventID = lastEvent
+		}
+		if err := chat.Reply(ctx, th.Ref, rb); err != nil {
+			return fmt.Errorf("runbook reply: %w", err)
+		}
+		th.RunbookPosted = true
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record runbook reply: %w", err)
+		}
+	}
+	if th.LastEventID == lastEvent {
 		return nil
 	}
-	m, ok := ThreadReply(inc, dest, fresh)
-	if runbook {
-		// The thread's first reply: its runbook, with what changed since
-		// the root in the same message.
-		m, ok = runbookReply(RunbookMessage(inc, d.cfg.Runbooks), m, ok), true
-	}
-	if ok {
-		if err := chat.Reply(ctx, th.Ref, m); err != nil {
+	if changed {
+		if err := chat.Reply(ctx, th.Ref, change); err != nil {
 			return fmt.Errorf("reply: %w", err)
 		}
 	}
 	th.LastEventID = lastEvent
-	th.RunbookPosted = th.RunbookPosted || runbook
 	if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
 		return fmt.Errorf("record reply: %w", err)
 	}
 	return nil
+}
+
+// shownByRoot is the newest event a root of inc's present state shows:
+// the last one, or for a resolved incident the one before its resolution,
+// whose reply says how long it took.
+func shownByRoot(inc bot.IncidentDetail) int64 {
+	tl := inc.Timeline
+	if len(tl) == 0 {
+		return 0
+	}
+	if inc.Status == bot.IncidentResolved {
+		for i := len(tl) - 1; i > 0; i-- {
+			if tl[i].Kind == bot.EventResolved {
+				return tl[i-1].ID
+			}
+		}
+	}
+	return tl[len(tl)-1].ID
 }
 
 // notPosted reports whether a failed post certainly left nothing in the

@@ -11,10 +11,16 @@ const incidentColumns = `id, receiver, group_key, status, severity, title, group
 const qLatestIncident = `SELECT ` + incidentColumns + ` FROM incidents
 	WHERE receiver = ? AND group_key = ? ORDER BY id DESC LIMIT 1`
 
+// qCreateIncident refuses, quietly, a second open incident of a group: it
+// returns no row, and the writer reads what the other one wrote.
 const qCreateIncident = `INSERT INTO incidents (receiver, group_key, status, severity, title, group_labels,
 	common_labels, common_annotations, external_url, truncated_alerts, firing, resolved, opened_at,
 	resolved_at, updated_at, acked_at, acked_by, severity_override, next_reminder_at, reminders)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qOneOpenIncident + ` RETURNING id`
+
+// qOneOpenIncident is the conflict clause of an incident insert: the
+// incidents_one_open index allows one open incident per group.
+const qOneOpenIncident = ` ON CONFLICT (receiver, group_key) WHERE status = 'open' DO NOTHING`
 
 const qUpdateIncident = `UPDATE incidents SET status = ?, severity = ?, title = ?, group_labels = ?,
 	common_labels = ?, common_annotations = ?, external_url = ?, truncated_alerts = ?, firing = ?,
@@ -53,7 +59,9 @@ const qTimeline = `SELECT id, at, kind, detail FROM timeline WHERE incident_id =
 // A pending job for the same incident and destination absorbs the new one:
 // that is the coalescing that turns a storm into one chat update.
 const qEnqueue = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?)` + qEnqueueConflict
+
+const qEnqueueConflict = `
 	ON CONFLICT (incident_id, destination) DO UPDATE SET
 	version = outbox.version + 1,
 	priority = CASE WHEN excluded.priority < outbox.priority THEN excluded.priority ELSE outbox.priority END,

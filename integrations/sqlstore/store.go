@@ -39,6 +39,9 @@ type Dialect struct {
 	// SkipLocked closes the outbox claim's inner SELECT so that concurrent
 	// claimers pass over each other's rows.
 	SkipLocked string
+	// WriteCTE says the database takes data-modifying CTEs, so a
+	// notification's writes go in one statement (PostgreSQL).
+	WriteCTE bool
 	// Migrations are the database's schema, checked by Ready.
 	Migrations Migrations
 }
@@ -307,6 +310,9 @@ func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, erro
 		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride),
 		nullTime(inc.NextReminderAt), inc.Reminders,
 	).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, bot.ErrConflict
+	}
 	return id, err
 }
 
