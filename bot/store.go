@@ -30,6 +30,9 @@ type IncidentWrite struct {
 	// Destinations each get a sync job at the incident's severity, due at
 	// At, coalescing into one already pending (see Tx.Enqueue).
 	Destinations []string
+	// StatusChanged says the incident opened, resolved or reopened: the
+	// outages it is linked to must count it again (Tx.MarkLinksChanged).
+	StatusChanged bool
 }
 
 // Store is everything chatops keeps durably: the contract that the
@@ -192,6 +195,9 @@ type Tx interface {
 	// open incident while the group has one returns ErrConflict, having
 	// written nothing: a notification that ran beside this one opened it.
 	WriteIncident(ctx context.Context, w IncidentWrite) (int64, error)
+	// MarkLinksChanged marks the incident's links to outages as changed:
+	// its status moved, and each outage must count it again.
+	MarkLinksChanged(ctx context.Context, incidentID int64) error
 	// AppendAudit seals and appends audit rows to the chain.
 	AppendAudit(ctx context.Context, recs ...AuditRecord) error
 	// Enqueue adds a sync job for an incident and destination, or, when one
@@ -225,28 +231,36 @@ type RecentCritical struct {
 	Unlinked bool
 }
 
+// LinkChange is an outage's link whose incident changed status since the
+// outage counted it.
+type LinkChange struct {
+	IncidentID int64
+	Title      string
+	// Counted is the status the outage's counts have for it ("" when it
+	// was never counted: just linked); Status is its status now.
+	Counted, Status IncidentStatus
+}
+
 // CorrelationTx is what the outage correlation (bot/incident) does inside
 // one transaction, besides what the engine does. The stores' transactions
-// implement it.
-// A critical alert is a firing P0/P1 alert of an open incident that
-// started at or after a cut-off (since); a critical incident has one.
+// implement it. A critical alert is a firing P0/P1 alert of an open
+// incident that started at or after a cut-off (since); a critical incident
+// has one.
 type CorrelationTx interface {
 	Tx
 	// RecentCritical reads the newest (at most limit) critical alerts:
 	// their services, and whether one of their incidents, other than the
 	// outage, is not linked to outageID (0: no outage, nothing to link).
 	RecentCritical(ctx context.Context, outageID int64, since time.Time, limit int) (RecentCritical, error)
-	// LinkCounts counts the incidents linked to an outage by status.
-	LinkCounts(ctx context.Context, outageID int64) (open, resolved int, err error)
 	// LinkCritical links to the outage, in one statement, up to limit
 	// critical incidents not linked to it yet, however old their alerts,
-	// and returns their ids, ascending.
+	// and returns their ids, ascending. A new link is changed and not
+	// counted yet.
 	LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error)
-	// LinkedIncidents returns the incidents linked to an outage, by id.
-	LinkedIncidents(ctx context.Context, outageID int64) ([]Incident, error)
-	// LastResolutions returns, for each resolved incident linked to the
-	// outage, the id of its newest resolved event (0: none).
-	LastResolutions(ctx context.Context, outageID int64) (map[int64]int64, error)
-	// EventsOfKind returns an incident's events of one kind, by id.
-	EventsOfKind(ctx context.Context, incidentID int64, kind EventKind) ([]Event, error)
+	// ChangedLinks returns up to limit of the outage's links marked
+	// changed, by incident id.
+	ChangedLinks(ctx context.Context, outageID int64, limit int) ([]LinkChange, error)
+	// CountLink records that the outage's counts have incident at status,
+	// and clears its mark.
+	CountLink(ctx context.Context, outageID, incidentID int64, status IncidentStatus) error
 }

@@ -61,6 +61,9 @@ type engineMetrics struct {
 	alerts    *prometheus.CounterVec
 	incidents *prometheus.CounterVec
 	lifecycle lifecycleMetrics
+	// passes times the outage correlation's passes by kind (signalled or
+	// full) and outcome.
+	passes *prometheus.HistogramVec
 }
 
 // New builds an engine. Its metrics go to reg (nil: not registered).
@@ -80,9 +83,14 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 			Name: "chatops_incident_transitions_total",
 			Help: "Incident lifecycle transitions: opened, resolved, reopened, severity_changed, acknowledged.",
 		}, []string{"transition"}),
+		passes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatops_correlation_pass_seconds",
+			Help:    "Time one outage correlation pass took, by kind (signalled: after a critical notification or a resolution; full: at start and every 30 s) and outcome (ok, error).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.alerts, m.incidents)
+		reg.MustRegister(m.alerts, m.incidents, m.passes)
 	}
 	m.lifecycle = newLifecycleMetrics(reg)
 	return &Engine{store: store, cfg: cfg, log: log, metrics: m, corr: newCorrelationSignals()}
@@ -203,6 +211,9 @@ func latest(ts ...time.Time) time.Time {
 func (e *Engine) apply(ctx context.Context, tx bot.Tx, ch *change) (bot.IngestResult, error) {
 	inc := &ch.incident
 	w := bot.IncidentWrite{Incident: inc, Update: ch.dirty, Alerts: ch.upserts, At: ch.at, Events: ch.events}
+	for _, ev := range ch.events {
+		w.StatusChanged = w.StatusChanged || ev.Kind == bot.EventResolved || ev.Kind == bot.EventReopened
+	}
 	if len(ch.events) > 0 {
 		w.Destinations = e.cfg.Routes.Destinations(inc)
 	}

@@ -43,6 +43,11 @@ func (t *tx) WriteIncident(ctx context.Context, w bot.IncidentWrite) (int64, err
 			return 0, err
 		}
 	}
+	if w.StatusChanged && inc.ID != 0 {
+		if err := t.MarkLinksChanged(ctx, id); err != nil {
+			return 0, err
+		}
+	}
 	return id, nil
 }
 
@@ -137,6 +142,10 @@ func (t *tx) writeCTE(ctx context.Context, w bot.IncidentWrite) (int64, error) {
 			b.WriteString("(" + arg(d) + "::text)")
 		}
 		b.WriteString(`) AS v (destination)` + qEnqueueConflict + `)`)
+	}
+	if w.StatusChanged && inc.ID != 0 {
+		// A new incident has no links yet.
+		b.WriteString(`, lk AS (UPDATE incident_links SET changed = 1 WHERE incident_id = (SELECT id FROM inc))`)
 	}
 	b.WriteString(` SELECT id FROM inc`)
 	var id int64
