@@ -86,6 +86,34 @@ type RootFinder interface {
 	FindRoot(ctx context.Context, channel, marker string, since time.Time) (ThreadRef, bool, error)
 }
 
+// CallKind is what a chat call does in a channel, for the budgets
+// platforms keep per channel.
+type CallKind int
+
+const (
+	// CallRoot posts a new root message in the channel (and, where the
+	// platform needs it, starts its thread).
+	CallRoot CallKind = iota
+	// CallReply posts a message in one of the channel's threads.
+	CallReply
+	// CallEdit edits a message of the channel.
+	CallEdit
+)
+
+// Pacer is the optional capability of a chat client to say how long until
+// a call of kind k in channel would go out at once: neither held by the
+// client's own limiter nor refused for a Retry-After the platform gave.
+// The outbox asks before it claims work for a channel, so work is claimed
+// when it can be delivered instead of claimed, held back and retried.
+type Pacer interface {
+	Delay(channel string, k CallKind) time.Duration
+}
+
+// ErrNotSent marks a delivery error for a request that never left the bot
+// (its own limiter refused it, its context ended first): nothing was
+// posted, so there is nothing to look for before posting again.
+var ErrNotSent = errors.New("not sent")
+
 // CardPoster is the optional chat capability to post a standalone message
 // (an approval card) in a channel or a thread and edit it later.
 type CardPoster interface {

@@ -9,6 +9,32 @@ import (
 // ErrNotFound is returned by a Store when the thing asked for does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is a write that another writer beat to it: an open incident
+// of the same alert group was committed first. Nothing was written; the
+// transaction may read again and go on.
+var ErrConflict = errors.New("conflict: another writer came first")
+
+// IncidentWrite is everything one notification writes about its
+// incident, handed to the store at once so that it can send it in as few
+// statements as its database allows.
+type IncidentWrite struct {
+	// Incident is created when its ID is 0, else updated when Update is
+	// set (and left as it is otherwise).
+	Incident *Incident
+	Update   bool
+	// Alerts are written by fingerprint (inserted or replaced), stamped At.
+	Alerts []Alert
+	At     time.Time
+	// Events are appended to the timeline, in order.
+	Events []Event
+	// Destinations each get a sync job at the incident's severity, due at
+	// At, coalescing into one already pending (see Tx.Enqueue).
+	Destinations []string
+	// StatusChanged says the incident opened, resolved or reopened: the
+	// outages it is linked to must count it again (Tx.MarkLinksChanged).
+	StatusChanged bool
+}
+
 // Store is everything chatops keeps durably: the contract that the
 // PostgreSQL and SQLite implementations (integrations/postgres,
 // integrations/sqlite) fulfil and that one conformance suite
@@ -91,6 +117,16 @@ type Outbox interface {
 	// ClaimJobs claims up to limit due, unclaimed jobs until now+lease, most
 	// urgent first. Several replicas never claim the same job.
 	ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxJob, error)
+	// ClaimNext claims the next due job of one destination until
+	// now+lease: first the jobs whose incident has no root there yet
+	// (most urgent, then oldest first), then, unless rootsOnly, the
+	// others (most urgent, then oldest). ok is false when none is due.
+	ClaimNext(ctx context.Context, destination string, now time.Time, lease time.Duration, rootsOnly bool) (job OutboxJob, ok bool, err error)
+	// ContinueJob releases a claimed job whose first part is done (its
+	// root is posted) as new work due at due, for what it still owes (the
+	// runbook): its attempts start again, and unless a change folded into
+	// it meanwhile it counts as enqueued at due.
+	ContinueJob(ctx context.Context, job OutboxJob, due time.Time) error
 	// FinishJob removes a claimed job, unless a change folded into it while
 	// it was claimed: then it only releases the claim, and the job runs
 	// again for the newer change.
@@ -128,11 +164,16 @@ type Thread struct {
 // Tx is what the engine does inside one transaction.
 type Tx interface {
 	// LockGroup serialises writers of one alert group until the transaction
-	// ends, so parallel copies of a notification cannot both open an incident.
+	// ends, so parallel copies of a notification cannot both open an
+	// incident. Writers of an existing incident are already serialised by
+	// LatestIncident's row lock, and two opening one are told apart by
+	// WriteIncident's ErrConflict: the engine takes it only after a
+	// conflict, and before opening an incident already resolved.
 	LockGroup(ctx context.Context, receiver, groupKey string) error
 	// LatestIncident returns the group's newest incident (the open one, if
 	// any, since a new incident only opens after the last one resolved), or
-	// nil when the group has none.
+	// nil when the group has none. The row stays locked until the
+	// transaction ends.
 	LatestIncident(ctx context.Context, receiver, groupKey string) (*Incident, error)
 	// Alerts returns the incident's stored alerts among fingerprints.
 	Alerts(ctx context.Context, incidentID int64, fingerprints []string) ([]Alert, error)
@@ -140,6 +181,8 @@ type Tx interface {
 	// so that a notification costs what it carries, not what its
 	// incident has accumulated.
 	AlertCounts(ctx context.Context, incidentID int64) (AlertCounts, error)
+	// CreateIncident stores a new incident and returns its id; a second
+	// open incident of a group is ErrConflict.
 	CreateIncident(ctx context.Context, inc *Incident) (int64, error)
 	UpdateIncident(ctx context.Context, inc *Incident) error
 	UpsertAlerts(ctx context.Context, incidentID int64, alerts []Alert, at time.Time) error
@@ -148,6 +191,13 @@ type Tx interface {
 	// ends (a person acknowledging it while alerts arrive); ErrNotFound
 	// for an unknown id.
 	LockIncident(ctx context.Context, id int64) (*Incident, error)
+	// WriteIncident writes w and returns the incident's id. Creating an
+	// open incident while the group has one returns ErrConflict, having
+	// written nothing: a notification that ran beside this one opened it.
+	WriteIncident(ctx context.Context, w IncidentWrite) (int64, error)
+	// MarkLinksChanged marks the incident's links to outages as changed:
+	// its status moved, and each outage must count it again.
+	MarkLinksChanged(ctx context.Context, incidentID int64) error
 	// AppendAudit seals and appends audit rows to the chain.
 	AppendAudit(ctx context.Context, recs ...AuditRecord) error
 	// Enqueue adds a sync job for an incident and destination, or, when one
@@ -181,28 +231,36 @@ type RecentCritical struct {
 	Unlinked bool
 }
 
+// LinkChange is an outage's link whose incident changed status since the
+// outage counted it.
+type LinkChange struct {
+	IncidentID int64
+	Title      string
+	// Counted is the status the outage's counts have for it ("" when it
+	// was never counted: just linked); Status is its status now.
+	Counted, Status IncidentStatus
+}
+
 // CorrelationTx is what the outage correlation (bot/incident) does inside
 // one transaction, besides what the engine does. The stores' transactions
-// implement it.
-// A critical alert is a firing P0/P1 alert of an open incident that
-// started at or after a cut-off (since); a critical incident has one.
+// implement it. A critical alert is a firing P0/P1 alert of an open
+// incident that started at or after a cut-off (since); a critical incident
+// has one.
 type CorrelationTx interface {
 	Tx
 	// RecentCritical reads the newest (at most limit) critical alerts:
 	// their services, and whether one of their incidents, other than the
 	// outage, is not linked to outageID (0: no outage, nothing to link).
 	RecentCritical(ctx context.Context, outageID int64, since time.Time, limit int) (RecentCritical, error)
-	// LinkCounts counts the incidents linked to an outage by status.
-	LinkCounts(ctx context.Context, outageID int64) (open, resolved int, err error)
 	// LinkCritical links to the outage, in one statement, up to limit
 	// critical incidents not linked to it yet, however old their alerts,
-	// and returns their ids, ascending.
+	// and returns their ids, ascending. A new link is changed and not
+	// counted yet.
 	LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error)
-	// LinkedIncidents returns the incidents linked to an outage, by id.
-	LinkedIncidents(ctx context.Context, outageID int64) ([]Incident, error)
-	// LastResolutions returns, for each resolved incident linked to the
-	// outage, the id of its newest resolved event (0: none).
-	LastResolutions(ctx context.Context, outageID int64) (map[int64]int64, error)
-	// EventsOfKind returns an incident's events of one kind, by id.
-	EventsOfKind(ctx context.Context, incidentID int64, kind EventKind) ([]Event, error)
+	// ChangedLinks returns up to limit of the outage's links marked
+	// changed, by incident id.
+	ChangedLinks(ctx context.Context, outageID int64, limit int) ([]LinkChange, error)
+	// CountLink records that the outage's counts have incident at status,
+	// and clears its mark.
+	CountLink(ctx context.Context, outageID, incidentID int64, status IncidentStatus) error
 }

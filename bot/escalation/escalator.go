@@ -97,6 +97,7 @@ type Escalator struct {
 	log         *zap.Logger
 	escalations *prometheus.CounterVec
 	leaseHeld   prometheus.Gauge
+	ticks       *prometheus.HistogramVec
 
 	mu        sync.Mutex
 	held      bool
@@ -133,8 +134,13 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 		Name: "chatops_timer_lease_held",
 		Help: "1 on the replica that holds the timer lease and fires reminders.",
 	})
+	e.ticks = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "chatops_escalation_pass_seconds",
+		Help:    "Time one escalator tick took (the lease, the due reminders and firing them), by outcome (ok, error).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"outcome"})
 	if reg != nil {
-		reg.MustRegister(e.escalations, e.leaseHeld, &pastDeadlineCollector{
+		reg.MustRegister(e.escalations, e.leaseHeld, e.ticks, &pastDeadlineCollector{
 			store: store, now: cfg.Now,
 			desc: prometheus.NewDesc("chatops_incidents_past_deadline",
 				"Open, unacknowledged incidents past their response deadline.", nil, nil),
@@ -154,7 +160,13 @@ func (e *Escalator) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		_, err := e.RunOnce(ctx)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		e.ticks.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 		e.noteHealth(ctx, err)
 		select {
 		case <-ctx.Done():

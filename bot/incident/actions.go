@@ -89,6 +89,11 @@ func (e *Engine) update(ctx context.Context, id int64, who bot.Identity, channel
 		if err := tx.AppendEvents(ctx, id, []bot.Event{ev}); err != nil {
 			return fmt.Errorf("incident %d: append event: %w", id, err)
 		}
+		if inc.Status != cur.Status {
+			if err := tx.MarkLinksChanged(ctx, id); err != nil {
+				return fmt.Errorf("incident %d: mark its links: %w", id, err)
+			}
+		}
 		for _, dest := range e.cfg.Routes.Destinations(&inc) {
 			if err := tx.Enqueue(ctx, bot.OutboxJob{IncidentID: id, Destination: dest, Priority: inc.Severity, DueAt: now}); err != nil {
 				return fmt.Errorf("incident %d: enqueue %s: %w", id, dest, err)

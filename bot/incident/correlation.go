@@ -43,10 +43,12 @@ const (
 	// maxOutageSummary bounds the outage's summary, which lists the
 	// failing services.
 	maxOutageSummary = 800
-	// maxLinksPerPass bounds the incidents one pass links. Each stays
+	// maxLinksPerPass bounds the incidents one pass links, and
+	// maxCountsPerPass the changed links it counts. Each incident stays
 	// locked until the pass commits, and a webhook for it waits that long;
-	// a pass that reaches the bound asks for another.
-	maxLinksPerPass = 100
+	// a pass that reaches a bound asks for another.
+	maxLinksPerPass  = 100
+	maxCountsPerPass = 200
 )
 
 // CorrelationConfig says when critical alerts on several services make one
@@ -138,8 +140,17 @@ func (e *Engine) RunCorrelation(ctx context.Context) error {
 	full := true
 	for {
 		pctx, cancel := context.WithTimeout(ctx, correlationTimeout)
+		start := time.Now()
 		err := e.correlate(pctx, full)
 		cancel()
+		kind, outcome := "signalled", "ok"
+		if full {
+			kind = "full"
+		}
+		if err != nil {
+			outcome = "error"
+		}
+		e.metrics.passes.WithLabelValues(kind, outcome).Observe(time.Since(start).Seconds())
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("correlation pass failed; the next pass tries again", zap.Error(err))
 		}
@@ -242,8 +253,8 @@ func (e *Engine) correlate(ctx context.Context, full bool) error {
 
 // outageWork looks, without a lock or a write, whether a pass has anything
 // to do: with no outage open, whether enough services fail; with one open
-// (unless locking anyway), whether a linked incident changed status behind
-// the outage's counts (a resolution, a reopening), or the newest critical
+// (unless locking anyway), whether a link is marked changed (a linked
+// incident resolved or reopened, or was just linked), or the newest critical
 // alerts show an incident not linked yet or a service not in its title.
 // Reading only the newest alerts keeps the look cheap in a storm; the full
 // passes catch the rest.
@@ -262,11 +273,11 @@ func (e *Engine) outageWork(ctx context.Context, ct bot.CorrelationTx, cfg Corre
 	if lock {
 		return true, nil
 	}
-	open, resolved, err := ct.LinkCounts(ctx, latest.ID)
+	changed, err := ct.ChangedLinks(ctx, latest.ID, 1)
 	if err != nil {
-		return false, fmt.Errorf("outage %d: links: %w", latest.ID, err)
+		return false, fmt.Errorf("outage %d: changed links: %w", latest.ID, err)
 	}
-	if open != latest.Firing || resolved != latest.Resolved {
+	if len(changed) > 0 {
 		return true, nil
 	}
 	recent, err := ct.RecentCritical(ctx, latest.ID, latest.OpenedAt.Add(-cfg.Window), maxCorrelationAlerts)
@@ -383,21 +394,18 @@ func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg 
 		res.enqueued = true
 	}
 
-	linked, err := ct.LinkedIncidents(ctx, outage.ID)
-	if err != nil {
-		return res, fmt.Errorf("outage %d: linked incidents: %w", outage.ID, err)
-	}
-	res.linked = len(linked)
-	counted := countLinked(&outage, linked)
-	lines, err := e.resolutionLines(ctx, ct, outage.ID, linked, now)
+	lines, counted, more, err := e.countChanges(ctx, ct, &outage, now)
 	if err != nil {
 		return res, err
 	}
+	res.more = res.more || more
 	events = append(events, lines...)
-	if outage.Firing == 0 && len(linked) > 0 {
+	total := outage.Firing + outage.Resolved
+	res.linked = total
+	if outage.Firing == 0 && total > 0 && !more {
 		outage.Status, outage.ResolvedAt, outage.SeverityOverride = bot.IncidentResolved, &now, nil
 		outage.NextReminderAt = nil
-		events = append(events, bot.Event{At: now, Kind: bot.EventResolved, Detail: fmt.Sprintf("all %d linked incidents resolved", len(linked))})
+		events = append(events, bot.Event{At: now, Kind: bot.EventResolved, Detail: fmt.Sprintf("all %d linked incidents resolved", total)})
 		res.transitions = append(res.transitions, bot.EventResolved)
 	}
 	res.outage = outage
@@ -412,70 +420,55 @@ func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg 
 	return res, e.appendAndEnqueue(ctx, ct, &outage, events...)
 }
 
-// resolutionLine is the outage's line for a linked incident's resolution;
-// announced parses its start back.
+// resolutionLine is the outage's line for a linked incident's resolution.
 const resolutionLine = "#%d %s resolved; %d of %d linked incidents still open"
 
-// resolutionLines are the outage's lines for its linked incidents that
-// resolved since their last line (or ever), in id order; each says how
-// many of them were still open once it resolved. Whether a resolution has
-// its line is read from the timelines (a line newer than the incident's
-// newest resolved event), not remembered, so a restart, another replica or
-// a burst of resolutions that ends the outage in one pass loses none.
-// linked holds the statuses the outage's counts come from: an incident
-// whose status changed since is left to the next pass, which the counts
-// ask for.
-func (e *Engine) resolutionLines(ctx context.Context, ct bot.CorrelationTx, outageID int64, linked []bot.Incident, now time.Time) ([]bot.Event, error) {
-	resolved := map[int64]bool{}
-	for _, inc := range linked {
-		resolved[inc.ID] = inc.Status == bot.IncidentResolved
-	}
-	last, err := ct.LastResolutions(ctx, outageID)
+// countChanges brings the outage's counts up to date with its links that
+// changed (new links, and linked incidents whose status moved), at most
+// maxCountsPerPass of them, each under its incident's row lock so that its
+// status holds until the pass commits. Firing counts the linked incidents
+// open, Resolved those resolved (an outage has no alerts of its own). It
+// returns the outage's lines for the resolutions among them, in id order,
+// each saying how many linked incidents were still open once it resolved;
+// whether the counts moved; and whether more changes wait for the next
+// pass. A pass costs what changed, not how many incidents are linked.
+func (e *Engine) countChanges(ctx context.Context, ct bot.CorrelationTx, out *bot.Incident, now time.Time) (lines []bot.Event, moved, more bool, err error) {
+	changes, err := ct.ChangedLinks(ctx, out.ID, maxCountsPerPass)
 	if err != nil {
-		return nil, fmt.Errorf("outage %d: resolutions: %w", outageID, err)
+		return nil, false, false, fmt.Errorf("outage %d: changed links: %w", out.ID, err)
 	}
-	if len(last) == 0 {
-		return nil, nil
-	}
-	lines, err := ct.EventsOfKind(ctx, outageID, bot.EventLinked)
-	if err != nil {
-		return nil, fmt.Errorf("outage %d: timeline: %w", outageID, err)
-	}
-	said := map[int64]int64{} // incident → its newest line's event id
-	for _, ev := range lines {
-		if id, ok := announced(ev.Detail); ok {
-			said[id] = max(said[id], ev.ID)
+	var resolved []bot.LinkChange
+	for _, c := range changes {
+		inc, err := ct.LockIncident(ctx, c.IncidentID)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("outage %d: linked incident: %w", out.ID, err)
+		}
+		c.Status, c.Title = inc.Status, inc.Title // as it holds now, under its lock
+		count(out, c.Counted, -1)
+		count(out, c.Status, +1)
+		moved = moved || c.Counted != c.Status
+		if c.Status == bot.IncidentResolved && c.Counted != bot.IncidentResolved {
+			resolved = append(resolved, c)
+		}
+		if err := ct.CountLink(ctx, out.ID, c.IncidentID, c.Status); err != nil {
+			return nil, false, false, fmt.Errorf("outage %d: count link %d: %w", out.ID, c.IncidentID, err)
 		}
 	}
-	var done []bot.Incident
-	open := 0
-	for _, inc := range linked {
-		if inc.Status == bot.IncidentOpen {
-			open++
-			continue
-		}
-		if ev, ok := last[inc.ID]; ok && resolved[inc.ID] && said[inc.ID] < max(ev, 1) {
-			done = append(done, inc)
-		}
+	for i, c := range resolved {
+		lines = append(lines, bot.Event{At: now, Kind: bot.EventLinked,
+			Detail: fmt.Sprintf(resolutionLine, c.IncidentID, c.Title, out.Firing+len(resolved)-1-i, out.Firing+out.Resolved)})
 	}
-	events := make([]bot.Event, 0, len(done))
-	for i, inc := range done {
-		events = append(events, bot.Event{At: now, Kind: bot.EventLinked,
-			Detail: fmt.Sprintf(resolutionLine, inc.ID, inc.Title, open+len(done)-1-i, len(linked))})
-	}
-	return events, nil
+	return lines, moved, len(changes) == maxCountsPerPass, nil
 }
 
-// announced returns the incident a resolution line is about.
-func announced(detail string) (int64, bool) {
-	var id int64
-	if !strings.HasPrefix(detail, "#") {
-		return 0, false
+// count adds n to the outage's count of linked incidents in status.
+func count(out *bot.Incident, status bot.IncidentStatus, n int) {
+	switch status {
+	case bot.IncidentOpen:
+		out.Firing += n
+	case bot.IncidentResolved:
+		out.Resolved += n
 	}
-	if _, err := fmt.Sscanf(detail, "#%d ", &id); err != nil {
-		return 0, false
-	}
-	return id, true
 }
 
 // appendAndEnqueue appends events to inc's timeline (none: only the root
@@ -533,21 +526,3 @@ func outageServices(out *bot.Incident) map[string]bool {
 	return all
 }
 
-// countLinked sets the outage's counts from its linked incidents: Firing
-// counts those still open, Resolved those resolved (an outage has no alerts
-// of its own). It reports whether they changed.
-func countLinked(out *bot.Incident, linked []bot.Incident) bool {
-	open, done := 0, 0
-	for _, inc := range linked {
-		if inc.Status == bot.IncidentOpen {
-			open++
-		} else {
-			done++
-		}
-	}
-	if out.Firing == open && out.Resolved == done {
-		return false
-	}
-	out.Firing, out.Resolved = open, done
-	return true
-}

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,6 +61,9 @@ type engineMetrics struct {
 	alerts    *prometheus.CounterVec
 	incidents *prometheus.CounterVec
 	lifecycle lifecycleMetrics
+	// passes times the outage correlation's passes by kind (signalled or
+	// full) and outcome.
+	passes *prometheus.HistogramVec
 }
 
 // New builds an engine. Its metrics go to reg (nil: not registered).
@@ -79,9 +83,14 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 			Name: "chatops_incident_transitions_total",
 			Help: "Incident lifecycle transitions: opened, resolved, reopened, severity_changed, acknowledged.",
 		}, []string{"transition"}),
+		passes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatops_correlation_pass_seconds",
+			Help:    "Time one outage correlation pass took, by kind (signalled: after a critical notification or a resolution; full: at start and every 30 s) and outcome (ok, error).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.alerts, m.incidents)
+		reg.MustRegister(m.alerts, m.incidents, m.passes)
 	}
 	m.lifecycle = newLifecycleMetrics(reg)
 	return &Engine{store: store, cfg: cfg, log: log, metrics: m, corr: newCorrelationSignals()}
@@ -99,38 +108,37 @@ func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult
 	var res bot.IngestResult
 	var ch change
 	err := e.store.InTx(ctx, func(tx bot.Tx) error {
-		if err := tx.LockGroup(ctx, g.Receiver, g.GroupKey); err != nil {
-			return fmt.Errorf("lock group: %w", err)
-		}
-		latest, err := tx.LatestIncident(ctx, g.Receiver, g.GroupKey)
-		if err != nil {
-			return fmt.Errorf("latest incident: %w", err)
-		}
-		var (
-			alerts []bot.Alert
-			counts bot.AlertCounts
-		)
-		if latest != nil {
-			fps := make([]string, len(g.Alerts))
-			for i, a := range g.Alerts {
-				fps[i] = a.Fingerprint
+		// The group's lock is taken only when it is needed: the incident's
+		// row lock already serialises the writers of an existing incident,
+		// and two notifications that open one at once are told apart by
+		// the store (ErrConflict). An incident that opens already resolved
+		// has no such guard, so it is opened under the lock.
+		for locked := false; ; locked = true {
+			if locked {
+				if err := tx.LockGroup(ctx, g.Receiver, g.GroupKey); err != nil {
+					return fmt.Errorf("lock group: %w", err)
+				}
 			}
-			if alerts, err = tx.Alerts(ctx, latest.ID, fps); err != nil {
-				return fmt.Errorf("incident %d: alerts: %w", latest.ID, err)
+			latest, err := e.read(ctx, tx, g)
+			if err != nil {
+				return err
 			}
-			if counts, err = tx.AlertCounts(ctx, latest.ID); err != nil {
-				return fmt.Errorf("incident %d: alert counts: %w", latest.ID, err)
+			ch = reconcile(latest.incident, latest.alerts, latest.counts, g, now)
+			if cur := latest.incident; cur != nil && cur.Status == bot.IncidentResolved && ch.incident.Status == bot.IncidentOpen &&
+				cur.ResolvedAt != nil && now.Sub(*cur.ResolvedAt) > e.cfg.ReopenWindow {
+				// Too long since it resolved: this is new trouble, with a thread of its own.
+				ch = reconcile(nil, nil, bot.AlertCounts{}, g, now)
 			}
+			if ch.isNew && ch.incident.Status != bot.IncidentOpen && !locked {
+				continue
+			}
+			ch.schedule(latest.incident, e.cfg.Deadlines)
+			res, err = e.apply(ctx, tx, &ch)
+			if errors.Is(err, bot.ErrConflict) && !locked {
+				continue // another notification opened it first: read what it wrote
+			}
+			return err
 		}
-		ch = reconcile(latest, alerts, counts, g, now)
-		if latest != nil && latest.Status == bot.IncidentResolved && ch.incident.Status == bot.IncidentOpen &&
-			latest.ResolvedAt != nil && now.Sub(*latest.ResolvedAt) > e.cfg.ReopenWindow {
-			// Too long since it resolved: this is new trouble, with a thread of its own.
-			ch = reconcile(nil, nil, bot.AlertCounts{}, g, now)
-		}
-		ch.schedule(latest, e.cfg.Deadlines)
-		res, err = e.apply(ctx, tx, &ch)
-		return err
 	})
 	if err != nil {
 		return bot.IngestResult{}, err
@@ -202,37 +210,62 @@ func latest(ts ...time.Time) time.Time {
 
 func (e *Engine) apply(ctx context.Context, tx bot.Tx, ch *change) (bot.IngestResult, error) {
 	inc := &ch.incident
-	switch {
-	case ch.isNew:
-		id, err := tx.CreateIncident(ctx, inc)
-		if err != nil {
-			return bot.IngestResult{}, fmt.Errorf("create incident: %w", err)
-		}
-		inc.ID = id
-	case ch.dirty:
-		if err := tx.UpdateIncident(ctx, inc); err != nil {
-			return bot.IngestResult{}, fmt.Errorf("incident %d: update: %w", inc.ID, err)
-		}
+	w := bot.IncidentWrite{Incident: inc, Update: ch.dirty, Alerts: ch.upserts, At: ch.at, Events: ch.events}
+	for _, ev := range ch.events {
+		w.StatusChanged = w.StatusChanged || ev.Kind == bot.EventResolved || ev.Kind == bot.EventReopened
 	}
-	if len(ch.upserts) > 0 {
-		if err := tx.UpsertAlerts(ctx, inc.ID, ch.upserts, ch.at); err != nil {
-			return bot.IngestResult{}, fmt.Errorf("incident %d: upsert alerts: %w", inc.ID, err)
-		}
-	}
-	res := bot.IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events)}
 	if len(ch.events) > 0 {
-		if err := tx.AppendEvents(ctx, inc.ID, ch.events); err != nil {
-			return bot.IngestResult{}, fmt.Errorf("incident %d: append events: %w", inc.ID, err)
-		}
-		for _, dest := range e.cfg.Routes.Destinations(inc) {
-			job := bot.OutboxJob{IncidentID: inc.ID, Destination: dest, Priority: inc.Severity, DueAt: ch.at}
-			if err := tx.Enqueue(ctx, job); err != nil {
-				return bot.IngestResult{}, fmt.Errorf("incident %d: enqueue %s: %w", inc.ID, dest, err)
-			}
-			res.Enqueued++
-		}
+		w.Destinations = e.cfg.Routes.Destinations(inc)
 	}
+	res := bot.IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events), Enqueued: len(w.Destinations)}
+	if !ch.isNew && !ch.dirty && len(w.Alerts) == 0 && len(w.Events) == 0 {
+		return res, nil // a duplicate: nothing to write
+	}
+	id, err := tx.WriteIncident(ctx, w)
+	switch {
+	case errors.Is(err, bot.ErrConflict):
+		return bot.IngestResult{}, err
+	case err != nil && ch.isNew:
+		return bot.IngestResult{}, fmt.Errorf("create incident: %w", err)
+	case err != nil:
+		return bot.IngestResult{}, fmt.Errorf("incident %d: write: %w", inc.ID, err)
+	}
+	inc.ID, res.IncidentID = id, id
 	return res, nil
+}
+
+// stored is what a notification's group already has: its newest incident
+// (nil: none), that incident's stored alerts among the notification's, and
+// the counts of all its alerts.
+type stored struct {
+	incident *bot.Incident
+	alerts   []bot.Alert
+	counts   bot.AlertCounts
+}
+
+// read loads what g's group already has, locking its newest incident's row.
+func (e *Engine) read(ctx context.Context, tx bot.Tx, g bot.AlertGroup) (stored, error) {
+	var (
+		st  stored
+		err error
+	)
+	if st.incident, err = tx.LatestIncident(ctx, g.Receiver, g.GroupKey); err != nil {
+		return st, fmt.Errorf("latest incident: %w", err)
+	}
+	if st.incident == nil {
+		return st, nil
+	}
+	fps := make([]string, len(g.Alerts))
+	for i, a := range g.Alerts {
+		fps[i] = a.Fingerprint
+	}
+	if st.alerts, err = tx.Alerts(ctx, st.incident.ID, fps); err != nil {
+		return st, fmt.Errorf("incident %d: alerts: %w", st.incident.ID, err)
+	}
+	if st.counts, err = tx.AlertCounts(ctx, st.incident.ID); err != nil {
+		return st, fmt.Errorf("incident %d: alert counts: %w", st.incident.ID, err)
+	}
+	return st, nil
 }
 
 func (e *Engine) observe(ch change) {

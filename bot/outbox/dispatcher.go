@@ -27,6 +27,9 @@ const (
 	// DefaultProbeInterval is how often a failing platform is tried.
 	DefaultProbeInterval = 2 * time.Second
 	claimBatch           = 32
+	// bookkeepingTimeout bounds finishing or putting back a job, which
+	// outlives the job's own context.
+	bookkeepingTimeout = 10 * time.Second
 	// findRootSlack widens the search for a root of unknown outcome, for
 	// clock skew between the bot and the platform.
 	findRootSlack = time.Minute
@@ -38,6 +41,12 @@ type Store interface {
 	// ClaimJobs claims up to limit due, unclaimed jobs until now+lease, most
 	// urgent first. Several replicas never claim the same job.
 	ClaimJobs(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]bot.OutboxJob, error)
+	// ClaimNext claims the next due job of one destination: roots first
+	// (only those when rootsOnly), then the most urgent, then the oldest.
+	ClaimNext(ctx context.Context, destination string, now time.Time, lease time.Duration, rootsOnly bool) (bot.OutboxJob, bool, error)
+	// ContinueJob releases a job whose root is posted as new work, due at
+	// due, for the rest it owes.
+	ContinueJob(ctx context.Context, job bot.OutboxJob, due time.Time) error
 	// FinishJob removes a claimed job, unless a change folded into it while
 	// it was claimed: then it only releases the claim.
 	FinishJob(ctx context.Context, job bot.OutboxJob) error
@@ -55,7 +64,9 @@ type Store interface {
 type Config struct {
 	Destinations []bot.Destination
 	// Chats by platform name ("slack", "discord").
-	Chats        map[string]bot.Chat
+	Chats map[string]bot.Chat
+	// Workers bounds how many jobs are delivered at once, across all
+	// destinations (each destination delivers one at a time).
 	Workers      int
 	Lease        time.Duration
 	PollInterval time.Duration
@@ -79,8 +90,11 @@ type Dispatcher struct {
 	cfg     Config
 	dests   map[string]bot.Destination
 	log     *zap.Logger
-	wake    chan struct{}
 	metrics dispatcherMetrics
+	// wakes has one channel per destination: Notify wakes every lane.
+	wakes map[string]chan struct{}
+	// busy bounds the jobs delivered at once to Workers.
+	busy chan struct{}
 
 	mu sync.Mutex
 	// failing holds the platforms whose last call failed transiently; the
@@ -116,15 +130,16 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *D
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	d := &Dispatcher{store: store, cfg: cfg, log: log, wake: make(chan struct{}, 1), dests: map[string]bot.Destination{},
-		failing: map[string]bool{}}
+	d := &Dispatcher{store: store, cfg: cfg, log: log, dests: map[string]bot.Destination{},
+		wakes: map[string]chan struct{}{}, busy: make(chan struct{}, cfg.Workers), failing: map[string]bool{}}
 	for _, dest := range cfg.Destinations {
 		d.dests[dest.Name] = dest
+		d.wakes[dest.Name] = make(chan struct{}, 1)
 	}
 	d.metrics = dispatcherMetrics{
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatops_outbox_jobs_total",
-			Help: "Outbox jobs handled, by destination and outcome (done, retry, dropped).",
+			Help: "Outbox jobs handled, by destination and outcome: done, continued (its root posted, the runbook next), rate_limited (put back for the platform's Retry-After), retry (failed, put back with backoff), dropped.",
 		}, []string{"destination", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "chatops_chat_sync_latency_seconds",
@@ -140,15 +155,15 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *D
 
 // Notify wakes the dispatcher: new work was committed. It never blocks.
 func (d *Dispatcher) Notify() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	for _, w := range d.wakes {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Run drains the outbox until ctx ends with Workers workers, each claiming
-// one job at a time, so an urgent job waits at most for one worker to
-// finish its current job, never for a whole batch.
+// Run drains the outbox until ctx ends, with one lane per destination.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -156,33 +171,81 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.probe(ctx)
 	}()
-	for range d.cfg.Workers {
+	for _, dest := range d.dests {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.work(ctx)
+			d.lane(ctx, dest)
 		}()
 	}
 	wg.Wait()
 	return ctx.Err()
 }
 
-func (d *Dispatcher) work(ctx context.Context) {
-	for ctx.Err() == nil {
-		jobs, err := d.store.ClaimJobs(ctx, d.cfg.Now(), d.cfg.Lease, 1)
-		if err != nil && ctx.Err() == nil {
-			d.log.Warn("outbox claim failed", zap.Error(err))
+// lane delivers one destination's jobs one at a time, at the pace its
+// channel takes them. It claims a job only when the channel can take the
+// job's first call at once (bot.Pacer), so a job is never claimed to be
+// held back and retried; meanwhile the changes that arrive fold into the
+// waiting jobs. Roots go first: no reply or runbook goes out while a root
+// waits (the store's ClaimNext orders them so), and when the channel's
+// edits must wait, only roots are claimed.
+func (d *Dispatcher) lane(ctx context.Context, dest bot.Destination) {
+	pacer, _ := d.cfg.Chats[dest.Platform].(bot.Pacer)
+	delay := func(k bot.CallKind) time.Duration {
+		if pacer == nil {
+			return 0
 		}
-		if len(jobs) == 1 {
-			d.Notify() // there may be more: wake another worker
-			d.handle(ctx, jobs[0])
+		return pacer.Delay(dest.Channel, k)
+	}
+	for ctx.Err() == nil {
+		if wait := delay(bot.CallRoot); wait > 0 {
+			sleep(ctx, wait)
+			continue
+		}
+		rootsOnly := delay(bot.CallEdit) > 0 || delay(bot.CallReply) > 0
+		job, ok, err := d.store.ClaimNext(ctx, dest.Name, d.cfg.Now(), d.cfg.Lease, rootsOnly)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("outbox claim failed", zap.String("destination", dest.Name), zap.Error(err))
+		}
+		if !ok {
+			poll := d.cfg.PollInterval
+			if rootsOnly {
+				poll = min(poll, max(delay(bot.CallEdit), delay(bot.CallReply)))
+			}
+			select {
+			case <-ctx.Done():
+			case <-d.wakes[dest.Name]:
+			case <-time.After(poll):
+			}
 			continue
 		}
 		select {
+		case d.busy <- struct{}{}:
 		case <-ctx.Done():
-		case <-d.wake:
-		case <-time.After(d.cfg.PollInterval):
+			d.release(job)
+			return
 		}
+		d.handle(ctx, job)
+		<-d.busy
+	}
+}
+
+// release gives a claimed job back untouched, on the way out.
+func (d *Dispatcher) release(job bot.OutboxJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), bookkeepingTimeout)
+	defer cancel()
+	if err := d.store.RetryJob(ctx, job, job.DueAt, "released at shutdown"); err != nil {
+		d.log.Warn("outbox: release job", zap.Int64("incident", job.IncidentID), zap.Error(err))
+	}
+}
+
+// sleep waits for d or the end of ctx.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -219,10 +282,26 @@ func (d *Dispatcher) handle(ctx context.Context, job bot.OutboxJob) {
 	d.track(ctx, job, err)
 	// Bookkeeping outlives a cancelled job context: a job must not stay
 	// claimed until its lease runs out because the sync was interrupted.
-	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer bcancel()
-	var drop *dropError
+	var (
+		drop *dropError
+		rl   *bot.RateLimitedError
+	)
 	switch {
+	case errors.Is(err, errContinue):
+		d.metrics.jobs.WithLabelValues(job.Destination, "continued").Inc()
+		if cerr := d.store.ContinueJob(bctx, job, d.cfg.Now()); cerr != nil {
+			log.Warn("outbox: continue job", zap.Error(cerr))
+		}
+	case errors.As(err, &rl):
+		// A wait for the platform, not a failure.
+		d.metrics.jobs.WithLabelValues(job.Destination, "rate_limited").Inc()
+		delay := d.backoff(job, err)
+		log.Debug("outbox: rate limited, will go again", zap.Duration("in", delay), zap.Error(err))
+		if rerr := d.store.RetryJob(bctx, job, d.cfg.Now().Add(delay), err.Error()); rerr != nil {
+			log.Warn("outbox: reschedule job", zap.Error(rerr))
+		}
 	case err == nil:
 		d.metrics.jobs.WithLabelValues(job.Destination, "done").Inc()
 		d.metrics.latency.WithLabelValues(job.Destination).Observe(d.cfg.Now().Sub(job.CreatedAt).Seconds())
@@ -239,11 +318,7 @@ func (d *Dispatcher) handle(ctx context.Context, job bot.OutboxJob) {
 		delay := d.backoff(job, err)
 		d.metrics.jobs.WithLabelValues(job.Destination, "retry").Inc()
 		level := log.Info
-		var rl *bot.RateLimitedError
-		switch {
-		case errors.As(err, &rl):
-			level = log.Debug // pacing, not trouble
-		case errors.Is(err, bot.ErrPermanent) || job.Attempts >= 5:
+		if errors.Is(err, bot.ErrPermanent) || job.Attempts >= 5 {
 			level = log.Warn
 		}
 		level("outbox: sync failed, will retry", zap.Int("attempt", job.Attempts), zap.Duration("in", delay), zap.Error(err))
@@ -344,6 +419,10 @@ func (d *Dispatcher) backoff(job bot.OutboxJob, err error) time.Duration {
 	return exp/2 + time.Duration(rand.Int64N(int64(exp/2)+1))
 }
 
+// errContinue says a job's root is posted and the rest of its work (the
+// runbook) waits its turn behind the channel's other roots.
+var errContinue = errors.New("root posted; the rest follows")
+
 // dropError marks a job that can never be delivered (its destination is no
 // longer configured).
 type dropError struct{ reason string }
@@ -397,18 +476,26 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 		}
 		ref, err := chat.PostRoot(ctx, dest.Channel, root)
 		if err != nil {
+			if notPosted(err) {
+				// Nothing reached the channel: the next attempt posts
+				// again without reading the channel's history first.
+				th.RootAttemptedAt = nil
+				if serr := d.store.SaveThread(ctx, th, d.cfg.Now()); serr != nil {
+					d.log.Warn("outbox: forget a root attempt that was not sent", zap.Int64("incident", job.IncidentID), zap.Error(serr))
+				}
+			}
 			return fmt.Errorf("post root: %w", err)
 		}
-		th.Ref, th.RootHash, th.LastEventID = ref, hash, lastEvent // the root shows everything so far
+		// The root shows everything so far; a resolution it already shows
+		// still gets its reply (how long it took, the post-mortem gist).
+		th.Ref, th.RootHash, th.LastEventID = ref, hash, shownByRoot(inc)
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
 			return fmt.Errorf("record root %s: %w", ref.RootID, err)
 		}
-		return d.postRunbook(ctx, chat, inc, &th)
-	}
-	if !th.RunbookPosted {
-		if err := d.postRunbook(ctx, chat, inc, &th); err != nil {
-			return err
+		if th.LastEventID != lastEvent || d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen {
+			return errContinue // its first reply waits behind the channel's other roots
 		}
+		return nil
 	}
 
 	if th.RootHash != hash {
@@ -426,11 +513,30 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 			fresh = append(fresh, e)
 		}
 	}
-	if len(fresh) == 0 {
+	// The thread's first reply is its runbook, while the incident is open;
+	// a quiet change since the root goes in the same message, one that
+	// pages someone in a message of its own after it.
+	runbook := !th.RunbookPosted && d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen
+	change, changed := ThreadReply(inc, dest, fresh)
+	if runbook {
+		rb := RunbookMessage(inc, d.cfg.Runbooks)
+		if changed && change.Mention == "" {
+			rb, changed = runbookReply(rb, change), false
+			th.LastEventID = lastEvent
+		}
+		if err := chat.Reply(ctx, th.Ref, rb); err != nil {
+			return fmt.Errorf("runbook reply: %w", err)
+		}
+		th.RunbookPosted = true
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record runbook reply: %w", err)
+		}
+	}
+	if th.LastEventID == lastEvent {
 		return nil
 	}
-	if m, ok := ThreadReply(inc, dest, fresh); ok {
-		if err := chat.Reply(ctx, th.Ref, m); err != nil {
+	if changed {
+		if err := chat.Reply(ctx, th.Ref, change); err != nil {
 			return fmt.Errorf("reply: %w", err)
 		}
 	}
@@ -439,6 +545,32 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 		return fmt.Errorf("record reply: %w", err)
 	}
 	return nil
+}
+
+// shownByRoot is the newest event a root of inc's present state shows:
+// the last one, or for a resolved incident the one before its resolution,
+// whose reply says how long it took.
+func shownByRoot(inc bot.IncidentDetail) int64 {
+	tl := inc.Timeline
+	if len(tl) == 0 {
+		return 0
+	}
+	if inc.Status == bot.IncidentResolved {
+		for i := len(tl) - 1; i > 0; i-- {
+			if tl[i].Kind == bot.EventResolved {
+				return tl[i-1].ID
+			}
+		}
+	}
+	return tl[len(tl)-1].ID
+}
+
+// notPosted reports whether a failed post certainly left nothing in the
+// channel: it never left the bot, the platform refused it for its rate
+// limit, or for good.
+func notPosted(err error) bool {
+	var rl *bot.RateLimitedError
+	return errors.Is(err, bot.ErrNotSent) || errors.As(err, &rl) || errors.Is(err, bot.ErrPermanent)
 }
 
 // findRoot looks for the root of an earlier attempt whose outcome is
@@ -470,22 +602,4 @@ func messageHash(m bot.Message) string {
 	b, _ := json.Marshal(m) // a Message always marshals
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])
-}
-
-// postRunbook posts a thread's first reply, its runbook, and records that
-// it did, so a retry or another replica does not post it again. A reply
-// whose answer is lost may be posted twice, as any reply may: platforms
-// cannot search a thread's replies.
-func (d *Dispatcher) postRunbook(ctx context.Context, chat bot.Chat, inc bot.IncidentDetail, th *bot.Thread) error {
-	if d.cfg.Runbooks == nil {
-		return nil
-	}
-	if err := chat.Reply(ctx, th.Ref, RunbookMessage(inc, d.cfg.Runbooks)); err != nil {
-		return fmt.Errorf("runbook reply: %w", err)
-	}
-	th.RunbookPosted = true
-	if err := d.store.SaveThread(ctx, *th, d.cfg.Now()); err != nil {
-		return fmt.Errorf("record runbook reply: %w", err)
-	}
-	return nil
 }

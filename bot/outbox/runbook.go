@@ -46,3 +46,17 @@ func RunbookMessage(d bot.IncidentDetail, rbs bot.Runbooks) bot.Message {
 	}
 	return m
 }
+
+// runbookReply is a thread's first reply: the runbook rb with what
+// changed since the root (change) in the same message, so that a new
+// thread costs one reply rather than two.
+func runbookReply(rb, change bot.Message) bot.Message {
+	if rb.MoreLines > 0 {
+		rb.Lines = append(rb.Lines, fmt.Sprintf("…and %d more steps", rb.MoreLines))
+	}
+	rb.Lines = append(rb.Lines, "Since the root: "+change.Title)
+	rb.Lines = append(rb.Lines, change.Lines...)
+	rb.MoreLines = change.MoreLines
+	rb.Severity, rb.Status, rb.Color = change.Severity, change.Status, change.Color
+	return rb
+}

@@ -18,6 +18,8 @@ func outboxTests() []namedTest {
 		{"OutboxRetryWaits", testRetryWaits},
 		{"OutboxUrgentFirst", testUrgentFirst},
 		{"OutboxCoalesces", testOutboxCoalesces},
+		{"OutboxClaimNextRootsFirst", testClaimNextRootsFirst},
+		{"OutboxContinueJob", testContinueJob},
 		{"ThreadRoundTrip", testThreadRoundTrip},
 	}
 }
@@ -183,5 +185,80 @@ func testThreadRoundTrip(t *testing.T, s bot.Store) {
 	got, err := s.Thread(ctx, id, "alerts")
 	if err != nil || got.Ref != th.Ref || got.RootHash != "h" || got.LastEventID != 7 || got.RootAttemptedAt == nil || !got.RootAttemptedAt.Equal(at) {
 		t.Fatalf("thread = %+v, %v; want %+v", got, err, th)
+	}
+}
+
+// A destination's lane takes its jobs roots first (most urgent, then
+// oldest), then the others; never another destination's; and with
+// rootsOnly, roots alone.
+func testClaimNextRootsFirst(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	// Three incidents at "alerts": one whose root is posted, two without.
+	withRoot := seed(t, s, "with-root", bot.P1, t0, "alerts")
+	if err := s.SaveThread(ctx, bot.Thread{IncidentID: withRoot, Destination: "alerts", Platform: "slack",
+		Ref: bot.ThreadRef{Channel: "C1", RootID: "1.1", ThreadID: "1.1"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	oldP3 := seed(t, s, "old-p3", bot.P3, t0.Add(time.Second), "alerts")
+	newP2 := seed(t, s, "new-p2", bot.P2, t0.Add(2*time.Second), "alerts")
+	newerP2 := seed(t, s, "newer-p2", bot.P2, t0.Add(3*time.Second), "alerts")
+	other := seed(t, s, "elsewhere", bot.P0, t0, "incidents")
+	now := t0.Add(time.Minute)
+	var got []int64
+	for {
+		job, ok, err := s.ClaimNext(ctx, "alerts", now, time.Minute, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, job.IncidentID)
+	}
+	if want := []int64{newP2, newerP2, oldP3, withRoot}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("claimed %v, want roots by severity then age, then the update: %v", got, want)
+	}
+	// The P0 job of another destination is left alone, and once released
+	// a roots-only claim takes roots and nothing else.
+	if job, ok, err := s.ClaimNext(ctx, "incidents", now, time.Minute, true); err != nil || !ok || job.IncidentID != other {
+		t.Fatalf("roots-only claim at incidents = %+v, %v, %v; want incident %d", job, ok, err, other)
+	}
+	later := now.Add(2 * time.Minute) // past every lease
+	job, ok, err := s.ClaimNext(ctx, "alerts", later, time.Minute, true)
+	if err != nil || !ok || job.IncidentID != newP2 {
+		t.Fatalf("roots-only claim = %+v, %v, %v; want the P2 root %d", job, ok, err, newP2)
+	}
+	for range 2 {
+		if job, ok, _ := s.ClaimNext(ctx, "alerts", later, time.Minute, true); ok && job.IncidentID == withRoot {
+			t.Fatal("a roots-only claim took a job whose root is posted")
+		}
+	}
+}
+
+// A job whose root is posted goes back as new work: due when asked,
+// counted from then, its attempts started again, claimable at once.
+func testContinueJob(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	seed(t, s, "orders", bot.P2, t0, "alerts")
+	now := t0.Add(time.Minute)
+	job, ok, err := s.ClaimNext(ctx, "alerts", now, time.Minute, false)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v, %v", ok, err)
+	}
+	if err := s.ContinueJob(ctx, job, now); err != nil {
+		t.Fatal(err)
+	}
+	again, ok, err := s.ClaimNext(ctx, "alerts", now, time.Minute, false)
+	if err != nil || !ok || again.ID != job.ID || again.Attempts != 1 || !again.CreatedAt.Equal(now) {
+		t.Fatalf("after ContinueJob: %+v, %v, %v; want the same job, attempt 1, enqueued at %s", again, ok, err, now)
+	}
+	// A stale claim token continues nothing.
+	stale := again
+	stale.ClaimToken = "someone-else"
+	if err := s.ContinueJob(ctx, stale, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.ClaimNext(ctx, "alerts", now, time.Minute, false); ok {
+		t.Fatal("a foreign claim token released a claimed job")
 	}
 }

@@ -11,6 +11,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"FailedTxLeavesNothing", testFailedTxLeavesNothing},
 		{"ReplayGuard", testReplayGuard},
 		{"ListAndGet", testListAndGet},
+		{"WriteIncident", testWriteIncident},
 		{"Ready", func(t *testing.T, s bot.Store) {
 			if err := s.Ready(context.Background()); err != nil {
 				t.Fatalf("Ready: %v", err)
@@ -202,8 +204,20 @@ func testOneOpenIncident(t *testing.T, s bot.Store) {
 		t.Fatalf("first open incident: %v", err)
 	}
 	err := s.InTx(ctx, func(tx bot.Tx) error { _, err := tx.CreateIncident(ctx, inc); return err })
-	if err == nil {
-		t.Fatal("the database accepted a second open incident for one group")
+	if !errors.Is(err, bot.ErrConflict) {
+		t.Fatalf("a second open incident for one group: %v, want ErrConflict", err)
+	}
+	// Nor through WriteIncident, which writes nothing of it then.
+	second := *inc
+	err = s.InTx(ctx, func(tx bot.Tx) error {
+		_, err := tx.WriteIncident(ctx, bot.IncidentWrite{Incident: &second, At: t0,
+			Alerts:       []bot.Alert{{Fingerprint: "x", Status: bot.AlertFiring, Severity: bot.P2, StartsAt: t0}},
+			Events:       []bot.Event{{At: t0, Kind: bot.EventOpened, Detail: "opened"}},
+			Destinations: []string{"alerts"}})
+		return err
+	})
+	if !errors.Is(err, bot.ErrConflict) || depth(t, s) != 0 || len(list(t, s, "")) != 1 {
+		t.Fatalf("WriteIncident of a second open incident: %v, outbox depth %d, %d incidents; want ErrConflict, 0, 1", err, depth(t, s), len(list(t, s, "")))
 	}
 	// A resolved one beside it is fine.
 	res := *inc
@@ -282,5 +296,53 @@ func testReplayGuard(t *testing.T, s bot.Store) {
 	wg.Wait()
 	if fresh.Load() != 1 {
 		t.Fatalf("10 concurrent sightings of one key: %d first, want 1", fresh.Load())
+	}
+}
+
+// WriteIncident writes a notification's outcome in one go: a new incident
+// with its alerts (more than one statement's share), events in their
+// order and jobs; then an update; then alerts alone on an unchanged one.
+func testWriteIncident(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	inc := &bot.Incident{Receiver: "r", GroupKey: "g", Status: bot.IncidentOpen, Severity: bot.P2, Title: "t",
+		GroupLabels: map[string]string{"alertname": "X"}, OpenedAt: t0, UpdatedAt: t0, Firing: 1200}
+	alerts := make([]bot.Alert, 1200)
+	for i := range alerts {
+		alerts[i] = bot.Alert{Fingerprint: fmt.Sprintf("fp%04d", i), Status: bot.AlertFiring, Severity: bot.P2,
+			StartsAt: t0, Labels: map[string]string{"i": fmt.Sprint(i)}}
+	}
+	events := []bot.Event{{At: t0, Kind: bot.EventOpened, Detail: "first"}, {At: t0, Kind: bot.EventAlertFiring, Detail: "second"},
+		{At: t0, Kind: bot.EventAlertFiring, Detail: "third"}}
+	var id int64
+	write := func(w bot.IncidentWrite) {
+		t.Helper()
+		err := s.InTx(ctx, func(tx bot.Tx) error {
+			var err error
+			id, err = tx.WriteIncident(ctx, w)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("WriteIncident: %v", err)
+		}
+	}
+	write(bot.IncidentWrite{Incident: inc, Alerts: alerts, At: t0, Events: events, Destinations: []string{"alerts", "incidents"}})
+	d := get(t, s, id)
+	if len(d.Alerts) != 1200 || len(d.Timeline) != 3 || depth(t, s) != 2 {
+		t.Fatalf("created: %d alerts, %d events, outbox depth %d; want 1200, 3, 2", len(d.Alerts), len(d.Timeline), depth(t, s))
+	}
+	for i, want := range []string{"first", "second", "third"} {
+		if d.Timeline[i].Detail != want {
+			t.Fatalf("event %d = %q, want %q: events keep their order", i, d.Timeline[i].Detail, want)
+		}
+	}
+	inc.ID, inc.Severity, inc.Title, inc.UpdatedAt = id, bot.P1, "t2", t0.Add(time.Minute)
+	write(bot.IncidentWrite{Incident: inc, Update: true, At: t0.Add(time.Minute)})
+	if d = get(t, s, id); d.Severity != bot.P1 || d.Title != "t2" {
+		t.Fatalf("updated: %s %q, want P1 t2", d.Severity, d.Title)
+	}
+	alerts[0].Status = bot.AlertResolved
+	write(bot.IncidentWrite{Incident: inc, Alerts: alerts[:1], At: t0.Add(2 * time.Minute)})
+	if d = get(t, s, id); d.Title != "t2" || d.Alerts[0].Status != bot.AlertResolved {
+		t.Fatalf("alerts alone: %q, first alert %s; want the incident untouched and the alert resolved", d.Title, d.Alerts[0].Status)
 	}
 }

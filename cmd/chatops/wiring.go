@@ -186,6 +186,9 @@ func serve(ctx context.Context, c cliConfig) error {
 		return err
 	}
 	log.Info("listening", zap.String("component", "http"), zap.String("addr", ln.Addr().String()), zap.String("version", version))
+	if err := releaseStartupPages(); err != nil {
+		log.Info("start-up pages not released; the resident size stays larger", zap.Error(err))
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runUntilCanceled(gctx, dispatcher.Run) })

@@ -418,7 +418,7 @@ func (c *Client) render(r rendered, channel string) rendered {
 // route; method names the call in metrics.
 func (c *Client) call(ctx context.Context, method, bucket, what string, fn func(opts ...discordgo.RequestOption) error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("discord: %s: not sent: %w", what, err)
+		return fmt.Errorf("discord: %s: %w: %w", what, bot.ErrNotSent, err)
 	}
 	if err := c.admit(ctx, bucket); err != nil {
 		return err
@@ -451,12 +451,12 @@ func (c *Client) send(ctx context.Context, method, what string, fn func(opts ...
 	case <-wait.C:
 		if st.phase.CompareAndSwap(phasePending, phaseAbandoned) {
 			c.metrics.HeldBack(Platform)
-			return &bot.RateLimitedError{After: maxLocalWait}
+			return notSent(&bot.RateLimitedError{After: maxLocalWait})
 		}
 		err = <-done // sent: the call's deadline bounds the rest
 	case <-ctx.Done():
 		if st.phase.CompareAndSwap(phasePending, phaseAbandoned) {
-			return fmt.Errorf("discord: %s: not sent: %w", what, ctx.Err())
+			return fmt.Errorf("discord: %s: %w: %w", what, bot.ErrNotSent, ctx.Err())
 		}
 		err = <-done
 	}
@@ -469,23 +469,55 @@ func (c *Client) send(ctx context.Context, method, what string, fn func(opts ...
 	return err
 }
 
+// Delay implements bot.Pacer: how long until a call of kind k in channel
+// goes out at once, as our limits and discordgo's route buckets see it.
+// Roots also wait for the channel's thread start; replies go to the
+// thread, a channel of its own, so only the global limits hold them.
+func (c *Client) Delay(channel string, k bot.CallKind) time.Duration {
+	now := time.Now()
+	d := time.Unix(0, c.pausedUntil.Load()).Sub(now)
+	d = max(d, limiterDelay(c.limiter, now))
+	switch k {
+	case bot.CallRoot:
+		d = max(d, c.bucketDelay(discordgo.EndpointChannelMessages(channel)))
+		d = max(d, limiterDelay(c.pace(c.threadPace, channel, threadStartRate), now))
+	case bot.CallEdit:
+		d = max(d, c.bucketDelay(discordgo.EndpointChannelMessage(channel, "")))
+	}
+	return max(d, 0)
+}
+
+// bucketDelay is how long discordgo's bucket for a route would hold a
+// call; a bucket in use by a call right now counts as free.
+func (c *Client) bucketDelay(bucket string) time.Duration {
+	b := c.s.Ratelimiter.GetBucket(bucket)
+	if !b.TryLock() {
+		return 0
+	}
+	defer b.Unlock()
+	return c.s.Ratelimiter.GetWaitTime(b, 1)
+}
+
+// limiterDelay is how long lim would hold a call, without reserving.
+func limiterDelay(lim *rate.Limiter, now time.Time) time.Duration {
+	if tokens := lim.TokensAt(now); tokens < 1 && lim.Limit() > 0 {
+		return time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))
+	}
+	return 0
+}
+
 // admit holds a call for our own limits, or answers *bot.RateLimitedError
 // when that would take longer than maxLocalWait.
 func (c *Client) admit(ctx context.Context, bucket string) error {
 	if until := time.Unix(0, c.pausedUntil.Load()); time.Now().Before(until) {
 		c.metrics.HeldBack(Platform)
-		return &bot.RateLimitedError{After: time.Until(until)}
+		return notSent(&bot.RateLimitedError{After: time.Until(until)})
 	}
 	// discordgo sleeps, holding the bucket, when a route is exhausted:
 	// look first. A bucket in use is left to the wait in call.
-	b := c.s.Ratelimiter.GetBucket(bucket)
-	if b.TryLock() {
-		w := c.s.Ratelimiter.GetWaitTime(b, 1)
-		b.Unlock()
-		if w > maxLocalWait {
-			c.metrics.HeldBack(Platform)
-			return &bot.RateLimitedError{After: w}
-		}
+	if w := c.bucketDelay(bucket); w > maxLocalWait {
+		c.metrics.HeldBack(Platform)
+		return notSent(&bot.RateLimitedError{After: w})
 	}
 	return c.reserve(ctx, c.limiter)
 }
@@ -501,7 +533,7 @@ func (c *Client) reserveWithin(ctx context.Context, lim *rate.Limiter, maxWait t
 	res := lim.Reserve()
 	if !res.OK() {
 		c.metrics.HeldBack(Platform)
-		return &bot.RateLimitedError{After: time.Second}
+		return notSent(&bot.RateLimitedError{After: time.Second})
 	}
 	d := res.Delay()
 	if d == 0 {
@@ -510,7 +542,7 @@ func (c *Client) reserveWithin(ctx context.Context, lim *rate.Limiter, maxWait t
 	if d > maxWait {
 		res.Cancel()
 		c.metrics.HeldBack(Platform)
-		return &bot.RateLimitedError{After: d}
+		return notSent(&bot.RateLimitedError{After: d})
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -519,9 +551,12 @@ func (c *Client) reserveWithin(ctx context.Context, lim *rate.Limiter, maxWait t
 		return nil
 	case <-ctx.Done():
 		res.Cancel()
-		return ctx.Err()
+		return notSent(ctx.Err())
 	}
 }
+
+// notSent marks err as the refusal of a call that never left the bot.
+func notSent(err error) error { return fmt.Errorf("%w: %w", bot.ErrNotSent, err) }
 
 func (c *Client) pause(d time.Duration) {
 	until := time.Now().Add(d).UnixNano()

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -61,6 +62,32 @@ func (t *throttle) pace(ctx context.Context) error {
 	}
 }
 
+// delay is how long from now until t lets a call through without holding
+// it: the platform's Retry-After, the spacing since the last start and the
+// bucket, none of them reserved.
+func (t *throttle) delay(now time.Time) time.Duration {
+	t.mu.Lock()
+	d := t.notBefore.Sub(now)
+	if t.spacing > 0 {
+		d = max(d, t.lastStart.Add(t.spacing).Sub(now))
+	}
+	t.mu.Unlock()
+	if tokens := t.lim.TokensAt(now); tokens < 1 && t.lim.Limit() > 0 {
+		d = max(d, time.Duration((1-tokens)/float64(t.lim.Limit())*float64(time.Second)))
+	}
+	return max(d, 0)
+}
+
+// Delay implements bot.Pacer: roots and replies draw on the channel's post
+// budget (one message a second, threads included), edits on the
+// workspace's chat.update budget.
+func (c *Client) Delay(channel string, k bot.CallKind) time.Duration {
+	if k == bot.CallEdit {
+		return c.update.delay(time.Now())
+	}
+	return c.channel(channel).delay(time.Now())
+}
+
 // backOff keeps calls away for d, as a 429's Retry-After asks.
 func (t *throttle) backOff(d time.Duration) {
 	nb := time.Now().Add(d)
@@ -107,7 +134,7 @@ func (c *Client) hold(ctx context.Context, t *throttle) error {
 	r := t.lim.ReserveN(now, 1)
 	if !r.OK() {
 		// Only a zero burst gets here; New never makes one.
-		return &bot.RateLimitedError{After: maxLimiterWait}
+		return notSent(&bot.RateLimitedError{After: maxLimiterWait})
 	}
 	wait = max(wait, r.DelayFrom(now))
 	if wait <= 0 {
@@ -116,7 +143,7 @@ func (c *Client) hold(ctx context.Context, t *throttle) error {
 	c.metrics.HeldBack(platform)
 	if wait > maxLimiterWait {
 		r.CancelAt(now)
-		return &bot.RateLimitedError{After: wait}
+		return notSent(&bot.RateLimitedError{After: wait})
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -125,6 +152,9 @@ func (c *Client) hold(ctx context.Context, t *throttle) error {
 		return nil
 	case <-ctx.Done():
 		r.Cancel()
-		return ctx.Err()
+		return notSent(ctx.Err())
 	}
 }
+
+// notSent marks err as the refusal of a call that never left the bot.
+func notSent(err error) error { return fmt.Errorf("%w: %w", bot.ErrNotSent, err) }

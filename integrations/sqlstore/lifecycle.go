@@ -45,10 +45,6 @@ const qRecentCritical = `SELECT r.service, MAX(CASE
 		ORDER BY a.starts_at DESC LIMIT ?) r
 	GROUP BY r.service`
 
-// incident_links' primary key covers it.
-const qLinkCounts = `SELECT COUNT(CASE WHEN i.status = 'open' THEN 1 END), COUNT(CASE WHEN i.status = 'resolved' THEN 1 END)
-	FROM incident_links l JOIN incidents i ON i.id = l.incident_id WHERE l.outage_id = ?`
-
 // qLinkCritical links every critical incident not linked yet (up to ?),
 // in one statement. ON CONFLICT keeps it repeatable should two passes
 // ever overlap (the outage's lock means they do not). Parameters: outage,
@@ -63,17 +59,16 @@ const qLinkCritical = `INSERT INTO incident_links (outage_id, incident_id)
 	ON CONFLICT (outage_id, incident_id) DO NOTHING
 	RETURNING incident_id`
 
-const qLinkedIncidents = `SELECT ` + incidentColumns + ` FROM incidents
-	WHERE id IN (SELECT incident_id FROM incident_links WHERE outage_id = ?) ORDER BY id`
-
-// timeline_by_incident finds each incident's newest resolved event,
-// walking back from its newest event.
-const qLastResolutions = `SELECT l.incident_id,
-		COALESCE((SELECT MAX(r.id) FROM timeline r WHERE r.incident_id = l.incident_id AND r.kind = 'resolved'), 0)
+// incident_links_changed covers it.
+const qChangedLinks = `SELECT l.incident_id, l.counted, i.status, i.title
 	FROM incident_links l JOIN incidents i ON i.id = l.incident_id
-	WHERE l.outage_id = ? AND i.status = 'resolved'`
+	WHERE l.outage_id = ? AND l.changed = 1 ORDER BY l.incident_id LIMIT ?`
 
-const qEventsOfKind = `SELECT id, at, kind, detail FROM timeline WHERE incident_id = ? AND kind = ? ORDER BY id`
+const qCountLink = `UPDATE incident_links SET changed = 0, counted = ? WHERE outage_id = ? AND incident_id = ?`
+
+// incident_links_by_incident covers it; an incident linked to no outage
+// costs one index probe.
+const qMarkLinksChanged = `UPDATE incident_links SET changed = 1 WHERE incident_id = ?`
 
 // IncidentByThread finds the incident whose thread a command was typed in.
 func (s *Store) IncidentByThread(ctx context.Context, platform, channel, thread string) (id int64, err error) {
@@ -110,11 +105,6 @@ func (t *tx) RecentCritical(ctx context.Context, outageID int64, since time.Time
 	return out, rows.Err()
 }
 
-func (t *tx) LinkCounts(ctx context.Context, outageID int64) (open, resolved int, err error) {
-	err = t.tx.QueryRowContext(ctx, rebind(qLinkCounts, t.s.d.NumberedParams), outageID).Scan(&open, &resolved)
-	return open, resolved, err
-}
-
 func (t *tx) LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error) {
 	rows, err := t.tx.QueryContext(ctx, rebind(qLinkCritical, t.s.d.NumberedParams), outageID, since.UTC(), outageID, outageID, limit)
 	if err != nil {
@@ -136,55 +126,33 @@ func (t *tx) LinkCritical(ctx context.Context, outageID int64, since time.Time, 
 	return out, nil
 }
 
-func (t *tx) LinkedIncidents(ctx context.Context, outageID int64) ([]bot.Incident, error) {
-	rows, err := t.tx.QueryContext(ctx, rebind(qLinkedIncidents, t.s.d.NumberedParams), outageID)
+func (t *tx) ChangedLinks(ctx context.Context, outageID int64, limit int) ([]bot.LinkChange, error) {
+	rows, err := t.tx.QueryContext(ctx, rebind(qChangedLinks, t.s.d.NumberedParams), outageID, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []bot.Incident
+	var out []bot.LinkChange
 	for rows.Next() {
-		inc, err := scanIncident(rows)
-		if err != nil {
+		var (
+			c               bot.LinkChange
+			counted, status string
+		)
+		if err := rows.Scan(&c.IncidentID, &counted, &status, &c.Title); err != nil {
 			return nil, err
 		}
-		out = append(out, inc)
+		c.Counted, c.Status = bot.IncidentStatus(counted), bot.IncidentStatus(status)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-func (t *tx) LastResolutions(ctx context.Context, outageID int64) (map[int64]int64, error) {
-	rows, err := t.tx.QueryContext(ctx, rebind(qLastResolutions, t.s.d.NumberedParams), outageID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int64]int64{}
-	for rows.Next() {
-		var id, event int64
-		if err := rows.Scan(&id, &event); err != nil {
-			return nil, err
-		}
-		out[id] = event
-	}
-	return out, rows.Err()
+func (t *tx) CountLink(ctx context.Context, outageID, incidentID int64, status bot.IncidentStatus) error {
+	_, err := t.tx.ExecContext(ctx, rebind(qCountLink, t.s.d.NumberedParams), string(status), outageID, incidentID)
+	return err
 }
 
-func (t *tx) EventsOfKind(ctx context.Context, incidentID int64, kind bot.EventKind) ([]bot.Event, error) {
-	rows, err := t.tx.QueryContext(ctx, rebind(qEventsOfKind, t.s.d.NumberedParams), incidentID, string(kind))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []bot.Event
-	for rows.Next() {
-		ev := bot.Event{IncidentID: incidentID}
-		var kind string
-		if err := rows.Scan(&ev.ID, &ev.At, &kind, &ev.Detail); err != nil {
-			return nil, err
-		}
-		ev.Kind, ev.At = bot.EventKind(kind), ev.At.UTC()
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+func (t *tx) MarkLinksChanged(ctx context.Context, incidentID int64) error {
+	_, err := t.tx.ExecContext(ctx, rebind(qMarkLinksChanged, t.s.d.NumberedParams), incidentID)
+	return err
 }

@@ -11,10 +11,16 @@ const incidentColumns = `id, receiver, group_key, status, severity, title, group
 const qLatestIncident = `SELECT ` + incidentColumns + ` FROM incidents
 	WHERE receiver = ? AND group_key = ? ORDER BY id DESC LIMIT 1`
 
+// qCreateIncident refuses, quietly, a second open incident of a group: it
+// returns no row, and the writer reads what the other one wrote.
 const qCreateIncident = `INSERT INTO incidents (receiver, group_key, status, severity, title, group_labels,
 	common_labels, common_annotations, external_url, truncated_alerts, firing, resolved, opened_at,
 	resolved_at, updated_at, acked_at, acked_by, severity_override, next_reminder_at, reminders)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qOneOpenIncident + ` RETURNING id`
+
+// qOneOpenIncident is the conflict clause of an incident insert: the
+// incidents_one_open index allows one open incident per group.
+const qOneOpenIncident = ` ON CONFLICT (receiver, group_key) WHERE status = 'open' DO NOTHING`
 
 const qUpdateIncident = `UPDATE incidents SET status = ?, severity = ?, title = ?, group_labels = ?,
 	common_labels = ?, common_annotations = ?, external_url = ?, truncated_alerts = ?, firing = ?,
@@ -53,7 +59,9 @@ const qTimeline = `SELECT id, at, kind, detail FROM timeline WHERE incident_id =
 // A pending job for the same incident and destination absorbs the new one:
 // that is the coalescing that turns a storm into one chat update.
 const qEnqueue = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?)` + qEnqueueConflict
+
+const qEnqueueConflict = `
 	ON CONFLICT (incident_id, destination) DO UPDATE SET
 	version = outbox.version + 1,
 	priority = CASE WHEN excluded.priority < outbox.priority THEN excluded.priority ELSE outbox.priority END,
@@ -84,6 +92,29 @@ const qClaimJobsHead = `UPDATE outbox SET claimed_until = ?, claim_token = ?, at
 		ORDER BY priority, due_at LIMIT ? `
 
 const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_at, attempts, version, created_at`
+
+// hasRoot says whether the job's incident already has its root at the
+// job's destination: a job without one posts a root, the rest edit and
+// reply.
+const hasRoot = `EXISTS (SELECT 1 FROM threads t WHERE t.incident_id = o.incident_id
+	AND t.destination = o.destination AND t.root_id <> '')`
+
+// qClaimNextHead claims the next job of one destination: jobs that post a
+// root first (a replies-only claim skips the others), then the most
+// urgent, then the oldest. It is completed like qClaimJobsHead.
+const qClaimNextHead = `UPDATE outbox SET claimed_until = ?, claim_token = ?, attempts = attempts + 1
+	WHERE id IN (SELECT o.id FROM outbox o
+		WHERE o.destination = ? AND o.due_at <= ? AND (o.claimed_until IS NULL OR o.claimed_until < ?)
+		AND (? = 0 OR NOT ` + hasRoot + `)
+		ORDER BY CASE WHEN ` + hasRoot + ` THEN 1 ELSE 0 END, o.priority, o.created_at LIMIT 1 `
+
+// A job whose first part is done (its root posted) and whose rest (the
+// runbook) waits its turn is released as new work, due at once: its
+// attempts start again and it is as old as now, behind the channel's
+// waiting roots.
+const qContinueJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL, attempts = 0,
+	due_at = ?, created_at = CASE WHEN version = ? THEN ? ELSE created_at END
+	WHERE id = ? AND claim_token = ?`
 
 // A job is done only if no change folded into it while it was claimed.
 const qFinishJob = `DELETE FROM outbox WHERE id = ? AND version = ? AND claim_token = ?`

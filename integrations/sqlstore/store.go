@@ -39,6 +39,9 @@ type Dialect struct {
 	// SkipLocked closes the outbox claim's inner SELECT so that concurrent
 	// claimers pass over each other's rows.
 	SkipLocked string
+	// WriteCTE says the database takes data-modifying CTEs, so a
+	// notification's writes go in one statement (PostgreSQL).
+	WriteCTE bool
 	// Migrations are the database's schema, checked by Ready.
 	Migrations Migrations
 }
@@ -60,7 +63,8 @@ type Store struct {
 type queries struct {
 	latest, create, update, alerts, alertCounts, timeline, enqueue string
 	list, get, countOpen, outboxDepth, outboxOldest, lockGroup     string
-	claim, finish, release, retry, thread, saveThread              string
+	claim, claimNext, finish, release, retry, continueJob          string
+	thread, saveThread                                             string
 	remember, forgetExpired                                        string
 	lockIncident, lockAudit, auditLast, auditPage, auditPageSince  string
 	createApproval, getApproval, lockApproval, updateApproval      string
@@ -86,6 +90,8 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 		outboxDepth:   r(qOutboxDepth),
 		outboxOldest:  r(qOutboxOldest),
 		claim:         r(qClaimJobsHead + d.SkipLocked + qClaimJobsTail),
+		claimNext:     r(qClaimNextHead + d.SkipLocked + qClaimJobsTail),
+		continueJob:   r(qContinueJob),
 		finish:        r(qFinishJob),
 		release:       r(qReleaseJob),
 		retry:         r(qRetryJob),
@@ -304,6 +310,9 @@ func (t *tx) CreateIncident(ctx context.Context, inc *bot.Incident) (int64, erro
 		nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride),
 		nullTime(inc.NextReminderAt), inc.Reminders,
 	).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, bot.ErrConflict
+	}
 	return id, err
 }
 
@@ -498,6 +507,43 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		return jobs[a].DueAt.Before(jobs[b].DueAt)
 	})
 	return jobs, nil
+}
+
+// ClaimNext claims the next job of destination, roots first: the job that
+// posts the root of the most urgent, then oldest, incident without one;
+// with none (or with rootsOnly false), the most urgent, then oldest, of
+// the others. ok is false when none is due.
+func (s *Store) ClaimNext(ctx context.Context, destination string, now time.Time, lease time.Duration, rootsOnly bool) (job bot.OutboxJob, ok bool, err error) {
+	defer s.observe("claim_next", time.Now(), &err)
+	token, err := newToken()
+	if err != nil {
+		return job, false, err
+	}
+	now = now.UTC()
+	only := 0
+	if rootsOnly {
+		only = 1
+	}
+	job.ClaimToken = token
+	var prio int
+	err = s.db.QueryRowContext(ctx, s.q.claimNext, now.Add(lease), token, destination, now, now, only).
+		Scan(&job.ID, &job.IncidentID, &job.Destination, &prio, &job.DueAt, &job.Attempts, &job.Version, &job.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return bot.OutboxJob{}, false, nil
+	}
+	if err != nil {
+		return bot.OutboxJob{}, false, err
+	}
+	job.Priority, job.DueAt, job.CreatedAt = bot.Severity(prio), job.DueAt.UTC(), job.CreatedAt.UTC()
+	return job, true, nil
+}
+
+// ContinueJob releases a claimed job whose first part is done as new work
+// due at due (see qContinueJob).
+func (s *Store) ContinueJob(ctx context.Context, job bot.OutboxJob, due time.Time) (err error) {
+	defer s.observe("continue_job", time.Now(), &err)
+	_, err = s.db.ExecContext(ctx, s.q.continueJob, due.UTC(), job.Version, due.UTC(), job.ID, job.ClaimToken)
+	return err
 }
 
 // FinishJob deletes the job if it is unchanged since the claim, and

@@ -43,6 +43,17 @@ func TestAlertmanagerToChatThreads(t *testing.T) {
 		slackRoot := waitSlackRoot(t, cfg.Slack, slackIncidents, marker, "P0")
 		discordRoot, thread := waitDiscordRoot(t, cfg.Discord, discordIncidents, marker, "P0")
 
+		// A P0 nobody acknowledged pages the destination's first escalation
+		// level (the on-call role) at once, in its thread, while it is open.
+		harness.Eventually(t, "the unacknowledged P0 paged in its Discord thread", func() (bool, string) {
+			for _, m := range cfg.Discord.Messages(thread) {
+				if strings.Contains(m.Content, "Not acknowledged in time") {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%d replies, none a reminder", len(cfg.Discord.Messages(thread)))
+		})
+
 		resolved := down
 		resolved.EndsAt = harness.RFC3339(time.Now())
 		am.PostAlerts(t, resolved)
