@@ -494,10 +494,12 @@ var counterNames = []struct {
 	labels    []string
 	am        bool
 }{
+	{"chatops jobs claimed (every outcome below)", "chatops_outbox_jobs_total", nil, false},
 	{"chatops jobs done", "chatops_outbox_jobs_total", []string{`outcome="done"`}, false},
-	{"chatops jobs retried", "chatops_outbox_jobs_total", []string{`outcome="retry"`}, false},
+	{"chatops jobs continued (root posted, runbook next)", "chatops_outbox_jobs_total", []string{`outcome="continued"`}, false},
+	{"chatops jobs put back for a Retry-After", "chatops_outbox_jobs_total", []string{`outcome="rate_limited"`}, false},
+	{"chatops jobs retried (failed)", "chatops_outbox_jobs_total", []string{`outcome="retry"`}, false},
 	{"chatops jobs dropped", "chatops_outbox_jobs_total", []string{`outcome="dropped"`}, false},
-	{"chatops claim queries", "chatops_store_duration_seconds_count", []string{`op="claim_jobs"`}, false},
 	{"chatops calls held back by its own limiter", "chatops_chat_rate_limited_total", []string{`source="local"`}, false},
 	{"chatops 429s from the platform", "chatops_chat_rate_limited_total", []string{`source="platform"`}, false},
 	{"alertmanager webhook notifications", "alertmanager_notifications_total", []string{`integration="webhook"`}, true},

@@ -277,7 +277,7 @@ func printAM(p func(string, ...any), a *AMResult) {
 		callsTable(p, names, cs)
 	}
 	p("")
-	p("Counters over each phase (chatops' /metrics: outbox jobs by outcome, claim queries, calls its limiter held back, 429s; Alertmanager's notifications by integration), and chatops' highest rates in its Slack channel:")
+	p("Counters over each phase (chatops' /metrics: outbox jobs claimed and by outcome, calls its limiter held back, 429s; Alertmanager's notifications by integration), and chatops' highest rates in its Slack channel:")
 	p("")
 	head, sep := "| counter |", "|---|"
 	for _, ph := range a.Phases {
