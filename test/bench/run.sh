@@ -10,6 +10,8 @@
 #   BENCH_SENDERS             concurrency levels; default "8 32" (also pgbench client counts)
 #   BENCH_ALERTS_PER_PAYLOAD  alerts per webhook body; default "1 10"
 #   BENCH_GROUPS              distinct alert groups; default 200
+#   BENCH_NEW_GROUPS          1: every webhook is a group of its own, which opens an incident
+#                             (BENCH_GROUPS is then unused); default 0
 #   BENCH_PG_HOST/BENCH_PG_PORT/BENCH_PG_USER  default 127.0.0.1 / 5432 / postgres (trust auth)
 set -euo pipefail
 
@@ -20,6 +22,9 @@ duration=${BENCH_DURATION:-20s}
 senders_list=${BENCH_SENDERS:-"8 32"}
 app_list=${BENCH_ALERTS_PER_PAYLOAD:-"1 10"}
 groups=${BENCH_GROUPS:-200}
+new_groups=${BENCH_NEW_GROUPS:-0}
+group_flags=(-groups "$groups")
+[[ $new_groups == 1 ]] && group_flags=(-new-groups)
 pg_host=${BENCH_PG_HOST:-127.0.0.1}
 pg_port=${BENCH_PG_PORT:-5432}
 pg_user=${BENCH_PG_USER:-postgres}
@@ -167,7 +172,7 @@ for app in $app_list; do
 
 		gen_rc=0
 		"$tmp/ingest" -url "http://127.0.0.1:$port" -token "$webhook_token" -duration "$gen_duration" \
-			-senders "$snd" -alerts-per-payload "$app" -groups "$groups" \
+			-senders "$snd" -alerts-per-payload "$app" "${group_flags[@]}" \
 			-pg-url "$(db_url "$db")" -json >"$res" 2>"$tmp/$name.ingest.err" || gen_rc=$?
 		if [[ ! -s $res ]]; then
 			cat "$tmp/$name.ingest.err" >&2
@@ -265,7 +270,7 @@ done
 {
 	echo "## chatops ingest benchmark"
 	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); duration per case: ${secs}s; groups: $groups; machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); duration per case: ${secs}s; groups: $( ((new_groups)) && echo "a new one per webhook" || echo "$groups"); machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "- bot: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo 'uncommitted tree'); PostgreSQL: $(psql_admin -Atc 'show server_version') (synchronous_commit=$(psql_admin -Atc 'show synchronous_commit'), fsync=$(psql_admin -Atc 'show fsync'))"
 	echo "- generator, bot and PostgreSQL share the same CPUs; all traffic on 127.0.0.1"
 	echo
