@@ -44,6 +44,12 @@ type Store interface {
 	// InTx runs fn in one transaction and commits when fn returns nil. The
 	// Tx also implements CorrelationTx.
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// OpenIncident writes w (a new open incident, its alerts, events and
+	// jobs) when its group has no incident at all, in one round trip where
+	// the database allows, and returns the new id; ok is false, and
+	// nothing is written, when the group has one (then the notification
+	// takes the transactional path).
+	OpenIncident(ctx context.Context, w IncidentWrite) (id int64, ok bool, err error)
 	ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
 	// GetIncident returns ErrNotFound for an unknown id.
 	GetIncident(ctx context.Context, id int64) (IncidentDetail, error)

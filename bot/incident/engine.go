@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/bakewise/chatops/bot"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,18 @@ const DefaultReopenWindow = 10 * time.Minute
 type Store interface {
 	InTx(ctx context.Context, fn func(bot.Tx) error) error
 }
+
+// Opener is a store's optional way in for a group's first notification: it
+// writes the new incident only if the group has none, in one round trip
+// (bot.Store.OpenIncident).
+type Opener interface {
+	OpenIncident(ctx context.Context, w bot.IncidentWrite) (id int64, ok bool, err error)
+}
+
+// knownGroups bounds the groups the engine remembers having seen: their
+// notifications go straight to the transactional path. 8,192 keys cost
+// about a megabyte.
+const knownGroups = 8192
 
 // Notifier is told that a commit queued chat work (the outbox
 // dispatcher). Notify must not block.
@@ -55,6 +69,12 @@ type Engine struct {
 	// corr carries committed notifications' news to the background
 	// correlation (RunCorrelation).
 	corr *correlationSignals
+	// known holds the groups this engine has stored a notification of
+	// lately. Any other group's notification first tries the Opener: a
+	// group seen for the first time (most notifications in a storm of new
+	// groups) costs one round trip; a known group, or one the store turns
+	// out to know, takes the transaction.
+	known *lru.Cache[string, struct{}]
 }
 
 type engineMetrics struct {
@@ -93,7 +113,8 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 		reg.MustRegister(m.alerts, m.incidents, m.passes)
 	}
 	m.lifecycle = newLifecycleMetrics(reg)
-	return &Engine{store: store, cfg: cfg, log: log, metrics: m, corr: newCorrelationSignals()}
+	known, _ := lru.New[string, struct{}](knownGroups) // only a size below 1 fails
+	return &Engine{store: store, cfg: cfg, log: log, metrics: m, corr: newCorrelationSignals(), known: known}
 }
 
 // Ingest records one alert group durably. It returns only after the
@@ -105,44 +126,52 @@ func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult
 		g.Alerts[i].Severity = e.cfg.Classifier.Classify(g.Alerts[i].Labels)
 	}
 	now := e.cfg.Now().UTC()
+	key := g.Receiver + "\x00" + g.GroupKey
 	var res bot.IngestResult
 	var ch change
-	err := e.store.InTx(ctx, func(tx bot.Tx) error {
-		// The group's lock is taken only when it is needed: the incident's
-		// row lock already serialises the writers of an existing incident,
-		// and two notifications that open one at once are told apart by
-		// the store (ErrConflict). An incident that opens already resolved
-		// has no such guard, so it is opened under the lock.
-		for locked := false; ; locked = true {
-			if locked {
-				if err := tx.LockGroup(ctx, g.Receiver, g.GroupKey); err != nil {
-					return fmt.Errorf("lock group: %w", err)
-				}
-			}
-			latest, err := e.read(ctx, tx, g)
-			if err != nil {
-				return err
-			}
-			ch = reconcile(latest.incident, latest.alerts, latest.counts, g, now)
-			if cur := latest.incident; cur != nil && cur.Status == bot.IncidentResolved && ch.incident.Status == bot.IncidentOpen &&
-				cur.ResolvedAt != nil && now.Sub(*cur.ResolvedAt) > e.cfg.ReopenWindow {
-				// Too long since it resolved: this is new trouble, with a thread of its own.
-				ch = reconcile(nil, nil, bot.AlertCounts{}, g, now)
-			}
-			if ch.isNew && ch.incident.Status != bot.IncidentOpen && !locked {
-				continue
-			}
-			ch.schedule(latest.incident, e.cfg.Deadlines)
-			res, err = e.apply(ctx, tx, &ch)
-			if errors.Is(err, bot.ErrConflict) && !locked {
-				continue // another notification opened it first: read what it wrote
-			}
-			return err
-		}
-	})
+	opened, err := e.open(ctx, key, g, now, &ch, &res)
 	if err != nil {
 		return bot.IngestResult{}, err
 	}
+	if !opened {
+		err = e.store.InTx(ctx, func(tx bot.Tx) error {
+			// The group's lock is taken only when it is needed: the incident's
+			// row lock already serialises the writers of an existing incident,
+			// and two notifications that open one at once are told apart by
+			// the store (ErrConflict). An incident that opens already resolved
+			// has no such guard, so it is opened under the lock.
+			for locked := false; ; locked = true {
+				if locked {
+					if err := tx.LockGroup(ctx, g.Receiver, g.GroupKey); err != nil {
+						return fmt.Errorf("lock group: %w", err)
+					}
+				}
+				latest, err := e.read(ctx, tx, g)
+				if err != nil {
+					return err
+				}
+				ch = reconcile(latest.incident, latest.alerts, latest.counts, g, now)
+				if cur := latest.incident; cur != nil && cur.Status == bot.IncidentResolved && ch.incident.Status == bot.IncidentOpen &&
+					cur.ResolvedAt != nil && now.Sub(*cur.ResolvedAt) > e.cfg.ReopenWindow {
+					// Too long since it resolved: this is new trouble, with a thread of its own.
+					ch = reconcile(nil, nil, bot.AlertCounts{}, g, now)
+				}
+				if ch.isNew && ch.incident.Status != bot.IncidentOpen && !locked {
+					continue
+				}
+				ch.schedule(latest.incident, e.cfg.Deadlines)
+				res, err = e.apply(ctx, tx, &ch)
+				if errors.Is(err, bot.ErrConflict) && !locked {
+					continue // another notification opened it first: read what it wrote
+				}
+				return err
+			}
+		})
+	}
+	if err != nil {
+		return bot.IngestResult{}, err
+	}
+	e.known.Add(key, struct{}{})
 	e.observe(ch)
 	if res.Enqueued > 0 {
 		e.notify()
@@ -208,15 +237,22 @@ func latest(ts ...time.Time) time.Time {
 	return out
 }
 
-func (e *Engine) apply(ctx context.Context, tx bot.Tx, ch *change) (bot.IngestResult, error) {
-	inc := &ch.incident
-	w := bot.IncidentWrite{Incident: inc, Update: ch.dirty, Alerts: ch.upserts, At: ch.at, Events: ch.events}
+// write is what storing ch takes: the incident, its alerts and events,
+// and a job per destination when anything happened.
+func (e *Engine) write(ch *change) bot.IncidentWrite {
+	w := bot.IncidentWrite{Incident: &ch.incident, Update: ch.dirty, Alerts: ch.upserts, At: ch.at, Events: ch.events}
 	for _, ev := range ch.events {
 		w.StatusChanged = w.StatusChanged || ev.Kind == bot.EventResolved || ev.Kind == bot.EventReopened
 	}
 	if len(ch.events) > 0 {
-		w.Destinations = e.cfg.Routes.Destinations(inc)
+		w.Destinations = e.cfg.Routes.Destinations(&ch.incident)
 	}
+	return w
+}
+
+func (e *Engine) apply(ctx context.Context, tx bot.Tx, ch *change) (bot.IngestResult, error) {
+	inc := &ch.incident
+	w := e.write(ch)
 	res := bot.IngestResult{IncidentID: inc.ID, Created: ch.isNew, Events: len(ch.events), Enqueued: len(w.Destinations)}
 	if !ch.isNew && !ch.dirty && len(w.Alerts) == 0 && len(w.Events) == 0 {
 		return res, nil // a duplicate: nothing to write
@@ -232,6 +268,33 @@ func (e *Engine) apply(ctx context.Context, tx bot.Tx, ch *change) (bot.IngestRe
 	}
 	inc.ID, res.IncidentID = id, id
 	return res, nil
+}
+
+// open tries to store g as its group's first incident, in one round trip,
+// when the store can and the group is not known to this engine. It reports
+// whether it did; when the group turns out to have an incident, nothing
+// was written and the caller takes the transactional path.
+func (e *Engine) open(ctx context.Context, key string, g bot.AlertGroup, now time.Time, ch *change, res *bot.IngestResult) (bool, error) {
+	o, ok := e.store.(Opener)
+	if !ok || e.known.Contains(key) {
+		return false, nil
+	}
+	*ch = reconcile(nil, nil, bot.AlertCounts{}, g, now)
+	if ch.incident.Status != bot.IncidentOpen {
+		return false, nil // opened already resolved: under the group's lock
+	}
+	ch.schedule(nil, e.cfg.Deadlines)
+	w := e.write(ch)
+	id, ok, err := o.OpenIncident(ctx, w)
+	if err != nil {
+		return false, fmt.Errorf("open incident: %w", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	ch.incident.ID = id
+	*res = bot.IngestResult{IncidentID: id, Created: true, Events: len(ch.events), Enqueued: len(w.Destinations)}
+	return true, nil
 }
 
 // stored is what a notification's group already has: its newest incident

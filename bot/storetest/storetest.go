@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReplayGuard", testReplayGuard},
 		{"ListAndGet", testListAndGet},
 		{"WriteIncident", testWriteIncident},
+		{"OpenIncident", testOpenIncident},
 		{"Ready", func(t *testing.T, s bot.Store) {
 			if err := s.Ready(context.Background()); err != nil {
 				t.Fatalf("Ready: %v", err)
@@ -344,5 +345,53 @@ func testWriteIncident(t *testing.T, s bot.Store) {
 	write(bot.IncidentWrite{Incident: inc, Alerts: alerts[:1], At: t0.Add(2 * time.Minute)})
 	if d = get(t, s, id); d.Title != "t2" || d.Alerts[0].Status != bot.AlertResolved {
 		t.Fatalf("alerts alone: %q, first alert %s; want the incident untouched and the alert resolved", d.Title, d.Alerts[0].Status)
+	}
+}
+
+// OpenIncident writes a group's first incident in one go, and nothing
+// when the group has an incident, open or resolved.
+func testOpenIncident(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	open := func(key string, status bot.IncidentStatus) (int64, bool) {
+		t.Helper()
+		inc := &bot.Incident{Receiver: "r", GroupKey: key, Status: status, Severity: bot.P1, Title: "t",
+			GroupLabels: map[string]string{"alertname": "X"}, OpenedAt: t0, UpdatedAt: t0, Firing: 1}
+		if status == bot.IncidentResolved {
+			inc.ResolvedAt, inc.Firing, inc.Resolved = &t0, 0, 1
+		}
+		id, ok, err := s.OpenIncident(ctx, bot.IncidentWrite{Incident: inc, At: t0,
+			Alerts:       []bot.Alert{{Fingerprint: key, Status: bot.AlertFiring, Severity: bot.P1, StartsAt: t0}},
+			Events:       []bot.Event{{At: t0, Kind: bot.EventOpened, Detail: "opened"}},
+			Destinations: []string{"incidents"}})
+		if err != nil {
+			t.Fatalf("OpenIncident(%s): %v", key, err)
+		}
+		return id, ok
+	}
+	id, ok := open("new", bot.IncidentOpen)
+	if d := get(t, s, id); !ok || len(d.Alerts) != 1 || len(d.Timeline) != 1 || depth(t, s) != 1 {
+		t.Fatalf("a new group: ok %v, %d alerts, %d events, depth %d; want one of each", ok, len(d.Alerts), len(d.Timeline), depth(t, s))
+	}
+	if _, ok := open("new", bot.IncidentOpen); ok {
+		t.Fatal("a second incident opened for a group that has an open one")
+	}
+	seed(t, s, "old", bot.P2, t0)
+	err := s.InTx(ctx, func(tx bot.Tx) error {
+		inc, err := tx.LatestIncident(ctx, "chatops", "old")
+		if err != nil {
+			return err
+		}
+		inc.Status, inc.ResolvedAt = bot.IncidentResolved, &t0
+		return tx.UpdateIncident(ctx, inc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := &bot.Incident{Receiver: "chatops", GroupKey: "old", Status: bot.IncidentOpen, Severity: bot.P1, Title: "t", OpenedAt: t0, UpdatedAt: t0}
+	if _, ok, err := s.OpenIncident(ctx, bot.IncidentWrite{Incident: inc, At: t0}); ok || err != nil {
+		t.Fatalf("a group with a resolved incident: ok %v, %v; want nothing written (it may reopen)", ok, err)
+	}
+	if n := len(list(t, s, "")); n != 2 {
+		t.Fatalf("%d incidents, want 2", n)
 	}
 }

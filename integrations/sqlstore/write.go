@@ -58,6 +58,60 @@ func (t *tx) WriteIncident(ctx context.Context, w bot.IncidentWrite) (int64, err
 // CONFLICT leaves it alone and the statement returns no row). Alerts beyond
 // one statement's share go in separate statements after it.
 func (t *tx) writeCTE(ctx context.Context, w bot.IncidentWrite) (int64, error) {
+	q, args := writeStatement(w, false)
+	var id int64
+	err := t.tx.QueryRowContext(ctx, q, args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if w.Incident.ID == 0 {
+			return 0, bot.ErrConflict
+		}
+		return 0, bot.ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if rest := w.Alerts[min(len(w.Alerts), maxRowsPerInsert):]; len(rest) > 0 {
+		if err := t.UpsertAlerts(ctx, id, rest, w.At); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+// OpenIncident writes w as a new group's first incident. On PostgreSQL a
+// notification of a group seen for the first time costs one statement,
+// its own transaction: the incident is inserted only when no incident of
+// the group exists (and the one-open-incident index settles two at once),
+// with its alerts, events and jobs from the same statement.
+func (s *Store) OpenIncident(ctx context.Context, w bot.IncidentWrite) (id int64, ok bool, err error) {
+	defer s.observe("open_incident", time.Now(), &err)
+	if !s.d.WriteCTE || len(w.Alerts) > maxRowsPerInsert {
+		err = s.runTx(ctx, func(t *tx) error {
+			latest, err := t.LatestIncident(ctx, w.Incident.Receiver, w.Incident.GroupKey)
+			if err != nil || latest != nil {
+				return err
+			}
+			id, err = t.WriteIncident(ctx, w)
+			if errors.Is(err, bot.ErrConflict) {
+				return nil
+			}
+			ok = err == nil
+			return err
+		})
+		return id, ok, err
+	}
+	q, args := writeStatement(w, true)
+	err = s.db.QueryRowContext(ctx, q, args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+// writeStatement is w as one statement of data-modifying CTEs, with its
+// arguments. With onlyNewGroup the incident is inserted only when its
+// group has no incident at all.
+func writeStatement(w bot.IncidentWrite, onlyNewGroup bool) (string, []any) {
 	inc := w.Incident
 	var (
 		b    strings.Builder
@@ -79,14 +133,23 @@ func (t *tx) writeCTE(ctx context.Context, w bot.IncidentWrite) (int64, error) {
 	case inc.ID == 0:
 		b.WriteString(`INSERT INTO incidents (receiver, group_key, status, severity, title, group_labels,
 	common_labels, common_annotations, external_url, truncated_alerts, firing, resolved, opened_at,
-	resolved_at, updated_at, acked_at, acked_by, severity_override, next_reminder_at, reminders) VALUES (`)
-		b.WriteString(list(inc.Receiver, inc.GroupKey, string(inc.Status), int(inc.Severity), inc.Title,
+	resolved_at, updated_at, acked_at, acked_by, severity_override, next_reminder_at, reminders)`)
+		if !onlyNewGroup {
+			b.WriteString(` VALUES (`)
+		}
+		values := list(inc.Receiver, inc.GroupKey, string(inc.Status), int(inc.Severity), inc.Title,
 			jsonText(inc.GroupLabels), jsonText(inc.CommonLabels), jsonText(inc.CommonAnnotations),
 			inc.ExternalURL, inc.TruncatedAlerts, inc.Firing, inc.Resolved,
 			inc.OpenedAt.UTC(), nullTime(inc.ResolvedAt), inc.UpdatedAt.UTC(),
 			nullTime(inc.AckedAt), inc.AckedBy, nullSeverity(inc.SeverityOverride),
-			nullTime(inc.NextReminderAt), inc.Reminders))
-		b.WriteString(`)` + qOneOpenIncident + ` RETURNING id)`)
+			nullTime(inc.NextReminderAt), inc.Reminders)
+		if onlyNewGroup {
+			// $1 and $2 are the receiver and the group key.
+			b.WriteString(` SELECT ` + values + ` WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE receiver = $1 AND group_key = $2)`)
+		} else {
+			b.WriteString(values + `)`)
+		}
+		b.WriteString(qOneOpenIncident + ` RETURNING id)`)
 	case w.Update:
 		b.WriteString(`UPDATE incidents SET status = ` + arg(string(inc.Status)) + `, severity = ` + arg(int(inc.Severity)) +
 			`, title = ` + arg(inc.Title) + `, group_labels = ` + arg(jsonText(inc.GroupLabels)) +
@@ -148,21 +211,5 @@ func (t *tx) writeCTE(ctx context.Context, w bot.IncidentWrite) (int64, error) {
 		b.WriteString(`, lk AS (UPDATE incident_links SET changed = 1 WHERE incident_id = (SELECT id FROM inc))`)
 	}
 	b.WriteString(` SELECT id FROM inc`)
-	var id int64
-	err := t.tx.QueryRowContext(ctx, b.String(), args...).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		if inc.ID == 0 {
-			return 0, bot.ErrConflict
-		}
-		return 0, bot.ErrNotFound
-	}
-	if err != nil {
-		return 0, err
-	}
-	if rest := w.Alerts[len(first):]; len(rest) > 0 {
-		if err := t.UpsertAlerts(ctx, id, rest, w.At); err != nil {
-			return 0, err
-		}
-	}
-	return id, nil
+	return b.String(), args
 }
