@@ -206,10 +206,11 @@ type Tx interface {
 	MarkLinksChanged(ctx context.Context, incidentID int64) error
 	// AppendAudit seals and appends audit rows to the chain.
 	AppendAudit(ctx context.Context, recs ...AuditRecord) error
-	// Enqueue adds a sync job for an incident and destination, or, when one
-	// is already pending, coalesces into it: the earlier due time and the
+	// Enqueue adds a sync job per incident and destination, in as few
+	// statements as the database allows, or, when one is already pending
+	// (or named twice), coalesces into it: the earlier due time and the
 	// more urgent priority win.
-	Enqueue(ctx context.Context, job OutboxJob) error
+	Enqueue(ctx context.Context, jobs ...OutboxJob) error
 }
 
 // OutboxJob asks the dispatcher to bring one incident's chat thread at one
@@ -266,7 +267,14 @@ type CorrelationTx interface {
 	// ChangedLinks returns up to limit of the outage's links marked
 	// changed, by incident id.
 	ChangedLinks(ctx context.Context, outageID int64, limit int) ([]LinkChange, error)
-	// CountLink records that the outage's counts have incident at status,
-	// and clears its mark.
-	CountLink(ctx context.Context, outageID, incidentID int64, status IncidentStatus) error
+	// CountLinks records that the outage's counts have the incidents at
+	// status, and clears their marks, in one statement.
+	CountLinks(ctx context.Context, outageID int64, status IncidentStatus, incidentIDs []int64) error
+	// LockIncidents loads the incidents, by ascending id, and holds them
+	// until the transaction ends, in one statement; ErrNotFound when one
+	// is unknown. A pass costs a round trip, not one per incident.
+	LockIncidents(ctx context.Context, ids []int64) ([]Incident, error)
+	// AppendToEach appends ev to each incident's timeline, in one
+	// statement.
+	AppendToEach(ctx context.Context, ids []int64, ev Event) error
 }

@@ -94,10 +94,8 @@ func (e *Engine) update(ctx context.Context, id int64, who bot.Identity, channel
 				return fmt.Errorf("incident %d: mark its links: %w", id, err)
 			}
 		}
-		for _, dest := range e.cfg.Routes.Destinations(&inc) {
-			if err := tx.Enqueue(ctx, bot.OutboxJob{IncidentID: id, Destination: dest, Priority: inc.Severity, DueAt: now}); err != nil {
-				return fmt.Errorf("incident %d: enqueue %s: %w", id, dest, err)
-			}
+		if err := tx.Enqueue(ctx, e.jobs(now, inc)...); err != nil {
+			return fmt.Errorf("incident %d: enqueue: %w", id, err)
 		}
 		return tx.AppendAudit(ctx, bot.AuditRecord{At: now, Actor: who, Kind: bot.AuditIncident, Action: action, Outcome: "ok", IncidentID: id, Channel: channel, Detail: ev.Detail})
 	})
@@ -124,15 +122,7 @@ func (e *Engine) AppendAction(ctx context.Context, id int64, detail string) erro
 		if err != nil {
 			return fmt.Errorf("incident %d: %w", id, err)
 		}
-		if err := tx.AppendEvents(ctx, id, []bot.Event{ev}); err != nil {
-			return fmt.Errorf("incident %d: append action: %w", id, err)
-		}
-		for _, dest := range e.cfg.Routes.Destinations(inc) {
-			if err := tx.Enqueue(ctx, bot.OutboxJob{IncidentID: id, Destination: dest, Priority: inc.Severity, DueAt: now}); err != nil {
-				return fmt.Errorf("incident %d: enqueue %s: %w", id, dest, err)
-			}
-		}
-		return nil
+		return e.appendAndEnqueue(ctx, tx, inc, ev)
 	})
 	if err != nil {
 		return err

@@ -381,15 +381,22 @@ func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg 
 		return res, fmt.Errorf("outage %d: link incidents: %w", outage.ID, err)
 	}
 	res.more = len(ids) == maxLinksPerPass
-	for _, id := range ids {
-		inc, err := ct.LockIncident(ctx, id)
+	if len(ids) > 0 {
+		// A handful of statements for the lot, not a few per incident: in
+		// a storm a pass links many, beside the webhooks' writes.
+		linked, err := ct.LockIncidents(ctx, ids)
 		if err != nil {
-			return res, fmt.Errorf("outage %d: linked incident: %w", outage.ID, err)
+			return res, fmt.Errorf("outage %d: linked incidents: %w", outage.ID, err)
 		}
-		events = append(events, bot.Event{At: now, Kind: bot.EventLinked, Detail: fmt.Sprintf("linked #%d %s", inc.ID, inc.Title)})
-		if err := e.appendAndEnqueue(ctx, ct, inc, bot.Event{At: now, Kind: bot.EventLinked,
+		for _, inc := range linked {
+			events = append(events, bot.Event{At: now, Kind: bot.EventLinked, Detail: fmt.Sprintf("linked #%d %s", inc.ID, inc.Title)})
+		}
+		if err := ct.AppendToEach(ctx, ids, bot.Event{At: now, Kind: bot.EventLinked,
 			Detail: fmt.Sprintf("part of outage #%d (%s)", outage.ID, outage.Title)}); err != nil {
-			return res, err
+			return res, fmt.Errorf("outage %d: linked incidents' timelines: %w", outage.ID, err)
+		}
+		if err := ct.Enqueue(ctx, e.jobs(now, linked...)...); err != nil {
+			return res, fmt.Errorf("outage %d: linked incidents' threads: %w", outage.ID, err)
 		}
 		res.enqueued = true
 	}
@@ -437,11 +444,23 @@ func (e *Engine) countChanges(ctx context.Context, ct bot.CorrelationTx, out *bo
 	if err != nil {
 		return nil, false, false, fmt.Errorf("outage %d: changed links: %w", out.ID, err)
 	}
+	if len(changes) == 0 {
+		return nil, false, false, nil
+	}
+	ids := make([]int64, len(changes))
+	for i, c := range changes {
+		ids[i] = c.IncidentID
+	}
+	incs, err := ct.LockIncidents(ctx, ids) // by id, as ChangedLinks returns them
+	if err != nil {
+		return nil, false, false, fmt.Errorf("outage %d: linked incidents: %w", out.ID, err)
+	}
 	var resolved []bot.LinkChange
-	for _, c := range changes {
-		inc, err := ct.LockIncident(ctx, c.IncidentID)
-		if err != nil {
-			return nil, false, false, fmt.Errorf("outage %d: linked incident: %w", out.ID, err)
+	byStatus := map[bot.IncidentStatus][]int64{}
+	for i, c := range changes {
+		inc := incs[i]
+		if inc.ID != c.IncidentID {
+			return nil, false, false, fmt.Errorf("outage %d: linked incident %d read as %d", out.ID, c.IncidentID, inc.ID)
 		}
 		c.Status, c.Title = inc.Status, inc.Title // as it holds now, under its lock
 		count(out, c.Counted, -1)
@@ -450,8 +469,13 @@ func (e *Engine) countChanges(ctx context.Context, ct bot.CorrelationTx, out *bo
 		if c.Status == bot.IncidentResolved && c.Counted != bot.IncidentResolved {
 			resolved = append(resolved, c)
 		}
-		if err := ct.CountLink(ctx, out.ID, c.IncidentID, c.Status); err != nil {
-			return nil, false, false, fmt.Errorf("outage %d: count link %d: %w", out.ID, c.IncidentID, err)
+		byStatus[c.Status] = append(byStatus[c.Status], c.IncidentID)
+	}
+	for _, status := range []bot.IncidentStatus{bot.IncidentOpen, bot.IncidentResolved} {
+		if ids := byStatus[status]; len(ids) > 0 {
+			if err := ct.CountLinks(ctx, out.ID, status, ids); err != nil {
+				return nil, false, false, fmt.Errorf("outage %d: count %s links: %w", out.ID, status, err)
+			}
 		}
 	}
 	for i, c := range resolved {
@@ -479,13 +503,21 @@ func (e *Engine) appendAndEnqueue(ctx context.Context, tx bot.Tx, inc *bot.Incid
 			return fmt.Errorf("incident %d: append events: %w", inc.ID, err)
 		}
 	}
-	for _, dest := range e.cfg.Routes.Destinations(inc) {
-		job := bot.OutboxJob{IncidentID: inc.ID, Destination: dest, Priority: inc.Severity, DueAt: e.cfg.Now().UTC()}
-		if err := tx.Enqueue(ctx, job); err != nil {
-			return fmt.Errorf("incident %d: enqueue %s: %w", inc.ID, dest, err)
-		}
+	if err := tx.Enqueue(ctx, e.jobs(e.cfg.Now().UTC(), *inc)...); err != nil {
+		return fmt.Errorf("incident %d: enqueue: %w", inc.ID, err)
 	}
 	return nil
+}
+
+// jobs are the sync jobs, due at, of incs' threads at their destinations.
+func (e *Engine) jobs(at time.Time, incs ...bot.Incident) []bot.OutboxJob {
+	var out []bot.OutboxJob
+	for i := range incs {
+		for _, dest := range e.cfg.Routes.Destinations(&incs[i]) {
+			out = append(out, bot.OutboxJob{IncidentID: incs[i].ID, Destination: dest, Priority: incs[i].Severity, DueAt: at})
+		}
+	}
+	return out
 }
 
 // describeOutage keeps the outage's title and summary in step with the
@@ -525,4 +557,3 @@ func outageServices(out *bot.Incident) map[string]bool {
 	}
 	return all
 }
-

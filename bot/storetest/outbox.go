@@ -18,6 +18,7 @@ func outboxTests() []namedTest {
 		{"OutboxRetryWaits", testRetryWaits},
 		{"OutboxUrgentFirst", testUrgentFirst},
 		{"OutboxCoalesces", testOutboxCoalesces},
+		{"OutboxEnqueueMany", testEnqueueMany},
 		{"OutboxClaimNextRootsFirst", testClaimNextRootsFirst},
 		{"OutboxContinueJob", testContinueJob},
 		{"ThreadRoundTrip", testThreadRoundTrip},
@@ -260,5 +261,37 @@ func testContinueJob(t *testing.T, s bot.Store) {
 	}
 	if _, ok, _ := s.ClaimNext(ctx, "alerts", now, time.Minute, false); ok {
 		t.Fatal("a foreign claim token released a claimed job")
+	}
+}
+
+// Several jobs in one call coalesce like several calls: among themselves
+// and into what is pending.
+func testEnqueueMany(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	a := seed(t, s, "a", bot.P2, t0, "alerts")
+	b := seed(t, s, "b", bot.P3, t0)
+	err := s.InTx(ctx, func(tx bot.Tx) error {
+		return tx.Enqueue(ctx,
+			bot.OutboxJob{IncidentID: a, Destination: "alerts", Priority: bot.P1, DueAt: t0.Add(time.Hour)},
+			bot.OutboxJob{IncidentID: b, Destination: "alerts", Priority: bot.P3, DueAt: t0.Add(time.Hour)},
+			bot.OutboxJob{IncidentID: b, Destination: "alerts", Priority: bot.P2, DueAt: t0},
+			bot.OutboxJob{IncidentID: b, Destination: "incidents", Priority: bot.P3, DueAt: t0.Add(time.Hour)})
+	})
+	if err != nil {
+		t.Fatalf("Enqueue of four jobs, two of them for one thread: %v", err)
+	}
+	if n := depth(t, s); n != 3 {
+		t.Fatalf("outbox depth %d, want 3 (one per incident and destination)", n)
+	}
+	jobs, err := s.ClaimJobs(ctx, t0, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]bot.Severity{}
+	for _, j := range jobs {
+		got[j.IncidentID] = j.Priority
+	}
+	if len(jobs) != 2 || got[a] != bot.P1 || got[b] != bot.P2 {
+		t.Fatalf("due at t0: %v; want incident %d at P1 (the pending job's time, the new priority) and %d at P2 (the earlier of its two)", got, a, b)
 	}
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListAndGet", testListAndGet},
 		{"WriteIncident", testWriteIncident},
 		{"OpenIncident", testOpenIncident},
+		{"CorrelationBatches", testCorrelationBatches},
 		{"Ready", func(t *testing.T, s bot.Store) {
 			if err := s.Ready(context.Background()); err != nil {
 				t.Fatalf("Ready: %v", err)
@@ -393,5 +394,74 @@ func testOpenIncident(t *testing.T, s bot.Store) {
 	}
 	if n := len(list(t, s, "")); n != 2 {
 		t.Fatalf("%d incidents, want 2", n)
+	}
+}
+
+// The correlation's batch writes: several incidents locked, noted and
+// counted in one statement each.
+func testCorrelationBatches(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	a := seed(t, s, "a", bot.P1, t0)
+	b := seed(t, s, "b", bot.P0, t0)
+	c := seed(t, s, "c", bot.P3, t0)
+	outage := seed(t, s, "outage", bot.P3, t0)
+	changed := func(ct bot.CorrelationTx) map[int64]bot.IncidentStatus {
+		t.Helper()
+		cs, err := ct.ChangedLinks(ctx, outage, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int64]bot.IncidentStatus{}
+		for _, c := range cs {
+			out[c.IncidentID] = c.Counted
+		}
+		return out
+	}
+	err := s.InTx(ctx, func(tx bot.Tx) error {
+		ct := tx.(bot.CorrelationTx)
+		incs, err := ct.LockIncidents(ctx, []int64{c, a, b, a})
+		if err != nil {
+			return err
+		}
+		if len(incs) != 3 || incs[0].ID != a || incs[1].ID != b || incs[2].ID != c || incs[0].GroupKey != "a" {
+			t.Fatalf("LockIncidents(c, a, b, a) = %v; want a, b, c once each, by id", incs)
+		}
+		if _, err := ct.LockIncidents(ctx, []int64{a, 999999}); !errors.Is(err, bot.ErrNotFound) {
+			t.Fatalf("LockIncidents with an unknown id: %v, want ErrNotFound", err)
+		}
+		if err := ct.AppendToEach(ctx, []int64{a, b}, bot.Event{At: t0, Kind: bot.EventLinked, Detail: "part of outage"}); err != nil {
+			return err
+		}
+		ids, err := ct.LinkCritical(ctx, outage, t0.Add(-time.Hour), 10)
+		if err != nil {
+			return err
+		}
+		if len(ids) != 2 || ids[0] != a || ids[1] != b {
+			t.Fatalf("LinkCritical = %v; want the critical %d and %d", ids, a, b)
+		}
+		if got := changed(ct); len(got) != 2 || got[a] != "" || got[b] != "" {
+			t.Fatalf("changed links after linking: %v; want both, never counted", got)
+		}
+		if err := ct.CountLinks(ctx, outage, bot.IncidentOpen, []int64{a, b}); err != nil {
+			return err
+		}
+		if got := changed(ct); len(got) != 0 {
+			t.Fatalf("changed links after counting: %v; want none", got)
+		}
+		if err := ct.MarkLinksChanged(ctx, a); err != nil {
+			return err
+		}
+		if got := changed(ct); len(got) != 1 || got[a] != bot.IncidentOpen {
+			t.Fatalf("changed links after %d moved: %v; want it alone, counted open", a, got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]int{a: 2, b: 2, c: 1} {
+		if n := len(get(t, s, id).Timeline); n != want {
+			t.Fatalf("incident %d has %d events, want %d", id, n, want)
+		}
 	}
 }

@@ -64,7 +64,8 @@ const qChangedLinks = `SELECT l.incident_id, l.counted, i.status, i.title
 	FROM incident_links l JOIN incidents i ON i.id = l.incident_id
 	WHERE l.outage_id = ? AND l.changed = 1 ORDER BY l.incident_id LIMIT ?`
 
-const qCountLink = `UPDATE incident_links SET changed = 0, counted = ? WHERE outage_id = ? AND incident_id = ?`
+// qCountLinksHead is followed by a list of placeholders.
+const qCountLinksHead = `UPDATE incident_links SET changed = 0, counted = ? WHERE outage_id = ? AND incident_id IN `
 
 // incident_links_by_incident covers it; an incident linked to no outage
 // costs one index probe.
@@ -147,9 +148,18 @@ func (t *tx) ChangedLinks(ctx context.Context, outageID int64, limit int) ([]bot
 	return out, rows.Err()
 }
 
-func (t *tx) CountLink(ctx context.Context, outageID, incidentID int64, status bot.IncidentStatus) error {
-	_, err := t.tx.ExecContext(ctx, rebind(qCountLink, t.s.d.NumberedParams), string(status), outageID, incidentID)
-	return err
+func (t *tx) CountLinks(ctx context.Context, outageID int64, status bot.IncidentStatus, incidentIDs []int64) error {
+	for chunk := range slices.Chunk(incidentIDs, maxRowsPerInsert) {
+		args := make([]any, 0, 2+len(chunk))
+		args = append(args, string(status), outageID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := t.tx.ExecContext(ctx, rebind(qCountLinksHead+values(1, len(chunk)), t.s.d.NumberedParams), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tx) MarkLinksChanged(ctx context.Context, incidentID int64) error {

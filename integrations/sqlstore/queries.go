@@ -58,8 +58,12 @@ const qTimeline = `SELECT id, at, kind, detail FROM timeline WHERE incident_id =
 
 // A pending job for the same incident and destination absorbs the new one:
 // that is the coalescing that turns a storm into one chat update.
-const qEnqueue = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?)` + qEnqueueConflict
+const qEnqueue = qEnqueueHead + `(?, ?, ?, ?, ?, ?)` + qEnqueueConflict
+
+const qEnqueueHead = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
+	VALUES `
+
+const enqueueColumns = 6
 
 const qEnqueueConflict = `
 	ON CONFLICT (incident_id, destination) DO UPDATE SET
@@ -75,6 +79,12 @@ const qGetIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?
 
 // qLockIncident is completed by the dialect's row lock.
 const qLockIncident = qGetIncident + ` `
+
+// qLockIncidentsHead is followed by a list of placeholders, the tail and
+// the dialect's row lock.
+const qLockIncidentsHead = `SELECT ` + incidentColumns + ` FROM incidents WHERE id IN `
+
+const qLockIncidentsTail = ` ORDER BY id `
 
 const qCountOpen = `SELECT severity, COUNT(*) FROM incidents WHERE status = 'open' GROUP BY severity`
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -381,10 +382,85 @@ func values(rows, cols int) string {
 	return strings.Repeat(one+", ", rows-1) + one
 }
 
-func (t *tx) Enqueue(ctx context.Context, job bot.OutboxJob) error {
-	now := job.DueAt.UTC()
-	_, err := t.tx.ExecContext(ctx, t.s.q.enqueue, job.IncidentID, job.Destination, int(job.Priority), now, now, now)
-	return err
+func (t *tx) Enqueue(ctx context.Context, jobs ...bot.OutboxJob) error {
+	if len(jobs) == 1 {
+		job := jobs[0]
+		now := job.DueAt.UTC()
+		_, err := t.tx.ExecContext(ctx, t.s.q.enqueue, job.IncidentID, job.Destination, int(job.Priority), now, now, now)
+		return err
+	}
+	// One statement may not update a row twice: a job named twice is
+	// coalesced here as the conflict clause would coalesce it.
+	type key struct {
+		id   int64
+		dest string
+	}
+	at := make(map[key]int, len(jobs))
+	merged := make([]bot.OutboxJob, 0, len(jobs))
+	for _, j := range jobs {
+		k := key{j.IncidentID, j.Destination}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(merged)
+			merged = append(merged, j)
+			continue
+		}
+		m := &merged[i]
+		m.Priority = min(m.Priority, j.Priority)
+		if j.DueAt.Before(m.DueAt) {
+			m.DueAt = j.DueAt
+		}
+	}
+	return t.insertRows(ctx, qEnqueueHead, qEnqueueConflict, enqueueColumns, len(merged), func(i int) []any {
+		j := merged[i]
+		now := j.DueAt.UTC()
+		return []any{j.IncidentID, j.Destination, int(j.Priority), now, now, now}
+	})
+}
+
+// LockIncidents loads and row-locks the incidents in one statement per
+// chunk, in id order (the order every writer of several incidents takes).
+func (t *tx) LockIncidents(ctx context.Context, ids []int64) ([]bot.Incident, error) {
+	ids = slices.Sorted(slices.Values(ids))
+	ids = slices.Compact(ids)
+	out := make([]bot.Incident, 0, len(ids))
+	for chunk := range slices.Chunk(ids, maxRowsPerInsert) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		q := rebind(qLockIncidentsHead+values(1, len(chunk))+qLockIncidentsTail+t.s.d.ForUpdate, t.s.d.NumberedParams)
+		rows, err := t.tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			inc, err := scanIncident(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, inc)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) != len(ids) {
+		for i, id := range ids {
+			if i >= len(out) || out[i].ID != id {
+				return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) AppendToEach(ctx context.Context, ids []int64, ev bot.Event) error {
+	return t.insertRows(ctx, qAppendEventsHead, "", eventColumns, len(ids), func(i int) []any {
+		return []any{ids[i], ev.At.UTC(), string(ev.Kind), ev.Detail}
+	})
 }
 
 // ListIncidents returns incidents newest first.

@@ -38,10 +38,12 @@ func (t *tx) WriteIncident(ctx context.Context, w bot.IncidentWrite) (int64, err
 	if err := t.AppendEvents(ctx, id, w.Events); err != nil {
 		return 0, err
 	}
-	for _, d := range w.Destinations {
-		if err := t.Enqueue(ctx, bot.OutboxJob{IncidentID: id, Destination: d, Priority: inc.Severity, DueAt: w.At}); err != nil {
-			return 0, err
-		}
+	jobs := make([]bot.OutboxJob, len(w.Destinations))
+	for i, d := range w.Destinations {
+		jobs[i] = bot.OutboxJob{IncidentID: id, Destination: d, Priority: inc.Severity, DueAt: w.At}
+	}
+	if err := t.Enqueue(ctx, jobs...); err != nil {
+		return 0, err
 	}
 	if w.StatusChanged && inc.ID != 0 {
 		if err := t.MarkLinksChanged(ctx, id); err != nil {
