@@ -260,10 +260,12 @@ type CorrelationTx interface {
 	// outage, is not linked to outageID (0: no outage, nothing to link).
 	RecentCritical(ctx context.Context, outageID int64, since time.Time, limit int) (RecentCritical, error)
 	// LinkCritical links to the outage, in one statement, up to limit
-	// critical incidents not linked to it yet, however old their alerts,
-	// and returns their ids, ascending. A new link is changed and not
-	// counted yet.
-	LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error)
+	// critical incidents not linked to it yet and returns their ids,
+	// ascending. With newest 0 it looks at every critical alert since the
+	// cut-off, however many; otherwise only at the newest (at most newest)
+	// critical alerts, a read bounded however long the storm. A new link
+	// is changed and not counted yet.
+	LinkCritical(ctx context.Context, outageID int64, since time.Time, newest, limit int) ([]int64, error)
 	// ChangedLinks returns up to limit of the outage's links marked
 	// changed, by incident id.
 	ChangedLinks(ctx context.Context, outageID int64, limit int) ([]LinkChange, error)

@@ -217,7 +217,7 @@ func (e *Engine) correlate(ctx context.Context, full bool) error {
 		if err := tx.LockGroup(ctx, bot.OutageReceiver, bot.OutageGroupKey); err != nil {
 			return fmt.Errorf("lock the outage: %w", err)
 		}
-		res, err = e.correlateLocked(ctx, ct, cfg, now)
+		res, err = e.correlateLocked(ctx, ct, cfg, now, full)
 		return err
 	})
 	if err != nil {
@@ -242,7 +242,9 @@ func (e *Engine) correlate(ctx context.Context, full bool) error {
 	if res.more {
 		e.log.Info("correlation: more incidents to link than one pass takes; the next pass links the rest",
 			zap.Int64("outage", res.outage.ID))
-		e.corr.full.Store(true)
+		if full {
+			e.corr.full.Store(true) // the rest may be older than the newest alerts
+		}
 		e.corr.signal()
 	}
 	if res.enqueued {
@@ -310,8 +312,10 @@ func outageSince(latest *bot.Incident, now time.Time, window time.Duration) time
 
 // correlateLocked is the pass under the outage's group lock: it looks
 // again (another replica may have acted meanwhile), then opens, reopens,
-// extends or resolves the outage.
-func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg CorrelationConfig, now time.Time) (passResult, error) {
+// extends or resolves the outage. A full pass, or one that opens the
+// outage, links from every critical alert since the cut-off; the others
+// only from the newest, so that a pass in a storm costs what is new.
+func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg CorrelationConfig, now time.Time, full bool) (passResult, error) {
 	var res passResult
 	latest, err := ct.LatestIncident(ctx, bot.OutageReceiver, bot.OutageGroupKey)
 	if err != nil {
@@ -376,7 +380,11 @@ func (e *Engine) correlateLocked(ctx context.Context, ct bot.CorrelationTx, cfg 
 		res.transitions = append(res.transitions, bot.EventReopened)
 	}
 
-	ids, err := ct.LinkCritical(ctx, outage.ID, since, maxLinksPerPass)
+	newest := maxCorrelationAlerts
+	if full || !open {
+		newest = 0
+	}
+	ids, err := ct.LinkCritical(ctx, outage.ID, since, newest, maxLinksPerPass)
 	if err != nil {
 		return res, fmt.Errorf("outage %d: link incidents: %w", outage.ID, err)
 	}

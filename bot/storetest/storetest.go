@@ -402,7 +402,7 @@ func testOpenIncident(t *testing.T, s bot.Store) {
 func testCorrelationBatches(t *testing.T, s bot.Store) {
 	ctx := context.Background()
 	a := seed(t, s, "a", bot.P1, t0)
-	b := seed(t, s, "b", bot.P0, t0)
+	b := seed(t, s, "b", bot.P0, t0.Add(time.Second))
 	c := seed(t, s, "c", bot.P3, t0)
 	outage := seed(t, s, "outage", bot.P3, t0)
 	changed := func(ct bot.CorrelationTx) map[int64]bot.IncidentStatus {
@@ -432,12 +432,22 @@ func testCorrelationBatches(t *testing.T, s bot.Store) {
 		if err := ct.AppendToEach(ctx, []int64{a, b}, bot.Event{At: t0, Kind: bot.EventLinked, Detail: "part of outage"}); err != nil {
 			return err
 		}
-		ids, err := ct.LinkCritical(ctx, outage, t0.Add(-time.Hour), 10)
+		ids, err := ct.LinkCritical(ctx, outage, t0.Add(-time.Hour), 1, 10)
 		if err != nil {
 			return err
 		}
-		if len(ids) != 2 || ids[0] != a || ids[1] != b {
-			t.Fatalf("LinkCritical = %v; want the critical %d and %d", ids, a, b)
+		if len(ids) != 1 || ids[0] != b {
+			t.Fatalf("LinkCritical from the newest critical alert = %v; want %d alone (its alert started last)", ids, b)
+		}
+		ids, err = ct.LinkCritical(ctx, outage, t0.Add(-time.Hour), 0, 10)
+		if err != nil {
+			return err
+		}
+		if len(ids) != 1 || ids[0] != a {
+			t.Fatalf("LinkCritical from every critical alert = %v; want the other critical incident, %d", ids, a)
+		}
+		if ids, err := ct.LinkCritical(ctx, outage, t0.Add(-time.Hour), 0, 10); err != nil || len(ids) != 0 {
+			t.Fatalf("LinkCritical again = %v, %v; want nothing left to link", ids, err)
 		}
 		if got := changed(ct); len(got) != 2 || got[a] != "" || got[b] != "" {
 			t.Fatalf("changed links after linking: %v; want both, never counted", got)

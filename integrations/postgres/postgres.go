@@ -102,6 +102,7 @@ func dialect() (sqlstore.Dialect, error) {
 		LockAudit:      `SELECT pg_advisory_xact_lock(` + auditLockKey + `)`,
 		ForUpdate:      "FOR UPDATE",
 		SkipLocked:     "FOR UPDATE SKIP LOCKED",
+		WalkIndexes:    `SET LOCAL enable_bitmapscan = off`,
 		WriteCTE:       true,
 		Migrations:     sqlstore.Migrations{Dialect: goose.DialectPostgres, FS: sub, Locker: locker},
 	}, nil

@@ -45,19 +45,34 @@ const qRecentCritical = `SELECT r.service, MAX(CASE
 		ORDER BY a.starts_at DESC LIMIT ?) r
 	GROUP BY r.service`
 
-// qLinkCritical links every critical incident not linked yet (up to ?),
-// in one statement. ON CONFLICT keeps it repeatable should two passes
-// ever overlap (the outage's lock means they do not). Parameters: outage,
-// since, outage, outage, limit.
+// qLinkCritical links critical incidents not linked yet (up to ?), in one
+// statement, from the head's candidate alerts: all critical alerts since
+// the cut-off (qCriticalSince), or the newest few (qCriticalNewest).
+// ON CONFLICT keeps it repeatable should two passes ever overlap (the
+// outage's lock means they do not). Parameters: outage, the head's,
+// outage, outage, limit.
 const qLinkCritical = `INSERT INTO incident_links (outage_id, incident_id)
 	SELECT CAST(? AS BIGINT), u.incident_id FROM (
-		SELECT DISTINCT a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
-		WHERE a.status = 'firing' AND a.severity <= 1 AND a.starts_at >= ? AND i.status = 'open' AND i.id <> ?
-		AND NOT EXISTS (SELECT 1 FROM incident_links n WHERE n.outage_id = ? AND n.incident_id = a.incident_id)
-		ORDER BY a.incident_id LIMIT ?) u
+		SELECT DISTINCT c.incident_id FROM %s c JOIN incidents i ON i.id = c.incident_id
+		WHERE i.status = 'open' AND i.id <> ?
+		AND NOT EXISTS (SELECT 1 FROM incident_links n WHERE n.outage_id = ? AND n.incident_id = c.incident_id)
+		ORDER BY c.incident_id LIMIT ?) u
 	WHERE true
 	ON CONFLICT (outage_id, incident_id) DO NOTHING
 	RETURNING incident_id`
+
+// qCriticalSince is every critical alert since the cut-off: a full pass's
+// candidates. Parameter: since.
+const qCriticalSince = `(SELECT a.incident_id FROM alerts a
+	WHERE a.status = 'firing' AND a.severity <= 1 AND a.starts_at >= ?)`
+
+// qCriticalNewest is the newest (at most ?) critical alerts, those since
+// the cut-off among them: a signalled pass's candidates, read by walking
+// alerts_critical_firing backwards, however long the storm. Parameters:
+// limit, since.
+const qCriticalNewest = `(SELECT r.incident_id FROM (SELECT a.incident_id, a.starts_at FROM alerts a
+	WHERE a.status = 'firing' AND a.severity <= 1 ORDER BY a.starts_at DESC LIMIT ?) r
+	WHERE r.starts_at >= ?)`
 
 // incident_links_changed covers it.
 const qChangedLinks = `SELECT l.incident_id, l.counted, i.status, i.title
@@ -83,6 +98,9 @@ func (s *Store) IncidentByThread(ctx context.Context, platform, channel, thread 
 
 func (t *tx) RecentCritical(ctx context.Context, outageID int64, since time.Time, limit int) (bot.RecentCritical, error) {
 	var out bot.RecentCritical
+	if err := t.walkIndexes(ctx); err != nil {
+		return out, err
+	}
 	rows, err := t.tx.QueryContext(ctx, rebind(qRecentCritical, t.s.d.NumberedParams), outageID, outageID, outageID, since.UTC(), limit)
 	if err != nil {
 		return out, err
@@ -106,8 +124,15 @@ func (t *tx) RecentCritical(ctx context.Context, outageID int64, since time.Time
 	return out, rows.Err()
 }
 
-func (t *tx) LinkCritical(ctx context.Context, outageID int64, since time.Time, limit int) ([]int64, error) {
-	rows, err := t.tx.QueryContext(ctx, rebind(qLinkCritical, t.s.d.NumberedParams), outageID, since.UTC(), outageID, outageID, limit)
+func (t *tx) LinkCritical(ctx context.Context, outageID int64, since time.Time, newest, limit int) ([]int64, error) {
+	if err := t.walkIndexes(ctx); err != nil {
+		return nil, err
+	}
+	q, args := fmt.Sprintf(qLinkCritical, qCriticalSince), []any{outageID, since.UTC()}
+	if newest > 0 {
+		q, args = fmt.Sprintf(qLinkCritical, qCriticalNewest), []any{outageID, newest, since.UTC()}
+	}
+	rows, err := t.tx.QueryContext(ctx, rebind(q, t.s.d.NumberedParams), append(args, outageID, outageID, limit)...)
 	if err != nil {
 		return nil, err
 	}

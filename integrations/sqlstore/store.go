@@ -40,6 +40,12 @@ type Dialect struct {
 	// SkipLocked closes the outbox claim's inner SELECT so that concurrent
 	// claimers pass over each other's rows.
 	SkipLocked string
+	// WalkIndexes, when set, makes the rest of a transaction walk an
+	// index in its order rather than gather every match and sort it. The
+	// correlation's reads want the newest few of many critical alerts; in
+	// a storm the statistics lag far behind the table (PostgreSQL's said
+	// 154 rows where there were 13,858) and the planner gathers the lot.
+	WalkIndexes string
 	// WriteCTE says the database takes data-modifying CTEs, so a
 	// notification's writes go in one statement (PostgreSQL).
 	WriteCTE bool
@@ -230,6 +236,20 @@ func (s *Store) runTx(ctx context.Context, fn func(*tx) error) error {
 type tx struct {
 	tx *sql.Tx
 	s  *Store
+	// walking: the dialect's WalkIndexes ran in this transaction.
+	walking bool
+}
+
+// walkIndexes runs the dialect's WalkIndexes, once per transaction.
+func (t *tx) walkIndexes(ctx context.Context) error {
+	if t.walking || t.s.d.WalkIndexes == "" {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, t.s.d.WalkIndexes); err != nil {
+		return err
+	}
+	t.walking = true
+	return nil
 }
 
 func (t *tx) LockGroup(ctx context.Context, receiver, groupKey string) error {
