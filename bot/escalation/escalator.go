@@ -341,7 +341,7 @@ func (e *Escalator) fire(ctx context.Context, id int64, now time.Time) (bool, er
 		e.escalations.WithLabelValues(strconv.Itoa(level)).Inc()
 		e.log.Info("incident not acknowledged in time: reminder fired",
 			zap.Int64("incident", id), zap.Stringer("severity", inc.Severity),
-			zap.Int("reminder", inc.Reminders), zap.Int("level", level))
+			zap.Int("reminder", inc.Reminders), zap.Int("escalation_level", level))
 	}
 	return fired, nil
 }

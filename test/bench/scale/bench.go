@@ -383,10 +383,7 @@ sample:
 	return c
 }
 
-var (
-	levelKey = regexp.MustCompile(`^\{"level":"([a-z]+)"`)
-	digits   = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
-)
+var digits = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
 
 // readLog counts the bot's log lines by level and keeps its distinct
 // warnings and errors.
@@ -403,18 +400,15 @@ func readLog(path string) (map[string]int, []string) {
 	var order []string
 	for sc.Scan() {
 		var l struct {
+			Level string `json:"level"`
 			Msg   string `json:"msg"`
 			Error string `json:"error"`
 		}
-		// The level from zap's first key, not by decoding: a line that
-		// also carries a field named "level" (the escalator's escalation
-		// level) decodes to that one.
-		m := levelKey.FindSubmatch(sc.Bytes())
-		if m == nil || json.Unmarshal(sc.Bytes(), &l) != nil {
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Level == "" {
 			levels["unparsed"]++
 			continue
 		}
-		level := string(m[1])
+		level := l.Level
 		levels[level]++
 		if level != "info" && level != "debug" {
 			k := level + ": " + l.Msg
