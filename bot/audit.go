@@ -1,10 +1,14 @@
 package bot
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,7 +36,12 @@ type AuditRecord struct {
 	// result.
 	Detail string `json:"detail"`
 	// Flagged marks rows a reviewer must look at (break-glass).
-	Flagged  bool   `json:"flagged,omitempty"`
+	Flagged bool `json:"flagged,omitempty"`
+	// Keyed rows are sealed with HMAC-SHA-256 under the audit key named
+	// by KeyID; the others with plain SHA-256. Both are in the hashed
+	// content, so a row cannot be relabelled.
+	Keyed    bool   `json:"keyed,omitempty"`
+	KeyID    string `json:"key_id,omitempty"`
 	PrevHash string `json:"prev_hash"`
 	Hash     string `json:"hash"`
 }
@@ -51,6 +60,9 @@ const (
 	AuditBreakGlass AuditKind = "break_glass"
 	AuditExpire     AuditKind = "expire"
 	AuditIncident   AuditKind = "incident"
+	// AuditKeyInUse marks where serve began sealing rows with an audit
+	// key, so that the chain's newest row is keyed from the start.
+	AuditKeyInUse AuditKind = "audit_key"
 )
 
 // Limits on an audit row's text, so one row cannot grow the log without
@@ -77,6 +89,10 @@ type auditContent struct {
 	Detail     string `json:"detail"`
 	Flagged    bool   `json:"flagged"`
 	PrevHash   string `json:"prev_hash"`
+	// Added with keyed chains, last and omitted when empty, so a plain
+	// row's content (and every hash stored before them) is unchanged.
+	Keyed bool   `json:"keyed,omitempty"`
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // Normalize truncates the time to microseconds (what PostgreSQL keeps) in
@@ -91,47 +107,176 @@ func (r *AuditRecord) Normalize() {
 	r.Action = Clip(r.Action, MaxAuditAction)
 }
 
-// ComputeHash is the row's hash: SHA-256 over its content and the previous
-// row's hash, hex-encoded.
-func (r AuditRecord) ComputeHash() string {
+// content is the JSON a row's hash covers.
+func (r AuditRecord) content() []byte {
 	b, err := json.Marshal(auditContent{
 		Seq: r.Seq, At: r.At.UTC().Format(time.RFC3339Nano),
 		Platform: r.Actor.Platform, UserID: r.Actor.UserID, Name: r.Actor.Name,
 		Kind: string(r.Kind), Action: r.Action, Outcome: r.Outcome,
 		ApprovalID: r.ApprovalID, IncidentID: r.IncidentID, Channel: r.Channel,
 		Detail: r.Detail, Flagged: r.Flagged, PrevHash: r.PrevHash,
+		Keyed: r.Keyed, KeyID: r.KeyID,
 	})
 	if err != nil {
 		panic(err) // strings, ints and bools always marshal
 	}
-	sum := sha256.Sum256(b)
+	return b
+}
+
+// ComputeHash is a plain row's hash: SHA-256 over its content and the
+// previous row's hash, hex-encoded. Anyone who can read the row can
+// recompute it, so it shows mistakes and partial edits, not a rewrite.
+func (r AuditRecord) ComputeHash() string {
+	sum := sha256.Sum256(r.content())
 	return hex.EncodeToString(sum[:])
 }
 
-// Seal sets the row's sequence number, previous hash and hash, given the
-// chain's current last row (nil for the first row).
-func (r *AuditRecord) Seal(last *AuditRecord) {
+// ComputeKeyedHash is a keyed row's hash: HMAC-SHA-256 under key over the
+// same content, hex-encoded. Without the key it cannot be recomputed.
+func (r AuditRecord) ComputeKeyedHash(key *AuditKey) string {
+	return key.sum(r.content())
+}
+
+// Seal sets the row's sequence number, previous hash and plain hash, given
+// the chain's current last row (nil for the first row).
+func (r *AuditRecord) Seal(last *AuditRecord) { r.SealWith(last, nil) }
+
+// SealWith is Seal with an audit key: with one (not nil) the row is keyed.
+func (r *AuditRecord) SealWith(last *AuditRecord, key *AuditKey) {
 	r.Normalize()
 	r.Seq, r.PrevHash = 1, ""
 	if last != nil {
 		r.Seq, r.PrevHash = last.Seq+1, last.Hash
 	}
-	r.Hash = r.ComputeHash()
+	r.Keyed, r.KeyID = false, ""
+	if key == nil {
+		r.Hash = r.ComputeHash()
+		return
+	}
+	r.Keyed, r.KeyID = true, key.ID()
+	r.Hash = r.ComputeKeyedHash(key)
+}
+
+// Bounds on an audit key. 32 random bytes are as strong as HMAC-SHA-256
+// gets; a shorter secret could be guessed offline from any keyed row.
+const (
+	MinAuditKeyBytes = 32
+	MaxAuditKeyBytes = 4096
+)
+
+// auditKeyIDInput is what a key's id is the HMAC of.
+const auditKeyIDInput = "chatops audit key id v1"
+
+// AuditKey is the secret that keys the audit chain. It comes from the
+// environment or a file, never from the YAML or the database, and prints as
+// its id alone: its bytes never reach a log line, an error or an export.
+type AuditKey struct {
+	secret []byte
+	id     string
+}
+
+// NewAuditKey wraps a secret of MinAuditKeyBytes..MaxAuditKeyBytes bytes.
+func NewAuditKey(secret []byte) (*AuditKey, error) {
+	switch n := len(secret); {
+	case n < MinAuditKeyBytes:
+		return nil, fmt.Errorf("audit key: %d bytes, want at least %d random bytes (openssl rand -hex 32)", n, MinAuditKeyBytes)
+	case n > MaxAuditKeyBytes:
+		return nil, fmt.Errorf("audit key: %d bytes, want at most %d", n, MaxAuditKeyBytes)
+	}
+	k := &AuditKey{secret: append([]byte(nil), secret...)}
+	k.id = k.sum([]byte(auditKeyIDInput))[:16]
+	return k, nil
+}
+
+// ID names the key without revealing it: 16 hex digits of an HMAC under
+// it. Keyed rows carry it, so that verify can tell a wrong key from an
+// edited row.
+func (k *AuditKey) ID() string { return k.id }
+
+func (k *AuditKey) sum(b []byte) string {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// String, GoString, Format and MarshalText print the id alone, whatever
+// the verb or encoder (zap.Any included).
+func (k *AuditKey) String() string {
+	if k == nil {
+		return "no audit key"
+	}
+	return "audit key " + k.id
+}
+func (k *AuditKey) GoString() string             { return strconv.Quote(k.String()) }
+func (k *AuditKey) Format(f fmt.State, _ rune)   { io.WriteString(f, k.String()) }
+func (k *AuditKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Errors about the audit key, wrapped by the ChainError or the store error
+// that meets them.
+var (
+	// ErrAuditKeyNeeded: a keyed row was met with no audit key.
+	ErrAuditKeyNeeded = errors.New("no audit key given")
+	// ErrWrongAuditKey: a keyed row names another key than the one given.
+	ErrWrongAuditKey = errors.New("another audit key")
+)
+
+// AuditHead names the chain's newest row: its sequence number and hash,
+// written "SEQ:HASH". Recorded where the bot cannot write, it shows rows
+// later cut off the chain's end, which the chain alone cannot.
+type AuditHead struct {
+	Seq  int64
+	Hash string
+}
+
+func (h AuditHead) String() string { return strconv.FormatInt(h.Seq, 10) + ":" + h.Hash }
+
+// ParseAuditHead reads a head as String writes it (and audit verify prints
+// it): a positive row number, a colon, 64 hex digits.
+func ParseAuditHead(s string) (AuditHead, error) {
+	s = strings.TrimSpace(s)
+	seq, hash, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n <= 0 {
+		return AuditHead{}, fmt.Errorf("%q: want SEQ:HASH as audit verify prints it, a row number, a colon and 64 hex digits", Clip(s, 100))
+	}
+	hash = strings.ToLower(hash)
+	if _, err := hex.DecodeString(hash); err != nil || len(hash) != sha256.Size*2 {
+		return AuditHead{}, fmt.Errorf("%q: the hash must be 64 hex digits", Clip(s, 100))
+	}
+	return AuditHead{Seq: n, Hash: hash}, nil
 }
 
 // ChainError names the first row where the audit chain breaks.
 type ChainError struct {
 	Seq    int64
 	Reason string
+	// Err, when set, classifies the break (ErrAuditKeyNeeded,
+	// ErrWrongAuditKey).
+	Err error
 }
 
 func (e *ChainError) Error() string { return fmt.Sprintf("audit row %d: %s", e.Seq, e.Reason) }
+func (e *ChainError) Unwrap() error { return e.Err }
 
 // ChainVerifier checks audit rows one by one, in the order of their
-// sequence numbers as stored.
+// sequence numbers as stored, then Finish checks the chain's end. The zero
+// value checks plain rows and stops at the first keyed one.
+//
+// Plain and keyed rows share one chain: plain rows first (written before
+// an audit key was set), keyed rows after. A plain row after a keyed one
+// is a break, since that is what recomputing the chain without the key
+// looks like; and with a key, the newest row must be keyed, since serve
+// with a key seals every row with it (and marks where it began).
 type ChainVerifier struct {
-	last *AuditRecord
-	n    int64
+	// Key checks keyed rows. Without it the first keyed row stops the
+	// walk with ErrAuditKeyNeeded: it cannot be told from a forgery.
+	Key *AuditKey
+	// Recorded, when set, is a head kept from an earlier verify: the
+	// chain must still reach that row, with that hash.
+	Recorded *AuditHead
+
+	last         *AuditRecord
+	plain, keyed int64
 }
 
 // Next checks one row against its own hash and the row before it.
@@ -147,14 +292,76 @@ func (v *ChainVerifier) Next(r AuditRecord) error {
 		return &ChainError{Seq: r.Seq, Reason: fmt.Sprintf("out of order: expected row %d", wantSeq)}
 	case r.PrevHash != wantPrev:
 		return &ChainError{Seq: r.Seq, Reason: "previous-hash does not match the row before it (a row was deleted, reordered or replaced)"}
-	case r.ComputeHash() != r.Hash:
-		return &ChainError{Seq: r.Seq, Reason: "content does not match its hash (the row was edited)"}
+	}
+	if err := v.checkHash(r); err != nil {
+		return err
+	}
+	if h := v.Recorded; h != nil && r.Seq == h.Seq && r.Hash != h.Hash {
+		return &ChainError{Seq: r.Seq, Reason: fmt.Sprintf("hash %s is not the recorded head's %s (the chain was rewritten up to this row)", r.Hash, h.Hash)}
 	}
 	rr := r
 	v.last = &rr
-	v.n++
+	if r.Keyed {
+		v.keyed++
+	} else {
+		v.plain++
+	}
+	return nil
+}
+
+// checkHash checks the row's hash the way the row says it was sealed.
+func (v *ChainVerifier) checkHash(r AuditRecord) error {
+	if !r.Keyed {
+		if v.keyed > 0 {
+			return &ChainError{Seq: r.Seq, Reason: "a plain SHA-256 row after keyed rows (the chain was recomputed without the audit key from here on)"}
+		}
+		if r.ComputeHash() != r.Hash {
+			return &ChainError{Seq: r.Seq, Reason: "content does not match its hash (the row was edited)"}
+		}
+		return nil
+	}
+	switch {
+	case v.Key == nil:
+		return &ChainError{Seq: r.Seq, Err: ErrAuditKeyNeeded, Reason: fmt.Sprintf(
+			"sealed with HMAC-SHA-256 under audit key %s, and no audit key was given: this row and those after it cannot be verified", r.KeyID)}
+	case r.KeyID != v.Key.ID():
+		return &ChainError{Seq: r.Seq, Err: ErrWrongAuditKey, Reason: fmt.Sprintf(
+			"sealed with audit key %s, not with the key given (%s)", r.KeyID, v.Key.ID())}
+	case !hmac.Equal([]byte(r.ComputeKeyedHash(v.Key)), []byte(r.Hash)):
+		return &ChainError{Seq: r.Seq, Reason: "content does not match its keyed hash (the row was edited)"}
+	}
+	return nil
+}
+
+// Finish checks the end of the chain once every row has passed Next: that
+// the recorded head was reached, and, with a key, that the newest row is
+// keyed.
+func (v *ChainVerifier) Finish() error {
+	end := int64(0)
+	if v.last != nil {
+		end = v.last.Seq
+	}
+	if h := v.Recorded; h != nil && end < h.Seq {
+		return &ChainError{Seq: h.Seq, Reason: fmt.Sprintf(
+			"missing: the chain ends at row %d, before the recorded head %s (rows were cut off its end)", end, h)}
+	}
+	if v.Key != nil && v.last != nil && !v.last.Keyed {
+		return &ChainError{Seq: end, Reason: "the newest row is plain SHA-256 although an audit key was given: serve seals every row " +
+			"with its key, so the keyed rows were removed or recomputed without it, or serve runs without the key"}
+	}
 	return nil
 }
 
 // Verified is how many rows have checked out.
-func (v *ChainVerifier) Verified() int64 { return v.n }
+func (v *ChainVerifier) Verified() int64 { return v.plain + v.keyed }
+
+// Counts is how many of the rows that checked out are plain and keyed.
+func (v *ChainVerifier) Counts() (plain, keyed int64) { return v.plain, v.keyed }
+
+// Last is the newest row that checked out, as a head; false before any.
+func (v *ChainVerifier) Last() (AuditHead, bool) {
+	if v.last == nil {
+		return AuditHead{}, false
+	}
+	return AuditHead{Seq: v.last.Seq, Hash: v.last.Hash}, true
+}

@@ -123,12 +123,30 @@ type Event struct {
 	Detail     string    `json:"detail"`
 }
 
-// IncidentDetail is an incident with its alerts and timeline.
+// IncidentDetail is an incident with the first of its alerts, the newest
+// of its events, and how many of each it has. A store's view holds a
+// bounded page of each (Store.IncidentView); a detail built in memory
+// (Preview, tests) may hold them all and leave the totals zero.
 type IncidentDetail struct {
 	Incident
-	Alerts   []Alert `json:"alerts"`
+	// Alerts are the first alerts in the order a thread's root lists them
+	// (firing first, then the most urgent, the earliest, by fingerprint).
+	Alerts []Alert `json:"alerts"`
+	// AlertsTotal counts all the incident's alerts.
+	AlertsTotal int `json:"alerts_total"`
+	// Timeline is the newest events, oldest first.
 	Timeline []Event `json:"timeline"`
+	// EventsTotal counts all the incident's events.
+	EventsTotal int `json:"events_total"`
 }
+
+// AlertCount is how many alerts the incident has: its total, or the
+// alerts it holds when it was built with all of them and no total.
+func (d *IncidentDetail) AlertCount() int { return max(d.AlertsTotal, len(d.Alerts)) }
+
+// EventCount is how many events the incident's timeline has, as
+// AlertCount counts alerts.
+func (d *IncidentDetail) EventCount() int { return max(d.EventsTotal, len(d.Timeline)) }
 
 // AlertCounts counts an incident's alerts by severity (P0..P3).
 type AlertCounts struct {
@@ -162,10 +180,14 @@ type IncidentRefusal struct{ Msg string }
 
 func (e *IncidentRefusal) Error() string { return e.Msg }
 
-// IncidentFilter selects incidents for listing.
+// IncidentFilter selects incidents for listing, newest first.
 type IncidentFilter struct {
 	Status IncidentStatus // empty: all
 	Limit  int
+	// Before, when set, lists only incidents with a smaller id: the last
+	// id of the page before, so a long list is walked in pages that each
+	// start where the last one ended (keyset pagination).
+	Before int64
 }
 
 // Title names an incident after its group: the alert name, then the other

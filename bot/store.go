@@ -50,9 +50,14 @@ type Store interface {
 	// nothing is written, when the group has one (then the notification
 	// takes the transactional path).
 	OpenIncident(ctx context.Context, w IncidentWrite) (id int64, ok bool, err error)
+	// ListIncidents returns up to f.Limit incidents, newest first.
 	ListIncidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
-	// GetIncident returns ErrNotFound for an unknown id.
+	// GetIncident returns an incident with all its alerts (by start) and
+	// its whole timeline, however many: for tests and for tools on small
+	// incidents. The services read IncidentPages, which are bounded.
+	// ErrNotFound for an unknown id.
 	GetIncident(ctx context.Context, id int64) (IncidentDetail, error)
+	IncidentPages
 	CountOpenIncidents(ctx context.Context) (map[Severity]int, error)
 	// OutboxStats returns the number of pending jobs and when the oldest
 	// was first enqueued (zero when there is none).

@@ -15,6 +15,9 @@ const (
 	maxQuorum        = 5
 	maxExpiry        = 24 * time.Hour
 	maxScale         = 1000
+	// maxGroupMaxStale keeps a Slack group list that cannot be refreshed
+	// from granting roles for more than a few minutes.
+	maxGroupMaxStale = 15 * time.Minute
 )
 
 var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{1,30}$`)
@@ -45,6 +48,9 @@ func validateAccess(c *Config, ps *Problems) {
 	roleMap("access.discord_channel_caps", a.DiscordChannelCaps, snowflake, "Discord channel id")
 	if a.GroupCacheTTL < time.Second || a.GroupCacheTTL > time.Hour {
 		ps.add("access.group_cache_ttl", "%s: want 1s..1h", a.GroupCacheTTL)
+	}
+	if a.GroupMaxStale < 0 || a.GroupMaxStale > maxGroupMaxStale {
+		ps.add("access.group_max_stale", "%s: want 0s..%s (0: never use a list Slack could not refresh)", a.GroupMaxStale, maxGroupMaxStale)
 	}
 
 	ap := &c.Approvals

@@ -40,6 +40,7 @@ type Config struct {
 	Database        Database      `yaml:"database"`
 	Webhook         Webhook       `yaml:"webhook"`
 	API             API           `yaml:"api"`
+	Metrics         Metrics       `yaml:"metrics"`
 	Incidents       Incidents     `yaml:"incidents"`
 	Severity        Severity      `yaml:"severity"`
 	Slack           Slack         `yaml:"slack"`
@@ -54,6 +55,11 @@ type Config struct {
 	Routes          []Route       `yaml:"routes"`
 	// Runbooks by alert name: each incident thread's first reply.
 	Runbooks map[string]Runbook `yaml:"runbooks"`
+
+	// AuditKey keys the audit chain (HMAC-SHA-256). It comes only from
+	// CHATOPS_AUDIT_KEY or the file CHATOPS_AUDIT_KEY_FILE names: never the
+	// YAML, which the bot's operators and the database may share.
+	AuditKey Secret `yaml:"-"`
 
 	// Built by validation from the fields above.
 	classifier   bot.Classifier
@@ -103,6 +109,18 @@ type BasicAuth struct {
 
 // API guards the read API (/v1/incidents).
 type API struct {
+	TokenFile string `yaml:"token_file"`
+	Token     Secret `yaml:"-"`
+}
+
+// Metrics is where GET /metrics is served and who may read it.
+type Metrics struct {
+	// ListenAddr (host:port) serves /metrics on a listener of its own,
+	// and then not on listen_addr, so a network policy can open it to the
+	// monitoring alone; empty: on listen_addr with everything else.
+	ListenAddr string `yaml:"listen_addr"`
+	// TokenFile holds the bearer token /metrics then needs (or
+	// CHATOPS_METRICS_TOKEN); none: /metrics is open to whoever reaches it.
 	TokenFile string `yaml:"token_file"`
 	Token     Secret `yaml:"-"`
 }
@@ -172,6 +190,11 @@ type Commands struct {
 	// DiscordMode is gateway (a websocket the bot opens) or http (the
 	// /discord/interactions endpoint; needs the public key).
 	DiscordMode string `yaml:"discord_mode"`
+	// MaxInFlight bounds the commands and clicks each platform runs at
+	// once; one more is answered, privately, that the bot is busy.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxInFlightPerUser bounds the commands one person runs at once.
+	MaxInFlightPerUser int `yaml:"max_in_flight_per_user"`
 }
 
 // Kubernetes is the cluster the commands look at. Without a kubeconfig (or
@@ -205,6 +228,9 @@ type Access struct {
 	DiscordChannelCaps map[string]string `yaml:"discord_channel_caps"`
 	// GroupCacheTTL is how long Slack user group membership is cached.
 	GroupCacheTTL time.Duration `yaml:"group_cache_ttl"`
+	// GroupMaxStale is how long a cached membership list is still used
+	// while Slack cannot be asked; past it groups grant no role.
+	GroupMaxStale time.Duration `yaml:"group_max_stale"`
 }
 
 // Approvals is the two-person rule for destructive commands.
@@ -286,6 +312,8 @@ const (
 	EnvWebhookToken    = "CHATOPS_WEBHOOK_TOKEN"
 	EnvWebhookPassword = "CHATOPS_WEBHOOK_PASSWORD"
 	EnvAPIToken        = "CHATOPS_API_TOKEN"
+	EnvMetricsAddr     = "CHATOPS_METRICS_LISTEN_ADDR"
+	EnvMetricsToken    = "CHATOPS_METRICS_TOKEN"
 	EnvLogFormat       = "CHATOPS_LOG_FORMAT"
 	EnvLogLevel        = "CHATOPS_LOG_LEVEL"
 
@@ -300,6 +328,8 @@ const (
 	EnvDiscordAPIURL      = "CHATOPS_DISCORD_API_URL"
 	EnvDiscordChannel     = "CHATOPS_DISCORD_CHANNEL"
 	EnvAlertmanagerURL    = "CHATOPS_ALERTMANAGER_URL"
+	EnvAuditKey           = "CHATOPS_AUDIT_KEY"
+	EnvAuditKeyFile       = "CHATOPS_AUDIT_KEY_FILE"
 )
 
 // Chat platform defaults.
@@ -309,7 +339,12 @@ const (
 	DefaultThreadAutoArchive = 1440
 	DefaultOutboxWorkers     = 4
 	DefaultGroupCacheTTL     = time.Minute
+	DefaultGroupMaxStale     = 5 * time.Minute
 	DefaultScaleMax          = 20
+	// DefaultMaxInFlight and DefaultMaxInFlightPerUser bound the commands
+	// running at once, per platform and per person.
+	DefaultMaxInFlight        = 64
+	DefaultMaxInFlightPerUser = 3
 )
 
 // Default is the configuration with no file at all.
@@ -325,9 +360,9 @@ func Default() Config {
 		Slack:           Slack{APIURL: DefaultSlackAPIURL},
 		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
 		Outbox:          Outbox{Workers: DefaultOutboxWorkers},
-		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway"},
+		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway", MaxInFlight: DefaultMaxInFlight, MaxInFlightPerUser: DefaultMaxInFlightPerUser},
 		Kubernetes:      Kubernetes{Namespace: "bakery-ia"},
-		Access:          Access{DefaultRole: "viewer", GroupCacheTTL: DefaultGroupCacheTTL},
+		Access:          Access{DefaultRole: "viewer", GroupCacheTTL: DefaultGroupCacheTTL, GroupMaxStale: DefaultGroupMaxStale},
 		Approvals: Approvals{
 			Quorum: policy.DefaultRule.Quorum, Expiry: policy.DefaultRule.Expiry,
 			MaxRequestsPerHour: policy.DefaultRule.MaxRequestsPerHour, DefaultScaleMax: DefaultScaleMax,
@@ -416,6 +451,7 @@ func applyStoreEnv(c *Config, getenv func(string) string, ps *Problems) {
 		c.DataDir = v
 	}
 	c.Database.URL = secret(getenv(EnvDatabaseURL), c.Database.URLFile, "database.url_file", ps)
+	c.AuditKey = auditKey(getenv, ps)
 }
 
 func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
@@ -431,6 +467,10 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 	c.Webhook.Token = secret(getenv(EnvWebhookToken), c.Webhook.TokenFile, "webhook.token_file", ps)
 	c.Webhook.BasicAuth.Password = secret(getenv(EnvWebhookPassword), c.Webhook.BasicAuth.PasswordFile, "webhook.basic_auth.password_file", ps)
 	c.API.Token = secret(getenv(EnvAPIToken), c.API.TokenFile, "api.token_file", ps)
+	if v := getenv(EnvMetricsAddr); v != "" {
+		c.Metrics.ListenAddr = v
+	}
+	c.Metrics.Token = secret(getenv(EnvMetricsToken), c.Metrics.TokenFile, "metrics.token_file", ps)
 
 	c.Slack.BotToken = secret(getenv(EnvSlackBotToken), c.Slack.BotTokenFile, "slack.bot_token_file", ps)
 	c.Slack.AppToken = secret(getenv(EnvSlackAppToken), c.Slack.AppTokenFile, "slack.app_token_file", ps)
@@ -522,4 +562,29 @@ func secret(env, file, path string, ps *Problems) Secret {
 		ps.add(path, "%s is empty", file)
 	}
 	return Secret(v)
+}
+
+// auditKey reads the audit key from CHATOPS_AUDIT_KEY or the file
+// CHATOPS_AUDIT_KEY_FILE names (one of them: two sources of one key are a
+// mistake waiting to happen) and checks its length. Problems name the
+// variable, never the value.
+func auditKey(getenv func(string) string, ps *Problems) Secret {
+	env, file := strings.TrimSpace(getenv(EnvAuditKey)), strings.TrimSpace(getenv(EnvAuditKeyFile))
+	if env != "" && file != "" {
+		ps.add(EnvAuditKey, "set %s or %s, not both", EnvAuditKey, EnvAuditKeyFile)
+		return ""
+	}
+	path := EnvAuditKey
+	if file != "" {
+		path = EnvAuditKeyFile
+	}
+	key := secret(env, file, path, ps)
+	if key == "" {
+		return ""
+	}
+	if _, err := bot.NewAuditKey([]byte(key)); err != nil {
+		ps.add(path, "%v", err)
+		return ""
+	}
+	return key
 }

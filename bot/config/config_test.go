@@ -91,6 +91,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"insecure no auth", cfg.Webhook.InsecureNoAuth, false},
 		{"severity rules", len(cfg.Classifier().Rules), 0},
 		{"routes", len(cfg.IncidentRoutes()), 0},
+		{"commands in flight per platform", cfg.Commands.MaxInFlight, 64},
+		{"commands in flight per person", cfg.Commands.MaxInFlightPerUser, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -433,7 +435,10 @@ func TestLoadFileProblems(t *testing.T) {
 		{"discord channel not a snowflake", "destinations:\n  - {name: d, platform: discord, channel: general}\n", "destinations[0].channel", "is a number"},
 		{"bad slack mode", "commands:\n  slack_mode: rtm\n", "commands.slack_mode", "want socket or http"},
 		{"bad command root", "commands:\n  root: /ops\n", "commands.root", "lower-case"},
+		{"no command in flight", "commands:\n  max_in_flight: 0\n", "commands.max_in_flight", "want 1..1024"},
+		{"per person above the platform", "commands:\n  max_in_flight: 4\n  max_in_flight_per_user: 5\n", "commands.max_in_flight_per_user", "want 1..commands.max_in_flight (4)"},
 		{"guild id not a number", "discord:\n  guild_ids: [bakery]\n", "discord.guild_ids[0]", "is a number"},
+		{"stale Slack groups for too long", "access:\n  group_max_stale: 1h\n", "access.group_max_stale", "want 0s..15m0s"},
 		{"namespace not a name", "kubernetes:\n  namespace: Bakery_IA\n", "kubernetes.namespace", "not a namespace name"},
 		{"namespace outside its allow-list", "kubernetes:\n  namespace: bakery-ia\n  allowed_namespaces: [other]\n", "kubernetes.allowed_namespaces", "does not contain"},
 		{"alertmanager url not a URL", "alertmanager:\n  url: alertmanager:9093\n", "alertmanager.url", "not an http(s) URL"},

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/bakewise/chatops/bot"
@@ -68,6 +69,7 @@ func validate(c *Config, ps *Problems) {
 	if c.API.Token == "" {
 		ps.add("api", "no token: set %s or api.token_file", EnvAPIToken)
 	}
+	validateMetrics(c, ps)
 	if c.Incidents.ReopenWindow < 0 || c.Incidents.ReopenWindow > 7*24*time.Hour {
 		ps.add("incidents.reopen_window", "%s: want 0..168h", c.Incidents.ReopenWindow)
 	}
@@ -120,6 +122,14 @@ func validate(c *Config, ps *Problems) {
 	}
 	if m := c.Commands.DiscordMode; m != "gateway" && m != "http" {
 		ps.add("commands.discord_mode", "%q: want gateway or http", m)
+	}
+	platformMax := c.Commands.MaxInFlight
+	if platformMax < 1 || platformMax > 1024 {
+		ps.add("commands.max_in_flight", "%d: want 1..1024", platformMax)
+		platformMax = 1024 // the per-person bound is checked against the widest valid one
+	}
+	if n := c.Commands.MaxInFlightPerUser; n < 1 || n > platformMax {
+		ps.add("commands.max_in_flight_per_user", "%d: want 1..commands.max_in_flight (%d)", n, platformMax)
 	}
 	for i, g := range c.Discord.GuildIDs {
 		if !snowflake.MatchString(g) {
@@ -221,4 +231,40 @@ func validate(c *Config, ps *Problems) {
 		route.Destinations = r.Destinations
 		c.routes = append(c.routes, route)
 	}
+}
+
+// validateMetrics checks the metrics listener: a host:port with a numeric
+// port, one that cannot collide with listen_addr, since serve would fail
+// to bind it only after opening the store.
+func validateMetrics(c *Config, ps *Problems) {
+	addr := c.Metrics.ListenAddr
+	if addr == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		ps.add("metrics.listen_addr", "%q is not host:port: %v", addr, err)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		ps.add("metrics.listen_addr", "%q: the port must be a number from 0 to 65535", addr)
+		return
+	}
+	mainHost, mainPort, err := net.SplitHostPort(c.ListenAddr)
+	if err != nil || port == "0" || port != mainPort {
+		return // listen_addr's own problem is reported; port 0 picks a free one
+	}
+	if host == mainHost || anyHost(host) || anyHost(mainHost) {
+		ps.add("metrics.listen_addr", "%q is listen_addr's address (%q): give /metrics a port of its own, or leave metrics.listen_addr empty to serve it on listen_addr", addr, c.ListenAddr)
+	}
+}
+
+// anyHost reports whether host, in a listen address, means every
+// interface.
+func anyHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }

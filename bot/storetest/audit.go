@@ -20,6 +20,7 @@ func auditTests() []namedTest {
 		{"AuditRolledBackLeavesNoGap", testAuditRolledBack},
 		{"AuditSince", testAuditSince},
 		{"AuditPages", testAuditPages},
+		{"AuditKeyedAppend", testAuditKeyedAppend},
 	}
 }
 
@@ -34,6 +35,8 @@ func tamperTests() []tamperTest {
 		{"AuditTamperEdit", testAuditTamperEdit},
 		{"AuditTamperDelete", testAuditTamperDelete},
 		{"AuditTamperReorder", testAuditTamperReorder},
+		{"AuditTruncatedTail", testAuditTruncatedTail},
+		{"AuditKeyedForgery", testAuditKeyedForgery},
 	}
 }
 

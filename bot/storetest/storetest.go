@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		}},
 	}
 	tests = append(tests, outboxTests()...)
+	tests = append(tests, pageTests()...)
 	tests = append(tests, approvalTests()...)
 	tests = append(tests, auditTests()...)
 	for _, tc := range tests {

@@ -14,47 +14,84 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/config"
 	"github.com/bakewise/chatops/integrations/sqlstore"
 )
 
 // The audit commands are the auditor's side of the log, run by hand or
 // from a cron job, against the same database as serve.
 
-// auditVerifyCommand streams the whole log through the chain verifier. The
-// last hash it prints is worth keeping elsewhere: the chain alone cannot
-// show that rows were cut off its end, a recorded last hash can.
+// auditVerifyCommand streams the whole log through the chain verifier and
+// prints the head it reached. The chain alone cannot show that rows were
+// cut off its end; a head recorded elsewhere and given back with --head
+// can.
 func auditVerifyCommand(fs *flag.FlagSet) action {
 	path := configFlag(fs)
+	headFlag := fs.String("head", "", "also fail unless the chain still reaches `SEQ:HASH`, a head printed by an earlier verify and kept where the bot cannot write")
 	return func(ctx context.Context, inv invocation) error {
-		store, err := openExistingStore(ctx, *path)
+		var v bot.ChainVerifier
+		if *headFlag != "" {
+			h, err := bot.ParseAuditHead(*headFlag)
+			if err != nil {
+				return usageError{fmt.Errorf("--head %w", err)}
+			}
+			v.Recorded = &h
+		}
+		cfg, err := config.LoadStore(*path, os.Getenv)
+		if err != nil {
+			return err
+		}
+		if v.Key, err = auditKey(cfg); err != nil {
+			return err
+		}
+		store, err := openExisting(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		var (
-			v    bot.ChainVerifier
-			last string
-		)
-		err = store.AuditRecords(ctx, time.Time{}, func(r bot.AuditRecord) error {
-			if err := v.Next(r); err != nil {
-				return err
+		err = store.AuditRecords(ctx, time.Time{}, v.Next)
+		if err == nil {
+			err = v.Finish()
+		}
+		if ce := (*bot.ChainError)(nil); errors.As(err, &ce) {
+			hint := ""
+			if errors.Is(err, bot.ErrAuditKeyNeeded) {
+				hint = fmt.Sprintf(" (set %s or %s to verify keyed rows)", config.EnvAuditKey, config.EnvAuditKeyFile)
 			}
-			last = r.Hash
-			return nil
-		})
-		var ce *bot.ChainError
-		if errors.As(err, &ce) {
-			return fmt.Errorf("audit log verification failed after %d good rows: %w", v.Verified(), ce)
+			return fmt.Errorf("audit log verification failed after %d good rows: %w%s", v.Verified(), ce, hint)
 		}
 		if err != nil {
 			return err
 		}
-		if last == "" {
-			last = "(none)"
-		}
-		_, err = fmt.Fprintf(inv.stdout, "audit log verified: %d rows, last hash %s\n", v.Verified(), last)
-		return err
+		return printVerified(inv.stdout, &v)
 	}
+}
+
+// printVerified writes what verify checked and, on a line of its own, the
+// head to record: "head SEQ:HASH", which --head takes back.
+func printVerified(w io.Writer, v *bot.ChainVerifier) error {
+	plain, keyed := v.Counts()
+	var how string
+	switch {
+	case keyed == 0:
+		how = "plain SHA-256"
+	case plain == 0:
+		how = fmt.Sprintf("keyed, HMAC-SHA-256 under %s", v.Key)
+	default:
+		how = fmt.Sprintf("rows 1..%d plain SHA-256, rows %d..%d keyed, HMAC-SHA-256 under %s", plain, plain+1, plain+keyed, v.Key)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "audit log verified: %d rows (%s)", v.Verified(), how)
+	if h := v.Recorded; h != nil {
+		fmt.Fprintf(&b, "; recorded head %d still in the chain", h.Seq)
+	}
+	if head, ok := v.Last(); ok {
+		fmt.Fprintf(&b, "\nhead %s\n", head)
+	} else {
+		b.WriteString("\nhead none (the log is empty)\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // auditExportCommand writes the rows at or after --since as JSON lines, one

@@ -74,7 +74,7 @@ func TestAuditCLI(t *testing.T) {
 	store.Close()
 
 	code, stdout, stderr := runCLI(t, "audit", "verify")
-	if want := "audit log verified: 20 rows, last hash " + all[19].Hash; code != 0 || !strings.Contains(stdout, want) {
+	if want := "audit log verified: 20 rows (plain SHA-256)\nhead 20:" + all[19].Hash + "\n"; code != 0 || stdout != want {
 		t.Fatalf("verify = %d %q %q, want 0 and %q", code, stdout, stderr, want)
 	}
 

@@ -57,9 +57,10 @@ const (
 	serveEnv = `Environment: CHATOPS_WEBHOOK_TOKEN (or webhook basic auth) and CHATOPS_API_TOKEN are required;
 CHATOPS_DATA_DIR or CHATOPS_DATABASE_URL, CHATOPS_LISTEN_ADDR, CHATOPS_LOG_FORMAT, CHATOPS_LOG_LEVEL,
 and CHATOPS_SLACK_* and CHATOPS_DISCORD_* for the chat platforms, override the file
-(README, Configuration).`
+(README, Configuration). CHATOPS_AUDIT_KEY or CHATOPS_AUDIT_KEY_FILE keys the audit chain.`
 	storeEnv = `Environment: CHATOPS_DATA_DIR (SQLite in DIR/chatops.db, default ./data) or CHATOPS_DATABASE_URL
-(PostgreSQL). Only the database settings are read and checked: no token is needed.`
+(PostgreSQL), and CHATOPS_AUDIT_KEY or CHATOPS_AUDIT_KEY_FILE (the audit key). Only these are
+read and checked: no token is needed.`
 )
 
 // commandTable is every command, in the order help lists them.
@@ -74,7 +75,11 @@ func commandTable() []subcommand {
 		{
 			name: "migrate", summary: "apply database migrations and exit", define: migrateCommand,
 			about: "Apply the migrations embedded in this binary and exit. Replicas may run it together:\n" +
-				"PostgreSQL migrations take a lock.\n\n" + storeEnv,
+				"PostgreSQL migrations take a lock. Run it as the owner of the tables; with --grant ROLE it\n" +
+				"then gives the PostgreSQL role serve runs as what serve needs: on audit_log only SELECT and\n" +
+				"INSERT, so that role cannot edit, delete, truncate or alter the log or disable its triggers.\n" +
+				"It refuses a superuser or a member of the owner. --print-grants ROLE prints that SQL instead,\n" +
+				"touching no database.\n\n" + storeEnv,
 		},
 		{
 			name: "config check", summary: "validate the configuration, naming every error's path", define: configCheckCommand,
@@ -84,8 +89,11 @@ func commandTable() []subcommand {
 		{
 			name: "audit verify", summary: "check the audit log's hash chain", define: auditVerifyCommand,
 			about: "Walk the whole audit log and check its hash chain; exit 1 naming the first row that was\n" +
-				"edited, deleted or moved. Changes nothing. Keep the last hash it prints somewhere else:\n" +
-				"only a recorded last hash shows rows cut off the chain's end.\n\n" + storeEnv,
+				"edited, deleted or moved. Changes nothing. On success the last line is \"head SEQ:HASH\": keep\n" +
+				"it where the bot cannot write and give it back with --head, which fails if that row is gone\n" +
+				"or changed (rows cut off the chain's end, which the chain alone cannot show). Keyed rows\n" +
+				"need the audit key (CHATOPS_AUDIT_KEY or CHATOPS_AUDIT_KEY_FILE); without it verify stops\n" +
+				"at the first keyed row and exits 1.\n\n" + storeEnv,
 		},
 		{
 			name: "audit export", summary: "write audit rows as JSON lines", define: auditExportCommand,

@@ -28,9 +28,9 @@ var helpCases = []struct {
 	want []string
 }{
 	{"serve", []string{"Usage: chatops serve [flags]\n", "--config FILE", "CHATOPS_API_TOKEN"}},
-	{"migrate", []string{"Usage: chatops migrate [flags]\n", "--config FILE", "no token is needed"}},
+	{"migrate", []string{"Usage: chatops migrate [flags]\n", "--config FILE", "--grant ROLE", "--print-grants ROLE", "no token is needed"}},
 	{"config check", []string{"Usage: chatops config check [flags]\n", "--config FILE", "YAML path"}},
-	{"audit verify", []string{"Usage: chatops audit verify [flags]\n", "--config FILE", "no token is needed"}},
+	{"audit verify", []string{"Usage: chatops audit verify [flags]\n", "--config FILE", "--head SEQ:HASH", "CHATOPS_AUDIT_KEY", "no token is needed"}},
 	{"audit export", []string{"Usage: chatops audit export [flags]\n", "--config FILE", "--since TIME", "-o FILE", "no token is needed"}},
 	{"incident export", []string{"Usage: chatops incident export [flags] <id>\n", "--config FILE", "-o FILE", "no token is needed"}},
 	{"manifest slack", []string{"Usage: chatops manifest slack [flags]\n", "--root NAME", "(default ops)", "--mode MODE", "(default socket)", "--base-url URL"}},

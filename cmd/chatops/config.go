@@ -79,8 +79,20 @@ func configCheckCommand(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(inv.stdout, "configuration OK: store %s, listen %s, %d severity rules, %d destinations, %d routes\n",
-			storeName(cfg), cfg.ListenAddr, len(cfg.Severity.Rules), len(cfg.Destinations), len(cfg.Routes))
+		_, err = fmt.Fprintf(inv.stdout, "configuration OK: store %s, listen %s, %s, %d severity rules, %d destinations, %d routes\n",
+			storeName(cfg), cfg.ListenAddr, metricsText(cfg.Metrics), len(cfg.Severity.Rules), len(cfg.Destinations), len(cfg.Routes))
 		return err
 	}
+}
+
+// metricsText says where /metrics is served and whether it needs a token.
+func metricsText(m config.Metrics) string {
+	where := "metrics on listen_addr"
+	if m.ListenAddr != "" {
+		where = "metrics on " + m.ListenAddr
+	}
+	if m.Token == "" {
+		return where + " without a token"
+	}
+	return where + " with a token"
 }

@@ -79,7 +79,7 @@ func TestStoreCommandsNeedOnlyTheDatabase(t *testing.T) {
 	}{
 		{[]string{"migrate"}, 0, "applied", ""},
 		{[]string{"migrate", "--config", serveOnly}, 0, "applied 0 migrations", ""},
-		{[]string{"audit", "verify"}, 0, "audit log verified: 0 rows, last hash (none)", ""},
+		{[]string{"audit", "verify"}, 0, "audit log verified: 0 rows (plain SHA-256)\nhead none (the log is empty)\n", ""},
 		{[]string{"audit", "verify", "--config", serveOnly}, 0, "audit log verified: 0 rows", ""},
 		{[]string{"audit", "export", "--since", "24h"}, 0, "", "exported 0 audit rows"},
 		{[]string{"audit", "export", "--config", serveOnly}, 0, "", "exported 0 audit rows"},

@@ -72,8 +72,11 @@ const qEnqueueConflict = `
 	due_at = CASE WHEN excluded.due_at < outbox.due_at THEN excluded.due_at ELSE outbox.due_at END,
 	updated_at = excluded.updated_at`
 
+// qListIncidents walks the primary key down from the cursor (the last id
+// of the page before, or the largest id there is): a page costs its own
+// rows, never those of the pages before it.
 const qListIncidents = `SELECT ` + incidentColumns + ` FROM incidents
-	WHERE (? = '' OR status = ?) ORDER BY id DESC LIMIT ?`
+	WHERE id < ? AND (? = '' OR status = ?) ORDER BY id DESC LIMIT ?`
 
 const qGetIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?`
 
@@ -208,16 +211,54 @@ const qDueApprovals = `SELECT ` + approvalColumns + ` FROM approvals
 // under the dialect's audit lock.
 
 const auditColumns = `seq, at, actor_platform, actor_user_id, actor_name, kind, action, outcome, approval_id,
-	incident_id, channel, detail, flagged, prev_hash, hash`
+	incident_id, channel, detail, flagged, keyed, key_id, prev_hash, hash`
 
-const qAuditLast = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
+const qAuditLast = `SELECT seq, hash, keyed, key_id FROM audit_log ORDER BY seq DESC LIMIT 1`
 
 const qAppendAuditHead = `INSERT INTO audit_log (` + auditColumns + `) VALUES `
 
-const auditColumnCount = 15
+const auditColumnCount = 17
 
 // Keyset pagination: each page starts after the last seq of the one before,
 // so a long log is read in bounded pages, each an index range scan.
 const qAuditPage = `SELECT ` + auditColumns + ` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`
 
 const qAuditPageSince = `SELECT ` + auditColumns + ` FROM audit_log WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`
+
+// An incident's bounded reads (bot.IncidentPages). Each walks an index in
+// its order and stops at its limit: alerts_by_rank for the first alerts a
+// root lists, the primary key for pages by fingerprint, timeline_by_incident
+// for events.
+
+// qAlertsRanked is the order a thread's root lists alerts in: 'firing'
+// sorts before 'resolved'.
+const qAlertsRanked = alertSelect + ` ORDER BY status, severity, starts_at, fingerprint LIMIT ?`
+
+const qAlertPage = alertSelect + ` AND fingerprint > ? ORDER BY fingerprint LIMIT ?`
+
+// qCountAll counts an incident's alerts and events off their indexes.
+const qCountAll = `SELECT (SELECT COUNT(*) FROM alerts WHERE incident_id = ?),
+	(SELECT COUNT(*) FROM timeline WHERE incident_id = ?)`
+
+const eventSelect = `SELECT id, at, kind, detail FROM timeline WHERE incident_id = ?`
+
+const qNewestEvents = eventSelect + ` ORDER BY id DESC LIMIT ?`
+
+const qEventPage = eventSelect + ` AND id > ? ORDER BY id LIMIT ?`
+
+const qEventPageKind = eventSelect + ` AND id > ? AND kind = ? ORDER BY id LIMIT ?`
+
+const qCountEvents = `SELECT kind, COUNT(*), MAX(id) FROM timeline
+	WHERE incident_id = ? AND id > ? AND id < ? GROUP BY kind`
+
+const qIncidentExists = `SELECT COUNT(*) FROM incidents WHERE id = ?`
+
+// The span's ends are read as rows, not as MIN/MAX aggregates: SQLite
+// would hand an aggregate of times back as text.
+const qFirstStart = `SELECT starts_at FROM alerts WHERE incident_id = ? ORDER BY starts_at LIMIT 1`
+
+const qUnended = `SELECT COUNT(*), SUM(CASE WHEN status <> 'resolved' OR ends_at IS NULL THEN 1 ELSE 0 END)
+	FROM alerts WHERE incident_id = ?`
+
+const qLastEnd = `SELECT ends_at FROM alerts WHERE incident_id = ? AND ends_at IS NOT NULL
+	ORDER BY ends_at DESC LIMIT 1`

@@ -65,6 +65,8 @@ type Store struct {
 	d           Dialect
 	q           queries
 	latency     *prometheus.HistogramVec
+	// auditKey, when set, seals audit rows with HMAC-SHA-256 (UseAuditKey).
+	auditKey *bot.AuditKey
 }
 
 type queries struct {
@@ -76,6 +78,9 @@ type queries struct {
 	lockIncident, lockAudit, auditLast, auditPage, auditPageSince  string
 	createApproval, getApproval, lockApproval, updateApproval      string
 	votes, addVote, countRequests, dueApprovals                    string
+	alertsRanked, alertPage, countAll, newestEvents, eventPage     string
+	eventPageKind, countEvents, incidentExists                     string
+	firstStart, unended, lastEnd                                   string
 }
 
 // New wraps an open database. The caller has applied the migrations. Store
@@ -121,6 +126,18 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 		addVote:        r(qAddVote),
 		countRequests:  r(qCountRequests),
 		dueApprovals:   r(qDueApprovals),
+
+		alertsRanked:   r(qAlertsRanked),
+		alertPage:      r(qAlertPage),
+		countAll:       r(qCountAll),
+		newestEvents:   r(qNewestEvents),
+		eventPage:      r(qEventPage),
+		eventPageKind:  r(qEventPageKind),
+		countEvents:    r(qCountEvents),
+		incidentExists: r(qIncidentExists),
+		firstStart:     r(qFirstStart),
+		unended:        r(qUnended),
+		lastEnd:        r(qLastEnd),
 	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "chatops_store_duration_seconds",
@@ -490,7 +507,11 @@ func (s *Store) ListIncidents(ctx context.Context, f bot.IncidentFilter) (out []
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.list, string(f.Status), string(f.Status), limit)
+	before := f.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.list, before, string(f.Status), string(f.Status), min(limit, bot.MaxPage))
 	if err != nil {
 		return nil, err
 	}
@@ -521,22 +542,11 @@ func (s *Store) GetIncident(ctx context.Context, id int64) (d bot.IncidentDetail
 	if d.Alerts, err = queryAlerts(ctx, rtx, s.q.alerts, id); err != nil {
 		return d, err
 	}
-	rows, err := rtx.QueryContext(ctx, s.q.timeline, id)
-	if err != nil {
+	if d.Timeline, err = queryEvents(ctx, rtx, id, s.q.timeline, id); err != nil {
 		return d, err
 	}
-	defer rows.Close()
-	d.Timeline = []bot.Event{}
-	for rows.Next() {
-		e := bot.Event{IncidentID: id}
-		var kind string
-		if err := rows.Scan(&e.ID, &e.At, &kind, &e.Detail); err != nil {
-			return d, err
-		}
-		e.Kind, e.At = bot.EventKind(kind), e.At.UTC()
-		d.Timeline = append(d.Timeline, e)
-	}
-	return d, rows.Err()
+	d.AlertsTotal, d.EventsTotal = len(d.Alerts), len(d.Timeline)
+	return d, nil
 }
 
 // CountOpenIncidents counts open incidents by severity.
