@@ -18,6 +18,8 @@ type fakeIncidents struct {
 	detail map[int64]bot.IncidentDetail
 	err    error
 	last   bot.IncidentFilter
+	// views are the bounds each IncidentView asked for.
+	views [][2]int
 }
 
 func (f *fakeIncidents) ListIncidents(_ context.Context, flt bot.IncidentFilter) ([]bot.Incident, error) {
@@ -25,7 +27,9 @@ func (f *fakeIncidents) ListIncidents(_ context.Context, flt bot.IncidentFilter)
 	return f.incs, f.err
 }
 
-func (f *fakeIncidents) GetIncident(_ context.Context, id int64) (bot.IncidentDetail, error) {
+// IncidentView hands out what a store's view would: the first alerts
+// and the newest events of the detail, and how many it has of each.
+func (f *fakeIncidents) IncidentView(_ context.Context, id int64, alerts, events int) (bot.IncidentDetail, error) {
 	if f.err != nil {
 		return bot.IncidentDetail{}, f.err
 	}
@@ -33,6 +37,10 @@ func (f *fakeIncidents) GetIncident(_ context.Context, id int64) (bot.IncidentDe
 	if !ok {
 		return d, bot.ErrNotFound
 	}
+	f.views = append(f.views, [2]int{alerts, events})
+	d.AlertsTotal, d.EventsTotal = d.AlertCount(), d.EventCount()
+	d.Alerts = d.Alerts[:min(len(d.Alerts), max(alerts, 0))]
+	d.Timeline = d.Timeline[len(d.Timeline)-min(len(d.Timeline), max(events, 0)):]
 	return d, nil
 }
 

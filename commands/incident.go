@@ -13,10 +13,12 @@ import (
 	"github.com/bakewise/chatops/policy"
 )
 
-// IncidentReader is what the incident commands read.
+// IncidentReader is what the incident commands read: a list, and one
+// incident with the first of its alerts and the newest of its events
+// (bot.IncidentPages), never the whole of a storm's incident.
 type IncidentReader interface {
 	ListIncidents(ctx context.Context, f bot.IncidentFilter) ([]bot.Incident, error)
-	GetIncident(ctx context.Context, id int64) (bot.IncidentDetail, error)
+	IncidentView(ctx context.Context, id int64, alerts, events int) (bot.IncidentDetail, error)
 }
 
 // What the incident commands show at most.
@@ -75,7 +77,7 @@ func incidentShow(r IncidentReader) bot.CommandSpec {
 		Args:    []bot.Arg{{Name: "id", Kind: bot.ArgInt, Positional: true, Required: true, Min: 1, Max: 1 << 53, Help: "the incident number (#12 → 12)"}},
 		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
 			id := int64(inv.Int("id", 0))
-			d, err := r.GetIncident(ctx, id)
+			d, err := r.IncidentView(ctx, id, showAlertLines, showEvents)
 			if errors.Is(err, bot.ErrNotFound) {
 				return bot.Answer{Title: fmt.Sprintf("No incident #%d.", id), Private: true}, nil
 			}
@@ -95,18 +97,17 @@ func incidentShow(r IncidentReader) bot.CommandSpec {
 			}
 			var b strings.Builder
 			b.WriteString("Alerts\n")
-			for i, al := range d.Alerts {
-				if i == showAlertLines {
-					fmt.Fprintf(&b, "  …and %d more\n", len(d.Alerts)-showAlertLines)
-					break
-				}
+			alerts := d.Alerts[:min(len(d.Alerts), showAlertLines)]
+			for _, al := range alerts {
 				fmt.Fprintf(&b, "  %-8s %s %s\n", al.Status, al.Severity, labelSummary(al.Labels))
 			}
+			if more := d.AlertCount() - len(alerts); more > 0 {
+				fmt.Fprintf(&b, "  …and %d more\n", more)
+			}
 			b.WriteString("Timeline\n")
-			events := d.Timeline
-			if len(events) > showEvents {
-				fmt.Fprintf(&b, "  (%d earlier events)\n", len(events)-showEvents)
-				events = events[len(events)-showEvents:]
+			events := d.Timeline[max(len(d.Timeline)-showEvents, 0):]
+			if earlier := d.EventCount() - len(events); earlier > 0 {
+				fmt.Fprintf(&b, "  (%d earlier events)\n", earlier)
 			}
 			for _, e := range events {
 				fmt.Fprintf(&b, "  %s  %s\n", e.At.UTC().Format("01-02 15:04:05"), e.Detail)

@@ -21,7 +21,7 @@ func incidentTimeline(r IncidentReader) bot.CommandSpec {
 		Args:    []bot.Arg{incidentID},
 		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
 			id := int64(inv.Int("id", 0))
-			d, err := r.GetIncident(ctx, id)
+			d, err := r.IncidentView(ctx, id, 0, maxTimelineEvents)
 			if errors.Is(err, bot.ErrNotFound) {
 				return bot.Answer{Title: fmt.Sprintf("No incident #%d.", id), Private: true}, nil
 			}
@@ -33,21 +33,20 @@ func incidentTimeline(r IncidentReader) bot.CommandSpec {
 	}
 }
 
-// timelineAnswer lists the events oldest first, one line each, as
+// timelineAnswer lists the newest events oldest first, one line each, as
 // preformatted text: a renderer attaches it as a file when it is long.
 func timelineAnswer(d bot.IncidentDetail) bot.Answer {
 	a := bot.Answer{
-		Title: fmt.Sprintf("Timeline of %s · #%d %s: %s", d.Severity, d.ID, d.Title, plural(len(d.Timeline), "event")),
+		Title: fmt.Sprintf("Timeline of %s · #%d %s: %s", d.Severity, d.ID, d.Title, plural(d.EventCount(), "event")),
 		Color: bot.Color(d.Severity, d.Status),
 	}
 	if len(d.Timeline) == 0 {
 		return a
 	}
-	events := d.Timeline
+	events := d.Timeline[max(len(d.Timeline)-maxTimelineEvents, 0):]
 	var b strings.Builder
-	if len(events) > maxTimelineEvents {
-		fmt.Fprintf(&b, "(%d earlier events: chatops incident export %d has them all)\n", len(events)-maxTimelineEvents, d.ID)
-		events = events[len(events)-maxTimelineEvents:]
+	if earlier := d.EventCount() - len(events); earlier > 0 {
+		fmt.Fprintf(&b, "(%d earlier events: chatops incident export %d has them all)\n", earlier, d.ID)
 	}
 	for _, e := range events {
 		fmt.Fprintf(&b, "%s  %-16s  %s\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Kind, strings.Join(strings.Fields(e.Detail), " "))

@@ -93,7 +93,7 @@ func silenceMatchers(ctx context.Context, s Silences, incidents IncidentReader, 
 	if incidents == nil || id <= 0 {
 		return nil, fmt.Errorf("no incident %s", what)
 	}
-	d, err := incidents.GetIncident(ctx, id)
+	d, err := incidents.IncidentView(ctx, id, 0, 0) // its labels: no alert, no event
 	if errors.Is(err, bot.ErrNotFound) {
 		return nil, fmt.Errorf("no incident #%d", id)
 	}

@@ -57,7 +57,15 @@ type Store interface {
 	ExpediteJobs(ctx context.Context, destinations []string, now time.Time, limit int) (int, error)
 	Thread(ctx context.Context, incidentID int64, destination string) (bot.Thread, error)
 	SaveThread(ctx context.Context, th bot.Thread, at time.Time) error
-	GetIncident(ctx context.Context, id int64) (bot.IncidentDetail, error)
+	// IncidentView reads the incident with the first alerts its root
+	// lists and its newest events (see bot.IncidentPages).
+	IncidentView(ctx context.Context, id int64, alerts, events int) (bot.IncidentDetail, error)
+	// EventPage reads a page of its timeline, oldest first.
+	EventPage(ctx context.Context, q bot.EventQuery) ([]bot.Event, error)
+	// CountEvents counts its events between two ids, by kind.
+	CountEvents(ctx context.Context, incidentID, after, before int64) (bot.EventCounts, error)
+	// AlertSpan says when its alerts began and ended.
+	AlertSpan(ctx context.Context, incidentID int64) (bot.AlertSpan, error)
 }
 
 // Config is what the outbox dispatcher needs.
@@ -441,7 +449,9 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 	if !ok {
 		return &dropError{reason: fmt.Sprintf("destination %q: platform %s is not configured", dest.Name, dest.Platform)}
 	}
-	inc, err := d.store.GetIncident(ctx, job.IncidentID)
+	// The alerts the root lists and the newest event: a sync reads what
+	// the thread shows, never the whole of a storm's incident.
+	inc, err := d.store.IncidentView(ctx, job.IncidentID, maxListedAlerts, 1)
 	if errors.Is(err, bot.ErrNotFound) {
 		return &dropError{reason: "incident no longer exists"}
 	}
@@ -488,7 +498,12 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 		}
 		// The root shows everything so far; a resolution it already shows
 		// still gets its reply (how long it took, the post-mortem gist).
-		th.Ref, th.RootHash, th.LastEventID = ref, hash, shownByRoot(inc)
+		shown, err := d.shownByRoot(ctx, &inc, lastEvent)
+		if err != nil {
+			shown = lastEvent // the thread misses the resolution's reply, not its root
+			d.log.Warn("outbox: read what a root shows", zap.Int64("incident", job.IncidentID), zap.Error(err))
+		}
+		th.Ref, th.RootHash, th.LastEventID = ref, hash, shown
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
 			return fmt.Errorf("record root %s: %w", ref.RootID, err)
 		}
@@ -507,17 +522,21 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 			return fmt.Errorf("record root edit: %w", err)
 		}
 	}
-	var fresh []bot.Event
-	for _, e := range inc.Timeline {
-		if e.ID > th.LastEventID {
-			fresh = append(fresh, e)
+	fresh, err := d.loadChanges(ctx, &inc, th.LastEventID, lastEvent)
+	if err != nil {
+		return fmt.Errorf("load changes: %w", err)
+	}
+	var rec *record
+	if fresh.resolves(&inc) {
+		if rec, err = d.loadRecord(ctx, &inc); err != nil {
+			return fmt.Errorf("load record: %w", err)
 		}
 	}
 	// The thread's first reply is its runbook, while the incident is open;
 	// a quiet change since the root goes in the same message, one that
 	// pages someone in a message of its own after it.
 	runbook := !th.RunbookPosted && d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen
-	change, changed := ThreadReply(inc, dest, fresh)
+	change, changed := threadReply(inc, dest, fresh, rec)
 	if runbook {
 		rb := RunbookMessage(inc, d.cfg.Runbooks)
 		if changed && change.Mention == "" {
@@ -548,21 +567,114 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 }
 
 // shownByRoot is the newest event a root of inc's present state shows:
-// the last one, or for a resolved incident the one before its resolution,
-// whose reply says how long it took.
-func shownByRoot(inc bot.IncidentDetail) int64 {
-	tl := inc.Timeline
-	if len(tl) == 0 {
-		return 0
+// the last one (lastEvent), or for a resolved incident the one before its
+// resolution, whose reply says how long it took.
+func (d *Dispatcher) shownByRoot(ctx context.Context, inc *bot.IncidentDetail, lastEvent int64) (int64, error) {
+	if inc.Status != bot.IncidentResolved || lastEvent == 0 {
+		return lastEvent, nil
 	}
-	if inc.Status == bot.IncidentResolved {
-		for i := len(tl) - 1; i > 0; i-- {
-			if tl[i].Kind == bot.EventResolved {
-				return tl[i-1].ID
+	counts, err := d.store.CountEvents(ctx, inc.ID, 0, lastEvent+1)
+	if err != nil {
+		return 0, err
+	}
+	resolved := counts[bot.EventResolved].Newest
+	if resolved == 0 {
+		return lastEvent, nil
+	}
+	before, err := d.store.CountEvents(ctx, inc.ID, 0, resolved)
+	if err != nil {
+		return 0, err
+	}
+	if prev := before.Newest(); prev > 0 {
+		return prev, nil
+	}
+	return lastEvent, nil // the resolution opened the timeline
+}
+
+// loadChanges reads the events after the one a thread shows up to
+// lastEvent, as a reply needs them: the first maxReplyLines, the counts
+// of all by kind, when the newest resolution happened, and the level the
+// newest reminder pages. However many events a storm appended, that is a
+// page and a few counts.
+func (d *Dispatcher) loadChanges(ctx context.Context, inc *bot.IncidentDetail, shown, lastEvent int64) (changes, error) {
+	c := changes{kinds: bot.EventCounts{}}
+	if lastEvent <= shown {
+		return c, nil
+	}
+	var err error
+	if c.kinds, err = d.store.CountEvents(ctx, inc.ID, shown, lastEvent+1); err != nil {
+		return c, err
+	}
+	c.total = c.kinds.Total()
+	page, err := d.store.EventPage(ctx, bot.EventQuery{IncidentID: inc.ID, After: shown, Limit: maxReplyLines})
+	if err != nil {
+		return c, err
+	}
+	for _, e := range page {
+		if e.ID <= lastEvent { // not what came after the incident was read
+			c.first = append(c.first, e)
+		}
+	}
+	if r := c.kinds[bot.EventResolved]; r.Count > 0 {
+		ev, err := d.store.EventPage(ctx, bot.EventQuery{IncidentID: inc.ID, After: r.Newest - 1, Kind: bot.EventResolved, Limit: 1})
+		if err != nil {
+			return c, err
+		}
+		if len(ev) == 1 {
+			c.resolvedAt = ev[0].At
+		}
+	}
+	if r := c.kinds[bot.EventReminder]; r.Count > 0 && inc.Status == bot.IncidentOpen && inc.AckedAt == nil {
+		// Its ordinal since the last reopening before it, as the escalator
+		// counted when it fired it.
+		before, err := d.store.CountEvents(ctx, inc.ID, 0, r.Newest)
+		if err != nil {
+			return c, err
+		}
+		since, err := d.store.CountEvents(ctx, inc.ID, before[bot.EventReopened].Newest, r.Newest+1)
+		if err != nil {
+			return c, err
+		}
+		c.level = since[bot.EventReminder].Count
+	}
+	return c, nil
+}
+
+// maxLinkedScan bounds the linked events read to find the outage an
+// incident was part of: an incident is linked a handful of times; only an
+// outage has many links, and those name no outage.
+const maxLinkedScan = 100
+
+// loadRecord has the store count what a resolution reply says of the
+// incident's whole record: the alerts' span, reopenings, the first
+// actions and the outage it was part of.
+func (d *Dispatcher) loadRecord(ctx context.Context, inc *bot.IncidentDetail) (*record, error) {
+	span, err := d.store.AlertSpan(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := d.store.CountEvents(ctx, inc.ID, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	rec := &record{span: span, reopened: counts[bot.EventReopened].Count, actionCount: counts[bot.EventAction].Count}
+	if rec.actionCount > 0 {
+		if rec.actions, err = d.store.EventPage(ctx, bot.EventQuery{IncidentID: inc.ID, Kind: bot.EventAction, Limit: maxReplyActions}); err != nil {
+			return nil, err
+		}
+	}
+	if counts[bot.EventLinked].Count > 0 && inc.GroupKey != bot.OutageGroupKey {
+		linked, err := d.store.EventPage(ctx, bot.EventQuery{IncidentID: inc.ID, Kind: bot.EventLinked, Limit: maxLinkedScan})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range linked {
+			if rec.outage = outageOf(e); rec.outage != "" {
+				break
 			}
 		}
 	}
-	return tl[len(tl)-1].ID
+	return rec, nil
 }
 
 // notPosted reports whether a failed post certainly left nothing in the

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -19,30 +18,31 @@ const (
 	postMortemSeverities = bot.P1 // P0 and P1 get a post-mortem, as the guide asks
 )
 
-// ThreadReply is the reply a thread gets for events it has not shown yet:
+// ThreadReply is the reply a thread gets for events it has not shown yet,
+// with d's timeline holding them all (a detail built in memory):
 // ReplyMessage's summary, led on resolution by how long it took and, for
 // P0/P1, the gist of the post-mortem draft. ok is false when there is
 // nothing to post: every event is an action taken in the thread itself,
 // whose command and answer (or approval card) the thread shows already.
 func ThreadReply(d bot.IncidentDetail, dest bot.Destination, events []bot.Event) (m bot.Message, ok bool) {
-	visible := false
-	for _, e := range events {
-		visible = visible || e.Kind != bot.EventAction
-	}
-	if !visible {
+	c := changesOf(d.Timeline, events)
+	rec := recordOf(d)
+	return threadReply(d, dest, c, &rec)
+}
+
+// threadReply is ThreadReply over a run as the dispatcher reads it; rec,
+// the incident's record, is read only when c.resolves(&d).
+func threadReply(d bot.IncidentDetail, dest bot.Destination, c changes, rec *record) (m bot.Message, ok bool) {
+	if !c.visible() {
 		return bot.Message{}, false
 	}
-	m = ReplyMessage(d, dest, events)
-	resolved := false
-	for _, e := range events {
-		resolved = resolved || e.Kind == bot.EventResolved
-	}
-	if !resolved || d.Status != bot.IncidentResolved || d.ResolvedAt == nil {
+	m = replyMessage(d, dest, c)
+	if !c.resolves(&d) || rec == nil {
 		return m, true
 	}
-	lead := resolutionLines(d)
+	lead := resolutionLines(&d.Incident, rec)
 	if d.Severity <= postMortemSeverities {
-		lead = append(lead, postMortemGist(d)...)
+		lead = append(lead, postMortemGist(&d.Incident, rec)...)
 	}
 	keep := max(maxReplyLines-len(lead), 3)
 	if len(m.Lines) > keep {
@@ -53,117 +53,150 @@ func ThreadReply(d bot.IncidentDetail, dest bot.Destination, events []bot.Event)
 	return m, true
 }
 
+// record is what a resolution reply and a post-mortem draft say of an
+// incident's whole record beyond its row: when its alerts began and
+// ended, and what its timeline holds. The dispatcher has the store count
+// it (loadRecord); the draft gathers it page by page (drafter).
+type record struct {
+	span bot.AlertSpan
+	// reopened counts the times the incident reopened.
+	reopened int
+	// outage is the number of the first outage it was part of ("").
+	outage string
+	// actions are the first actions taken from its thread, oldest first;
+	// actionCount counts them all.
+	actions     []bot.Event
+	actionCount int
+}
+
+// recordOf gathers d's record from the alerts and events it holds.
+func recordOf(d bot.IncidentDetail) record {
+	var dr drafter
+	dr.addAlerts(d.Alerts)
+	dr.addEvents(d.Timeline)
+	return dr.rec
+}
+
 // resolutionLines say how long a resolved incident took: its duration
 // (the impact window), the time to acknowledge and the time to resolve.
-func resolutionLines(d bot.IncidentDetail) []string {
-	start, end := impactWindow(d)
+func resolutionLines(inc *bot.Incident, rec *record) []string {
+	start, end := impactWindow(inc, rec.span)
 	lines := []string{fmt.Sprintf("Duration: %s (%s)", bot.HumanDuration(end.Sub(start)), windowText(start, end))}
-	if d.AckedAt != nil {
-		lines = append(lines, fmt.Sprintf("Time to acknowledge: %s (%s)", bot.HumanDuration(d.AckedAt.Sub(d.OpenedAt)), bot.Clip(d.AckedBy, 80)))
+	if inc.AckedAt != nil {
+		lines = append(lines, fmt.Sprintf("Time to acknowledge: %s (%s)", bot.HumanDuration(inc.AckedAt.Sub(inc.OpenedAt)), bot.Clip(inc.AckedBy, 80)))
 	} else {
 		lines = append(lines, "Time to acknowledge: never acknowledged")
 	}
-	return append(lines, "Time to resolve: "+bot.HumanDuration(d.ResolvedAt.Sub(d.OpenedAt)))
+	return append(lines, "Time to resolve: "+bot.HumanDuration(inc.ResolvedAt.Sub(inc.OpenedAt)))
 }
 
 // postMortemGist is the draft's shape in a few lines, and where the whole
 // of it is.
-func postMortemGist(d bot.IncidentDetail) []string {
-	actions := actionEvents(d.Timeline)
-	lines := []string{fmt.Sprintf("Post-mortem draft (%s): %s taken, %s.", d.Severity,
-		plural(len(actions), "%d action", "%d actions"), plural(len(openQuestions(d)), "%d open question", "%d open questions"))}
-	for i, a := range actions {
+func postMortemGist(inc *bot.Incident, rec *record) []string {
+	lines := []string{fmt.Sprintf("Post-mortem draft (%s): %s taken, %s.", inc.Severity,
+		plural(rec.actionCount, "%d action", "%d actions"), plural(len(openQuestions(inc, rec)), "%d open question", "%d open questions"))}
+	for i, a := range rec.actions {
 		if i == maxReplyActions {
-			lines = append(lines, "…and "+plural(len(actions)-maxReplyActions, "%d more action", "%d more actions"))
 			break
 		}
 		lines = append(lines, "Action: "+bot.Clip(a.Detail, 200))
 	}
-	return append(lines, fmt.Sprintf("Full draft: chatops incident export %d", d.ID))
+	if rec.actionCount > maxReplyActions {
+		lines = append(lines, "…and "+plural(rec.actionCount-maxReplyActions, "%d more action", "%d more actions"))
+	}
+	return append(lines, fmt.Sprintf("Full draft: chatops incident export %d", inc.ID))
 }
 
-// PostMortem renders an incident's post-mortem draft as Markdown: summary,
-// impact window, timeline, actions taken and open questions, to be
-// completed by the people who handled it. It depends on the incident alone
-// (no clock), so the same incident always gives the same draft.
+// PostMortem renders the post-mortem draft of an incident held in memory
+// with all its alerts and events (ExportPostMortem drafts one from the
+// store, page by page). It depends on the incident alone (no clock), so
+// the same incident always gives the same draft.
 func PostMortem(d bot.IncidentDetail) string {
+	var dr drafter
+	dr.addAlerts(d.Alerts)
+	dr.addEvents(d.Timeline)
+	return dr.render(&d.Incident)
+}
+
+// render writes the draft as Markdown: summary, impact window, timeline,
+// actions taken and open questions, to be completed by the people who
+// handled the incident.
+func (dr *drafter) render(inc *bot.Incident) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("# Post-mortem draft: #%d %s\n\n", d.ID, mdText(d.Title))
+	p("# Post-mortem draft: #%d %s\n\n", inc.ID, mdText(inc.Title))
 	p("_Drafted by chatops from the incident's record. Replace the questions with answers._\n\n")
 	p("| | |\n|---|---|\n")
-	p("| Severity | %s |\n", d.Severity)
-	p("| Status | %s |\n", d.Status)
-	p("| Opened | %s |\n", stamp(d.OpenedAt))
-	if d.AckedAt != nil {
-		p("| Acknowledged | %s by %s (after %s) |\n", stamp(*d.AckedAt), mdCell(d.AckedBy), bot.HumanDuration(d.AckedAt.Sub(d.OpenedAt)))
+	p("| Severity | %s |\n", inc.Severity)
+	p("| Status | %s |\n", inc.Status)
+	p("| Opened | %s |\n", stamp(inc.OpenedAt))
+	if inc.AckedAt != nil {
+		p("| Acknowledged | %s by %s (after %s) |\n", stamp(*inc.AckedAt), mdCell(inc.AckedBy), bot.HumanDuration(inc.AckedAt.Sub(inc.OpenedAt)))
 	} else {
 		p("| Acknowledged | never |\n")
 	}
-	if d.ResolvedAt != nil {
-		p("| Resolved | %s (after %s) |\n", stamp(*d.ResolvedAt), bot.HumanDuration(d.ResolvedAt.Sub(d.OpenedAt)))
+	if inc.ResolvedAt != nil {
+		p("| Resolved | %s (after %s) |\n", stamp(*inc.ResolvedAt), bot.HumanDuration(inc.ResolvedAt.Sub(inc.OpenedAt)))
 	} else {
 		p("| Resolved | not yet |\n")
 	}
 
 	p("\n## Summary\n\n")
-	if s := groupAnnotation(d, "summary"); s != "" {
+	if s := dr.groupAnnotation(inc, "summary"); s != "" {
 		p("%s\n\n", mdText(s))
 	}
-	if s := firstAnnotation(d, "description"); s != "" {
+	if s := dr.annotation(inc, "description"); s != "" {
 		p("%s\n\n", mdText(s))
 	}
-	services := serviceList(d)
-	if len(d.Alerts) > 0 {
-		p("%s: %s on %s.\n", mdText(d.Title), plural(len(d.Alerts), "1 alert recorded", "%d alerts recorded"), orNone(services, "no named service"))
+	services := dr.serviceList(inc)
+	if alerts := dr.rec.span.Alerts; alerts > 0 {
+		p("%s: %s on %s.\n", mdText(inc.Title), plural(alerts, "1 alert recorded", "%d alerts recorded"), orNone(services, "no named service"))
 	} else {
-		p("%s, on %s.\n", mdText(d.Title), orNone(services, "no named service"))
+		p("%s, on %s.\n", mdText(inc.Title), orNone(services, "no named service"))
 	}
 
 	p("\n## Impact window\n\n")
-	start, end := impactWindow(d)
-	if d.ResolvedAt != nil {
+	start, end := impactWindow(inc, dr.rec.span)
+	if inc.ResolvedAt != nil {
 		p("From %s to %s: %s.\n", stamp(start), stamp(end), bot.HumanDuration(end.Sub(start)))
 	} else {
 		p("From %s, still open.\n", stamp(start))
 	}
-	if len(d.Alerts) > 0 {
+	if len(dr.earliest) > 0 {
 		p("\n| Alert | Where | Severity | Started | Ended |\n|---|---|---|---|---|\n")
-		alerts := append([]bot.Alert(nil), d.Alerts...)
-		sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].StartsAt.Before(alerts[j].StartsAt) })
-		for i, a := range alerts {
-			if i == maxPostMortemAlerts {
-				p("\n…and %d more alerts.\n", len(alerts)-maxPostMortemAlerts)
-				break
-			}
+		for _, a := range dr.earliest {
 			ended := "firing"
 			if a.Status == bot.AlertResolved && !a.EndsAt.IsZero() {
 				ended = stamp(a.EndsAt)
 			}
 			p("| %s | %s | %s | %s | %s |\n", mdCell(a.Labels["alertname"]), mdCell(alertWhere(a.Labels)), a.Severity, stamp(a.StartsAt), ended)
 		}
+		if more := dr.rec.span.Alerts - len(dr.earliest); more > 0 {
+			p("\n…and %d more alerts.\n", more)
+		}
 	}
 
 	p("\n## Timeline\n\n| Time (UTC) | Event | Detail |\n|---|---|---|\n")
-	for i, e := range d.Timeline {
-		if i == maxPostMortemEvents {
-			p("\n…and %d more events.\n", len(d.Timeline)-maxPostMortemEvents)
-			break
-		}
+	for _, e := range dr.events {
 		p("| %s | %s | %s |\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Kind, mdCell(e.Detail))
+	}
+	if more := dr.eventCount - len(dr.events); more > 0 {
+		p("\n…and %d more events.\n", more)
 	}
 
 	p("\n## Actions taken\n\n")
-	actions := actionEvents(d.Timeline)
-	if len(actions) == 0 {
+	if dr.rec.actionCount == 0 {
 		p("_No command was run from the incident's thread._\n")
 	}
-	for _, a := range actions {
+	for _, a := range dr.rec.actions {
 		p("- %s: %s\n", minuteStamp(a.At), mdText(a.Detail))
+	}
+	if more := dr.rec.actionCount - len(dr.rec.actions); more > 0 {
+		p("- …and %d more actions.\n", more)
 	}
 
 	p("\n## Open questions\n\n")
-	for _, q := range openQuestions(d) {
+	for _, q := range openQuestions(inc, &dr.rec) {
 		p("- [ ] %s\n", q)
 	}
 	return b.String()
@@ -171,73 +204,55 @@ func PostMortem(d bot.IncidentDetail) string {
 
 // openQuestions are what the draft asks its authors, from what the record
 // shows.
-func openQuestions(d bot.IncidentDetail) []string {
+func openQuestions(inc *bot.Incident, rec *record) []string {
 	qs := []string{"What was the root cause?"}
-	start, _ := impactWindow(d)
+	start, _ := impactWindow(inc, rec.span)
 	qs = append(qs, fmt.Sprintf("What changed around %s (deployments, configuration, traffic, dependencies)?", minuteStamp(start)))
-	deadline := bot.DefaultDeadlines.For(d.Severity)
+	deadline := bot.DefaultDeadlines.For(inc.Severity)
 	switch {
-	case d.AckedAt == nil:
+	case inc.AckedAt == nil:
 		qs = append(qs, "Nobody acknowledged it: did the page reach the on-call engineer?")
-	case d.AckedAt.Sub(d.OpenedAt) > deadline:
+	case inc.AckedAt.Sub(inc.OpenedAt) > deadline:
 		qs = append(qs, fmt.Sprintf("Acknowledging took %s, past the %s response time of %s: why?",
-			bot.HumanDuration(d.AckedAt.Sub(d.OpenedAt)), d.Severity, bot.HumanDuration(deadline)))
+			bot.HumanDuration(inc.AckedAt.Sub(inc.OpenedAt)), inc.Severity, bot.HumanDuration(deadline)))
 	}
-	reopened, outage := 0, ""
-	for _, e := range d.Timeline {
-		switch {
-		case e.Kind == bot.EventReopened:
-			reopened++
-		case e.Kind == bot.EventLinked && strings.HasPrefix(e.Detail, "part of outage ") && outage == "":
-			outage = strings.TrimPrefix(strings.Fields(e.Detail)[3], "#")
-		}
+	if rec.reopened > 0 {
+		qs = append(qs, fmt.Sprintf("It reopened %s: was the alert flapping, or the first fix incomplete?", plural(rec.reopened, "once", "%d times")))
 	}
-	if reopened > 0 {
-		qs = append(qs, fmt.Sprintf("It reopened %s: was the alert flapping, or the first fix incomplete?", plural(reopened, "once", "%d times")))
+	if rec.outage != "" {
+		qs = append(qs, fmt.Sprintf("It was part of outage #%s: what did the failing services have in common?", rec.outage))
 	}
-	if outage != "" {
-		qs = append(qs, fmt.Sprintf("It was part of outage #%s: what did the failing services have in common?", outage))
-	}
-	if len(actionEvents(d.Timeline)) == 0 {
+	if rec.actionCount == 0 {
 		qs = append(qs, "No command was run from the thread: what brought the service back?")
 	}
 	return append(qs, "What would have caught it sooner, and what keeps it from happening again (owner, due date)?")
 }
 
-func actionEvents(events []bot.Event) []bot.Event {
-	var out []bot.Event
-	for _, e := range events {
-		if e.Kind == bot.EventAction {
-			out = append(out, e)
-		}
+// outageOf is the outage number a "part of outage #N (...)" event names
+// ("" for any other event).
+func outageOf(e bot.Event) string {
+	const prefix = "part of outage "
+	if e.Kind != bot.EventLinked || !strings.HasPrefix(e.Detail, prefix) {
+		return ""
 	}
-	return out
+	return strings.TrimPrefix(strings.Fields(e.Detail)[3], "#")
 }
 
 // impactWindow is when the trouble began (the earliest alert, or the
 // incident's opening) and ended (the last alert's end when every alert
 // ended, else the resolution; the opening while it is still open).
-func impactWindow(d bot.IncidentDetail) (start, end time.Time) {
-	start = d.OpenedAt
-	allEnded := len(d.Alerts) > 0
-	var lastEnd time.Time
-	for _, a := range d.Alerts {
-		if !a.StartsAt.IsZero() && a.StartsAt.Before(start) {
-			start = a.StartsAt
-		}
-		if a.Status != bot.AlertResolved || a.EndsAt.IsZero() {
-			allEnded = false
-		} else if a.EndsAt.After(lastEnd) {
-			lastEnd = a.EndsAt
-		}
+func impactWindow(inc *bot.Incident, span bot.AlertSpan) (start, end time.Time) {
+	start = inc.OpenedAt
+	if !span.FirstStart.IsZero() && span.FirstStart.Before(start) {
+		start = span.FirstStart
 	}
 	switch {
-	case d.ResolvedAt == nil:
-		end = d.OpenedAt
-	case allEnded && !lastEnd.Before(start):
-		end = lastEnd
+	case inc.ResolvedAt == nil:
+		end = inc.OpenedAt
+	case span.Alerts > 0 && span.Ended && !span.LastEnd.Before(start):
+		end = span.LastEnd
 	default:
-		end = *d.ResolvedAt
+		end = *inc.ResolvedAt
 	}
 	return start.UTC(), end.UTC()
 }
@@ -247,30 +262,6 @@ func windowText(start, end time.Time) string {
 		return start.Format("15:04") + "–" + end.Format("15:04 MST")
 	}
 	return start.Format("Jan 2 15:04") + " – " + end.Format("Jan 2 15:04 MST")
-}
-
-// serviceList is the services the incident's alerts name, sorted.
-func serviceList(d bot.IncidentDetail) string {
-	seen := map[string]bool{}
-	for _, a := range d.Alerts {
-		if s := a.Labels["service"]; s != "" {
-			seen[s] = true
-		}
-	}
-	if s := d.CommonLabels["service"]; s != "" {
-		seen[s] = true
-	}
-	if s := d.CommonAnnotations["services"]; s != "" && d.GroupKey == bot.OutageGroupKey {
-		for _, v := range strings.Split(s, ",") {
-			seen[strings.TrimSpace(v)] = true
-		}
-	}
-	names := make([]string, 0, len(seen))
-	for s := range seen {
-		names = append(names, mdText(s))
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
 }
 
 func alertWhere(labels map[string]string) string {

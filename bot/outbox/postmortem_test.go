@@ -95,7 +95,8 @@ func TestPostMortemQuestions(t *testing.T) {
 	d := resolvedP1()
 	late := pmT0.Add(40 * time.Minute)
 	d.AckedAt = &late
-	qs := strings.Join(openQuestions(d), "\n")
+	rec := recordOf(d)
+	qs := strings.Join(openQuestions(&d.Incident, &rec), "\n")
 	if !strings.Contains(qs, "Acknowledging took 40m, past the P1 response time of 15m: why?") {
 		t.Fatalf("a late acknowledgement is not questioned:\n%s", qs)
 	}

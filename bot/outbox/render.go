@@ -30,6 +30,10 @@ func Marker(incidentID int64, destination string) string {
 // depends on the incident's state alone (no clock), so an unchanged
 // incident renders the same and its root is not edited for nothing.
 func RootMessage(d bot.IncidentDetail, dest bot.Destination) bot.Message {
+	// The annotations quoted are those of the alerts as the root lists
+	// them, which is all a store's view holds of a large incident.
+	alerts := rootOrder(d.Alerts)
+	d.Alerts = alerts
 	m := bot.Message{
 		Marker:      Marker(d.ID, dest.Name),
 		Severity:    d.Severity,
@@ -76,21 +80,14 @@ func RootMessage(d bot.IncidentDetail, dest bot.Destination) bot.Message {
 		m.Fields = append(m.Fields, bot.Field{Name: "Truncated", Value: fmt.Sprintf("%d alerts not sent by Alertmanager", d.TruncatedAlerts)})
 	}
 
-	alerts := append([]bot.Alert(nil), d.Alerts...)
-	sort.SliceStable(alerts, func(i, j int) bool {
-		if alerts[i].Status != alerts[j].Status {
-			return alerts[i].Status == bot.AlertFiring
-		}
-		return alerts[i].Severity < alerts[j].Severity
-	})
 	for i, a := range alerts {
 		if i == maxListedAlerts {
-			m.MoreAlerts = len(alerts) - maxListedAlerts
 			break
 		}
 		m.Alerts = append(m.Alerts, bot.AlertLine{Status: a.Status, Text: alertText(a)})
 	}
-	m.MoreAlerts += d.TruncatedAlerts
+	// A view holds the first alerts and counts them all.
+	m.MoreAlerts = max(d.AlertCount()-len(m.Alerts), 0) + d.TruncatedAlerts
 
 	if len(alerts) > 0 && alerts[0].GeneratorURL != "" {
 		m.Links = append(m.Links, bot.Link{Text: "Source", URL: alerts[0].GeneratorURL})
@@ -107,46 +104,75 @@ func RootMessage(d bot.IncidentDetail, dest bot.Destination) bot.Message {
 	return m
 }
 
-// ReplyMessage sums up timeline events for a thread reply at dest. A reply
-// that carries a reminder pages dest's escalation level for it, while the
+// rootOrder is the order a root lists alerts in: firing first, then the
+// most urgent; otherwise as given (a store's view: the earliest, then by
+// fingerprint).
+func rootOrder(alerts []bot.Alert) []bot.Alert {
+	out := append([]bot.Alert(nil), alerts...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Status != out[j].Status {
+			return out[i].Status == bot.AlertFiring
+		}
+		return out[i].Severity < out[j].Severity
+	})
+	return out
+}
+
+// ReplyMessage sums up timeline events for a thread reply at dest; d's
+// timeline holds them all (a detail built in memory). A reply that
+// carries a reminder pages dest's escalation level for it, while the
 // incident is still open and unacknowledged.
 func ReplyMessage(d bot.IncidentDetail, dest bot.Destination, events []bot.Event) bot.Message {
+	return replyMessage(d, dest, changesOf(d.Timeline, events))
+}
+
+// replyMessage is ReplyMessage over a run of events as the dispatcher
+// reads it: the first of them and the counts of all.
+func replyMessage(d bot.IncidentDetail, dest bot.Destination, c changes) bot.Message {
 	m := bot.Message{
 		Severity: d.Severity,
 		Status:   d.Status,
 		Color:    bot.Color(d.Severity, d.Status),
-		Title:    replyTitle(d, events),
+		Title:    replyTitle(d, c),
 	}
-	for i, e := range events {
+	for i, e := range c.first {
 		if i == maxReplyLines {
-			m.MoreLines = len(events) - maxReplyLines
 			break
 		}
 		m.Lines = append(m.Lines, e.Detail)
 	}
-	if level := reminderLevel(d.Timeline, events); level > 0 && d.Status == bot.IncidentOpen && d.AckedAt == nil &&
-		dest.MentionsFor(d.Severity) {
-		m.Mention = dest.EscalationMention(level)
+	if c.total > maxReplyLines {
+		m.MoreLines = c.total - len(m.Lines)
+	}
+	if c.level > 0 && d.Status == bot.IncidentOpen && d.AckedAt == nil && dest.MentionsFor(d.Severity) {
+		m.Mention = dest.EscalationMention(c.level)
 	}
 	return m
 }
 
-func replyTitle(d bot.IncidentDetail, events []bot.Event) string {
-	for i := len(events) - 1; i >= 0; i-- {
-		switch events[i].Kind {
-		case bot.EventResolved:
-			return fmt.Sprintf("Resolved after %s", bot.HumanDuration(events[i].At.Sub(d.OpenedAt)))
-		case bot.EventReopened:
-			return "Reopened: firing again"
-		case bot.EventSeverityChanged:
-			return "Severity now " + d.Severity.String()
-		case bot.EventReminder:
-			if d.Status == bot.IncidentOpen && d.AckedAt == nil { // not once someone took it
-				return "Not acknowledged in time"
-			}
+// replyTitle names the run by its newest event that says more than "a
+// change": a resolution, a reopening, a new severity, or a reminder while
+// nobody took the incident.
+func replyTitle(d bot.IncidentDetail, c changes) string {
+	title, newest := pluralChanges(c.total), int64(0)
+	for _, k := range []struct {
+		kind  bot.EventKind
+		title func() string
+		ok    bool
+	}{
+		{bot.EventResolved, func() string {
+			return fmt.Sprintf("Resolved after %s", bot.HumanDuration(c.resolvedAt.Sub(d.OpenedAt)))
+		}, true},
+		{bot.EventReopened, func() string { return "Reopened: firing again" }, true},
+		{bot.EventSeverityChanged, func() string { return "Severity now " + d.Severity.String() }, true},
+		// not once someone took it
+		{bot.EventReminder, func() string { return "Not acknowledged in time" }, d.Status == bot.IncidentOpen && d.AckedAt == nil},
+	} {
+		if kc := c.kinds[k.kind]; k.ok && kc.Count > 0 && kc.Newest > newest {
+			title, newest = k.title(), kc.Newest
 		}
 	}
-	return pluralChanges(len(events))
+	return title
 }
 
 func pluralChanges(n int) string {
@@ -160,10 +186,10 @@ func pluralChanges(n int) string {
 // alert's, saying it is one of several.
 func groupAnnotation(d bot.IncidentDetail, key string) string {
 	v := firstAnnotation(d, key)
-	if v == "" || d.CommonAnnotations[key] != "" || len(d.Alerts) < 2 {
+	if v == "" || d.CommonAnnotations[key] != "" || d.AlertCount() < 2 {
 		return v
 	}
-	return fmt.Sprintf("%s (and %d other alerts)", v, len(d.Alerts)-1)
+	return fmt.Sprintf("%s (and %d other alerts)", v, d.AlertCount()-1)
 }
 
 func firstAnnotation(d bot.IncidentDetail, key string) string {
@@ -216,34 +242,4 @@ func silenceURL(externalURL string, groupLabels map[string]string) string {
 		ms[i] = fmt.Sprintf("%s=%q", k, groupLabels[k])
 	}
 	return strings.TrimRight(externalURL, "/") + "/#/silences/new?filter=" + url.QueryEscape("{"+strings.Join(ms, ",")+"}")
-}
-
-// reminderLevel is the escalation level that a reply showing events pages:
-// that of its newest reminder, which is the reminder's ordinal among the
-// incident's reminders since it last (re)opened, as the escalator counted
-// when it fired it. 0 when events hold no reminder.
-func reminderLevel(timeline, events []bot.Event) int {
-	var newest *bot.Event
-	for i := len(events) - 1; i >= 0; i-- {
-		if events[i].Kind == bot.EventReminder {
-			newest = &events[i]
-			break
-		}
-	}
-	if newest == nil {
-		return 0
-	}
-	n := 0
-	for _, ev := range timeline {
-		switch ev.Kind {
-		case bot.EventReopened:
-			n = 0
-		case bot.EventReminder:
-			n++
-			if newest.ID != 0 && ev.ID == newest.ID {
-				return n
-			}
-		}
-	}
-	return max(n, 1) // not in the timeline given: the latest count
 }

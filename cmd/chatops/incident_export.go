@@ -31,14 +31,15 @@ func incidentExportCommand(fs *flag.FlagSet) action {
 			return err
 		}
 		defer store.Close()
-		d, err := store.GetIncident(ctx, id)
+		// Page by page: a storm's incident is drafted in the memory of a
+		// few pages, not of its 60,000 alerts.
+		md, err := outbox.ExportPostMortem(ctx, store, id)
 		if errors.Is(err, bot.ErrNotFound) {
 			return fmt.Errorf("incident #%d: there is no such incident", id)
 		}
 		if err != nil {
 			return fmt.Errorf("incident #%d: %w", id, err)
 		}
-		md := outbox.PostMortem(d)
 		if *out == "" || *out == "-" {
 			_, err := io.WriteString(inv.stdout, md)
 			return err

@@ -42,11 +42,14 @@ func (f *fakeIncidents) ListIncidents(_ context.Context, flt bot.IncidentFilter)
 	return out, nil
 }
 
-func (f *fakeIncidents) GetIncident(_ context.Context, id int64) (bot.IncidentDetail, error) {
+func (f *fakeIncidents) IncidentView(_ context.Context, id int64, alerts, events int) (bot.IncidentDetail, error) {
 	d, ok := f.details[id]
 	if !ok {
 		return bot.IncidentDetail{}, bot.ErrNotFound
 	}
+	d.AlertsTotal, d.EventsTotal = d.AlertCount(), d.EventCount()
+	d.Alerts = d.Alerts[:min(len(d.Alerts), max(alerts, 0))]
+	d.Timeline = d.Timeline[len(d.Timeline)-min(len(d.Timeline), max(events, 0)):]
 	return d, nil
 }
 

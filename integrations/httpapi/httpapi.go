@@ -27,22 +27,33 @@ const (
 	readyTimeout = 2 * time.Second
 )
 
-// Listing limits.
+// Listing limits: a page of incidents, alerts or events holds
+// defaultLimit items unless ?limit= asks for 1..maxLimit.
 const (
 	defaultLimit = 100
 	maxLimit     = 1000
 )
 
-// Reader is what the API needs from the store.
+// Reader is what the API needs from the store: bounded reads only, so no
+// request holds more than a page of a storm's incident.
 type Reader interface {
 	ListIncidents(ctx context.Context, f bot.IncidentFilter) ([]bot.Incident, error)
-	GetIncident(ctx context.Context, id int64) (bot.IncidentDetail, error)
+	IncidentView(ctx context.Context, id int64, alerts, events int) (bot.IncidentDetail, error)
+	AlertPage(ctx context.Context, incidentID int64, after string, limit int) ([]bot.Alert, error)
+	EventPage(ctx context.Context, q bot.EventQuery) ([]bot.Event, error)
 	Ready(ctx context.Context) error
 }
 
 // Config is the API's security.
 type Config struct {
 	Token string
+	// MetricsToken, when set, is the bearer token GET /metrics needs, on
+	// whichever listener serves it.
+	MetricsToken string
+	// SeparateMetrics leaves /metrics off the main handler: NewMetrics
+	// serves it on a listener of its own, which the network can keep
+	// apart from the public one.
+	SeparateMetrics bool
 }
 
 // Mount is another package's handler at a method and path.
@@ -51,19 +62,44 @@ type Mount struct {
 	Handler http.Handler
 }
 
-// New builds the whole HTTP handler: the API, health, metrics and the mounts.
+// New builds the main HTTP handler: the API, health, the mounts, and
+// metrics unless cfg.SeparateMetrics puts them on a listener of their own.
 func New(cfg Config, store Reader, mounts []Mount, gatherer prometheus.Gatherer, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	a := &api{store: store, token: sha256.Sum256([]byte(cfg.Token)), log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/incidents", a.authed(a.list))
-	mux.HandleFunc("GET /v1/incidents/{id}", a.authed(a.get))
+	mux.HandleFunc("GET /v1/incidents", bearer(a.token, a.list))
+	mux.HandleFunc("GET /v1/incidents/{id}", bearer(a.token, a.get))
+	mux.HandleFunc("GET /v1/incidents/{id}/alerts", bearer(a.token, a.alerts))
+	mux.HandleFunc("GET /v1/incidents/{id}/timeline", bearer(a.token, a.timeline))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if !cfg.SeparateMetrics {
+		mux.Handle("GET /metrics", metrics(cfg, gatherer))
+	}
 	for _, m := range mounts {
 		mux.Handle(m.Pattern, m.Handler)
 	}
 	return instrument(mux, reg)
+}
+
+// NewMetrics builds the handler of the metrics listener: GET /metrics and
+// nothing else, so that its port exposes no API, webhook or chat endpoint.
+// Its requests are timed in the same histogram as the main handler's.
+func NewMetrics(cfg Config, gatherer prometheus.Gatherer, reg prometheus.Registerer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics(cfg, gatherer))
+	return instrument(mux, reg)
+}
+
+// metrics serves the gatherer's metrics, behind cfg.MetricsToken when set.
+// The page names every service, destination and route the bot knows, which
+// is worth a token wherever the port is reachable beyond the monitoring.
+func metrics(cfg Config, gatherer prometheus.Gatherer) http.HandlerFunc {
+	h := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	if cfg.MetricsToken == "" {
+		return h.ServeHTTP
+	}
+	return bearer(sha256.Sum256([]byte(cfg.MetricsToken)), h.ServeHTTP)
 }
 
 type api struct {
@@ -72,14 +108,17 @@ type api struct {
 	log   *zap.Logger
 }
 
-func (a *api) authed(next http.HandlerFunc) http.HandlerFunc {
+// bearer lets a request through only with "Authorization: Bearer <token>"
+// whose SHA-256 is digest, compared in constant time on the digests so
+// neither the token's content nor its length leaks through timing.
+func bearer(digest [32]byte, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		const prefix = "Bearer "
 		ok := false
 		if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
 			d := sha256.Sum256([]byte(h[len(prefix):]))
-			ok = subtle.ConstantTimeCompare(d[:], a.token[:]) == 1
+			ok = subtle.ConstantTimeCompare(d[:], digest[:]) == 1
 		}
 		if !ok {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -101,13 +140,15 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "status must be open, resolved or all")
 		return
 	}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			writeError(w, http.StatusBadRequest, "limit must be an integer from 1 to "+strconv.Itoa(maxLimit))
-			return
-		}
-		f.Limit = n
+	p, err := parsePage(r, listIncidents, 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// One more than asked: whether a next page exists.
+	f.Limit = p.limit + 1
+	if p.after != nil {
+		f.Before = p.after.ID
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
@@ -116,27 +157,24 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, "list incidents", err)
 		return
 	}
-	if incs == nil {
-		incs = []bot.Incident{}
+	body := map[string]any{"incidents": append([]bot.Incident{}, incs[:min(len(incs), p.limit)]...)}
+	if len(incs) > p.limit {
+		body["next_cursor"] = cursor{List: listIncidents, ID: incs[p.limit-1].ID}.encode()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+	writeJSON(w, http.StatusOK, body)
 }
 
+// get answers GET /v1/incidents/{id}: the incident, the first alerts its
+// root lists and its newest events, with how many of each it has.
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
-		writeError(w, http.StatusBadRequest, "incident id must be a positive integer")
+	id, ok := incidentID(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
-	d, err := a.store.GetIncident(ctx, id)
-	if errors.Is(err, bot.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no incident "+strconv.FormatInt(id, 10))
-		return
-	}
-	if err != nil {
-		a.storeError(w, "get incident", err)
+	d, err := a.store.IncidentView(ctx, id, detailAlerts, detailEvents)
+	if a.readFailed(w, "get incident", id, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -183,7 +221,14 @@ func instrument(mux *http.ServeMux, reg prometheus.Registerer) http.Handler {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"route", "code"})
 	if reg != nil {
-		reg.MustRegister(hist)
+		// The main and the metrics handler share one histogram: the second
+		// to register takes the first's.
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(hist); errors.As(err, &are) {
+			hist = are.ExistingCollector.(*prometheus.HistogramVec)
+		} else if err != nil {
+			panic(err)
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

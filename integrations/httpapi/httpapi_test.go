@@ -42,7 +42,7 @@ func (f *fakeReader) ListIncidents(_ context.Context, flt bot.IncidentFilter) ([
 	return f.incidents, nil
 }
 
-func (f *fakeReader) GetIncident(_ context.Context, id int64) (bot.IncidentDetail, error) {
+func (f *fakeReader) IncidentView(_ context.Context, id int64, alerts, events int) (bot.IncidentDetail, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gets = append(f.gets, id)
@@ -53,7 +53,35 @@ func (f *fakeReader) GetIncident(_ context.Context, id int64) (bot.IncidentDetai
 	if !ok {
 		return bot.IncidentDetail{}, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
 	}
-	return d, nil
+	return view(d, alerts, events), nil
+}
+
+func (f *fakeReader) AlertPage(_ context.Context, id int64, after string, limit int) ([]bot.Alert, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets = append(f.gets, id)
+	if f.err != nil {
+		return nil, f.err
+	}
+	d, ok := f.details[id]
+	if !ok {
+		return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
+	}
+	return alertPage(d.Alerts, after, limit), nil
+}
+
+func (f *fakeReader) EventPage(_ context.Context, q bot.EventQuery) ([]bot.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets = append(f.gets, q.IncidentID)
+	if f.err != nil {
+		return nil, f.err
+	}
+	d, ok := f.details[q.IncidentID]
+	if !ok {
+		return nil, fmt.Errorf("incident %d: %w", q.IncidentID, bot.ErrNotFound)
+	}
+	return eventPage(d.Timeline, q.After, q.Limit), nil
 }
 
 func (f *fakeReader) Ready(context.Context) error { return f.notReady }
@@ -172,22 +200,22 @@ func TestList(t *testing.T) {
 		wantFilter *bot.IncidentFilter // nil: the store must not be read
 		wantError  string
 	}{
-		{"default", "", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 100}, ""},
-		{"status=open", "?status=open", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 100}, ""},
-		{"status=resolved", "?status=resolved", nil, 200, &bot.IncidentFilter{Status: bot.IncidentResolved, Limit: 100}, ""},
-		{"status=all", "?status=all", nil, 200, &bot.IncidentFilter{Status: "", Limit: 100}, ""},
-		{"status empty", "?status=", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 100}, ""},
+		{"default", "", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 101}, ""},
+		{"status=open", "?status=open", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 101}, ""},
+		{"status=resolved", "?status=resolved", nil, 200, &bot.IncidentFilter{Status: bot.IncidentResolved, Limit: 101}, ""},
+		{"status=all", "?status=all", nil, 200, &bot.IncidentFilter{Status: "", Limit: 101}, ""},
+		{"status empty", "?status=", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 101}, ""},
 		{"bad status", "?status=closed", nil, 400, nil, "status must be open, resolved or all"},
 		{"status is case-sensitive", "?status=OPEN", nil, 400, nil, "status must be open, resolved or all"},
-		{"limit=1", "?limit=1", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 1}, ""},
-		{"limit=1000", "?status=all&limit=1000", nil, 200, &bot.IncidentFilter{Limit: 1000}, ""},
+		{"limit=1", "?limit=1", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 2}, ""},
+		{"limit=1000", "?status=all&limit=1000", nil, 200, &bot.IncidentFilter{Limit: 1001}, ""},
 		{"limit=0", "?limit=0", nil, 400, nil, "limit must be an integer from 1 to 1000"},
 		{"limit=1001", "?limit=1001", nil, 400, nil, "limit must be an integer from 1 to 1000"},
 		{"limit=-1", "?limit=-1", nil, 400, nil, "limit must be an integer from 1 to 1000"},
 		{"limit not a number", "?limit=ten", nil, 400, nil, "limit must be an integer from 1 to 1000"},
 		{"limit overflows", "?limit=99999999999999999999", nil, 400, nil, "limit must be an integer from 1 to 1000"},
-		{"limit empty", "?limit=", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 100}, ""},
-		{"store error", "?status=all", errors.New("sql: connection refused at 10.0.0.5"), 503, &bot.IncidentFilter{Limit: 100}, "store unavailable"},
+		{"limit empty", "?limit=", nil, 200, &bot.IncidentFilter{Status: bot.IncidentOpen, Limit: 101}, ""},
+		{"store error", "?status=all", errors.New("sql: connection refused at 10.0.0.5"), 503, &bot.IncidentFilter{Limit: 101}, "store unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -57,11 +58,15 @@ type Event struct {
 	Detail json.RawMessage `json:"detail"`
 }
 
-// IncidentDetail is GET /v1/incidents/{id}.
+// IncidentDetail is GET /v1/incidents/{id}: the incident, its first
+// alerts and newest events, and how many of each it has. TryGetIncident
+// fills Alerts and Timeline with all of them, from the paged listings.
 type IncidentDetail struct {
 	Incident
-	Alerts   []Alert `json:"alerts"`
-	Timeline []Event `json:"timeline"`
+	Alerts      []Alert `json:"alerts"`
+	AlertsTotal int     `json:"alerts_total"`
+	Timeline    []Event `json:"timeline"`
+	EventsTotal int     `json:"events_total"`
 }
 
 // Kinds are the kinds of the timeline's events, in order.
@@ -168,11 +173,59 @@ func (b *Bot) ListIncidents(t TB, status string) []Incident {
 	return incs
 }
 
-// TryGetIncident is GET /v1/incidents/{id}.
+// TryGetIncident is GET /v1/incidents/{id} with every alert (by
+// fingerprint) and every event (oldest first), read from
+// /v1/incidents/{id}/alerts and /timeline page by page when the detail's
+// first ones are not all.
 func (b *Bot) TryGetIncident(id int64) (IncidentDetail, error) {
 	var d IncidentDetail
-	err := b.GetJSON(fmt.Sprintf("/v1/incidents/%d", id), &d)
+	path := fmt.Sprintf("/v1/incidents/%d", id)
+	if err := b.GetJSON(path, &d); err != nil {
+		return d, err
+	}
+	var err error
+	if len(d.Alerts) < d.AlertsTotal {
+		if d.Alerts, err = getAll[Alert](b, path+"/alerts", "alerts"); err != nil {
+			return d, err
+		}
+	}
+	if len(d.Timeline) < d.EventsTotal {
+		d.Timeline, err = getAll[Event](b, path+"/timeline", "timeline")
+	}
 	return d, err
+}
+
+// maxPages bounds a walk of a paged listing.
+const maxPages = 10000
+
+// getAll walks a paged listing of the API: the items under key of every
+// page, following next_cursor.
+func getAll[T any](b *Bot, path, key string) ([]T, error) {
+	var all []T
+	next := ""
+	for range maxPages {
+		target := path + "?limit=1000"
+		if next != "" {
+			target += "&cursor=" + url.QueryEscape(next)
+		}
+		var page map[string]json.RawMessage
+		if err := b.GetJSON(target, &page); err != nil {
+			return nil, err
+		}
+		var items []T
+		if err := json.Unmarshal(page[key], &items); err != nil {
+			return nil, fmt.Errorf("GET %s: %s: %w", target, key, err)
+		}
+		all = append(all, items...)
+		raw, more := page["next_cursor"]
+		if !more {
+			return all, nil
+		}
+		if err := json.Unmarshal(raw, &next); err != nil {
+			return nil, fmt.Errorf("GET %s: next_cursor: %w", target, err)
+		}
+	}
+	return nil, fmt.Errorf("GET %s: more than %d pages", path, maxPages)
 }
 
 // GetIncident is TryGetIncident failing t on error.
