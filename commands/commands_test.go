@@ -114,7 +114,25 @@ func TestIncidentStoreError(t *testing.T) {
 	r, _ := command.NewRouter(Table(Deps{Incidents: store}, nil), command.Config{Root: "ops", Channels: []string{"C1"}}, zap.NewNop(), nil)
 	rec := &answers{}
 	r.Handle(context.Background(), bot.Command{Channel: "C1", Text: "incident list"}, rec)
-	if !strings.Contains(rec.got[0].Title, "incident list failed: list incidents: database is down") || !rec.got[0].Private {
+	// A store's error is internal: chat gets a request id, not its text.
+	if got := rec.got[0].Title; !strings.Contains(got, "incident list failed because of an internal error (request id ") ||
+		strings.Contains(got, "database is down") || !rec.got[0].Private {
 		t.Fatalf("answer = %+v", rec.got[0])
+	}
+}
+
+type failingAlerts struct{}
+
+func (failingAlerts) FiringBySeverity(context.Context, string) (map[string]int, error) {
+	return nil, errors.New(`alertmanager API: get alerts: Get "http://10.0.0.9:9093/api/v2/alerts": dial tcp: i/o timeout`)
+}
+
+// The health answer says Alertmanager did not answer, not why: the
+// address and the library's text are for the log.
+func TestHealthHidesAlertmanagerError(t *testing.T) {
+	a := healthAnswer(context.Background(), bot.HealthReport{Namespace: "bakery-ia"}, failingAlerts{})
+	text := strings.Join(a.Lines, "\n")
+	if !strings.Contains(text, "Alertmanager did not answer") || strings.Contains(text, "10.0.0.9") || strings.Contains(text, "i/o timeout") {
+		t.Fatalf("lines = %q", text)
 	}
 }

@@ -11,7 +11,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 
 	"github.com/bakewise/chatops/bot"
 )
@@ -48,12 +47,13 @@ type Deps struct {
 	DefaultScaleBounds ScaleBounds
 }
 
-// What a command answers when its dependency is not configured.
+// What a command answers when its dependency is not configured: written
+// for people, so chat shows it.
 var (
-	errNoCluster      = errors.New("no Kubernetes cluster is configured for this bot (kubernetes.kubeconfig, KUBECONFIG, or running in a pod)")
-	errNoAlertmanager = errors.New("no Alertmanager is configured for this bot (alertmanager.url)")
-	errNoIncidents    = errors.New("this bot keeps no incidents")
-	errNoApprovals    = errors.New("approvals are not configured on this bot")
+	errNoCluster      error = &bot.UserError{Msg: "no Kubernetes cluster is configured for this bot (kubernetes.kubeconfig, KUBECONFIG, or running in a pod)"}
+	errNoAlertmanager error = &bot.UserError{Msg: "no Alertmanager is configured for this bot (alertmanager.url)"}
+	errNoIncidents    error = &bot.UserError{Msg: "this bot keeps no incidents"}
+	errNoApprovals    error = &bot.UserError{Msg: "approvals are not configured on this bot"}
 )
 
 // Destructive is the commands that change something: each is planned by a

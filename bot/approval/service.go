@@ -31,6 +31,10 @@ const (
 	maxReasonLength      = 500
 )
 
+// codeRolesUnconfirmed is the outcome of a decision or an execution
+// refused because the platform could not confirm someone's role.
+const codeRolesUnconfirmed = "roles_unconfirmed"
+
 // Store is the approval service's side of the store.
 type Store interface {
 	// ApprovalTx runs fn in one transaction and commits when fn returns nil.
@@ -55,7 +59,12 @@ type Planner interface {
 
 // Roles tell a person's role in a channel (bot/access).
 type Roles interface {
+	// RoleOf is the role from the groups a request reported.
 	RoleOf(ctx context.Context, id bot.Identity, channel string) (policy.Role, error)
+	// CurrentRoleOf is the role as the platform holds it now, whatever a
+	// request or a stored vote reported; an error wrapping
+	// bot.ErrRolesUnconfirmed when the platform could not confirm it.
+	CurrentRoleOf(ctx context.Context, id bot.Identity, channel string) (policy.Role, error)
 }
 
 // Timeline follows requests made in an incident's thread on that
@@ -177,7 +186,8 @@ func (s *Service) Request(ctx context.Context, inv bot.Invocation, plan bot.Plan
 }
 
 // runAlone runs a plan that needs no approval (a narrow silence), audited
-// like any other execution.
+// like any other execution. An internal error comes back as a
+// *bot.InternalError, logged under its request id.
 func (s *Service) runAlone(ctx context.Context, inv bot.Invocation, plan bot.Plan) (bot.Answer, error) {
 	cmd := inv.Command
 	rec := bot.AuditRecord{At: s.cfg.Now(), Actor: cmd.User, Kind: bot.AuditExecute, Action: plan.Action, Outcome: "started", Channel: cmd.Channel, Detail: describe(plan)}
@@ -186,14 +196,20 @@ func (s *Service) runAlone(ctx context.Context, inv bot.Invocation, plan bot.Pla
 	}
 	result, xerr := s.planner.Execute(ctx, inv, plan)
 	rec.Kind, rec.At, rec.Outcome, rec.Detail = bot.AuditResult, s.cfg.Now(), "ok", result
+	var text string
 	if xerr != nil {
-		rec.Outcome, rec.Detail = "failed", xerr.Error()
+		rec.Outcome = "failed"
+		var rid string
+		text, rec.Detail, rid = s.chatText(s.log.With(zap.String("action", plan.Action)), xerr, plan.Action+" failed")
+		if rid != "" {
+			xerr = &bot.InternalError{RequestID: rid, Err: xerr}
+		}
 	}
 	if err := s.appendAudit(ctx, rec); err != nil {
 		s.log.Error("result not audited", zap.String("action", plan.Action), zap.Error(err))
 	}
 	s.decided.WithLabelValues(plan.Action, rec.Outcome).Inc()
-	s.recordAlone(ctx, s.incidentOf(ctx, cmd), cmd, plan, result, xerr)
+	s.recordAlone(ctx, s.incidentOf(ctx, cmd), cmd, plan, result, text)
 	if xerr != nil {
 		return bot.Answer{}, xerr
 	}
@@ -243,9 +259,9 @@ func (s *Service) decide(ctx context.Context, b bot.Ballot, d decision) bot.Answ
 	}
 	now := b.At
 	b.Reason = bot.Clip(strings.TrimSpace(b.Reason), maxReasonLength)
-	role, err := s.roles.RoleOf(ctx, b.Who, b.Channel)
+	role, err := s.voterRole(ctx, b, d)
 	if err != nil {
-		return bot.ErrorAnswer("Your role could not be checked: " + err.Error())
+		return s.roleUnconfirmed(ctx, b, d, err)
 	}
 	var (
 		after   bot.Approval
@@ -301,8 +317,9 @@ func (s *Service) decide(ctx context.Context, b bot.Ballot, d decision) bot.Answ
 		return tx.AppendAudit(ctx, rec)
 	})
 	if err != nil {
-		s.log.Error("approval decision not recorded", zap.Int64("approval", b.ID), zap.Error(err))
-		return bot.ErrorAnswer("That decision could not be recorded; nothing changed. Try again in a moment.")
+		rid := bot.NewRequestID()
+		s.log.Error("approval decision not recorded", zap.String("request_id", rid), zap.Int64("approval", b.ID), zap.Error(err))
+		return bot.ErrorAnswer(fmt.Sprintf("That decision could not be recorded; nothing changed. Try again in a moment (request id %s).", rid))
 	}
 	if refusal != nil {
 		s.decided.WithLabelValues(actionOf(after), "refused").Inc()
@@ -328,6 +345,37 @@ func (s *Service) decide(ctx context.Context, b bot.Ballot, d decision) bot.Answ
 	defer cancel()
 	after = s.execute(xctx, after)
 	return bot.PrivateAnswer(fmt.Sprintf("Request #%d: %s", after.ID, statusLine(after)))
+}
+
+// voterRole is the role a decision is judged by. An approval or a
+// break-glass may complete what runs, so it takes the voter's role as the
+// platform holds it now; a denial or a cancellation only stops an action,
+// and the role reported with it is enough.
+func (s *Service) voterRole(ctx context.Context, b bot.Ballot, d decision) (policy.Role, error) {
+	if d == decideApprove || d == decideBreakGlass {
+		return s.roles.CurrentRoleOf(ctx, b.Who, b.Channel)
+	}
+	return s.roles.RoleOf(ctx, b.Who, b.Channel)
+}
+
+// roleUnconfirmed refuses a decision whose voter's role could not be read:
+// nothing changes, the refusal is audited, and the detail is logged under
+// the request id the answer names.
+func (s *Service) roleUnconfirmed(ctx context.Context, b bot.Ballot, d decision, err error) bot.Answer {
+	rid := bot.NewRequestID()
+	s.log.Warn("decision refused: role not confirmed", zap.String("request_id", rid), zap.Int64("approval", b.ID),
+		zap.String("platform", b.Who.Platform), zap.String("user", b.Who.UserID), zap.Error(err))
+	rec := bot.AuditRecord{At: b.At, Actor: b.Who, Kind: decisionKinds[d], Outcome: codeRolesUnconfirmed, Channel: b.Channel,
+		Detail: fmt.Sprintf("%s of request #%d by %s: roles not confirmed (request id %s)", decisionKinds[d], b.ID, b.Via, rid)}
+	if aerr := s.appendAudit(ctx, rec); aerr != nil {
+		s.log.Error("refused decision not audited", zap.String("request_id", rid), zap.Error(aerr))
+	}
+	s.decided.WithLabelValues("unknown", "refused").Inc()
+	msg := fmt.Sprintf("Your role could not be checked; nothing changed. Try again (request id %s).", rid)
+	if errors.Is(err, bot.ErrRolesUnconfirmed) {
+		msg = fmt.Sprintf("Could not confirm your roles with %s; nothing changed. Try again (request id %s).", bot.PlatformName(b.Who.Platform), rid)
+	}
+	return bot.ErrorAnswer(msg)
 }
 
 // check applies the rules to one decision on a locked request.
@@ -377,16 +425,21 @@ func approvals(a bot.Approval) int {
 
 // execute runs a request this replica claimed (status executing): the last
 // checks, then the action, then its result. It never runs twice: the claim
-// was committed before, and every outcome closes the request.
+// was committed before, and every outcome closes the request. The roles of
+// the requester and of every approver are read as the platform holds them
+// now. What the card and the answer say of a failure is written for
+// people; an internal error is named there by a request id, and its detail
+// is in the log and the audit row.
 func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	now := s.cfg.Now()
 	cmd := bot.Command{Platform: a.Platform, User: a.Requester, Channel: a.Channel, Thread: a.Thread, Text: a.CommandText, Options: a.Options, ReceivedAt: a.CreatedAt}
-	status, reason, outcome := bot.ApprovalFailed, "", ""
+	status, reason, outcome, detail := bot.ApprovalFailed, "", "", ""
+	log := s.log.With(zap.Int64("approval", a.ID), zap.String("action", a.Plan.Action))
 	var inv bot.Invocation
 	refusal := func() error {
-		reqRole, err := s.roles.RoleOf(ctx, a.Requester, a.Channel)
+		reqRole, err := s.roles.CurrentRoleOf(ctx, a.Requester, a.Channel)
 		if err != nil {
-			return fmt.Errorf("requester's role: %w", err)
+			return s.unconfirmed(log, "requester", a.Requester, err)
 		}
 		var plan bot.Plan
 		inv, plan, err = s.planner.Replan(ctx, cmd, reqRole)
@@ -405,9 +458,9 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 			if !v.Approve {
 				continue
 			}
-			r, err := s.roles.RoleOf(ctx, v.Voter, a.Channel)
+			r, err := s.roles.CurrentRoleOf(ctx, v.Voter, a.Channel)
 			if err != nil {
-				return fmt.Errorf("approver's role: %w", err)
+				return s.unconfirmed(log, "approver", v.Voter, err)
 			}
 			approvers[policy.Key(v.Voter.Platform, v.Voter.UserID)] = r
 		}
@@ -415,7 +468,8 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	}()
 	// The request is closed now: the checks run against an open request.
 	if refusal != nil {
-		reason, outcome = refusal.Error(), refusalCode(refusal)
+		outcome = refusalCode(refusal)
+		reason, detail, _ = s.chatText(log, refusal, "the last check before running it failed")
 		switch outcome {
 		case policy.CodeStale:
 			status = bot.ApprovalStale
@@ -425,7 +479,8 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	} else {
 		err := s.appendAudit(ctx, bot.AuditRecord{At: now, Actor: a.Requester, Kind: bot.AuditExecute, Action: a.Plan.Action, Outcome: "started", ApprovalID: a.ID, Channel: a.Channel, Detail: describe(a.Plan)})
 		if err != nil {
-			reason, outcome = "the audit log could not be written, so it did not run: "+err.Error(), "not_run"
+			outcome = "not_run"
+			reason, detail, _ = s.chatText(log, fmt.Errorf("audit log: %w", err), "the audit log could not be written, so it did not run")
 		} else {
 			result, xerr := s.planner.Execute(ctx, inv, a.Plan)
 			var se *bot.StaleError
@@ -433,7 +488,8 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 			case errors.As(xerr, &se):
 				status, reason, outcome = bot.ApprovalStale, xerr.Error(), policy.CodeStale
 			case xerr != nil:
-				reason, outcome = xerr.Error(), "failed"
+				outcome = "failed"
+				reason, detail, _ = s.chatText(log, xerr, "it failed")
 			default:
 				status, outcome, a.Result = bot.ApprovalDone, "ok", result
 			}
@@ -443,22 +499,50 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	if reason != "" {
 		a.Result = reason
 	}
+	if detail == "" {
+		detail = a.Result
+	}
 	a.Status, a.ExecutedAt = status, &done
 	err := s.store.ApprovalTx(ctx, func(tx bot.ApprovalTx) error {
 		if err := tx.UpdateApproval(ctx, &a); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, bot.AuditRecord{At: done, Actor: a.Requester, Kind: bot.AuditResult, Action: a.Plan.Action, Outcome: outcome, ApprovalID: a.ID, Channel: a.Channel, Detail: a.Result})
+		return tx.AppendAudit(ctx, bot.AuditRecord{At: done, Actor: a.Requester, Kind: bot.AuditResult, Action: a.Plan.Action, Outcome: outcome, ApprovalID: a.ID, Channel: a.Channel, Detail: detail})
 	})
 	if err != nil {
 		// The action ran (or was refused) but its record did not land: the
 		// request stays "executing" and never runs again; say so loudly.
-		s.log.Error("approval result not recorded", zap.Int64("approval", a.ID), zap.String("outcome", outcome), zap.Error(err))
+		log.Error("approval result not recorded", zap.String("outcome", outcome), zap.Error(err))
 	}
 	s.decided.WithLabelValues(a.Plan.Action, outcome).Inc()
 	s.updateCard(ctx, a)
 	s.recordResult(ctx, a)
 	return a
+}
+
+// unconfirmed is the refusal of an execution whose requester's or
+// approver's role the platform could not confirm: it does not run on the
+// roles reported earlier. The detail is logged under the request id the
+// refusal names.
+func (s *Service) unconfirmed(log *zap.Logger, who string, id bot.Identity, err error) error {
+	rid := bot.NewRequestID()
+	log.Warn("execution refused: role not confirmed", zap.String("request_id", rid), zap.String("who", who),
+		zap.String("platform", id.Platform), zap.String("user", id.UserID), zap.Error(err))
+	return &policy.Refusal{Code: codeRolesUnconfirmed, Msg: fmt.Sprintf("the roles of the %s, %s, could not be confirmed with %s, so it did not run; request it again (request id %s)",
+		who, displayName(id), bot.PlatformName(id.Platform), rid)}
+}
+
+// chatText is what the card, the answer and the timeline may say of err,
+// and what the audit row keeps: the text itself when it is written for
+// people; otherwise what (what failed) with a request id (rid), under
+// which the whole error is logged and audited.
+func (s *Service) chatText(log *zap.Logger, err error, what string) (text, detail, rid string) {
+	if msg, ok := bot.UserMessage(err); ok {
+		return msg, msg, ""
+	}
+	rid = bot.NewRequestID()
+	log.Error(what, zap.String("request_id", rid), zap.Error(err))
+	return bot.InternalErrorText(what, rid), err.Error() + " (request id " + rid + ")", rid
 }
 
 // ExpireDue closes pending requests past their expiry and marks their

@@ -58,16 +58,20 @@ func newApprovalRigWith(t *testing.T, s bot.Store, rule policy.Rule, users map[s
 }
 
 func newApprovalRigAccess(t *testing.T, s bot.Store, rule policy.Rule, policyAccess policy.Access) *approvalRig {
+	return newApprovalRigRoles(t, s, rule, access.New(policyAccess, nil), zap.NewNop())
+}
+
+// newApprovalRigRoles builds the rig over roles, logging to log.
+func newApprovalRigRoles(t *testing.T, s bot.Store, rule policy.Rule, roles *access.Roles, log *zap.Logger) *approvalRig {
 	clock := bottest.NewClock(t0)
 	r := &approvalRig{t: t, s: s, clock: clock, target: bottest.NewTarget(7, 2), cards: &bottest.Cards{}}
-	roles := access.New(policyAccess, nil)
 	planner, err := command.NewTable("ops", []bot.CommandSpec{bottest.ScaleSpec(r.target)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.ap = approval.New(s, roles, planner, approval.Config{
 		Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": r.cards, "discord": r.cards}, Now: clock.Now,
-	}, zap.NewNop(), nil)
+	}, log, nil)
 	specs := []bot.CommandSpec{bottest.ScaleSpec(r.target), {
 		Name: "approve", Summary: "approve", Role: policy.Viewer,
 		Args: []bot.Arg{{Name: "id", Kind: bot.ArgInt, Positional: true, Required: true, Min: 1, Max: 1 << 40}},
@@ -77,7 +81,7 @@ func newApprovalRigAccess(t *testing.T, s bot.Store, rule policy.Rule, policyAcc
 	}}
 	router, err := command.NewRouter(specs, command.Config{
 		Root: "ops", Channels: []string{apChannel, apOther}, Roles: roles, Audit: s, Actions: r.ap,
-	}, zap.NewNop(), nil)
+	}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +185,9 @@ func approvalServiceTests() []sqlstoretest.Case {
 		{Name: "ApprovalRoleLostBeforeExecution", Run: testApprovalRoleLost},
 		{Name: "ApprovalHourlyLimit", Run: testApprovalHourlyLimit},
 		{Name: "ApprovalRolesFromPlatformGroups", Run: testApprovalRolesFromGroups},
+		{Name: "ApprovalLiveRolesAtVoteAndExecution", Run: testApprovalLiveRoles},
+		{Name: "ApprovalLiveRolesLookupFails", Run: testApprovalLiveRolesFail},
+		{Name: "ApprovalInternalErrorNotInChat", Run: testApprovalInternalError},
 	}
 }
 
@@ -483,9 +490,10 @@ func testApprovalHourlyLimit(t *testing.T, s bot.Store) {
 	r.wantAudit("request/rate_limited")
 }
 
-// Discord sends a member's roles with each interaction and nothing asks
-// for them later: the roles reported with the request and the votes are
-// kept, so the check at execution sees the same admins.
+// A platform that sends a member's roles with each interaction and has no
+// source of current roles: the roles reported with the request and the
+// votes are kept, so the check at execution sees the same admins. (Discord
+// has such a source in production: see testApprovalLiveRoles.)
 func testApprovalRolesFromGroups(t *testing.T, s bot.Store) {
 	r := newApprovalRigAccess(t, s, policy.DefaultRule, policy.Access{
 		Default: policy.Viewer, Groups: map[string]policy.Role{"discord:900": policy.Admin},

@@ -39,11 +39,12 @@ func (s *Service) recordResult(ctx context.Context, a bot.Approval) {
 	s.record(ctx, a.IncidentID, fmt.Sprintf("request #%d %s: %s", a.ID, describe(a.Plan), statusLine(a)))
 }
 
-// recordAlone notes an action that needed no approval and ran at once.
-func (s *Service) recordAlone(ctx context.Context, incidentID int64, cmd bot.Command, plan bot.Plan, result string, err error) {
+// recordAlone notes an action that needed no approval and ran at once;
+// failure, when not "", is what chat may say of how it failed.
+func (s *Service) recordAlone(ctx context.Context, incidentID int64, cmd bot.Command, plan bot.Plan, result, failure string) {
 	line := fmt.Sprintf("%s ran %s (no approval needed): %s", displayName(cmd.User), describe(plan), result)
-	if err != nil {
-		line = fmt.Sprintf("%s ran %s (no approval needed); it failed: %v", displayName(cmd.User), describe(plan), err)
+	if failure != "" {
+		line = fmt.Sprintf("%s ran %s (no approval needed); it failed: %s", displayName(cmd.User), describe(plan), failure)
 	}
 	s.record(ctx, incidentID, line)
 }

@@ -17,7 +17,11 @@ type Target struct {
 	version  int
 	replicas int
 	runs     atomic.Int32
+	fail     error
 }
+
+// FailNext makes the next execution fail with err, as an API error would.
+func (f *Target) FailNext(err error) { f.mu.Lock(); f.fail = err; f.mu.Unlock() }
 
 // NewTarget is a deployment at version with replicas.
 func NewTarget(version, replicas int) *Target { return &Target{version: version, replicas: replicas} }
@@ -54,6 +58,10 @@ func ScaleSpec(f *Target) bot.CommandSpec {
 			defer f.mu.Unlock()
 			if p.TargetVersion != strconv.Itoa(f.version) {
 				return "", &bot.StaleError{Kind: "deployment", Name: inv.String("service"), Reason: "version moved"}
+			}
+			if err := f.fail; err != nil {
+				f.fail = nil
+				return "", err
 			}
 			f.runs.Add(1)
 			f.replicas = inv.Int("replicas", 0)

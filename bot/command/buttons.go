@@ -19,9 +19,10 @@ type ApprovalClicks interface {
 	HandleClick(ctx context.Context, c bot.Click) (a bot.Answer, ok bool)
 }
 
-// IncidentGetter reads one incident (the store).
+// IncidentGetter reads one incident (the store): a view of it, of which a
+// button needs the labels alone, not the alerts or events.
 type IncidentGetter interface {
-	GetIncident(ctx context.Context, id int64) (bot.IncidentDetail, error)
+	IncidentView(ctx context.Context, id int64, alerts, events int) (bot.IncidentDetail, error)
 }
 
 // Buttons routes clicks: an approval card's buttons to the approvals, an
@@ -105,14 +106,15 @@ func (b *Buttons) runbookClick(ctx context.Context, c bot.Click, cmd bot.Command
 		refuse("Runbook buttons are not available on this bot.")
 		return
 	}
-	d, err := b.incidents.GetIncident(ctx, id)
+	d, err := b.incidents.IncidentView(ctx, id, 0, 0)
 	switch {
 	case errors.Is(err, bot.ErrNotFound):
 		refuse(fmt.Sprintf("There is no incident #%d.", id))
 		return
 	case err != nil:
-		b.router.log.Warn("runbook button: incident not read", zap.Int64("incident", id), zap.Error(err))
-		b.respond(ctx, resp, bot.ErrorAnswer(fmt.Sprintf("Incident #%d could not be read right now; try again in a moment.", id)))
+		rid := bot.NewRequestID()
+		b.router.log.Warn("runbook button: incident not read", zap.String("request_id", rid), zap.Int64("incident", id), zap.Error(err))
+		b.respond(ctx, resp, bot.ErrorAnswer(fmt.Sprintf("Incident #%d could not be read right now; try again in a moment (request id %s).", id, rid)))
 		return
 	}
 	text, refusal := runbookCommand(action, &d.Incident, b.router.Root())

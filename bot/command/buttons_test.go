@@ -15,7 +15,7 @@ import (
 
 type incidentsByID map[int64]bot.IncidentDetail
 
-func (m incidentsByID) GetIncident(_ context.Context, id int64) (bot.IncidentDetail, error) {
+func (m incidentsByID) IncidentView(_ context.Context, id int64, _, _ int) (bot.IncidentDetail, error) {
 	d, ok := m[id]
 	if !ok {
 		return d, bot.ErrNotFound

@@ -35,6 +35,10 @@ type Config struct {
 	// Actions take over destructive commands once planned (nil: they are
 	// refused: this bot has no approval service).
 	Actions ActionRequester
+	// MaxPerUser bounds the commands one person (platform and user id)
+	// has running at once, answer included (0: DefaultMaxPerUser); one
+	// more is refused, privately, as busy.
+	MaxPerUser int
 }
 
 // Roles tell a person's role in a channel (bot/access).
@@ -70,6 +74,7 @@ type Router struct {
 	*Table
 	cfg     Config
 	allowed map[string]bool
+	running *running
 	log     *zap.Logger
 	metrics routerMetrics
 }
@@ -86,14 +91,14 @@ func NewRouter(specs []bot.CommandSpec, cfg Config, log *zap.Logger, reg prometh
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{Table: table, cfg: cfg, allowed: map[string]bool{}, log: log}
+	r := &Router{Table: table, cfg: cfg, allowed: map[string]bool{}, running: newRunning(cfg.MaxPerUser), log: log}
 	for _, c := range cfg.Channels {
 		r.allowed[c] = true
 	}
 	r.metrics = routerMetrics{
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatops_commands_total",
-			Help: "Chat commands by platform, command and outcome (ok, usage, refused, error).",
+			Help: "Chat commands by platform, command and outcome (ok, usage, refused, busy, error).",
 		}, []string{"platform", "command", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "chatops_command_duration_seconds",
@@ -114,7 +119,14 @@ func (r *Router) ChannelAllowed(channel string) bool { return r.allowed[channel]
 // bad input: every failure becomes an answer to the person who asked.
 func (r *Router) Handle(ctx context.Context, cmd bot.Command, resp bot.Responder) {
 	start := time.Now()
-	answer, name, outcome := r.answer(ctx, cmd)
+	var answer bot.Answer
+	var name, outcome string
+	if release, ok := r.running.start(cmd.Platform, cmd.User); ok {
+		defer release()
+		answer, name, outcome = r.answer(ctx, cmd)
+	} else {
+		answer, name, outcome = r.busy(ctx, cmd)
+	}
 	ran := outcome
 	log := r.log.With(zap.String("platform", cmd.Platform), zap.String("user", cmd.User.UserID),
 		zap.String("channel", cmd.Channel), zap.String("command", name), zap.String("outcome", outcome))
@@ -155,7 +167,9 @@ func (r *Router) answer(ctx context.Context, cmd bot.Command) (bot.Answer, strin
 	if r.cfg.Roles != nil {
 		var err error
 		if role, err = r.cfg.Roles.RoleOf(ctx, cmd.User, cmd.Channel); err != nil {
-			return r.refuse(ctx, cmd, spec.Name, "error", "Your role could not be checked: "+err.Error())
+			rid := bot.NewRequestID()
+			r.log.Warn("role not checked; command refused", zap.String("request_id", rid), zap.String("command", spec.Name), zap.Error(err))
+			return r.refuse(ctx, cmd, spec.Name, "error", fmt.Sprintf("Your role could not be checked, so nothing was run. Try again in a moment (request id %s).", rid))
 		}
 	}
 	if !role.Allows(spec.Role) {
@@ -184,10 +198,26 @@ func (r *Router) answer(ctx context.Context, cmd bot.Command) (bot.Answer, strin
 	case errors.Is(err, context.DeadlineExceeded):
 		return bot.ErrorAnswer(fmt.Sprintf("%s took longer than %s and was stopped.", spec.Name, timeout)), spec.Name, "error"
 	case err != nil:
-		r.log.Warn("command failed", zap.String("command", spec.Name), zap.Error(err))
-		return bot.ErrorAnswer(fmt.Sprintf("%s failed: %v", spec.Name, err)), spec.Name, "error"
+		return r.failed(spec.Name, err), spec.Name, "error"
 	}
 	return a, spec.Name, "ok"
+}
+
+// failed answers a command that failed. An error written for people
+// (bot.UserMessage) is shown; any other is internal: the answer names a
+// request id and the log holds the error under it, so no store or API
+// error text reaches chat.
+func (r *Router) failed(name string, err error) bot.Answer {
+	if msg, ok := bot.UserMessage(err); ok {
+		r.log.Info("command failed", zap.String("command", name), zap.Error(err))
+		return bot.ErrorAnswer(fmt.Sprintf("%s failed: %s", name, msg))
+	}
+	var ie *bot.InternalError
+	if !errors.As(err, &ie) {
+		ie = &bot.InternalError{RequestID: bot.NewRequestID(), Err: err}
+		r.log.Error("command failed", zap.String("request_id", ie.RequestID), zap.String("command", name), zap.Error(err))
+	}
+	return bot.ErrorAnswer(bot.InternalErrorText(name+" failed", ie.RequestID))
 }
 
 // request plans a destructive command and hands it to the approvals.
@@ -224,10 +254,21 @@ func (r *Router) audit(ctx context.Context, cmd bot.Command, name, outcome, deta
 		Outcome: outcome, Channel: cmd.Channel, Detail: text,
 	})
 	if err != nil {
-		r.log.Error("audit log not written; command not run", zap.String("command", name), zap.Error(err))
-		return bot.ErrorAnswer("The audit log cannot be written right now, so nothing was run. Try again in a moment."), err
+		rid := bot.NewRequestID()
+		r.log.Error("audit log not written; command not run", zap.String("request_id", rid), zap.String("command", name), zap.Error(err))
+		return bot.ErrorAnswer(fmt.Sprintf("The audit log cannot be written right now, so nothing was run. Try again in a moment (request id %s).", rid)), err
 	}
 	return bot.Answer{}, nil
+}
+
+// busy refuses the command of a person who has MaxPerUser running.
+func (r *Router) busy(ctx context.Context, cmd bot.Command) (bot.Answer, string, string) {
+	name := "unknown"
+	if inv, err := r.parse(cmd); err == nil {
+		name = inv.Spec.Name
+	}
+	return r.refuse(ctx, cmd, name, "busy", fmt.Sprintf(
+		"You already have %d commands running, so this one was not run. Try again in a moment, once one has answered.", r.running.max))
 }
 
 // refuse audits a refusal and answers it privately.

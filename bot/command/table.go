@@ -122,8 +122,8 @@ func (t *Table) parse(cmd bot.Command) (bot.Invocation, *parseError) {
 		a := t.help("")
 		msg := "no command"
 		if len(words) > 0 {
-			a.Title = fmt.Sprintf("Unknown command %q. %s", words[0], a.Title)
-			msg = fmt.Sprintf("unknown command %q", words[0])
+			a.Title = fmt.Sprintf("Unknown command %s. %s", quote(words[0]), a.Title)
+			msg = fmt.Sprintf("unknown command %s", quote(words[0]))
 		}
 		return bot.Invocation{}, &parseError{answer: &a, msg: msg}
 	}
@@ -200,7 +200,17 @@ const (
 	maxCommandText = 2000
 	maxTokens      = 32
 	maxArgValue    = 256
+	// maxQuoted bounds how much of what was typed an error quotes back
+	// (bytes): the error goes to chat, the audit log and the logs, and
+	// must not grow with the input.
+	maxQuoted = 64
 )
+
+// quote is s as an error shows it: Go-quoted, clipped to maxQuoted.
+func quote(s string) string { return strconv.Quote(clip(s)) }
+
+// clip is s clipped to maxQuoted bytes, marked with "…".
+func clip(s string) string { return bot.Clip(s, maxQuoted) }
 
 // Tokenize splits command text on spaces, honouring "double" and 'single'
 // quotes. Nothing here is ever given to a shell.
@@ -268,7 +278,7 @@ func parseArgs(spec *bot.CommandSpec, tokens []string, options map[string]string
 			name, value, hasValue := strings.Cut(name, "=")
 			a := byName[name]
 			if a == nil || a.Positional {
-				return nil, bad("unknown option --%s", name)
+				return nil, bad("unknown option --%s", clip(name))
 			}
 			if a.Kind == bot.ArgBool {
 				if hasValue {
@@ -292,7 +302,7 @@ func parseArgs(spec *bot.CommandSpec, tokens []string, options map[string]string
 				args[positional[n-1].Name] += " " + tok
 				continue
 			}
-			return nil, bad("unexpected %q", tok)
+			return nil, bad("unexpected %s", quote(tok))
 		}
 		args[positional[next].Name] = tok
 		next++
@@ -300,7 +310,7 @@ func parseArgs(spec *bot.CommandSpec, tokens []string, options map[string]string
 	for name, value := range options {
 		a := byName[name]
 		if a == nil {
-			return nil, bad("unknown option %s", name)
+			return nil, bad("unknown option %s", clip(name))
 		}
 		if a.Kind == bot.ArgBool {
 			if value != "true" && value != "false" {
@@ -335,7 +345,7 @@ func checkArg(a bot.Arg, v string) error {
 	case bot.ArgInt:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
+			return fmt.Errorf("%s is not a whole number", quote(v))
 		}
 		if a.Max > 0 && (n < a.Min || n > a.Max) {
 			return fmt.Errorf("%d is outside %d..%d", n, a.Min, a.Max)
@@ -343,7 +353,7 @@ func checkArg(a bot.Arg, v string) error {
 	case bot.ArgDuration:
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("%q is not a duration like 10m or 2h", v)
+			return fmt.Errorf("%s is not a duration like 10m or 2h", quote(v))
 		}
 		if a.Max > 0 && (d < time.Duration(a.Min)*time.Second || d > time.Duration(a.Max)*time.Second) {
 			return fmt.Errorf("%s is outside %s..%s", d, time.Duration(a.Min)*time.Second, time.Duration(a.Max)*time.Second)

@@ -14,18 +14,20 @@ import (
 )
 
 // chatClients are the configured chat platforms' outbound clients, and
-// what they offer besides posting threads: approval cards and, on Slack,
-// user groups.
+// what they offer besides posting threads: approval cards, on Slack user
+// groups, and on Discord members' roles as they are now.
 type chatClients struct {
 	slack   *slack.Client   // nil: Slack is off
 	discord *discord.Client // nil: Discord is off
 	chats   map[string]bot.Chat
 	cards   map[string]bot.CardPoster
 	groups  map[string]bot.GroupLookup
+	current map[string]bot.CurrentGroups
 }
 
 func newChatClients(cfg config.Config, metrics *bot.ChatMetrics, log *zap.Logger) (*chatClients, error) {
-	c := &chatClients{chats: map[string]bot.Chat{}, cards: map[string]bot.CardPoster{}, groups: map[string]bot.GroupLookup{}}
+	c := &chatClients{chats: map[string]bot.Chat{}, cards: map[string]bot.CardPoster{}, groups: map[string]bot.GroupLookup{},
+		current: map[string]bot.CurrentGroups{}}
 	if cfg.SlackEnabled() {
 		slog := log.With(zap.String("component", "slack"))
 		client, err := slack.New(slack.Config{Token: cfg.Slack.BotToken.Reveal(), APIURL: cfg.Slack.APIURL}, metrics, slog)
@@ -35,16 +37,24 @@ func newChatClients(cfg config.Config, metrics *bot.ChatMetrics, log *zap.Logger
 		c.slack, c.chats["slack"], c.cards["slack"] = client, client, client
 		if len(cfg.Access.SlackGroups) > 0 {
 			// Only asked when a group grants a role: it needs usergroups:read.
-			c.groups["slack"] = slack.NewGroups(client, slack.GroupsConfig{TTL: cfg.Access.GroupCacheTTL}, slog)
+			maxStale := cfg.Access.GroupMaxStale
+			if maxStale == 0 {
+				maxStale = -1 // 0 in the file: never use a list Slack could not refresh
+			}
+			c.groups["slack"] = slack.NewGroups(client, slack.GroupsConfig{TTL: cfg.Access.GroupCacheTTL, MaxStale: maxStale}, slog)
 		}
 	}
 	if cfg.DiscordEnabled() {
+		dlog := log.With(zap.String("component", "discord"))
 		client, err := discord.New(discord.Config{Token: cfg.Discord.BotToken.Reveal(), APIURL: cfg.Discord.APIURL,
-			AutoArchive: cfg.Discord.ThreadAutoArchive}, metrics, log.With(zap.String("component", "discord")))
+			AutoArchive: cfg.Discord.ThreadAutoArchive}, metrics, dlog)
 		if err != nil {
 			return nil, err
 		}
 		c.discord, c.chats["discord"], c.cards["discord"] = client, client, client
+		// Approvals read members' roles as Discord holds them now, not as
+		// an interaction reported them.
+		c.current["discord"] = discord.NewMembers(client, discord.MembersConfig{Guilds: cfg.Discord.GuildIDs}, dlog)
 	}
 	return c, nil
 }
@@ -101,7 +111,7 @@ func newInbound(cfg config.Config, clients *chatClients, router commandRouter, c
 func (in *inbound) slack(cfg config.Config, client *slack.Client, router commandRouter, clicks bot.ClickHandler,
 	guard bot.ReplayGuard, log *zap.Logger) {
 	s := slack.NewInbound(slack.InboundConfig{SigningSecret: cfg.Slack.SigningSecret.Reveal(),
-		ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL), Clicks: clicks}, router, guard, client, log)
+		ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL), Clicks: clicks, MaxInFlight: cfg.Commands.MaxInFlight}, router, guard, client, log)
 	in.shutdown = append(in.shutdown, s.Shutdown)
 	if cfg.Commands.SlackMode == "http" {
 		in.mounts = append(in.mounts,
@@ -118,7 +128,7 @@ func (in *inbound) slack(cfg config.Config, client *slack.Client, router command
 // interactions over the gateway or the HTTP endpoint.
 func (in *inbound) discord(cfg config.Config, client *discord.Client, router commandRouter, clicks bot.ClickHandler,
 	guard bot.ReplayGuard, services serviceLister, log *zap.Logger) error {
-	icfg := discord.InboundConfig{AppID: cfg.Discord.AppID, Clicks: clicks}
+	icfg := discord.InboundConfig{AppID: cfg.Discord.AppID, GuildIDs: cfg.Discord.GuildIDs, Clicks: clicks, MaxInFlight: cfg.Commands.MaxInFlight}
 	if services != nil {
 		icfg.Completer = discord.CompleterFunc(func(ctx context.Context, source, prefix string) ([]string, error) {
 			if source != "service" {
@@ -139,7 +149,7 @@ func (in *inbound) discord(cfg config.Config, client *discord.Client, router com
 	cmds := discord.Commands(router.Root(), router.Specs())
 	appID, guilds := cfg.Discord.AppID, cfg.Discord.GuildIDs
 	if len(guilds) == 0 {
-		log.Warn("discord.guild_ids is empty: /" + router.Root() + " is not registered")
+		log.Warn("discord.guild_ids is empty: /" + router.Root() + " is not registered and every interaction is refused")
 	}
 	in.run = append(in.run, func(ctx context.Context) error {
 		if err := client.RegisterCommands(ctx, appID, guilds, cmds); err != nil {

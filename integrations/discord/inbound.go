@@ -78,6 +78,11 @@ type InboundConfig struct {
 	// AppID is the application id: interactions for another one are
 	// refused (empty: not checked).
 	AppID string
+	// GuildIDs are the guilds whose interactions are served
+	// (discord.guild_ids). An interaction from any other guild, or from a
+	// direct message, is refused before anything in it is acted on; with
+	// none, every interaction is.
+	GuildIDs []string
 	// Completer offers autocomplete values; nil: no choices.
 	Completer Completer
 	// Clicks handles button clicks (approval cards); nil answers every
@@ -127,6 +132,7 @@ type Inbound struct {
 	client    *Client
 	log       *zap.Logger
 	ephemeral map[string]bool
+	guilds    map[string]bool
 	now       func() time.Time
 
 	work *bot.Inflight
@@ -148,6 +154,7 @@ func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client 
 	in := &Inbound{
 		cfg: cfg, router: router, guard: guard, client: client, log: log,
 		ephemeral: map[string]bool{},
+		guilds:    map[string]bool{},
 		now:       cfg.Now,
 		work:      bot.NewInflight(cfg.MaxInFlight),
 	}
@@ -156,6 +163,9 @@ func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client 
 	}
 	for _, n := range names {
 		in.ephemeral[n] = true
+	}
+	for _, g := range cfg.GuildIDs {
+		in.guilds[g] = true
 	}
 	return in
 }
@@ -181,6 +191,9 @@ type ackFunc func(resp *discordgo.InteractionResponse) error
 // handle is the one path every verified interaction takes.
 func (in *Inbound) handle(ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool) {
 	log := in.log.With(zap.String("interaction", ix.ID))
+	if ix.Type != discordgo.InteractionPing && !in.guildServed(ix, ack, log) {
+		return
+	}
 	switch ix.Type {
 	case discordgo.InteractionPing:
 		if err := ack(&discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}); err != nil {
@@ -360,6 +373,28 @@ func (in *Inbound) autocomplete(ix *discordgo.Interaction, ch interactionChannel
 // is read. A body over MaxInteractionBody gets 413.
 func (in *Inbound) Handler() http.Handler { return http.HandlerFunc(in.serveHTTP) }
 
+// decodeSignature reads X-Signature-Ed25519 as discordgo.VerifyInteraction
+// does (hex in any case, nothing around it) and reports whether it is a
+// whole Ed25519 signature.
+func decodeSignature(header string) ([]byte, bool) {
+	if len(header) != signatureHexLen {
+		return nil, false
+	}
+	sig, err := hex.DecodeString(header)
+	return sig, err == nil && len(sig) == ed25519.SignatureSize
+}
+
+// replayKey names a verified request by what was verified, never by how
+// its headers spell it: the timestamp as a number and the signature's
+// bytes in lower-case hex (how Discord writes both, so keys stored before
+// this canonical form still match). The hex's case, or any spelling a
+// verifier might tolerate, cannot make a replay look new; and Go's
+// Ed25519 refuses non-canonical signatures, so one signed request has
+// one signature.
+func replayKey(signedAt time.Time, sig []byte) string {
+	return "discord:" + strconv.FormatInt(signedAt.Unix(), 10) + ":" + hex.EncodeToString(sig)
+}
+
 func (in *Inbound) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -367,10 +402,9 @@ func (in *Inbound) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := in.now()
-	sig := strings.ToLower(r.Header.Get("X-Signature-Ed25519"))
-	ts := r.Header.Get("X-Signature-Timestamp")
-	signedAt, fresh := in.timestamp(ts, now)
-	if len(in.cfg.PublicKey) != ed25519.PublicKeySize || len(sig) != signatureHexLen || !fresh {
+	sig, sigOK := decodeSignature(r.Header.Get("X-Signature-Ed25519"))
+	signedAt, fresh := in.timestamp(r.Header.Get("X-Signature-Timestamp"), now)
+	if len(in.cfg.PublicKey) != ed25519.PublicKeySize || !sigOK || !fresh {
 		unauthorized(w)
 		return
 	}
@@ -393,15 +427,13 @@ func (in *Inbound) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w)
 		return
 	}
-	// The signature in lower-case hex names the request: a copy with the
-	// same hex in another case verifies too, and must not pass for new.
 	if in.guard == nil {
 		in.log.Error("no replay guard: HTTP interactions refused")
 		unauthorized(w)
 		return
 	}
 	gctx, cancel := context.WithTimeout(r.Context(), guardTimeout)
-	first, err := in.guard.FirstSeen(gctx, "discord:"+ts+":"+sig, now, signedAt.Add(SignatureWindow))
+	first, err := in.guard.FirstSeen(gctx, replayKey(signedAt, sig), now, signedAt.Add(SignatureWindow))
 	cancel()
 	if err != nil {
 		in.log.Error("replay guard unavailable: interaction refused", zap.Error(err))

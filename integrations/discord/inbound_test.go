@@ -119,7 +119,7 @@ func newHarness(t *testing.T, edit func(*InboundConfig)) *harness {
 		t.Fatal(err)
 	}
 	h.router = router
-	cfg := InboundConfig{PublicKey: testKey.Public().(ed25519.PublicKey), AppID: testApp, Completer: h.comp}
+	cfg := InboundConfig{PublicKey: testKey.Public().(ed25519.PublicKey), AppID: testApp, GuildIDs: []string{testGuild}, Completer: h.comp}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -442,6 +442,92 @@ func TestHTTPReplayRefused(t *testing.T) {
 	h.wait()
 	if n := len(h.logs.ran()); n != 1 {
 		t.Errorf("the command ran %d times, want once", n)
+	}
+}
+
+// signatureRespellings are ways to write a signed request's headers
+// again. Those the verifier accepts (the hex in any case; spaces around a
+// value, which the HTTP server trims) are the same signed request and
+// must be refused as a replay; the rest change what was signed (the
+// timestamp's text is part of it) or are malformed, and are refused
+// before the replay guard.
+var signatureRespellings = []struct {
+	name    string
+	respell func(sig, ts string) (string, string)
+	replay  bool
+}{
+	{"byte for byte", func(sig, ts string) (string, string) { return sig, ts }, true},
+	{"hex in upper case", func(sig, ts string) (string, string) { return strings.ToUpper(sig), ts }, true},
+	{"hex in mixed case", func(sig, ts string) (string, string) { return mixedCase(sig), ts }, true},
+	{"spaces around both", func(sig, ts string) (string, string) { return "  " + sig + " \t", "\t" + ts + "  " }, true},
+	{"upper-case hex with spaces", func(sig, ts string) (string, string) { return " " + strings.ToUpper(sig) + " ", ts }, true},
+	{"timestamp with leading zeros", func(sig, ts string) (string, string) { return sig, "00" + ts }, false},
+	{"timestamp with a plus sign", func(sig, ts string) (string, string) { return sig, "+" + ts }, false},
+	{"upper-case hex, timestamp with a leading zero", func(sig, ts string) (string, string) { return strings.ToUpper(sig), "0" + ts }, false},
+	{"space inside the timestamp", func(sig, ts string) (string, string) { return sig, ts[:3] + " " + ts[3:] }, false},
+}
+
+// mixedCase writes s's letters in alternating case.
+func mixedCase(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if i%2 == 0 && c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// A command or a click that ran, sent again over HTTP with its headers
+// spelled every other way, is refused with a bare 401 each time (as a
+// replay when the verifier accepts the spelling) and does not run again;
+// a different, valid request still runs.
+func TestHTTPReplayInAnotherSpellingRefused(t *testing.T) {
+	for _, kind := range []string{"command", "click"} {
+		t.Run(kind, func(t *testing.T) {
+			rec := newClickRecorder()
+			h := newHarness(t, withClicks(rec))
+			newIx := func(n int) interaction {
+				if kind == "click" {
+					return h.newClick(discordstandin.Click{CustomID: fmt.Sprintf("approval:%d:approve:n0nce", n)})
+				}
+				return h.newInteraction(ixSpec{typ: discordgo.InteractionApplicationCommand, data: logsCommand()})
+			}
+			ix := newIx(7)
+			r := h.sign(ix.Body, time.Now())
+			r.sig = hex.EncodeToString(ed25519.Sign(h.key, append([]byte(r.ts), ix.Body...)))
+			status, body := h.send(r)
+			if status != http.StatusOK {
+				t.Fatalf("original: HTTP %d %s", status, body)
+			}
+			h.forward(ix, body)
+			for _, v := range signatureRespellings {
+				replays := h.logged.FilterMessage("replayed interaction refused").Len()
+				again := r
+				again.sig, again.ts = v.respell(r.sig, r.ts)
+				if status, body := h.send(again); status != http.StatusUnauthorized || strings.TrimSpace(string(body)) != "unauthorized" {
+					t.Errorf("%s: HTTP %d %q, want a bare 401", v.name, status, body)
+					continue
+				}
+				if asReplay := h.logged.FilterMessage("replayed interaction refused").Len() > replays; asReplay != v.replay {
+					t.Errorf("%s: refused as a replay: %t, want %t", v.name, asReplay, v.replay)
+				}
+			}
+			other := newIx(8)
+			status, body = h.send(h.sign(other.Body, time.Now()))
+			if status != http.StatusOK {
+				t.Fatalf("a different request: HTTP %d %s, want 200", status, body)
+			}
+			h.forward(other, body)
+			h.wait()
+			ran := len(h.logs.ran())
+			if kind == "click" {
+				ran = len(rec.got())
+			}
+			if ran != 2 {
+				t.Errorf("ran %d times, want twice (the original and the different request)", ran)
+			}
+		})
 	}
 }
 

@@ -52,9 +52,10 @@ const (
 	writeAttempts = 3
 )
 
+// Refusals written for people: chat shows them (bot.UserError).
 var (
-	errSameTemplate = errors.New("already at that template")
-	errPaused       = errors.New("is paused; resume it first with `kubectl rollout resume` and try again")
+	errSameTemplate error = &bot.UserError{Msg: "already at that template"}
+	errPaused       error = &bot.UserError{Msg: "is paused; resume it first with `kubectl rollout resume` and try again"}
 )
 
 // PlanScale says what scaling service to replicas would do, and whether an
@@ -127,7 +128,7 @@ func (c *Cluster) PlanRollback(ctx context.Context, service string, revision int
 		return bot.RollbackPlan{}, err
 	}
 	if revision < 0 {
-		return bot.RollbackPlan{}, fmt.Errorf("revision %d: revisions are positive (0 means the previous one)", revision)
+		return bot.RollbackPlan{}, bot.Tell("revision %d: revisions are positive (0 means the previous one)", revision)
 	}
 	d, err := c.deployment(ctx, ns, service)
 	if err != nil {
@@ -156,7 +157,7 @@ func (c *Cluster) Rollback(ctx context.Context, service string, revision int64, 
 		return err
 	}
 	if revision < 0 {
-		return fmt.Errorf("revision %d: revisions are positive (0 means the previous one)", revision)
+		return bot.Tell("revision %d: revisions are positive (0 means the previous one)", revision)
 	}
 	var t rollbackTarget
 	err = c.writeAt(ctx, ns, service, version, "roll back", func(d *appsv1.Deployment) error {
@@ -327,7 +328,7 @@ func writeError(d *appsv1.Deployment, action string, err error) error {
 
 func validReplicas(n int32) error {
 	if n < 0 || n > maxScaleReplicas {
-		return fmt.Errorf("replicas %d: must be between 0 and %d", n, maxScaleReplicas)
+		return bot.Tell("replicas %d: must be between 0 and %d", n, maxScaleReplicas)
 	}
 	return nil
 }
@@ -420,7 +421,7 @@ func pickRevision(d *appsv1.Deployment, rss []appsv1.ReplicaSet, revision int64)
 	if revision > 0 {
 		rs, ok := byRev[revision]
 		if !ok {
-			return 0, nil, fmt.Errorf("deployment %s has no revision %d (it has %s)", d.Name, revision, revisionList(revs))
+			return 0, nil, bot.Tell("deployment %s has no revision %d (it has %s)", d.Name, revision, revisionList(revs))
 		}
 		return current, rs, nil
 	}
@@ -429,7 +430,7 @@ func pickRevision(d *appsv1.Deployment, rss []appsv1.ReplicaSet, revision int64)
 			return current, byRev[revs[i]], nil
 		}
 	}
-	return 0, nil, fmt.Errorf("deployment %s has no revision before %d to roll back to", d.Name, current)
+	return 0, nil, bot.Tell("deployment %s has no revision before %d to roll back to", d.Name, current)
 }
 
 func revisionList(revs []int64) string {

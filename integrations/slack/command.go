@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"regexp"
 	"strings"
@@ -108,13 +110,36 @@ func replyThread(ev *slackevents.AppMentionEvent) string {
 	return ev.TimeStamp
 }
 
-// eventKey is the replay guard's key for an event: its id, or where it
-// was typed when Slack sent none.
+// eventKey is the replay guard's key for an event: its id (the same in
+// every retry, which Slack signs afresh), or where it was typed when
+// Slack sent none. The forms cannot collide: a key part never holds ":",
+// the fallback always does. Ids are case-sensitive, so they are not
+// folded; the channel and ts were checked by mentionCommand.
 func eventKey(eventID string, ev *slackevents.AppMentionEvent) string {
 	if eventID != "" {
-		return "slack:event:" + eventID
+		return "slack:event:" + guardKeyPart(eventID)
 	}
 	return "slack:event:" + ev.Channel + ":" + ev.TimeStamp
+}
+
+// maxGuardKeyPart bounds an id used verbatim in a replay-guard key. The
+// key is a primary key: PostgreSQL cannot index one over about 2.7 KB,
+// so a huge id would fail every delivery (and Slack retry it).
+const maxGuardKeyPart = 64
+
+// plainKeyPart is an id that may go into a key as it is: Slack's event
+// and envelope ids are letters, digits and dashes.
+var plainKeyPart = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// guardKeyPart is id as a replay-guard key part: itself when it is short
+// and plain, else "#" and its SHA-256 in hex ("#" is never in a plain
+// part, so the forms do not collide).
+func guardKeyPart(id string) string {
+	if len(id) <= maxGuardKeyPart && plainKeyPart.MatchString(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "#" + hex.EncodeToString(sum[:])
 }
 
 // onMention answers an app mention once, however often Slack delivers it.

@@ -21,10 +21,15 @@ const (
 	// before it is asked again: a person added to or removed from a group
 	// gains or loses the role within it.
 	DefaultGroupsTTL = 60 * time.Second
-	// groupsStaleFactor bounds serving an old answer while Slack cannot
-	// be asked: up to this many TTLs after it was fetched, then the lookup
-	// fails (and the role checks with it) rather than act on membership
-	// that old.
+	// DefaultGroupsMaxStale bounds serving an old answer while Slack
+	// cannot be asked, whatever the TTL: past it the lookup fails, and the
+	// person is left with the role they hold without groups (a refusal
+	// for a destructive action) rather than one granted by membership
+	// that old. MaxGroupsMaxStale is the most it may be configured to.
+	DefaultGroupsMaxStale = 5 * time.Minute
+	MaxGroupsMaxStale     = 15 * time.Minute
+	// groupsStaleFactor also bounds it to this many TTLs, so a short TTL
+	// keeps a short bound.
 	groupsStaleFactor = 10
 	// usergroups.list is a Tier 2 method (20+ calls a minute): the lookup
 	// keeps well under it even when every refresh fails.
@@ -44,9 +49,12 @@ var _ bot.GroupLookup = (*Groups)(nil)
 // GroupsConfig configures Groups.
 type GroupsConfig struct {
 	// TTL is how long one answer of usergroups.list is used (default
-	// DefaultGroupsTTL). After a failed refresh the previous answer is used
-	// for up to 10×TTL from when it was fetched.
+	// DefaultGroupsTTL).
 	TTL time.Duration
+	// MaxStale is how long after it was fetched the previous answer is
+	// still used when refreshing fails (default DefaultGroupsMaxStale, at
+	// most MaxGroupsMaxStale, and never more than 10×TTL); negative: never.
+	MaxStale time.Duration
 }
 
 // Groups tells which Slack user groups a person is in (bot.GroupLookup),
@@ -74,13 +82,19 @@ func NewGroups(c *Client, cfg GroupsConfig, log *zap.Logger) *Groups {
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultGroupsTTL
 	}
+	switch {
+	case cfg.MaxStale == 0:
+		cfg.MaxStale = DefaultGroupsMaxStale
+	case cfg.MaxStale < 0:
+		cfg.MaxStale = 0
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	return &Groups{
 		c:        c,
 		ttl:      cfg.TTL,
-		maxStale: groupsStaleFactor * cfg.TTL,
+		maxStale: min(cfg.MaxStale, MaxGroupsMaxStale, groupsStaleFactor*cfg.TTL),
 		log:      log,
 		limit:    newThrottle(groupsRate, groupsBurst),
 		now:      time.Now,
@@ -90,9 +104,10 @@ func NewGroups(c *Client, cfg GroupsConfig, log *zap.Logger) *Groups {
 // Groups returns the ids (S…) of the user groups userID is in (none for
 // a person in no group, which is not an error), from the
 // cached map while it is fresh, refreshing it otherwise. When the refresh
-// fails, a map fetched less than 10×TTL ago is still used (and the failure
-// logged); past that the error is returned. The caller's ctx bounds its
-// own wait only: a refresh it started goes on for the others.
+// fails, a map fetched less than MaxStale ago is still used (and the
+// failure logged); past that the error is returned, however long Slack
+// keeps failing, and the map grants no role any more. The caller's ctx
+// bounds its own wait only: a refresh it started goes on for the others.
 func (g *Groups) Groups(ctx context.Context, userID string) ([]string, error) {
 	g.mu.Lock()
 	fresh := g.byUser != nil && g.now().Sub(g.fetchedAt) < g.ttl
@@ -122,6 +137,12 @@ func (g *Groups) Groups(ctx context.Context, userID string) ([]string, error) {
 		g.log.Warn("slack user groups could not be refreshed; using the previous list",
 			zap.Duration("age", age), zap.Duration("max_age", g.maxStale), zap.Error(err))
 		return groups, nil
+	}
+	if g.byUser != nil {
+		g.log.Warn("slack user groups could not be refreshed and the previous list is too old to use: groups grant no role until Slack answers",
+			zap.Duration("age", age), zap.Duration("max_age", g.maxStale), zap.Error(err))
+		return nil, fmt.Errorf("slack user groups of %s: the list is %s old, more than the %s it may be used for while refreshing fails: %w",
+			userID, age.Round(time.Second), g.maxStale, err)
 	}
 	return nil, fmt.Errorf("slack user groups of %s: %w", userID, err)
 }

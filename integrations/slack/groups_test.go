@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +16,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/access"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/policy"
 )
 
 // fakeClock is a clock the test moves.
@@ -147,8 +150,9 @@ func TestGroupsRefreshAfterTTL(t *testing.T) {
 }
 
 // TestGroupsStaleOnError: a failed refresh serves the previous list, with
-// a warning, until 10×TTL after it was fetched; then the error comes back.
-// A later successful refresh serves fresh data again.
+// a warning, until DefaultGroupsMaxStale (5 minutes, under 10×TTL here)
+// after it was fetched; then the error comes back, with a warning. A later
+// successful refresh serves fresh data again.
 func TestGroupsStaleOnError(t *testing.T) {
 	f := newGroupsFixture(t, false)
 	f.lookup(t, "U0ALICE")
@@ -161,14 +165,17 @@ func TestGroupsStaleOnError(t *testing.T) {
 	if f.logs.FilterMessage("slack user groups could not be refreshed; using the previous list").Len() != 1 {
 		t.Error("serving the previous list was not logged")
 	}
-	f.clock.advance(8 * testGroupsTTL)
+	f.clock.advance(DefaultGroupsMaxStale - testGroupsTTL - time.Second)
 	if got := f.lookup(t, "U0ALICE"); !slices.Equal(got, []string{"S0ONCALL", "S0SRE"}) {
-		t.Errorf("Slack down, list 9 TTLs old: groups %q, want the previous ones", got)
+		t.Errorf("Slack down, list 4m59s old: groups %q, want the previous ones", got)
 	}
-	f.clock.advance(testGroupsTTL)
+	f.clock.advance(time.Second)
 	got, err := f.g.Groups(context.Background(), "U0ALICE")
-	if err == nil || got != nil {
-		t.Errorf("Slack down, list 10 TTLs old: groups %q, err %v; want an error", got, err)
+	if err == nil || got != nil || !strings.Contains(err.Error(), "more than the 5m0s") {
+		t.Errorf("Slack down, list 5m old: groups %q, err %v; want an error", got, err)
+	}
+	if f.logs.FilterMessage("slack user groups could not be refreshed and the previous list is too old to use: groups grant no role until Slack answers").Len() != 1 {
+		t.Error("the end of the stale list was not logged")
 	}
 	if n := f.calls(); n != 4 {
 		t.Errorf("%d usergroups.list calls, want one per lookup past the TTL (4)", n)
@@ -179,6 +186,58 @@ func TestGroupsStaleOnError(t *testing.T) {
 	if got := f.lookup(t, "U0ALICE"); !slices.Equal(got, []string{"S0SRE"}) {
 		t.Errorf("Slack back: groups %q", got)
 	}
+}
+
+// TestGroupsStaleRoleBoundedWhateverTheTTL: with a long TTL (30 minutes,
+// whose 10×TTL would be five hours) and Slack failing every refresh, a
+// cached list older than MaxStale (2 minutes here, as
+// access.group_max_stale sets it) grants no role: the person falls back to
+// the role they hold without groups (a viewer, refused a destructive
+// action), for RoleOf and CurrentRoleOf alike, with a warning each time.
+// The lookups past the bound ask Slack again, so the role comes back when
+// Slack does.
+func TestGroupsStaleRoleBoundedWhateverTheTTL(t *testing.T) {
+	f := newGroupsFixture(t, false)
+	const ttl, maxStale = 30 * time.Minute, 2 * time.Minute
+	g := NewGroups(f.c, GroupsConfig{TTL: ttl, MaxStale: maxStale}, f.g.log)
+	g.now, g.limit = f.clock.now, f.g.limit
+	core, logs := observer.New(zap.WarnLevel)
+	roles := access.NewWith(access.Config{
+		Access:  policy.Access{Default: policy.Viewer, Groups: map[string]policy.Role{"slack:S0SRE": policy.Admin}},
+		Lookups: map[string]bot.GroupLookup{"slack": g},
+		Log:     zap.New(core),
+	})
+	alice := bot.Identity{Platform: "slack", UserID: "U0ALICE"}
+	roleAt := func(what string, want policy.Role) {
+		t.Helper()
+		for _, current := range []bool{false, true} {
+			get := roles.RoleOf
+			if current {
+				get = roles.CurrentRoleOf
+			}
+			got, err := get(context.Background(), alice, "C0OPS")
+			if err != nil || got != want {
+				t.Errorf("%s (current %v): role %s, err %v; want %s", what, current, got, err, want)
+			}
+		}
+	}
+	roleAt("Slack up", policy.Admin)
+	f.srv.SetDown(true)
+	f.clock.advance(ttl - time.Second)
+	roleAt("Slack down, list within its TTL (not refreshed)", policy.Admin)
+	// The first refresh fails 30 minutes after the list was fetched: far
+	// past the bound, so the list grants nothing, and keeps granting
+	// nothing while Slack keeps failing.
+	f.clock.advance(time.Second)
+	for i := range 5 {
+		roleAt("Slack down, list past the bound, failure "+strconv.Itoa(i+1), policy.Viewer)
+		f.clock.advance(time.Minute)
+	}
+	if logs.FilterMessage("user groups unknown: the role is worked out without them").Len() != 10 {
+		t.Errorf("the fallbacks were not logged: %d lines", logs.Len())
+	}
+	f.srv.SetDown(false)
+	roleAt("Slack back", policy.Admin)
 }
 
 // TestGroupsFirstRefreshFails: with no list yet, a failure is an error,
@@ -245,7 +304,16 @@ func TestGroupsOwnRateLimit(t *testing.T) {
 func TestNewGroupsDefaults(t *testing.T) {
 	f := newFixture(t, fast)
 	g := NewGroups(f.c, GroupsConfig{}, nil)
-	if g.ttl != DefaultGroupsTTL || g.maxStale != 10*DefaultGroupsTTL {
+	if g.ttl != DefaultGroupsTTL || g.maxStale != DefaultGroupsMaxStale {
 		t.Errorf("ttl %s, max stale %s", g.ttl, g.maxStale)
+	}
+	for _, tc := range []struct{ ttl, maxStale, want time.Duration }{
+		{time.Hour, time.Hour, MaxGroupsMaxStale}, // never more than the most
+		{time.Second, 0, 10 * time.Second},        // a short TTL keeps a short bound
+		{time.Minute, -1, 0},                      // never stale
+	} {
+		if g := NewGroups(f.c, GroupsConfig{TTL: tc.ttl, MaxStale: tc.maxStale}, nil); g.maxStale != tc.want {
+			t.Errorf("TTL %s, MaxStale %s: max stale %s, want %s", tc.ttl, tc.maxStale, g.maxStale, tc.want)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package slack
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +69,20 @@ type InboundConfig struct {
 	// Clicks handles button clicks (approval cards); nil answers every
 	// click, privately, that buttons are not available.
 	Clicks bot.ClickHandler
+	// MaxInFlight bounds the commands and clicks running at once (0:
+	// DefaultMaxInFlight); beyond it a slash command is answered "busy"
+	// at once.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight bounds the commands running at once when
+// InboundConfig.MaxInFlight is 0, as Discord's side does: each holds a
+// goroutine, a share of memory (a logs answer is megabytes) and API calls.
+const DefaultMaxInFlight = 64
+
+// busyNow is the immediate answer to a slash command when MaxInFlight
+// commands are running.
+var busyNow = map[string]string{"response_type": slackapi.ResponseTypeEphemeral, "text": "chatops is busy with other commands; try again in a moment."}
 
 // String leaves the signing secret out.
 func (c InboundConfig) String() string {
@@ -120,6 +136,9 @@ func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client 
 	if len(cfg.ResponseURLPrefixes) == 0 {
 		cfg.ResponseURLPrefixes = []string{DefaultResponseURLPrefix}
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	if guard == nil {
 		log.Warn("no replay guard: replays are remembered by this process only")
 		guard = newMemoryGuard()
@@ -136,7 +155,7 @@ func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client 
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		webAPI:  newThrottle(webAPIRate, webAPIBurst),
-		work:    bot.NewInflight(0),
+		work:    bot.NewInflight(cfg.MaxInFlight),
 		botUser: cfg.BotUserID,
 	}
 	if in.botUser == "" {
@@ -172,7 +191,11 @@ func (in *Inbound) goRun(fn func(ctx context.Context)) bool {
 
 // dispatch runs cmd through the router, answering through resp.
 func (in *Inbound) dispatch(cmd bot.Command, resp bot.Responder) bool {
-	return in.goRun(func(ctx context.Context) { in.router.Handle(ctx, cmd, resp) })
+	started := in.goRun(func(ctx context.Context) { in.router.Handle(ctx, cmd, resp) })
+	if !started && !in.work.Closed() {
+		in.log.Warn("command refused: too many running", zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel))
+	}
+	return started
 }
 
 // botUserID is the bot's user id, or "" while it is not known (a failed
@@ -273,13 +296,12 @@ func (in *Inbound) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	if sv.Ensure() != nil {
 		return refuse("bad signature")
 	}
-	stamp := r.Header.Get("X-Slack-Request-Timestamp")
-	ts, err := strconv.ParseInt(stamp, 10, 64)
+	key, signedAt, err := replayKey(r.Header)
 	if err != nil {
-		return refuse("malformed timestamp")
+		return refuse("malformed signature headers")
 	}
 	now := time.Now()
-	first, err := in.guard.FirstSeen(r.Context(), "slack:"+stamp+":"+r.Header.Get("X-Slack-Signature"), now, time.Unix(ts, 0).Add(signatureWindow))
+	first, err := in.guard.FirstSeen(r.Context(), key, now, signedAt.Add(signatureWindow))
 	if err != nil {
 		in.log.Warn("replay guard unavailable: slack request refused", zap.String("path", r.URL.Path), zap.Error(err))
 		http.Error(w, "try again", http.StatusServiceUnavailable)
@@ -339,7 +361,10 @@ func (in *Inbound) onSlashCommand(sc slackapi.SlashCommand, now time.Time) (any,
 	cmd := slashCommand(sc, now)
 	resp := &webhookResponder{in: in, url: sc.ResponseURL, channel: sc.ChannelID, fileBase: fileBase(cmd.Text)}
 	if !in.dispatch(cmd, resp) {
-		return nil, errors.New("shutting down")
+		if in.work.Closed() {
+			return nil, errors.New("shutting down")
+		}
+		return busyNow, nil
 	}
 	return workingOnIt, nil
 }
@@ -422,6 +447,41 @@ func (in *Inbound) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 	in.onInteraction(&cb, time.Now())
 	w.WriteHeader(http.StatusOK)
+}
+
+// Slack's signature headers.
+const (
+	headerSignature = "X-Slack-Signature"
+	headerTimestamp = "X-Slack-Request-Timestamp"
+	// signaturePrefix is the v0 scheme's prefix; slack-go requires it
+	// exactly (case-sensitive).
+	signaturePrefix = "v0="
+)
+
+// replayKey names a verified request by what was verified, not by how
+// its headers spell it. slack-go decodes the MAC's hex in any case and
+// parses the timestamp with strconv.ParseInt (a leading "+" or zeros
+// pass its window check): keyed on the header text, the same signed
+// request with its hex in upper case would be new again. The key is the
+// timestamp as a decimal number and the MAC's bytes in lower-case hex,
+// which is how Slack writes both, so keys stored before this canonical
+// form still match. Headers are read with the verifier's own rules, so
+// anything it accepts decodes here to the bytes it compared; anything
+// else is an error (the request is refused, never keyed loosely).
+func replayKey(h http.Header) (key string, signedAt time.Time, err error) {
+	hexMAC, ok := strings.CutPrefix(h.Get(headerSignature), signaturePrefix)
+	if !ok {
+		return "", time.Time{}, errors.New("signature without the v0= prefix")
+	}
+	mac, err := hex.DecodeString(hexMAC)
+	if err != nil || len(mac) != sha256.Size {
+		return "", time.Time{}, errors.New("signature is not a hex-encoded HMAC-SHA256")
+	}
+	ts, err := strconv.ParseInt(h.Get(headerTimestamp), 10, 64)
+	if err != nil {
+		return "", time.Time{}, errors.New("timestamp is not a number")
+	}
+	return "slack:" + strconv.FormatInt(ts, 10) + ":" + signaturePrefix + hex.EncodeToString(mac), time.Unix(ts, 0), nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -313,6 +314,117 @@ func TestReplayRefused(t *testing.T) {
 	}
 }
 
+// respellings are ways to write a signed request's headers again. Those
+// slack-go's verifier accepts (the hex in any case; spaces around a
+// value, which the HTTP server trims) are the same signed request and
+// must be refused as a replay; the rest change what was signed (the
+// timestamp's text is part of it) or are malformed, and are refused
+// before the replay guard.
+var respellings = []struct {
+	name    string
+	respell func(sig, ts string) (string, string)
+	reason  string
+}{
+	{"byte for byte", func(sig, ts string) (string, string) { return sig, ts }, reasonReplay},
+	{"hex in upper case", func(sig, ts string) (string, string) { return "v0=" + strings.ToUpper(sig[3:]), ts }, reasonReplay},
+	{"hex in mixed case", func(sig, ts string) (string, string) { return "v0=" + alternateCase(sig[3:]), ts }, reasonReplay},
+	{"spaces around both", func(sig, ts string) (string, string) { return "  " + sig + " \t", "\t" + ts + "  " }, reasonReplay},
+	{"upper-case hex with spaces", func(sig, ts string) (string, string) { return " v0=" + strings.ToUpper(sig[3:]) + " ", ts }, reasonReplay},
+	{"timestamp with leading zeros", func(sig, ts string) (string, string) { return sig, "00" + ts }, "bad signature"},
+	{"timestamp with a plus sign", func(sig, ts string) (string, string) { return sig, "+" + ts }, "bad signature"},
+	{"upper-case hex, timestamp with a plus sign", func(sig, ts string) (string, string) { return "v0=" + strings.ToUpper(sig[3:]), "+" + ts }, "bad signature"},
+	{"prefix in upper case", func(sig, ts string) (string, string) { return "V0=" + sig[3:], ts }, "missing or malformed signature headers"},
+	{"space inside the timestamp", func(sig, ts string) (string, string) { return sig, ts[:3] + " " + ts[3:] }, "missing or malformed signature headers"},
+}
+
+const reasonReplay = "replay of a request already seen"
+
+// alternateCase writes s's letters in alternating case.
+func alternateCase(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if i%2 == 0 && c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// TestReplayInAnotherSpellingRefused: on every endpoint, a signed request
+// that ran is sent again, over a real HTTP server, with its headers
+// spelled every other way; each copy is refused with 401, for the
+// expected reason, and nothing runs again. A different, valid request
+// still runs. Keyed on the header text, the upper-case copy passed.
+func TestReplayInAnotherSpellingRefused(t *testing.T) {
+	for _, path := range []string{"/slack/commands", "/slack/interactions", "/slack/events"} {
+		t.Run(path, func(t *testing.T) {
+			clicks := newRecordingClicks()
+			f := newInbound(t, withClicks(clicks))
+			srv := httptest.NewServer(f.mux)
+			t.Cleanup(srv.Close)
+			bodies := map[string][2][]byte{
+				"/slack/commands": {[]byte(f.slashForm("health").Encode()), []byte(f.slashForm("logs orders-service").Encode())},
+				"/slack/interactions": {
+					[]byte(f.srv.BlockActionForm(&slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000100", ActionID: "approval:7:approve:n0nce"}).Encode()),
+					[]byte(f.srv.BlockActionForm(&slackstandin.BlockAction{User: testUser, Channel: testChannel, MessageTS: "1700000000.000200", ActionID: "approval:8:approve:n0nce"}).Encode()),
+				},
+				"/slack/events": {
+					f.srv.AppMentionEvent(slackstandin.AppMention{Channel: testChannel, User: testUser, Text: "<@" + slackstandin.BotUserID + "> health"}).Body,
+					f.srv.AppMentionEvent(slackstandin.AppMention{Channel: testChannel, User: testUser, Text: "<@" + slackstandin.BotUserID + "> whoami"}).Body,
+				},
+			}[path]
+			h := headersFor(path, slackstandin.Sign(testSecret, time.Now(), bodies[0]))
+			if code := postOver(t, srv.URL+path, bodies[0], h); code != http.StatusOK {
+				t.Fatalf("original: status %d", code)
+			}
+			for _, v := range respellings {
+				sig, ts := v.respell(h.Get("X-Slack-Signature"), h.Get("X-Slack-Request-Timestamp"))
+				copied := h.Clone()
+				copied.Set("X-Slack-Signature", sig)
+				copied.Set("X-Slack-Request-Timestamp", ts)
+				if code := postOver(t, srv.URL+path, bodies[0], copied); code != http.StatusUnauthorized {
+					t.Errorf("%s: status %d, want 401", v.name, code)
+					continue
+				}
+				refusals := f.logs.FilterMessage("slack request refused").All()
+				if got := refusals[len(refusals)-1].ContextMap()["reason"]; got != v.reason {
+					t.Errorf("%s: refused for %q, want %q", v.name, got, v.reason)
+				}
+			}
+			other := headersFor(path, slackstandin.Sign(testSecret, time.Now(), bodies[1]))
+			if code := postOver(t, srv.URL+path, bodies[1], other); code != http.StatusOK {
+				t.Errorf("a different request: status %d, want 200", code)
+			}
+			f.drain(t)
+			ran := len(f.calls.all())
+			if path == "/slack/interactions" {
+				ran = len(clicks.got)
+			}
+			if ran != 2 {
+				t.Errorf("ran %d times, want twice (the original and the different request)", ran)
+			}
+		})
+	}
+}
+
+// postOver posts body to url with h through a real HTTP client and
+// server, so header values reach the handler as the server parses them.
+func postOver(t *testing.T, url string, body []byte, h http.Header) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
 func TestOversizeBody(t *testing.T) {
 	for _, path := range []string{"/slack/commands", "/slack/events", "/slack/interactions"} {
 		t.Run(path, func(t *testing.T) {
@@ -541,6 +653,31 @@ func TestMentionLongOutputGoesUpInTheThread(t *testing.T) {
 	}
 }
 
+// TestEventKeyBoundedAndDistinct: an event's replay key stays short
+// whatever its id (PostgreSQL cannot index a primary key over about
+// 2.7 KB, so a long id would fail every delivery), ids differing only in
+// case or length stay apart, and an id never reads as the fallback key
+// of a channel and ts.
+func TestEventKeyBoundedAndDistinct(t *testing.T) {
+	mention := &slackevents.AppMentionEvent{Channel: "C1", TimeStamp: "1700000000.000100"}
+	long := strings.Repeat("Ev0ABC", 2000)
+	ids := []string{"Ev0ABC", "ev0abc", long, long + "x", "C1:1700000000.000100", "#" + strings.Repeat("a", 64), strings.Repeat("E", maxGuardKeyPart+1)}
+	seen := map[string]string{eventKey("", mention): "(no id)"}
+	for _, id := range ids {
+		k := eventKey(id, mention)
+		if len(k) > len("slack:event:#")+64 {
+			t.Errorf("id of %d bytes: key of %d bytes", len(id), len(k))
+		}
+		if other, dup := seen[k]; dup {
+			t.Errorf("ids %.20q and %.20q share the key %q", id, other, k)
+		}
+		seen[k] = id
+	}
+	if k := eventKey("Ev0ABC", mention); k != "slack:event:Ev0ABC" {
+		t.Errorf("a plain id's key is %q, want it as it was stored before", k)
+	}
+}
+
 // TestEventRetryAnsweredOnce: Slack delivers the same event again (a
 // retry, signed afresh): it is acknowledged and not run twice.
 func TestEventRetryAnsweredOnce(t *testing.T) {
@@ -725,7 +862,11 @@ func TestClickRefusedBeforeHandler(t *testing.T) {
 		{"replayed", func(t *testing.T, f *inboundFixture, body []byte) *httptest.ResponseRecorder {
 			h := slackstandin.Sign(testSecret, time.Now(), body)
 			// The original goes to another replica sharing the guard.
-			if first, err := f.in.guard.FirstSeen(context.Background(), "slack:"+h.Get("X-Slack-Request-Timestamp")+":"+h.Get("X-Slack-Signature"), time.Now(), time.Now().Add(time.Minute)); err != nil || !first {
+			key, _, err := replayKey(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first, err := f.in.guard.FirstSeen(context.Background(), key, time.Now(), time.Now().Add(time.Minute)); err != nil || !first {
 				t.Fatalf("the guard did not take the original: %v", err)
 			}
 			return f.post("/slack/interactions", body, h)

@@ -159,7 +159,7 @@ func (in *Inbound) firstEnvelope(ctx context.Context, req *socketmode.Request, n
 	if req == nil || req.EnvelopeID == "" {
 		return false
 	}
-	first, err := in.guard.FirstSeen(ctx, "slack:envelope:"+req.EnvelopeID, now, now.Add(eventRetryWindow))
+	first, err := in.guard.FirstSeen(ctx, "slack:envelope:"+guardKeyPart(req.EnvelopeID), now, now.Add(eventRetryWindow))
 	if err != nil {
 		in.log.Warn("replay guard unavailable: socket mode envelope dropped", zap.Error(err))
 		return false

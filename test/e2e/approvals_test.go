@@ -80,6 +80,14 @@ func TestApprovals(t *testing.T) {
 	started := time.Now()
 	e := setupCommandsWith(t, harness.Postgres, harness.RepoPath(t, "test", "e2e", "testdata", "approvals.yaml"))
 	t.Logf("cluster, workload and bot ready in %s", time.Since(started).Round(time.Millisecond))
+	// Votes and executions read each person's roles from Discord (GET
+	// /channels/{id} for the guild, GET /guilds/{id}/members/{id}), not
+	// from the interaction: the stand-in holds the same as the
+	// interactions report.
+	e.cfg.Discord.SetChannelGuild(discordGuild, discordOpsChannel, discordOpsTwo)
+	for _, p := range []chatPerson{ana, bob, meg, vic} {
+		e.cfg.Discord.SetMember(discordGuild, p.discordID, p.discordRoles...)
+	}
 
 	type record struct {
 		side                     approvalSide

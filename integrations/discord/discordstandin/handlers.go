@@ -44,6 +44,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rq, ok = parseInteractionRoute(r.Method, r.URL.Path)
 	}
 	if !ok {
+		rq, ok = parseGuildRoute(r.Method, r.URL.Path)
+	}
+	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
 		return
 	}
@@ -108,9 +111,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Handle into a recorder, so that "processed, then dropped" is the
 	// same processing with the answer thrown away.
 	rec := httptest.NewRecorder()
-	if rq.interaction {
+	switch {
+	case rq.interaction:
 		s.handleInteraction(rec, r, rq, body)
-	} else {
+	case rq.guildRoute:
+		s.handleGuild(rec, rq)
+	default:
 		s.handle(rec, r, route, channel, rq.msgID, body)
 	}
 	if _, drop := f.(DropAfterProcessing); drop {
@@ -140,9 +146,12 @@ type request struct {
 	route, channel, msgID string
 	// The interaction side: application, interaction id and token, guild.
 	app, interactionID, token, guild string
-	// interaction routes are handled by handleInteraction; tokenInPath
-	// ones need no bot token; uploads may carry files (multipart).
-	interaction, tokenInPath, uploads bool
+	// user is the member a guild route reads.
+	user string
+	// interaction routes are handled by handleInteraction, guildRoute ones
+	// by handleGuild; tokenInPath ones need no bot token; uploads may
+	// carry files (multipart).
+	interaction, guildRoute, tokenInPath, uploads bool
 }
 
 func parseRoute(method, path string) (request, bool) {

@@ -12,7 +12,11 @@
 // Tests of any package use it: pass URL() as the Discord API base and
 // inspect what was posted with Messages, Threads and Calls; announce an
 // interaction with NewInteraction and inspect its responses with
-// Interaction. Channel ids
+// Interaction. Guild members and their roles are what SetMember and
+// RemoveMember say (members.go), read as Discord serves them (GET
+// /guilds/{guild}/members/{user}), and every channel's guild is
+// DefaultGuildID unless SetChannelGuild says otherwise (GET
+// /channels/{channel}). Channel ids
 // must be numeric, as Discord's are; any numeric id is a text channel
 // except a message id without a thread (Unknown Channel, as on Discord) and
 // channels removed with DeleteChannel. It never contacts anything.
@@ -116,6 +120,10 @@ type Server struct {
 	routeHits    map[string][]time.Time // request times per routeKey(route, channel)
 	down         bool                   // SetDown: every request answers 503
 	limited      map[string]int         // 429 answers given, per route
+	// The guild side (members.go): role ids by guild and user, and the
+	// guild of channels not in DefaultGuildID.
+	members      map[string]map[string][]string
+	channelGuild map[string]string
 }
 
 type message struct {
@@ -149,6 +157,8 @@ func New() *Server {
 		interactions: map[string]*interaction{},
 		byToken:      map[string]*interaction{},
 		commands:     map[string]json.RawMessage{},
+		members:      map[string]map[string][]string{},
+		channelGuild: map[string]string{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
