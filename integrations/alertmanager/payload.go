@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ const (
 	maxLabels         = 256
 	maxLabelNameLen   = 256
 	maxLabelValueLen  = 16 << 10
-	maxAnnotationLen  = 64 << 10
+	maxAnnotationLen  = 64 << 10 // all of an alert's annotations together, names included
 	maxFingerprintLen = 64
 )
 
@@ -81,23 +82,39 @@ func Decode(r io.Reader) (bot.AlertGroup, error) {
 func describeJSONError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var tim *time.ParseError
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Errorf("bad JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
-		return fmt.Errorf("bad JSON: field %s: %s is not a %s", typ.Field, typ.Value, typ.Type)
+		return fmt.Errorf("bad JSON: field %s: %s is not a %s", typ.Field, clip(typ.Value, maxQuoted), typ.Type)
+	case errors.As(err, &tim):
+		return fmt.Errorf("bad JSON: time %s is not an RFC 3339 time", quote(tim.Value))
 	case errors.Is(err, io.EOF):
 		return errors.New("bad JSON: empty body")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("bad JSON: body ends in the middle of the object")
 	}
-	return fmt.Errorf("bad JSON: %v", err)
+	return fmt.Errorf("bad JSON: %s", clip(err.Error(), maxErrorText))
 }
+
+// A refusal is the 400's body and a log line: what it quotes of the
+// sender's input is clipped, so its size does not grow with the body.
+const (
+	// maxQuoted bounds one quoted piece of input, in characters.
+	maxQuoted = 64
+	// maxErrorText bounds an error text of encoding/json's that is shown
+	// whole.
+	maxErrorText = 256
+)
+
+// quote is s in Go quotes, clipped to maxQuoted characters.
+func quote(s string) string { return strconv.Quote(clip(s, maxQuoted)) }
 
 func (w *webhook) validate() (bot.AlertGroup, error) {
 	switch {
 	case w.Version != "4":
-		return bot.AlertGroup{}, fmt.Errorf("unsupported version %q: want \"4\"", w.Version)
+		return bot.AlertGroup{}, fmt.Errorf("unsupported version %s: want \"4\"", quote(w.Version))
 	case w.GroupKey == "":
 		return bot.AlertGroup{}, errors.New("no groupKey")
 	case len(w.GroupKey) > maxGroupKeyLen:
@@ -132,6 +149,9 @@ func (w *webhook) validate() (bot.AlertGroup, error) {
 		if err := checkLabels(ls.name, ls.m, ls.max); err != nil {
 			return bot.AlertGroup{}, err
 		}
+	}
+	if err := checkAnnotationsSize("commonAnnotations", w.CommonAnnotations); err != nil {
+		return bot.AlertGroup{}, err
 	}
 	g := bot.AlertGroup{
 		Receiver:          w.Receiver,
@@ -168,8 +188,14 @@ func (a *webhookAlert) validate() (bot.Alert, error) {
 	if err := checkLabels("annotations", a.Annotations, maxAnnotationLen); err != nil {
 		return bot.Alert{}, err
 	}
+	if err := checkAnnotationsSize("annotations", a.Annotations); err != nil {
+		return bot.Alert{}, err
+	}
 	if a.StartsAt.IsZero() {
 		return bot.Alert{}, errors.New("no startsAt")
+	}
+	if !storableTime(a.StartsAt) {
+		return bot.Alert{}, fmt.Errorf("startsAt %s is outside the years %d..%d", a.StartsAt.Format(time.RFC3339), minYear, maxYear)
 	}
 	if len(a.GeneratorURL) > maxURLLen {
 		return bot.Alert{}, fmt.Errorf("generatorURL longer than %d bytes", maxURLLen)
@@ -190,6 +216,9 @@ func (a *webhookAlert) validate() (bot.Alert, error) {
 	if ends.Year() <= 1 {
 		ends = time.Time{}
 	}
+	if !ends.IsZero() && !storableTime(ends) {
+		return bot.Alert{}, fmt.Errorf("endsAt %s is outside the years %d..%d", a.EndsAt.Format(time.RFC3339), minYear, maxYear)
+	}
 	return bot.Alert{
 		Fingerprint:  fp,
 		Status:       status,
@@ -206,7 +235,7 @@ func parseStatus(s string) (bot.AlertStatus, error) {
 	case bot.AlertFiring, bot.AlertResolved:
 		return bot.AlertStatus(s), nil
 	}
-	return "", fmt.Errorf("status %q: want \"firing\" or \"resolved\"", s)
+	return "", fmt.Errorf("status %s: want \"firing\" or \"resolved\"", quote(s))
 }
 
 func checkLabels(what string, m map[string]string, maxValue int) error {
@@ -224,10 +253,38 @@ func checkLabels(what string, m map[string]string, maxValue int) error {
 		case strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0):
 			// PostgreSQL cannot store NUL in text: refuse it here rather
 			// than fail the transaction on every retry.
-			return fmt.Errorf("%s: NUL character in %q", what, strings.ReplaceAll(k, "\x00", `\0`))
+			return fmt.Errorf("%s: NUL character in %s", what, quote(strings.ReplaceAll(k, "\x00", `\0`)))
 		}
 	}
 	return nil
+}
+
+// checkAnnotationsSize refuses annotations larger than maxAnnotationLen
+// all together: 256 annotations of 64 KiB each would be 16 MiB to store
+// and render for one alert.
+func checkAnnotationsSize(what string, m map[string]string) error {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	if n > maxAnnotationLen {
+		return fmt.Errorf("%s: %d bytes in all, at most %d", what, n, maxAnnotationLen)
+	}
+	return nil
+}
+
+// The years an alert's times may fall in, in UTC: RFC 3339's, which is
+// how Alertmanager writes them. An offset can carry a time written as
+// 9999-12-31 into the year 10000, which the store could write but never
+// read back (SQLite), leaving its incident unreadable.
+const (
+	minYear = 1
+	maxYear = 9999
+)
+
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= minYear && y <= maxYear
 }
 
 func toLabelSet(m map[string]string) model.LabelSet {

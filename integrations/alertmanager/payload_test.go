@@ -208,6 +208,28 @@ func TestDecodeRejects(t *testing.T) {
 		}), "commonAnnotations.summary: value longer than"},
 		{"over-long generatorURL", payloadWith(t, func(p map[string]any) { firstAlert(p)["generatorURL"] = strings.Repeat("g", maxURLLen+1) }), "alerts[0]: generatorURL longer than"},
 		{"over-long fingerprint", payloadWith(t, func(p map[string]any) { firstAlert(p)["fingerprint"] = strings.Repeat("f", maxFingerprintLen+1) }), "alerts[0]: fingerprint longer than 64 bytes"},
+		// Found by FuzzDecode: the limit is on all annotations together.
+		{"annotations over 64 KiB together", payloadWith(t, func(p map[string]any) {
+			firstAlert(p)["annotations"] = map[string]any{"description": strings.Repeat("d", 40<<10), "runbook": strings.Repeat("r", 40<<10)}
+		}), "alerts[0]: annotations: 81938 bytes in all, at most 65536"},
+		{"common annotations over 64 KiB together", payloadWith(t, func(p map[string]any) {
+			p["commonAnnotations"] = map[string]any{"description": strings.Repeat("d", 40<<10), "runbook": strings.Repeat("r", 40<<10)}
+		}), "commonAnnotations: 81938 bytes in all, at most 65536"},
+		// Found by FuzzDecode: times the store cannot read back.
+		{"startsAt in the year 10000 in UTC", payloadWith(t, func(p map[string]any) { firstAlert(p)["startsAt"] = "9999-12-31T23:59:59-23:00" }),
+			"alerts[0]: startsAt 9999-12-31T23:59:59-23:00 is outside the years 1..9999"},
+		{"startsAt before the year 1 in UTC", payloadWith(t, func(p map[string]any) { firstAlert(p)["startsAt"] = "0000-01-01T00:00:00+01:00" }),
+			"alerts[0]: startsAt 0000-01-01T00:00:00+01:00 is outside the years 1..9999"},
+		{"endsAt in the year 10000 in UTC", payloadWith(t, func(p map[string]any) { firstAlert(p)["endsAt"] = "9999-12-31T23:00:00-02:00" }),
+			"alerts[0]: endsAt 9999-12-31T23:00:00-02:00 is outside the years 1..9999"},
+		// Found by FuzzDecode: a refusal quotes at most 64 characters of
+		// what was sent.
+		{"long version is clipped", payloadWith(t, func(p map[string]any) { p["version"] = strings.Repeat("v", 100000) }),
+			`unsupported version "` + strings.Repeat("v", 64) + `…": want "4"`},
+		{"long bad time is clipped", payloadWith(t, func(p map[string]any) { firstAlert(p)["startsAt"] = strings.Repeat("t", 100000) }),
+			`bad JSON: time "` + strings.Repeat("t", 64) + `…" is not an RFC 3339 time`},
+		{"long status is clipped", payloadWith(t, func(p map[string]any) { firstAlert(p)["status"] = strings.Repeat("s", 100000) }),
+			`alerts[0]: status "` + strings.Repeat("s", 64) + `…": want "firing" or "resolved"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
