@@ -53,10 +53,13 @@ type HealthReport struct {
 
 // LogOptions select log lines.
 type LogOptions struct {
-	Container  string
-	Previous   bool
-	Since      time.Duration
-	Tail       int64
+	Container string
+	Previous  bool
+	Since     time.Duration
+	Tail      int64
+	// LimitBytes is the most one request reads across all its pods, a
+	// budget they share (0: the reader's own ceiling, which a larger
+	// value cannot raise).
 	LimitBytes int64
 }
 
@@ -64,7 +67,12 @@ type LogOptions struct {
 type PodLogs struct {
 	Pod, Container string
 	Lines          []string
-	Truncated      bool
+	// Truncated: the pod's share of the byte budget ran out before its
+	// logs did, so lines are missing.
+	Truncated bool
+	// CutLines counts lines longer than the reader keeps: each is cut
+	// there, marked, and the lines after it are still read.
+	CutLines int
 }
 
 // Revision is one entry of a deployment's rollout history.

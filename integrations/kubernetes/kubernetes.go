@@ -35,9 +35,11 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// maxPodsForLogs bounds how many pods one logs command reads.
 	maxPodsForLogs = 10
-	// defaultLogBytes bounds what one container's logs may weigh.
-	defaultLogBytes = 1 << 20
-	maxSuggestions  = 25
+	// maxLogBytes bounds what one Logs call reads, and so holds, across
+	// all its pods: a budget they share (LogOptions.LimitBytes may ask
+	// for less, never more).
+	maxLogBytes    = 2 << 20
+	maxSuggestions = 25
 	// clientQPS and clientBurst bound the bot's own request rate to the
 	// API server.
 	clientQPS   = 50
@@ -125,7 +127,7 @@ func (c *Cluster) namespace() (string, error) {
 // validName checks a name a person typed before it reaches the API.
 func validName(kind, name string) error {
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-		return fmt.Errorf("%q is not a valid %s name: %s", name, kind, strings.Join(errs, "; "))
+		return bot.Tell("%q is not a valid %s name: %s", name, kind, strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -2,21 +2,32 @@ package kubernetes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/bakewise/chatops/bot"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// maxLineBytes bounds one log line; longer ones are cut.
+// maxLineBytes bounds one log line as kept: a longer one keeps its first
+// maxLineBytes bytes and lineCutMarker, the rest of it is read and
+// dropped, and the lines after it are read as usual.
 const maxLineBytes = 64 << 10
 
+// lineCutMarker ends a line cut at maxLineBytes.
+const lineCutMarker = " … [line cut at 64 KiB]"
+
 // Logs reads the logs of a service's pods (its deployment's selector),
-// running pods first, at most maxPodsForLogs of them.
+// running pods first, at most maxPodsForLogs of them, within one budget
+// of maxLogBytes (or opts.LimitBytes, when smaller) that they share: a
+// pod cut by its share says Truncated, and one with lines cut at
+// maxLineBytes counts them in CutLines.
 func (c *Cluster) Logs(ctx context.Context, service string, opts bot.LogOptions) ([]bot.PodLogs, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -50,22 +61,30 @@ func (c *Cluster) Logs(ctx context.Context, service string, opts bot.LogOptions)
 		return items[i].Name < items[j].Name
 	})
 	if len(items) == 0 {
-		return nil, fmt.Errorf("deployment %s has no pods", service)
+		return nil, bot.Tell("deployment %s has no pods", service)
 	}
-	limit := opts.LimitBytes
-	if limit <= 0 {
-		limit = defaultLogBytes
+	items = items[:min(len(items), maxPodsForLogs)]
+	// One budget for the whole command: each pod may use an equal share
+	// of what the pods before it left, so a quiet pod's unused share goes
+	// to the next and no pod starves the others.
+	budget := int64(maxLogBytes)
+	if opts.LimitBytes > 0 && opts.LimitBytes < budget {
+		budget = opts.LimitBytes
 	}
-	var out []bot.PodLogs
-	for _, p := range items[:min(len(items), maxPodsForLogs)] {
+	out := make([]bot.PodLogs, 0, len(items))
+	for i, p := range items {
 		container := opts.Container
 		if container == "" && len(p.Spec.Containers) > 0 {
 			container = p.Spec.Containers[0].Name
 		}
 		if !hasContainer(&p, container) {
-			return nil, fmt.Errorf("pod %s has no container %s", p.Name, container)
+			return nil, bot.Tell("pod %s has no container %s", p.Name, container)
 		}
-		plo := &corev1.PodLogOptions{Container: container, Previous: opts.Previous, LimitBytes: &limit}
+		share := max(budget/int64(len(items)-i), 1)
+		// One byte more than the share tells a stream that ends there
+		// from one cut there.
+		asked := share + 1
+		plo := &corev1.PodLogOptions{Container: container, Previous: opts.Previous, LimitBytes: &asked}
 		if opts.Tail > 0 {
 			plo.TailLines = &opts.Tail
 		}
@@ -73,11 +92,12 @@ func (c *Cluster) Logs(ctx context.Context, service string, opts bot.LogOptions)
 			secs := int64(opts.Since.Seconds())
 			plo.SinceSeconds = &secs
 		}
-		lines, truncated, err := c.readLogs(ctx, ns, p.Name, plo, limit)
+		pl, err := c.readLogs(ctx, ns, p.Name, plo, share)
 		if err != nil {
 			return nil, fmt.Errorf("logs of %s/%s: %w", p.Name, container, err)
 		}
-		out = append(out, bot.PodLogs{Pod: p.Name, Container: container, Lines: lines, Truncated: truncated})
+		budget -= min(pl.read, share)
+		out = append(out, bot.PodLogs{Pod: p.Name, Container: container, Lines: pl.lines, Truncated: pl.truncated, CutLines: pl.cut})
 	}
 	return out, nil
 }
@@ -91,22 +111,97 @@ func hasContainer(p *corev1.Pod, name string) bool {
 	return false
 }
 
-func (c *Cluster) readLogs(ctx context.Context, ns, pod string, plo *corev1.PodLogOptions, limit int64) ([]string, bool, error) {
+// podLines is what was read of one container's log stream.
+type podLines struct {
+	lines []string
+	// read counts the bytes taken from the stream, kept or not.
+	read int64
+	// cut counts lines cut at maxLineBytes.
+	cut int
+	// truncated: the stream went on past the limit.
+	truncated bool
+}
+
+func (c *Cluster) readLogs(ctx context.Context, ns, pod string, plo *corev1.PodLogOptions, limit int64) (podLines, error) {
 	rc, err := c.cs.CoreV1().Pods(ns).GetLogs(pod, plo).Stream(ctx)
 	if err != nil {
-		return nil, false, err
+		return podLines{}, err
 	}
 	defer rc.Close()
-	sc := bufio.NewScanner(io.LimitReader(rc, limit+1))
-	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
-	var lines []string
-	read := int64(0)
-	for sc.Scan() {
-		read += int64(len(sc.Bytes())) + 1
-		lines = append(lines, sc.Text())
+	return readLines(rc, limit)
+}
+
+// readLines splits a log stream into lines, reading at most limit bytes
+// of it (and one more, to tell whether it goes on). A line longer than
+// maxLineBytes is cut there with lineCutMarker and the rest of it read
+// and dropped, so one long line never hides the lines after it. A last
+// line that the limit cut in two is dropped: it is not a line the
+// container wrote.
+func readLines(r io.Reader, limit int64) (podLines, error) {
+	var out podLines
+	br := bufio.NewReaderSize(io.LimitReader(r, limit+1), maxLineBytes)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		out.read += int64(len(chunk))
+		if errors.Is(err, bufio.ErrBufferFull) {
+			var line string
+			line, err = out.longLine(br, chunk)
+			out.lines = append(out.lines, line)
+			chunk = nil
+		}
+		switch {
+		case err == nil:
+			if len(chunk) > 0 {
+				out.lines = append(out.lines, trimEOL(chunk))
+			}
+			continue
+		case err != io.EOF:
+			return out, err
+		}
+		out.truncated = out.read > limit
+		if len(chunk) > 0 && !out.truncated {
+			out.lines = append(out.lines, trimEOL(chunk))
+		}
+		return out, nil
 	}
-	if err := sc.Err(); err != nil && err != bufio.ErrTooLong {
-		return lines, false, err
+}
+
+// longLine finishes a line that filled the reader's buffer (head): it
+// reads the rest of the line and drops it, and returns the line as kept,
+// marked when anything was dropped, with the error that ended the line
+// (nil at its newline).
+func (out *podLines) longLine(br *bufio.Reader, head []byte) (string, error) {
+	// ReadSlice's bytes last until the next read: copy the head first.
+	kept := string(validPrefix(head))
+	var dropped int64
+	err := bufio.ErrBufferFull
+	for errors.Is(err, bufio.ErrBufferFull) {
+		var chunk []byte
+		chunk, err = br.ReadSlice('\n')
+		out.read += int64(len(chunk))
+		dropped += int64(len(trimEOL(chunk)))
 	}
-	return lines, read > limit, nil
+	if dropped == 0 && err == nil && len(kept) == len(head) {
+		return trimEOL([]byte(kept)), nil // exactly maxLineBytes long: whole
+	}
+	out.cut++
+	return kept + lineCutMarker, err
+}
+
+// trimEOL is a line without its newline (and a carriage return before
+// it).
+func trimEOL(b []byte) string {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return string(bytes.TrimSuffix(b, []byte("\r")))
+}
+
+// validPrefix is b without a UTF-8 sequence cut in two at its end.
+func validPrefix(b []byte) []byte {
+	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+		if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size > 1 {
+			return b
+		}
+		b = b[:len(b)-1]
+	}
+	return b
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -23,8 +24,10 @@ import (
 const (
 	channelID   = "C0OPSBENCH"
 	channelName = "ops"
-	userID      = "U0ONCALL1"
-	userName    = "oncall"
+	// userPrefix and userName, with a number, are the people who send
+	// the commands.
+	userPrefix = "U0ONCALL"
+	userName   = "oncall"
 	// ackTimeout is how long a command's HTTP request may take: well past
 	// Slack's 3 s, so a slow acknowledgement is measured, not cut.
 	ackTimeout = 10 * time.Second
@@ -42,9 +45,17 @@ type kind struct {
 	// an empty problem means it is the answer expected; noFile says a
 	// logs answer came without its file.
 	check func(r slackstandin.Response) (problem string, noFile bool)
+	// tag, when set, sorts the right answers into kinds the report
+	// counts (a search cut short, or done in full).
+	tag func(r slackstandin.Response) string
 }
 
-func commandKinds(f workloadFacts, tailLines int) []kind {
+// maxTail is the bot's largest --tail.
+const maxTail = 2000
+
+// commandKinds are the commands sent: health, status and logs, and with
+// worst set the worst-case logs command with worstGrep.
+func commandKinds(f workloadFacts, tailLines int, worst bool, worstGrep string) []kind {
 	inChannel := func(r slackstandin.Response) string {
 		if r.ResponseType != slack.ResponseTypeInChannel {
 			return fmt.Sprintf("answer is %s, not in_channel (an error or a refusal): %q", r.ResponseType, firstN(r.Text, 200))
@@ -53,7 +64,7 @@ func commandKinds(f workloadFacts, tailLines int) []kind {
 	}
 	health := f.healthTitle()
 	logsTitle := fmt.Sprintf("%s logs: %d lines from %d pods", logService, tailLines*f.LogPods, f.LogPods)
-	return []kind{
+	kinds := []kind{
 		{Name: "health", Text: "health", check: func(r slackstandin.Response) (string, bool) {
 			if p := inChannel(r); p != "" {
 				return p, false
@@ -83,6 +94,53 @@ func commandKinds(f workloadFacts, tailLines int) []kind {
 				return "", !bytes.Contains(r.Blocks, []byte(`"answer-file"`)) && !bytes.Contains(r.Attachments, []byte(`"answer-file"`))
 			}},
 	}
+	if worst {
+		kinds = append(kinds, worstKind(worstGrep))
+	}
+	return kinds
+}
+
+// worstKind is the worst-case logs command over the log-flood pods, with
+// pattern as --grep ("": none). Its answer is right when it is the logs
+// answer, whole or cut short at the deadline; tag tells which, and
+// whether the byte budget and the long line showed.
+func worstKind(pattern string) kind {
+	text := fmt.Sprintf("logs %s --tail %d", floodService, maxTail)
+	if pattern != "" {
+		text += " --grep " + pattern
+	}
+	title := fmt.Sprintf("%s logs: ", floodService)
+	pods := fmt.Sprintf(" lines from %d pods ", floodPods)
+	name := fmt.Sprintf("logs %s --tail %d", floodService, maxTail)
+	if pattern != "" {
+		name += " --grep (worst)"
+	}
+	return kind{Name: name, Text: text,
+		check: func(r slackstandin.Response) (string, bool) {
+			if r.ResponseType != slack.ResponseTypeInChannel {
+				return fmt.Sprintf("answer is %s, not in_channel (an error or a refusal): %q", r.ResponseType, firstN(r.Text, 300)), false
+			}
+			if !strings.Contains(r.Text, title) || !strings.Contains(r.Text, pods) {
+				return fmt.Sprintf("logs answer %q does not say %q…%q", firstN(r.Text, 200), title, pods), false
+			}
+			return "", false
+		},
+		tag: func(r slackstandin.Response) string {
+			all := append(append([]byte{}, r.Blocks...), r.Attachments...)
+			var tags []string
+			if bytes.Contains(all, []byte("cut short at the command")) {
+				tags = append(tags, "search cut short at the deadline")
+			} else {
+				tags = append(tags, "searched in full")
+			}
+			if bytes.Contains(all, []byte("reads at most")) {
+				tags = append(tags, "byte budget reached")
+			}
+			if bytes.Contains(all, []byte("too long to keep whole")) {
+				tags = append(tags, "long line cut")
+			}
+			return strings.Join(tags, ", ")
+		}}
 }
 
 // sequence spreads counts[k] commands of each kind evenly over one list.
@@ -167,7 +225,9 @@ type KindResult struct {
 	ExtraPosts int `json:"extra_posts"`
 	// NoFile: logs answers that came without their file.
 	NoFile int `json:"answers_without_file,omitempty"`
-	AckMS  Lat `json:"ack_ms"`
+	// Tags counts the right answers by what their kind's tag says.
+	Tags  map[string]int `json:"answers_by_tag,omitempty"`
+	AckMS Lat            `json:"ack_ms"`
 	// AnswerMS is over the right answers only; WrongMS is when the
 	// error answers came.
 	AnswerMS Lat      `json:"answer_ms"`
@@ -220,6 +280,10 @@ type commander struct {
 	metrics string // the bot's /metrics
 	client  *http.Client
 	kinds   []kind
+	// people counts the people made up so far: each command comes from
+	// a person of its own, as a channel full of people would send them
+	// (the bot runs at most 3 commands per person at once).
+	people atomic.Int64
 }
 
 func newCommander(s *slackstandin.Server, secret, botURL string, kinds []kind) *commander {
@@ -281,8 +345,9 @@ func (c *commander) run(ctx context.Context, phase, part string, seq []int, rate
 
 func (c *commander) send(ctx context.Context, s *sample) {
 	s.respURL = c.slack.NewResponseURL()
+	n := c.people.Add(1)
 	form := c.slack.SlashCommandForm(slack.SlashCommand{
-		ChannelID: channelID, ChannelName: channelName, UserID: userID, UserName: userName,
+		ChannelID: channelID, ChannelName: channelName, UserID: fmt.Sprintf("%s%05d", userPrefix, n), UserName: fmt.Sprintf("%s%d", userName, n),
 		Text: c.kinds[s.kind].Text, ResponseURL: s.respURL,
 	})
 	body := []byte(form.Encode())
@@ -382,6 +447,12 @@ func (c *commander) collect(phase, part string, samples []*sample, rate, sendS f
 			} else {
 				r.Right++
 				ts[i].right = append(ts[i].right, s.answer)
+				if tag := c.kinds[s.kind].tag; tag != nil {
+					if r.Tags == nil {
+						r.Tags = map[string]int{}
+					}
+					r.Tags[tag(posts[0])]++
+				}
 			}
 		}
 	}

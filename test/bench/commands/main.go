@@ -30,6 +30,16 @@
 //     before the phase's first command to a few seconds after its last,
 //     while the same two parts are sent again.
 //
+// With -worst-logs N, the two phases give way to one worst case: a 19th
+// Deployment, log-flood, whose 10 pods have each logged about 1 MiB of
+// 16 KiB lines (and one line of 100 KiB), and N `/ops logs log-flood
+// --tail 2000 --grep P` sent at once, each by a person of its own, with P
+// the costliest pattern the bot accepts; from a second later,
+// -worst-others health and status commands at -rate. It reports the
+// bot's resident size against the pod's memory limit
+// (deploy/kubernetes/deployment.yaml) and the other commands'
+// acknowledgements.
+//
 // For each command it measures the acknowledgement (request sent → HTTP
 // 200 read) and the answer (request sent → the answer recorded at the
 // response_url), and checks both. It prints a Markdown report with a
@@ -98,7 +108,18 @@ type config struct {
 	answerTimeout time.Duration
 	jsonOut       bool
 	keep          bool
+	worstLogs     int
+	worstOthers   int
+	worstGrep     string
 }
+
+// worstKindIndex is the worst-case logs command among the kinds (after
+// health, status and logs).
+const worstKindIndex = 3
+
+// maxWorstLogs is the most -worst-logs: the bot's default bound on the
+// commands one platform runs at once (commands.max_in_flight).
+const maxWorstLogs = 64
 
 func main() { os.Exit(run()) }
 
@@ -120,6 +141,9 @@ func run() int {
 	flag.DurationVar(&cfg.answerTimeout, "answer-timeout", 60*time.Second, "how long after a phase's last command its answers may still arrive")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "also print the result as one JSON line (last line of stdout)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (bot config and log, generator output) even when all went well")
+	flag.IntVar(&cfg.worstLogs, "worst-logs", 0, "worst-case logs mode: instead of the quiet and storm phases, this many `/ops logs log-flood --tail 2000 --grep <the costliest pattern accepted>` at once, each from its own person, over 10 pods of ~1 MiB of long lines (0: off)")
+	flag.IntVar(&cfg.worstOthers, "worst-others", 200, "health and status commands sent at -rate before the worst-case logs commands (the baseline) and again while they run")
+	flag.StringVar(&cfg.worstGrep, "worst-grep", worstPattern, "the worst-case logs commands' --grep (\"none\": no --grep, so every line read is answered)")
 	flag.Parse()
 	if err := validate(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "commands:", err)
@@ -129,7 +153,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	span := cfg.span()
-	ctx, cancel := context.WithTimeout(ctx, setupAllowance+2*(span+cfg.answerTimeout)+stormLead+stormTail+ingestSlack)
+	ctx, cancel := context.WithTimeout(ctx, setupAllowance+2*(span+cfg.answerTimeout)+stormLead+stormTail+ingestSlack+cfg.worstSpan())
 	defer cancel()
 
 	b := &bench{cfg: cfg}
@@ -150,6 +174,23 @@ func (cfg *config) span() time.Duration {
 		d += time.Duration(float64(cfg.alone) / cfg.aloneRate * float64(time.Second))
 	}
 	return d
+}
+
+// worstSpan is how long the worst-case logs phase may take: the baseline,
+// then the logs commands and the others.
+func (cfg *config) worstSpan() time.Duration {
+	if cfg.worstLogs == 0 {
+		return 0
+	}
+	return worstLead + 2*(time.Duration(float64(cfg.worstOthers)/cfg.rate*float64(time.Second))+cfg.answerTimeout)
+}
+
+// grepOrNone is the worst-case logs commands' --grep, "" for none.
+func (cfg *config) grepOrNone() string {
+	if cfg.worstGrep == "none" {
+		return ""
+	}
+	return cfg.worstGrep
 }
 
 func validate(cfg *config) error {
@@ -180,6 +221,12 @@ func validate(cfg *config) error {
 		return errors.New("-groups must be in 1..1000000")
 	case cfg.answerTimeout <= 0 || cfg.answerTimeout > maxAnswerWait:
 		return fmt.Errorf("-answer-timeout must be in (0, %s]", maxAnswerWait)
+	case cfg.worstLogs < 0 || cfg.worstLogs > maxWorstLogs:
+		return fmt.Errorf("-worst-logs must be in 0..%d (the bot's commands.max_in_flight)", maxWorstLogs)
+	case cfg.worstOthers < 2 || cfg.worstOthers > maxCount:
+		return fmt.Errorf("-worst-others must be in 2..%d", maxCount)
+	case cfg.worstGrep == "" || len(cfg.worstGrep) > 256 || strings.ContainsAny(cfg.worstGrep, " \t\n'\""):
+		return errors.New("-worst-grep must be a pattern of 1..256 characters without spaces or quotes, or \"none\"")
 	}
 	if err := harness.CheckPGURL(cfg.pgURL); err != nil {
 		return fmt.Errorf("-pg-url: %w", err)
@@ -201,6 +248,7 @@ type Result struct {
 	Warmup   *PhaseResult      `json:"warmup,omitempty"`
 	Parts    []*PhaseResult    `json:"parts"`
 	Ingest   *IngestResult     `json:"storm_ingest,omitempty"`
+	Worst    *WorstResult      `json:"worst_logs,omitempty"`
 	Bot      BotResult         `json:"bot"`
 	Verdicts []harness.Verdict `json:"verdicts"`
 	Errors   []string          `json:"errors"`
@@ -222,6 +270,9 @@ type Params struct {
 	AlertsPerPayload int     `json:"ingest_alerts_per_payload"`
 	Groups           int     `json:"ingest_groups"`
 	AnswerTimeoutS   float64 `json:"answer_timeout_s"`
+	WorstLogs        int     `json:"worst_logs,omitempty"`
+	WorstOthers      int     `json:"worst_others,omitempty"`
+	WorstGrep        string  `json:"worst_grep,omitempty"`
 }
 
 type Setup struct {
@@ -273,6 +324,11 @@ func (b *bench) run(ctx context.Context) int {
 	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Tail: cfg.tail, Rate: cfg.rate,
 		Warmup: cfg.warmup, Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
 		AnswerTimeoutS: cfg.answerTimeout.Seconds()}
+	if cfg.worstLogs > 0 {
+		b.res.Params.WorstLogs, b.res.Params.WorstOthers, b.res.Params.WorstGrep = cfg.worstLogs, cfg.worstOthers, cfg.worstGrep
+		// The mode's own service; the facts (and the health answer) count it.
+		workload = append(workload, service{name: floodService, replicas: floodPods})
+	}
 	b.res.Workload = facts()
 	b.res.Setup.Date = time.Now().UTC().Format(time.RFC3339)
 	b.res.Setup.Machine = harness.Machine() + "; bot, PostgreSQL, control plane, stand-in, generator and this tool share them"
@@ -301,7 +357,7 @@ func (b *bench) run(ctx context.Context) int {
 		b.teardown()
 		return 2
 	}
-	kinds := commandKinds(b.res.Workload, cfg.tail)
+	kinds := commandKinds(b.res.Workload, cfg.tail, cfg.worstLogs > 0, cfg.grepOrNone())
 	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
 	counts := []int{cfg.health, cfg.status, cfg.logs}
 	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs); lr > slackFileRate {
@@ -316,12 +372,16 @@ func (b *bench) run(ctx context.Context) int {
 		// (client-go's default bucket: 10, refilled at 5/s): let it refill.
 		_ = harness.Sleep(ctx, afterWarmup)
 	}
-	if ctx.Err() == nil {
+	switch {
+	case ctx.Err() != nil:
+	case cfg.worstLogs > 0:
+		b.worstPhase(ctx, cmd)
+	default:
 		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
 		b.parts(ctx, cmd, "quiet", counts)
-	}
-	if ctx.Err() == nil {
-		b.storm(ctx, cmd, counts)
+		if ctx.Err() == nil {
+			b.storm(ctx, cmd, counts)
+		}
 	}
 	if ctx.Err() != nil {
 		b.fail("stopped early: %v", context.Cause(ctx))
@@ -565,6 +625,7 @@ func (b *bench) verdicts() {
 	}
 	healthVerdict(qa, sa, "health alone")
 	healthVerdict(qm, sm, "within the command mix")
+	b.worstVerdicts()
 }
 
 // ---------------------------------------------------------------------------
@@ -580,7 +641,7 @@ func (b *bench) printReport(w io.Writer) {
 	p("- bot: %s; PostgreSQL: %s; %s", r.Setup.Bot, orQ(r.Setup.PostgreSQL), r.Setup.GoVersion)
 	p("- cluster: etcd + kube-apiserver (RBAC) + kube-controller-manager v1.37.2 on 127.0.0.1 (ready in %.1f s), 1 node, namespace %s: %d deployments, %d pods, %d in trouble (%s); the bot reads it as system:serviceaccount:%s:%s, bound by deploy/kubernetes/rbac.yaml",
 		r.Setup.ClusterS, namespace, f.Services, f.Pods, f.PodsInTrouble, strings.Join(f.Trouble, ", "), namespace, serviceAccount)
-	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
+	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
 		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, c.warmup)
 	p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
 	p("- storm: `test/bench/ingest`, %d senders × %d alert/payload over %d groups, from %s before the phase's first command to %s after its last; no chat destination, so incidents are stored, not posted",
@@ -633,6 +694,7 @@ func (b *bench) printReport(w io.Writer) {
 		p("| %d | %d | %.1f | %.1f–%.1f | %.1f | %.1f | %.2f | %.2f | %.2f | %d | %s |", in.Senders, in.AlertsPerPayload, in.ElapsedS,
 			in.CommandsFromS, in.CommandsToS, in.AlertsPerS, in.PayloadsPerS, in.AckMS.P50, in.AckMS.P99, in.AckMS.Max, in.Non2xx+in.Errors, lost)
 	}
+	b.printWorst(w)
 	for _, ph := range r.Parts {
 		if ph.MaxLate > 50 {
 			p("")

@@ -31,6 +31,30 @@ const (
 	settleTimeout = 60 * time.Second
 )
 
+// The worst-case logs mode (-worst-logs): a service whose pods' logs are
+// as costly as a logs command can find, and the costliest --grep the bot
+// accepts.
+const (
+	// floodService is the mode's extra Deployment, with floodPods pods:
+	// as many as one logs command reads (integrations/kubernetes
+	// maxPodsForLogs).
+	floodService = "log-flood"
+	floodPods    = 10
+	// floodLogBytes is about what each pod has logged, in lines of
+	// floodLineBytes, one of them floodLongLine long: longer than the
+	// 64 KiB the bot keeps of a line.
+	floodLogBytes  = 1 << 20
+	floodLineBytes = 16 << 10
+	floodLongLine  = 100 << 10
+	// worstPattern compiles to 200 instructions, the most --grep accepts
+	// (commands.maxGrepProgram), with repetitions under its 100; negated
+	// and whole Unicode classes are the slowest to test a rune against;
+	// the $ keeps every thread alive to the end of each line; and it
+	// matches every line of words without digits, so the answer holds all
+	// that was read.
+	worstPattern = `(?:\PN{98}|\pN{98})$`
+)
+
 // badPod is one pod of a service in trouble.
 type badPod struct {
 	name  string // label value and what the report calls it
@@ -177,6 +201,11 @@ func startCluster(t harness.TB, repo string) (*cluster, error) {
 				node.SetLogs(namespace, p.Name, s.name, logLines(p.Name), nil)
 			}
 		}
+		if s.name == floodService {
+			for i, p := range pods {
+				node.SetLogs(namespace, p.Name, s.name, floodLines(i), nil)
+			}
+		}
 		if s.bad == nil {
 			continue
 		}
@@ -275,6 +304,32 @@ func logLines(pod string) []string {
 			msg = fmt.Sprintf(`level=info msg="GET /api/v1/orders/%d 200" tenant=t-%03d duration_ms=%d`, 10000+i, i%37, 3+i%20)
 		}
 		lines[i] = at + " " + msg
+	}
+	return lines
+}
+
+// floodLines is what one log-flood pod has logged: about floodLogBytes
+// of words in lines of floodLineBytes, no digits (so worstPattern matches
+// every line), the second of them floodLongLine long (early, so that it
+// falls within the part of the logs a command reads). No line starts
+// with a timestamp: the kubelet stand-in dates them all now.
+func floodLines(seed int) []string {
+	words := []string{"orders", "payment", "tenant", "request", "forecast", "inventory", "bakery", "oven", "croissant", "flour", "retrying", "upstream"}
+	line := func(n, k int) string {
+		var b strings.Builder
+		for i := k; b.Len() < n; i++ {
+			b.WriteString(words[(i*7+seed)%len(words)])
+			b.WriteByte(' ')
+		}
+		return b.String()[:n]
+	}
+	n := floodLogBytes / (floodLineBytes + 1)
+	lines := make([]string, 0, n+1)
+	for i := range n {
+		if i == 1 {
+			lines = append(lines, line(floodLongLine, i))
+		}
+		lines = append(lines, line(floodLineBytes, i))
 	}
 	return lines
 }
