@@ -40,7 +40,11 @@ func silence(s Silences, incidents IncidentReader) bot.CommandSpec {
 			{Name: "reason", Positional: true, Required: true, Rest: true, Help: "why, shown in Alertmanager"},
 		},
 		Plan: func(ctx context.Context, inv bot.Invocation) (bot.Plan, error) {
-			ms, err := silenceMatchers(ctx, s, incidents, inv.String("matchers"))
+			ms, group, err := silenceMatchers(ctx, s, incidents, inv.String("matchers"))
+			var internal *storeError
+			if errors.As(err, &internal) {
+				return bot.Plan{}, fmt.Errorf("silence: read the incident: %w", internal.err)
+			}
 			if err != nil {
 				return bot.Plan{}, &bot.UsageError{Spec: inv.Spec, Msg: err.Error()}
 			}
@@ -52,9 +56,10 @@ func silence(s Silences, incidents IncidentReader) bot.CommandSpec {
 				Preview: []string{fmt.Sprintf("silence {%s} for %s", text, d), "reason: " + inv.String("reason")},
 				Role:    policy.Member,
 			}
-			plan.NoApproval = policy.NarrowSilence(ms)
-			if !plan.NoApproval {
-				plan.Warnings = append(plan.Warnings, "broad silence (not one named alert with plain labels): it may hide other pages")
+			if why := silenceBreadth(ms, group); why != "" {
+				plan.Warnings = append(plan.Warnings, "broad silence, so a second person must approve it: "+why)
+			} else {
+				plan.NoApproval = true
 			}
 			return plan, nil
 		},
@@ -82,42 +87,64 @@ func silence(s Silences, incidents IncidentReader) bot.CommandSpec {
 	}
 }
 
+// silenceBreadth says why a silence needs a second person, or "" when a
+// Member may create it alone: it names the alert and the service, or it is
+// exactly the group of the incident it was made from.
+func silenceBreadth(ms []policy.SilenceMatcher, group map[string]string) string {
+	if policy.IncidentGroupSilence(ms, group) {
+		return ""
+	}
+	return policy.BroadSilenceReason(ms)
+}
+
 // silenceMatchers reads what to silence: an incident's grouping labels, or
-// matchers as typed.
-func silenceMatchers(ctx context.Context, s Silences, incidents IncidentReader, what string) ([]policy.SilenceMatcher, error) {
+// matchers as typed. group is the incident's group labels when the
+// matchers are exactly those, nil otherwise.
+func silenceMatchers(ctx context.Context, s Silences, incidents IncidentReader, what string) (ms []policy.SilenceMatcher, group map[string]string, err error) {
 	num := strings.TrimPrefix(what, "#")
 	id, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
-		return s.ParseMatchers(what)
+		ms, err = s.ParseMatchers(what)
+		return ms, nil, err
 	}
 	if incidents == nil || id <= 0 {
-		return nil, fmt.Errorf("no incident %s", what)
+		return nil, nil, fmt.Errorf("no incident %s", what)
 	}
 	d, err := incidents.IncidentView(ctx, id, 0, 0) // its labels: no alert, no event
 	if errors.Is(err, bot.ErrNotFound) {
-		return nil, fmt.Errorf("no incident #%d", id)
+		return nil, nil, fmt.Errorf("no incident #%d", id)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, &storeError{err}
 	}
+	// Without group labels (a route with group_by: []) the common labels
+	// are a guess at the incident's scope, not its group: they are judged
+	// like typed matchers.
 	labels := d.GroupLabels
 	if len(labels) == 0 {
 		labels = d.CommonLabels
+	} else {
+		group = d.GroupLabels
 	}
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var ms []policy.SilenceMatcher
 	for _, k := range keys {
 		ms = append(ms, policy.SilenceMatcher{Name: k, Value: labels[k], Equal: true})
 	}
 	if len(ms) == 0 {
-		return nil, fmt.Errorf("incident #%d has no labels to silence by", id)
+		return nil, nil, fmt.Errorf("incident #%d has no labels to silence by", id)
 	}
-	return ms, nil
+	return ms, group, nil
 }
+
+// storeError marks a failure to read the store, which is not the asker's
+// mistake: it must reach chat as an internal error, not as usage.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
 
 // matcherText writes matchers back in the form ParseMatchers reads.
 func matcherText(ms []policy.SilenceMatcher) string {

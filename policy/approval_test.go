@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -182,19 +183,75 @@ func TestNarrowSilence(t *testing.T) {
 	cases := []struct {
 		name string
 		ms   []SilenceMatcher
-		want bool
+		// why is "" for a narrow silence, else what the reason must say.
+		why []string
 	}{
-		{"alert and service", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "orders")}, true},
-		{"alert alone", []SilenceMatcher{eq("alertname", "ServiceDown")}, false},
-		{"no alertname", []SilenceMatcher{eq("service", "orders"), eq("namespace", "bakery-ia")}, false},
-		{"regex", []SilenceMatcher{eq("alertname", "ServiceDown"), {Name: "service", Value: ".*", Equal: true, IsRegex: true}}, false},
-		{"negative", []SilenceMatcher{eq("alertname", "ServiceDown"), {Name: "service", Value: "x"}}, false},
-		{"empty value", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "")}, false},
+		{"alert and service", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "orders")}, nil},
+		{"alert, service and more labels", []SilenceMatcher{eq("namespace", "bakery-ia"), eq("alertname", "ServiceDown"), eq("service", "orders"), eq("pod", "orders-1")}, nil},
+		// The example of issue 11: one plain label besides the alert used to
+		// be enough, and this silences every service's outage at once.
+		{"alert and namespace", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("namespace", "bakery-ia")},
+			[]string{"names no service: it would silence ServiceDown for every service"}},
+		{"alert and instance", []SilenceMatcher{eq("alertname", "HighMemoryUsage"), eq("instance", "10.0.0.7:9100")},
+			[]string{"names no service: it would silence HighMemoryUsage for every service"}},
+		{"alert alone", []SilenceMatcher{eq("alertname", "ServiceDown")}, []string{"names no service"}},
+		{"service alone", []SilenceMatcher{eq("service", "orders")}, []string{"names no alert: it would silence every alert of orders"}},
+		{"namespace only", []SilenceMatcher{eq("namespace", "bakery-ia")}, []string{"names no alert and no service"}},
+		{"no alertname", []SilenceMatcher{eq("service", "orders"), eq("namespace", "bakery-ia")}, []string{"names no alert"}},
+		{"regex service", []SilenceMatcher{eq("alertname", "ServiceDown"), {Name: "service", Value: ".*", Equal: true, IsRegex: true}},
+			[]string{`service=~".*" is a regular expression`, "names no service"}},
+		{"regex extra label", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "orders"), {Name: "pod", Value: "orders-.*", Equal: true, IsRegex: true}},
+			[]string{`pod=~"orders-.*" is a regular expression`}},
+		{"negative", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "orders"), {Name: "env", Value: "prod"}},
+			[]string{`env!="prod" is a negative matcher`}},
+		{"negative regex", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "orders"), {Name: "env", Value: "prod", IsRegex: true}},
+			[]string{`env!~"prod" is a regular expression`}},
+		{"empty service", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "")},
+			[]string{`service="" matches only alerts without the label`, "names no service"}},
+		{"empty extra label", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("service", "orders"), eq("pod", "")}, []string{`pod=""`}},
+		{"alertname under another name", []SilenceMatcher{eq("AlertName", "ServiceDown"), eq("service", "orders")}, []string{"names no alert"}},
+		{"no matchers", nil, []string{"no matchers"}},
+		{"long value clipped", []SilenceMatcher{eq("alertname", strings.Repeat("x", 300)), eq("namespace", "bakery-ia")},
+			[]string{"names no service: it would silence " + strings.Repeat("x", maxReasonValue-1) + "… for every service"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := NarrowSilence(c.ms); got != c.want {
-				t.Fatalf("NarrowSilence = %v, want %v", got, c.want)
+			why := BroadSilenceReason(c.ms)
+			if got := NarrowSilence(c.ms); got != (c.why == nil) {
+				t.Fatalf("NarrowSilence = %v, want %v (reason %q)", got, c.why == nil, why)
+			}
+			for _, w := range c.why {
+				if !strings.Contains(why, w) {
+					t.Errorf("reason %q does not say %q", why, w)
+				}
+			}
+		})
+	}
+}
+
+func TestIncidentGroupSilence(t *testing.T) {
+	eq := func(n, v string) SilenceMatcher { return SilenceMatcher{Name: n, Value: v, Equal: true} }
+	group := map[string]string{"alertname": "ServiceDown", "namespace": "bakery-ia"}
+	cases := []struct {
+		name  string
+		ms    []SilenceMatcher
+		group map[string]string
+		want  bool
+	}{
+		{"exactly the group", []SilenceMatcher{eq("namespace", "bakery-ia"), eq("alertname", "ServiceDown")}, group, true},
+		{"one label short", []SilenceMatcher{eq("alertname", "ServiceDown")}, group, false},
+		{"one label more", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("namespace", "bakery-ia"), eq("service", "orders")}, group, false},
+		{"another value", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("namespace", "other")}, group, false},
+		{"a label twice", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("alertname", "ServiceDown")}, group, false},
+		{"regex", []SilenceMatcher{eq("alertname", "ServiceDown"), {Name: "namespace", Value: "bakery-ia", Equal: true, IsRegex: true}}, group, false},
+		{"negative", []SilenceMatcher{eq("alertname", "ServiceDown"), {Name: "namespace", Value: "bakery-ia"}}, group, false},
+		{"empty value", []SilenceMatcher{eq("alertname", "ServiceDown"), eq("namespace", "")}, map[string]string{"alertname": "ServiceDown", "namespace": ""}, false},
+		{"no group", nil, nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := IncidentGroupSilence(c.ms, c.group); got != c.want {
+				t.Fatalf("IncidentGroupSilence = %v, want %v", got, c.want)
 			}
 		})
 	}
