@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -28,15 +26,6 @@ import (
 	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/kubernetes"
-)
-
-// HTTP server limits: slow or huge requests must not tie the bot up.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
 )
 
 type cliConfig struct {
@@ -60,6 +49,9 @@ func serve(ctx context.Context, c cliConfig) error {
 	}
 	defer store.Close()
 	log.Info("store ready", zap.String("component", "store"), zap.String("store", where), zap.Int("migrations_applied", n))
+	if err := useAuditKey(ctx, store, cfg, log); err != nil {
+		return err
+	}
 	reg.MustRegister(bot.NewStoreCollector(store))
 
 	clients, err := newChatClients(cfg, bot.NewChatMetrics(reg), log)
@@ -80,7 +72,8 @@ func serve(ctx context.Context, c cliConfig) error {
 		if err != nil {
 			return err
 		}
-		deps.Alerts, deps.Silences = api, api
+		deps.Alerts = loggedAlertCounter{api, log.With(zap.String("component", "alertmanager"))}
+		deps.Silences = api
 	}
 	var services serviceLister
 	klog := log.With(zap.String("component", "kubernetes"))
@@ -128,7 +121,8 @@ func serve(ctx context.Context, c cliConfig) error {
 	}, log.With(zap.String("component", "escalator")), reg)
 	// What people do from an incident's thread goes on its timeline.
 	timeline := incident.NewTimeline(engine, store, log.With(zap.String("component", "timeline")))
-	roles := access.New(cfg.AccessPolicy(), clients.groups)
+	roles := access.NewWith(access.Config{Access: cfg.AccessPolicy(), Lookups: clients.groups, Current: clients.current,
+		Log: log.With(zap.String("component", "access"))})
 
 	// The approvals re-plan and run requests through a table of the
 	// destructive commands; the router hands them new requests, and the
@@ -143,7 +137,7 @@ func serve(ctx context.Context, c cliConfig) error {
 	}, log.With(zap.String("component", "approvals")), reg)
 	router, err := command.NewRouter(commands.Table(deps, approvals), command.Config{
 		Root: cfg.Commands.Root, Channels: cfg.Commands.Channels,
-		Roles: roles, Audit: store, Timeline: timeline, Actions: approvals,
+		Roles: roles, Audit: store, Timeline: timeline, Actions: approvals, MaxPerUser: cfg.Commands.MaxInFlightPerUser,
 	}, log.With(zap.String("component", "commands")), reg)
 	if err != nil {
 		return err
@@ -170,22 +164,21 @@ func serve(ctx context.Context, c cliConfig) error {
 	}
 
 	mounts := append([]httpapi.Mount{{Pattern: "POST /v1/alertmanager", Handler: recv}}, chat.mounts...)
-	handler := httpapi.New(httpapi.Config{Token: cfg.API.Token.Reveal()}, store, mounts,
-		reg, reg, log.With(zap.String("component", "http")))
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          zap.NewStdLog(log.With(zap.String("component", "http"))),
+	apiCfg := httpapi.Config{Token: cfg.API.Token.Reveal(), MetricsToken: cfg.Metrics.Token.Reveal(),
+		SeparateMetrics: cfg.Metrics.ListenAddr != ""}
+	handler := httpapi.New(apiCfg, store, mounts, reg, reg, log.With(zap.String("component", "http")))
+	var metricsHandler http.Handler
+	if apiCfg.SeparateMetrics {
+		metricsHandler = httpapi.NewMetrics(apiCfg, reg, reg)
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	listeners, err := listenHTTP(cfg.ListenAddr, handler, cfg.Metrics.ListenAddr, metricsHandler, log)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", zap.String("component", "http"), zap.String("addr", ln.Addr().String()), zap.String("version", version))
+	for _, l := range listeners {
+		log.Info("listening", zap.String("component", l.name), zap.String("addr", l.ln.Addr().String()),
+			zap.Bool("metrics_token", apiCfg.MetricsToken != ""), zap.String("version", version))
+	}
 	if err := releaseStartupPages(); err != nil {
 		log.Info("start-up pages not released; the resident size stays larger", zap.Error(err))
 	}
@@ -199,25 +192,7 @@ func serve(ctx context.Context, c cliConfig) error {
 	for _, run := range chat.run {
 		g.Go(func() error { return runUntilCanceled(gctx, run) })
 	}
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		log.Info("shutting down: finishing in-flight requests", zap.String("component", "http"))
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		for _, stop := range chat.shutdown {
-			if serr := stop(sctx); serr != nil && err == nil {
-				err = serr
-			}
-		}
-		return err
-	})
+	serveHTTP(gctx, g, listeners, cfg.ShutdownTimeout, chat.shutdown, log)
 	return g.Wait()
 }
 
@@ -242,4 +217,19 @@ func runUntilCanceled(ctx context.Context, fn func(context.Context) error) error
 		return err
 	}
 	return nil
+}
+
+// loggedAlertCounter logs why Alertmanager did not answer: the health
+// answer in chat says only that it did not.
+type loggedAlertCounter struct {
+	commands.AlertCounter
+	log *zap.Logger
+}
+
+func (c loggedAlertCounter) FiringBySeverity(ctx context.Context, service string) (map[string]int, error) {
+	counts, err := c.AlertCounter.FiringBySeverity(ctx, service)
+	if err != nil {
+		c.log.Warn("count the firing alerts", zap.String("service", service), zap.Error(err))
+	}
+	return counts, err
 }

@@ -7,14 +7,17 @@ package kube_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -279,17 +282,67 @@ func eventually(t *testing.T, what string, cond func(context.Context) (bool, err
 }
 
 // The shipped manifests are valid Kubernetes objects: the real API server
-// accepts the RBAC and the Deployment and Service as they are.
+// accepts the RBAC, the Deployment and Service and the NetworkPolicy as
+// they are, and the policy opens the metrics port the bot listens on to
+// the monitoring namespace alone.
 func TestShippedManifestsApply(t *testing.T) {
 	c := kubeharness.Start(t)
 	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bakery-ia\n") // the platform's, already there
 	c.ApplyYAML(t, "../../deploy/kubernetes/rbac.yaml")
 	c.ApplyYAML(t, "../../deploy/kubernetes/deployment.yaml")
+	c.ApplyYAML(t, "../../deploy/kubernetes/networkpolicy.yaml")
 	kube := c.Clientset()
-	if _, err := kube.AppsV1().Deployments(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
+	dep, err := kube.AppsV1().Deployments(namespace).Get(t.Context(), "chatops", metav1.GetOptions{})
+	if err != nil {
 		t.Fatalf("the chatops Deployment: %v", err)
 	}
 	if _, err := kube.CoreV1().ServiceAccounts(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the chatops ServiceAccount: %v", err)
+	}
+	np, err := kube.NetworkingV1().NetworkPolicies(namespace).Get(t.Context(), "chatops", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the chatops NetworkPolicy: %v", err)
+	}
+	checkMetricsPolicy(t, dep, np)
+}
+
+// checkMetricsPolicy: the container listens for /metrics on the port it
+// names "metrics", and the policy lets only the monitoring namespace reach
+// that port, while the http port stays open.
+func checkMetricsPolicy(t *testing.T, dep *appsv1.Deployment, np *networkingv1.NetworkPolicy) {
+	t.Helper()
+	ctr := dep.Spec.Template.Spec.Containers[0]
+	ports := map[string]int32{}
+	for _, p := range ctr.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	addr := ""
+	for _, e := range ctr.Env {
+		if e.Name == "CHATOPS_METRICS_LISTEN_ADDR" {
+			addr = e.Value
+		}
+	}
+	if ports["metrics"] == 0 || !strings.HasSuffix(addr, fmt.Sprintf(":%d", ports["metrics"])) {
+		t.Errorf("CHATOPS_METRICS_LISTEN_ADDR %q is not on the container's metrics port %d", addr, ports["metrics"])
+	}
+	if !labels.SelectorFromSet(np.Spec.PodSelector.MatchLabels).Matches(labels.Set(dep.Spec.Template.Labels)) {
+		t.Errorf("the NetworkPolicy selects %v, not the chatops pods (%v)", np.Spec.PodSelector.MatchLabels, dep.Spec.Template.Labels)
+	}
+	open := map[string][]networkingv1.NetworkPolicyPeer{}
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			if p.Port == nil {
+				t.Fatalf("an ingress rule opens every port: %+v", rule)
+			}
+			open[p.Port.String()] = append(open[p.Port.String()], rule.From...)
+		}
+	}
+	if peers, ok := open["http"]; !ok || len(peers) != 0 {
+		t.Errorf("the http port is open to %v, want everyone", peers)
+	}
+	peers := open["metrics"]
+	if len(peers) != 1 || peers[0].NamespaceSelector == nil || peers[0].PodSelector != nil ||
+		peers[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" || len(peers[0].NamespaceSelector.MatchLabels) != 1 {
+		t.Errorf("the metrics port is open to %+v, want the monitoring namespace alone", peers)
 	}
 }
