@@ -120,3 +120,19 @@ func (p *Program) Close() {
 		}()
 	}
 }
+
+// WorkDir makes the directory for a run's files (configurations, logs):
+// chatops-NAME-* under the system's temporary directory. Unlike TempDir
+// it outlives Close: call KeepOrRemove when the run ends.
+func (p *Program) WorkDir() (string, error) { return os.MkdirTemp("", "chatops-"+p.name+"-") }
+
+// KeepOrRemove removes dir when the run went well and keep is off, else
+// logs where it is kept; it returns dir as a report names it.
+func (p *Program) KeepOrRemove(dir string, ok, keep bool) string {
+	if ok && !keep {
+		os.RemoveAll(dir)
+		return dir + " (removed)"
+	}
+	p.logf("work directory kept: %s", dir)
+	return dir
+}

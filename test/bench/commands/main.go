@@ -335,22 +335,15 @@ func (b *bench) run(ctx context.Context) int {
 	b.res.Setup.LoadAvg = loadAvg()
 	b.res.Setup.GoVersion = runtime.Version()
 
-	work, err := os.MkdirTemp("", "chatops-bench-commands-")
+	b.prog = harness.NewProgram("bench-commands", logf)
+	work, err := b.prog.WorkDir()
 	if err != nil {
 		logf("temp dir: %v", err)
 		return 2
 	}
 	b.work = work
 	b.res.WorkDir = work
-	b.prog = harness.NewProgram("bench-commands", logf)
-	defer func() {
-		if len(b.res.Errors) == 0 && !cfg.keep {
-			os.RemoveAll(work)
-			b.res.WorkDir += " (removed)"
-		} else {
-			logf("work directory kept: %s", work)
-		}
-	}()
+	defer func() { b.res.WorkDir = b.prog.KeepOrRemove(work, len(b.res.Errors) == 0, cfg.keep) }()
 
 	if err := b.setup(ctx); err != nil {
 		b.fail("setup: %v", err)

@@ -43,20 +43,13 @@ func (b *bench) run(ctx context.Context) int {
 	}}
 	b.prog = harness.NewProgram("scale", logf)
 	defer b.prog.Close() // drops the databases, also when a panic unwinds
-	work, err := os.MkdirTemp("", "chatops-scale-")
+	work, err := b.prog.WorkDir()
 	if err != nil {
 		logf("temp dir: %v", err)
 		return 2
 	}
 	b.work, b.res.WorkDir = work, work
-	defer func() {
-		if len(b.res.Failures) == 0 && !cfg.keep {
-			os.RemoveAll(work)
-			b.res.WorkDir += " (removed)"
-		} else {
-			logf("work directory kept: %s", work)
-		}
-	}()
+	defer func() { b.res.WorkDir = b.prog.KeepOrRemove(work, len(b.res.Failures) == 0, cfg.keep) }()
 	if err := b.build(ctx); err != nil {
 		b.fail("setup: %v", err)
 		return 2

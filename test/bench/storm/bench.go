@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
@@ -91,21 +90,14 @@ func (b *bench) run(ctx context.Context) int {
 		b.res.Params.ChangeAlerts = cfg.changeAlerts
 	}
 	b.res.Machine = harness.Machine() + "; bot, PostgreSQL, stand-ins and this tool on the same machine, all traffic on 127.0.0.1"
-	work, err := os.MkdirTemp("", "chatops-storm-")
+	work, err := b.prog.WorkDir()
 	if err != nil {
 		logf("temp dir: %v", err)
 		return 2
 	}
 	b.work = work
 	b.res.WorkDir = work
-	defer func() {
-		if len(b.res.Failures) == 0 && !cfg.keep {
-			os.RemoveAll(work)
-			b.res.WorkDir += " (removed)"
-		} else {
-			logf("work directory kept: %s", work)
-		}
-	}()
+	defer func() { b.res.WorkDir = b.prog.KeepOrRemove(work, len(b.res.Failures) == 0, cfg.keep) }()
 
 	setup := b.setup
 	if cfg.viaAM {
