@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -87,26 +85,12 @@ func TestMigrateGrantOnPostgres(t *testing.T) {
 // the databases made after it).
 func createRole(t *testing.T) string {
 	t.Helper()
-	admin := os.Getenv("CHATOPS_TEST_PG_URL")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
+	_, exec := pgAdmin()
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	role := "chatops_cli_rt_" + hex.EncodeToString(b)
 	if err := exec("CREATE ROLE " + pgx.Identifier{role}.Sanitize() + " LOGIN"); err != nil {
-		t.Fatalf("PostgreSQL is required (set CHATOPS_TEST_PG_URL): %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := exec("DROP ROLE IF EXISTS " + pgx.Identifier{role}.Sanitize()); err != nil {

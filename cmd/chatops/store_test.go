@@ -21,21 +21,7 @@ import (
 // never skips it.
 func freshPostgres(t *testing.T) string {
 	t.Helper()
-	admin := os.Getenv("CHATOPS_TEST_PG_URL")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return fmt.Errorf("PostgreSQL is required (set CHATOPS_TEST_PG_URL): %w", err)
-		}
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
+	admin, exec := pgAdmin()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "chatops_cli_" + hex.EncodeToString(b)
@@ -53,6 +39,27 @@ func freshPostgres(t *testing.T) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// pgAdmin is the machine's PostgreSQL admin URL (CHATOPS_TEST_PG_URL, else
+// 127.0.0.1:5432 with trust auth) and a function that runs one statement
+// there on a connection of its own.
+func pgAdmin() (admin string, exec func(sql string) error) {
+	admin = os.Getenv("CHATOPS_TEST_PG_URL")
+	if admin == "" {
+		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	return admin, func(sql string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return fmt.Errorf("PostgreSQL is required (set CHATOPS_TEST_PG_URL): %w", err)
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
 }
 
 // The commands that only open the store run with the database settings
