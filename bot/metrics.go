@@ -104,6 +104,23 @@ func NewChatMetrics(reg prometheus.Registerer) *ChatMetrics {
 	return m
 }
 
+// Known exports platform's series before its first call: every outcome of
+// each of methods (the calls worth alerting on: posting and editing), and
+// both sources of rate limiting. Other methods appear when first called.
+func (m *ChatMetrics) Known(platform string, methods ...string) {
+	if m == nil {
+		return
+	}
+	for _, method := range methods {
+		for _, o := range []string{"ok", "rate_limited", "permanent", "error"} {
+			m.calls.WithLabelValues(platform, method, o)
+		}
+	}
+	for _, src := range []string{"platform", "local"} {
+		m.rateLimited.WithLabelValues(platform, src)
+	}
+}
+
 // Observe records one call that was made (err nil on success).
 func (m *ChatMetrics) Observe(platform, method string, start time.Time, err error) {
 	if m == nil {

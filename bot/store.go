@@ -107,6 +107,10 @@ type Timers interface {
 	// CountPastDeadline counts open, unacknowledged incidents past their
 	// response deadline at now: reminded at least once, or due.
 	CountPastDeadline(ctx context.Context, now time.Time) (int, error)
+	// CountOverdueReminders counts open, unacknowledged incidents whose
+	// next reminder fell due before dueBefore and has not fired: the
+	// escalator's own health, read by every replica.
+	CountOverdueReminders(ctx context.Context, dueBefore time.Time) (int, error)
 	// AcquireLease gives lease name to holder until now+ttl when it is
 	// free, expired or already holder's (then it renews it), and reports
 	// whether holder has it. Holder's own lease with ttl 0 is given up:

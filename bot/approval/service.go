@@ -126,10 +126,27 @@ func New(store Store, roles Roles, planner Planner, cfg Config, log *zap.Logger,
 			Help: "Decisions on destructive actions by action and outcome (requested, approved, denied, refused, done, failed, stale, expired...).",
 		}, []string{"action", "outcome"}),
 	}
+	// A planner that lists its commands (the command table) gets each
+	// destructive action's main outcomes exported before the first request.
+	if l, ok := planner.(specLister); ok {
+		for _, spec := range l.Specs() {
+			if !spec.Destructive {
+				continue
+			}
+			for _, o := range []string{"requested", "approved", "denied", "done", "failed", "expired"} {
+				s.decided.WithLabelValues(spec.Name, o)
+			}
+		}
+	}
 	if reg != nil {
 		reg.MustRegister(s.decided)
 	}
 	return s
+}
+
+// specLister is a Planner that can list its commands.
+type specLister interface {
+	Specs() []bot.CommandSpec
 }
 
 // Request holds a planned destructive command for approval and posts its

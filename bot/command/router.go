@@ -39,6 +39,10 @@ type Config struct {
 	// has running at once, answer included (0: DefaultMaxPerUser); one
 	// more is refused, privately, as busy.
 	MaxPerUser int
+	// Platforms are the chat platforms commands arrive from ("slack",
+	// "discord"): their command series are exported from the start, so
+	// dashboards and alerts see zeros rather than nothing.
+	Platforms []string
 }
 
 // Roles tell a person's role in a channel (bot/access).
@@ -105,6 +109,17 @@ func NewRouter(specs []bot.CommandSpec, cfg Config, log *zap.Logger, reg prometh
 			Help:    "Time from receiving a command to its answer being delivered, by command.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"command"}),
+	}
+	// Bounded by the table: a command nobody typed yet is a zero, not a
+	// missing series. Only ok and error are made up front; the rarer
+	// outcomes appear when they happen.
+	for _, spec := range r.Specs() {
+		r.metrics.latency.WithLabelValues(spec.Name)
+		for _, p := range cfg.Platforms {
+			for _, o := range []string{"ok", "error"} {
+				r.metrics.commands.WithLabelValues(p, spec.Name, o)
+			}
+		}
 	}
 	if reg != nil {
 		reg.MustRegister(r.metrics.commands, r.metrics.latency)

@@ -33,8 +33,14 @@ const (
 	// timerStoreTimeout bounds each store call of the escalator, so that a
 	// stuck database cannot hold the lease loop.
 	timerStoreTimeout = 10 * time.Second
-	// scrapeTimeout bounds the store query behind one /metrics scrape.
+	// scrapeTimeout bounds the store queries behind one /metrics scrape.
 	scrapeTimeout = 3 * time.Second
+	// ReminderGrace is how long a due reminder may wait before
+	// chatops_incidents_reminder_overdue counts it: the holder fires within
+	// a tick, a lease handover takes up to DefaultTimerLeaseTTL, and a
+	// backlog drains maxRemindersPerTick a tick. Past a minute, nobody is
+	// firing reminders.
+	ReminderGrace = time.Minute
 )
 
 // Store is the escalator's side of the store: the due reminders, the
@@ -48,6 +54,9 @@ type Store interface {
 	// CountPastDeadline counts open, unacknowledged incidents past their
 	// response deadline at now.
 	CountPastDeadline(ctx context.Context, now time.Time) (int, error)
+	// CountOverdueReminders counts open, unacknowledged incidents whose
+	// next reminder fell due before dueBefore and has not fired.
+	CountOverdueReminders(ctx context.Context, dueBefore time.Time) (int, error)
 	// AcquireLease gives lease name to holder until now+ttl when it is
 	// free, expired or holder's own, and reports whether holder has it;
 	// ttl 0 gives holder's lease up.
@@ -139,11 +148,25 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 		Help:    "Time one escalator tick took (the lease, the due reminders and firing them), by outcome (ok, error).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"outcome"})
+	// Every level a destination can page, and both outcomes, show from the
+	// start: an alert on them needs the series before the first event.
+	maxLevel := 0
+	for _, d := range cfg.Destinations {
+		maxLevel = max(maxLevel, d.EscalationLevels())
+	}
+	for l := 0; l <= maxLevel; l++ {
+		e.escalations.WithLabelValues(strconv.Itoa(l))
+	}
+	for _, o := range []string{"ok", "error"} {
+		e.ticks.WithLabelValues(o)
+	}
 	if reg != nil {
 		reg.MustRegister(e.escalations, e.leaseHeld, e.ticks, &pastDeadlineCollector{
 			store: store, now: cfg.Now,
 			desc: prometheus.NewDesc("chatops_incidents_past_deadline",
 				"Open, unacknowledged incidents past their response deadline.", nil, nil),
+			overdue: prometheus.NewDesc("chatops_incidents_reminder_overdue",
+				"Open, unacknowledged incidents whose due reminder (the first at the response deadline, or a repeat) has not fired within a minute of falling due: nobody is firing reminders.", nil, nil),
 		})
 	}
 	return e
@@ -393,26 +416,32 @@ func shortDuration(d time.Duration) string {
 }
 
 // pastDeadlineCollector exports the number of open, unacknowledged
-// incidents past their response deadline, read from the store at scrape
-// time: every replica reports the same true figure, whichever of them holds
-// the timers, and nothing goes stale when the holder dies.
+// incidents past their response deadline, and of those whose due reminder
+// has not fired, read from the store at scrape time: every replica reports
+// the same true figures, whichever of them holds the timers, and nothing
+// goes stale when the holder dies.
 type pastDeadlineCollector struct {
-	store Store
-	now   func() time.Time
-	desc  *prometheus.Desc
+	store         Store
+	now           func() time.Time
+	desc, overdue *prometheus.Desc
 }
 
 // Describe implements prometheus.Collector.
-func (c *pastDeadlineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *pastDeadlineCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.overdue
+}
 
 // Collect implements prometheus.Collector. A store that does not answer
 // leaves the series out (chatops_store_scrape_success says why).
 func (c *pastDeadlineCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	n, err := c.store.CountPastDeadline(ctx, c.now())
-	if err != nil {
-		return
+	now := c.now()
+	if n, err := c.store.CountPastDeadline(ctx, now); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+	if n, err := c.store.CountOverdueReminders(ctx, now.Add(-ReminderGrace)); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(n))
+	}
 }

@@ -40,6 +40,7 @@ func escalationTests() []sqlstoretest.Case {
 		{Name: "EscalationTwoReplicasOneLeaseHolder", Run: testEscalationTwoReplicasLease},
 		{Name: "EscalationForcedConcurrentFiringNeverDoubles", Run: testEscalationForcedConcurrent},
 		{Name: "EscalationLeaseHandover", Run: testEscalationLeaseHandover},
+		{Name: "EscalationOverdueReminderGauge", Run: testEscalationOverdueGauge},
 	}
 }
 
@@ -701,6 +702,50 @@ func testEscalationLeaseHandover(t *testing.T, s bot.Store) {
 		t.Fatalf("after a clean stop the next replica fired %d at once, want 1", n)
 	}
 	reminded(t, s, again, 1, "after a clean stop")
+}
+
+// chatops_incidents_reminder_overdue counts a due reminder nobody fired
+// once it is ReminderGrace late, the first one and the repeats alike; a
+// fired reminder and an acknowledgement take it out, and levels and tick
+// outcomes are exported before any reminder fires.
+func testEscalationOverdueGauge(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	clock := bottest.NewClock(t0)
+	reg := prometheus.NewRegistry()
+	e := escEngine(s, clock, reg)
+	esc := newEscalator(s, clock.Now, "replica-a", reg)
+	for _, level := range []string{"0", "1", "2"} {
+		if v := gather(t, reg, "chatops_escalations_total", map[string]string{"level": level}); v != 0 {
+			t.Fatalf("escalations level %s before any reminder = %v, want an exported 0", level, v)
+		}
+	}
+	overdue := func(when string, want float64) {
+		t.Helper()
+		if v := gather(t, reg, "chatops_incidents_reminder_overdue", nil); v != want {
+			t.Fatalf("%s: reminder overdue = %v, want %v", when, v, want)
+		}
+	}
+	id := openAt(t, e, "orders", bot.P1, t0)
+	overdue("at opening", 0)
+	clock.Advance(15 * time.Minute)
+	overdue("at the deadline", 0)
+	clock.Advance(escalation.ReminderGrace)
+	overdue("one grace after the deadline", 0)
+	clock.Advance(time.Second)
+	overdue("just past the grace, not fired", 1)
+	if v := gather(t, reg, "chatops_incidents_past_deadline", nil); v != 1 {
+		t.Fatalf("past deadline = %v, want 1", v)
+	}
+	if n := tick(t, esc); n != 1 {
+		t.Fatalf("tick fired %d, want 1", n)
+	}
+	overdue("after the reminder fired", 0)
+	clock.Advance(escInterval + escalation.ReminderGrace + time.Second)
+	overdue("the repeat reminder not fired", 1)
+	if _, err := e.Acknowledge(ctx, id, carol, "C-INC"); err != nil {
+		t.Fatal(err)
+	}
+	overdue("after the ack", 0)
 }
 
 // gather reads one series' value from reg: a counter's or gauge's value, a

@@ -109,6 +109,14 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"kind", "outcome"}),
 	}
+	// Every label value exported from the start: an alert or a panel on a
+	// rate sees zeros rather than a missing series.
+	for _, r := range []string{"changed", "updated", "unchanged"} {
+		m.alerts.WithLabelValues(r)
+	}
+	for _, k := range []bot.EventKind{bot.EventOpened, bot.EventResolved, bot.EventReopened, bot.EventSeverityChanged, bot.EventAcknowledged} {
+		m.incidents.WithLabelValues(string(k))
+	}
 	if reg != nil {
 		reg.MustRegister(m.alerts, m.incidents, m.passes)
 	}

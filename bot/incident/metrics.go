@@ -30,6 +30,10 @@ func newLifecycleMetrics(reg prometheus.Registerer) lifecycleMetrics {
 			Buckets: lifecycleBuckets,
 		}, []string{"severity"}),
 	}
+	for s := bot.P0; s <= bot.P3; s++ {
+		m.toAck.WithLabelValues(s.String())
+		m.toResolve.WithLabelValues(s.String())
+	}
 	if reg != nil {
 		reg.MustRegister(m.toAck, m.toResolve)
 	}

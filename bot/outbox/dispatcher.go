@@ -155,6 +155,13 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *D
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}, []string{"destination"}),
 	}
+	// One series per configured destination and outcome, from the start.
+	for name := range d.dests {
+		for _, o := range []string{"done", "continued", "rate_limited", "retry", "dropped"} {
+			d.metrics.jobs.WithLabelValues(name, o)
+		}
+		d.metrics.latency.WithLabelValues(name)
+	}
 	if reg != nil {
 		reg.MustRegister(d.metrics.jobs, d.metrics.latency)
 	}

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, pageTests()...)
 	tests = append(tests, approvalTests()...)
 	tests = append(tests, auditTests()...)
+	tests = append(tests, timerTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t).Store) })
 	}

@@ -25,6 +25,18 @@ type chatClients struct {
 	current map[string]bot.CurrentGroups
 }
 
+// platforms names the chat platforms the bot talks to.
+func (c *chatClients) platforms() []string {
+	var out []string
+	if c.slack != nil {
+		out = append(out, "slack")
+	}
+	if c.discord != nil {
+		out = append(out, "discord")
+	}
+	return out
+}
+
 func newChatClients(cfg config.Config, metrics *bot.ChatMetrics, log *zap.Logger) (*chatClients, error) {
 	c := &chatClients{chats: map[string]bot.Chat{}, cards: map[string]bot.CardPoster{}, groups: map[string]bot.GroupLookup{},
 		current: map[string]bot.CurrentGroups{}}

@@ -42,6 +42,7 @@ func serve(ctx context.Context, c cliConfig) error {
 	cfg, log := c.cfg, c.log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildInfo())
 
 	store, where, n, err := openStore(ctx, cfg, reg)
 	if err != nil {
@@ -138,6 +139,7 @@ func serve(ctx context.Context, c cliConfig) error {
 	router, err := command.NewRouter(commands.Table(deps, approvals), command.Config{
 		Root: cfg.Commands.Root, Channels: cfg.Commands.Channels,
 		Roles: roles, Audit: store, Timeline: timeline, Actions: approvals, MaxPerUser: cfg.Commands.MaxInFlightPerUser,
+		Platforms: clients.platforms(),
 	}, log.With(zap.String("component", "commands")), reg)
 	if err != nil {
 		return err

@@ -171,6 +171,7 @@ func New(cfg Config, metrics *bot.ChatMetrics, log *zap.Logger) (*Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("discord: api_url: %w", err)
 	}
+	metrics.Known(Platform, "create_message", "edit_message")
 
 	s, err := discordgo.New("Bot " + token[0])
 	if err != nil {

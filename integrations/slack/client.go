@@ -141,6 +141,7 @@ func New(cfg Config, metrics *bot.ChatMetrics, log *zap.Logger) (*Client, error)
 		slackapi.OptionAPIURL(cfg.APIURL),
 		slackapi.OptionHTTPClient(&http.Client{Timeout: cfg.CallTimeout}),
 	)
+	metrics.Known(platform, methodPostMessage, methodUpdate)
 	return &Client{
 		api:      api,
 		cfg:      cfg,

@@ -31,6 +31,7 @@ func (t *tx) AppendAudit(ctx context.Context, recs ...bot.AuditRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	t.auditing = true
 	last, err := t.lockAuditEnd(ctx)
 	if err != nil {
 		return err
@@ -113,6 +114,7 @@ func (s *Store) PrepareAuditChain(ctx context.Context, marker bot.AuditRecord) (
 		if s.auditKey == nil || last != nil && last.Keyed {
 			return nil
 		}
+		t.auditing = true
 		if err := t.insertAudit(ctx, last, []bot.AuditRecord{marker}); err != nil {
 			return err
 		}

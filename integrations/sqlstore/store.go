@@ -65,6 +65,9 @@ type Store struct {
 	d           Dialect
 	q           queries
 	latency     *prometheus.HistogramVec
+	// auditFailures counts transactions that carried audit rows and did
+	// not commit them (see runTx).
+	auditFailures prometheus.Counter
 	// auditKey, when set, seals audit rows with HMAC-SHA-256 (UseAuditKey).
 	auditKey *bot.AuditKey
 }
@@ -145,8 +148,13 @@ func New(db *sql.DB, d Dialect, reg prometheus.Registerer) *Store {
 		ConstLabels: prometheus.Labels{"store": d.Name},
 		Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"op", "outcome"})
+	s.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "chatops_audit_append_failures_total",
+		Help:        "Audit appends that did not commit: the append failed, or its transaction did. Each is a decision the audit log does not hold.",
+		ConstLabels: prometheus.Labels{"store": d.Name},
+	})
 	if reg != nil {
-		reg.MustRegister(s.latency)
+		reg.MustRegister(s.latency, s.auditFailures)
 	}
 	return s
 }
@@ -238,13 +246,25 @@ func (s *Store) runTx(ctx context.Context, fn func(*tx) error) error {
 	// Rolls back on an error and on a panic (or a test's Goexit) alike, so
 	// a lock is never left held; after Commit it is a no-op.
 	defer sqlTx.Rollback() //nolint:errcheck // ErrTxDone after a commit
-	if err := fn(&tx{tx: sqlTx, s: s}); err != nil {
+	t := &tx{tx: sqlTx, s: s}
+	if err := fn(t); err != nil {
+		s.auditLost(t)
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
+		s.auditLost(t)
 		return fmt.Errorf("%s: commit: %w", s.d.Name, err)
 	}
 	return nil
+}
+
+// auditLost counts a transaction that tried to append audit rows and did
+// not commit. Every audit append, whichever service makes it, goes through
+// a transaction here, so this is the one place that sees them all fail.
+func (s *Store) auditLost(t *tx) {
+	if t.auditing {
+		s.auditFailures.Inc()
+	}
 }
 
 // tx is both the engine's bot.Tx and the approval service's bot.ApprovalTx:
@@ -255,6 +275,8 @@ type tx struct {
 	s  *Store
 	// walking: the dialect's WalkIndexes ran in this transaction.
 	walking bool
+	// auditing: the transaction tried to append audit rows.
+	auditing bool
 }
 
 // walkIndexes runs the dialect's WalkIndexes, once per transaction.

@@ -19,6 +19,12 @@ const qCountPastDeadline = `SELECT COUNT(*) FROM incidents
 	WHERE status = 'open' AND acked_at IS NULL
 	AND (reminders > 0 OR (next_reminder_at IS NOT NULL AND next_reminder_at <= ?))`
 
+// A reminder the escalator should have fired: still due. Firing one moves
+// next_reminder_at to the next interval, so a due row that stays due is
+// one nobody fired. incidents_reminders_due covers it.
+const qCountOverdueReminders = `SELECT COUNT(*) FROM incidents
+	WHERE status = 'open' AND acked_at IS NULL AND next_reminder_at IS NOT NULL AND next_reminder_at < ?`
+
 // One statement takes a free lease, renews the holder's own or takes over
 // an expired one; a lease held by someone else until later is left alone
 // and no row changes. The primary key serialises replicas that race for it.
@@ -56,6 +62,14 @@ func (s *Store) DueReminders(ctx context.Context, now time.Time, limit int) (ids
 func (s *Store) CountPastDeadline(ctx context.Context, now time.Time) (n int, err error) {
 	defer s.observe("count_past_deadline", time.Now(), &err)
 	err = s.db.QueryRowContext(ctx, rebind(qCountPastDeadline, s.d.NumberedParams), now.UTC()).Scan(&n)
+	return n, err
+}
+
+// CountOverdueReminders counts open, unacknowledged incidents whose next
+// reminder fell due before dueBefore and has not fired.
+func (s *Store) CountOverdueReminders(ctx context.Context, dueBefore time.Time) (n int, err error) {
+	defer s.observe("count_overdue_reminders", time.Now(), &err)
+	err = s.db.QueryRowContext(ctx, rebind(qCountOverdueReminders, s.d.NumberedParams), dueBefore.UTC()).Scan(&n)
 	return n, err
 }
 
