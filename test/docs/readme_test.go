@@ -5,7 +5,6 @@
 package docs
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -21,15 +20,16 @@ import (
 
 	"github.com/bakewise/chatops/integrations/discord"
 	"github.com/bakewise/chatops/integrations/slack"
+	"github.com/bakewise/chatops/test/kubeharness"
 )
 
 const (
 	// The paths are from this package's folder: tests run there.
 	readmePath    = "../../README.md"
 	slackManifest = "../../deploy/slack/manifest.yaml"
-	// shippedRBAC is the bot's RBAC; when it moves (into a kustomize
-	// base), only this changes.
-	shippedRBAC = "../../deploy/kubernetes/rbac.yaml"
+	// shippedRBAC names, in messages, where the RBAC that the overlays
+	// build comes from.
+	shippedRBAC = "the overlays' RBAC (deploy/kubernetes/base/rbac.yaml)"
 )
 
 // readmeSection returns the README's text under heading (a whole line,
@@ -224,13 +224,11 @@ type rbacGrant struct{ group, resource, verb string }
 // what the shipped RBAC does: the same API groups, resources and verbs, and
 // a row says "cluster-wide" exactly when a ClusterRole grants it.
 func TestReadmeRBAC(t *testing.T) {
-	raw, err := os.ReadFile(shippedRBAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What `kubectl apply -k` installs, from every overlay.
+	raw := kubeharness.ShippedRBAC(t)
 	// grant → whether a ClusterRole grants it
 	inFile := map[rbacGrant]bool{}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(raw), 4096)
 	for {
 		var doc struct {
 			Kind     string `json:"kind"`
