@@ -298,3 +298,23 @@ func TestReadmeRBAC(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeDeploymentVariables: the Deployment section names every
+// CHATOPS_* variable the configuration reads (bot/config's Env*
+// constants), so that the Secret it tells a person to create misses none.
+func TestReadmeDeploymentVariables(t *testing.T) {
+	src, err := os.ReadFile("../../bot/config/config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`Env[A-Za-z]+\s*=\s*"(CHATOPS_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(vars) < 20 {
+		t.Fatalf("found %d CHATOPS_* variables in bot/config/config.go: the reader missed some", len(vars))
+	}
+	section := readmeSection(t, "## Deployment")
+	for _, v := range vars {
+		if !strings.Contains(section, "`"+v[1]+"`") && !strings.Contains(section, v[1]+"=") {
+			t.Errorf("README, Deployment: %s is not mentioned", v[1])
+		}
+	}
+}
