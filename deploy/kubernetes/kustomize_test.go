@@ -142,6 +142,14 @@ func podTemplates(t *testing.T, b build) []podTemplate {
 	var out []podTemplate
 	for _, d := range all[appsv1.Deployment](t, b, "Deployment") {
 		out = append(out, podTemplate{"Deployment " + d.Name, d.Spec.Template.Spec})
+		// A server is probed: ready when its store answers, restarted
+		// when it hangs.
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" ||
+				c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+				t.Errorf("Deployment %s container %s: want a readiness probe on /readyz and a liveness probe on /healthz", d.Name, c.Name)
+			}
+		}
 	}
 	for _, c := range all[batchv1.CronJob](t, b, "CronJob") {
 		out = append(out, podTemplate{"CronJob " + c.Name, c.Spec.JobTemplate.Spec.Template.Spec})
