@@ -517,7 +517,7 @@ func TestLoadMissingConfigFile(t *testing.T) {
 }
 
 func TestBakeryIAConfig(t *testing.T) {
-	path := filepath.Join("..", "..", "deploy", "config", "bakery-ia.yaml") // tests run in their package folder
+	path := filepath.Join("..", "..", "deploy", "kubernetes", "base", "bakery-ia.yaml") // tests run in their package folder
 	cfg, err := Load(path, tokens())
 	if err != nil {
 		t.Fatalf("Load(%s): %v", path, err)

@@ -39,7 +39,7 @@ func fuzzEnv(k string) string {
 // documents, with every rule and route matcher parsed.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{
-		filepath.Join("..", "..", "deploy", "config", "bakery-ia.yaml"),
+		filepath.Join("..", "..", "deploy", "kubernetes", "base", "bakery-ia.yaml"),
 		filepath.Join("testdata", "serve-only-problems.yaml"),
 	} {
 		data, err := os.ReadFile(name)

@@ -95,7 +95,7 @@ func TestLifecycleProblems(t *testing.T) {
 // The shipped Bakery-IA file holds the guide's response times and pages
 // on-call, then the leads.
 func TestBakeryIALifecycle(t *testing.T) {
-	cfg, err := Load(filepath.Join("..", "..", "deploy", "config", "bakery-ia.yaml"), tokens())
+	cfg, err := Load(filepath.Join("..", "..", "deploy", "kubernetes", "base", "bakery-ia.yaml"), tokens())
 	if err != nil {
 		t.Fatal(err)
 	}

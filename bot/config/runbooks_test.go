@@ -69,7 +69,7 @@ runbooks:
 // The shipped runbooks: the guide's alerts, each within the limits, with
 // the buttons that make sense for it.
 func TestBakeryIARunbooks(t *testing.T) {
-	cfg, err := Load(filepath.Join("..", "..", "deploy", "config", "bakery-ia.yaml"), tokens())
+	cfg, err := Load(filepath.Join("..", "..", "deploy", "kubernetes", "base", "bakery-ia.yaml"), tokens())
 	if err != nil {
 		t.Fatal(err)
 	}

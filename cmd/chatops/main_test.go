@@ -30,7 +30,7 @@ func TestRun(t *testing.T) {
 				"severity.rules[0].match[0]: ", "severity.rules[0].severity: ", "5 configuration problems"},
 		},
 		{
-			name: "config check of the shipped Bakery-IA file", args: []string{"config", "check", "--config", "../../deploy/config/bakery-ia.yaml"},
+			name: "config check of the shipped Bakery-IA file", args: []string{"config", "check", "--config", "../../deploy/kubernetes/base/bakery-ia.yaml"},
 			env: map[string]string{"CHATOPS_API_TOKEN": "a", "CHATOPS_WEBHOOK_TOKEN": "w",
 				"CHATOPS_SLACK_BOT_TOKEN": "xoxb-1", "CHATOPS_DISCORD_BOT_TOKEN": "d"},
 			wantCode:   0,

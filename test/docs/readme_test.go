@@ -5,7 +5,6 @@
 package docs
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -21,15 +20,16 @@ import (
 
 	"github.com/bakewise/chatops/integrations/discord"
 	"github.com/bakewise/chatops/integrations/slack"
+	"github.com/bakewise/chatops/test/kubeharness"
 )
 
 const (
 	// The paths are from this package's folder: tests run there.
 	readmePath    = "../../README.md"
 	slackManifest = "../../deploy/slack/manifest.yaml"
-	// shippedRBAC is the bot's RBAC; when it moves (into a kustomize
-	// base), only this changes.
-	shippedRBAC = "../../deploy/kubernetes/rbac.yaml"
+	// shippedRBAC names, in messages, where the RBAC that the overlays
+	// build comes from.
+	shippedRBAC = "the overlays' RBAC (deploy/kubernetes/base/rbac.yaml)"
 )
 
 // readmeSection returns the README's text under heading (a whole line,
@@ -224,13 +224,11 @@ type rbacGrant struct{ group, resource, verb string }
 // what the shipped RBAC does: the same API groups, resources and verbs, and
 // a row says "cluster-wide" exactly when a ClusterRole grants it.
 func TestReadmeRBAC(t *testing.T) {
-	raw, err := os.ReadFile(shippedRBAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What `kubectl apply -k` installs, from every overlay.
+	raw := kubeharness.ShippedRBAC(t)
 	// grant → whether a ClusterRole grants it
 	inFile := map[rbacGrant]bool{}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(raw), 4096)
 	for {
 		var doc struct {
 			Kind     string `json:"kind"`
@@ -297,6 +295,26 @@ func TestReadmeRBAC(t *testing.T) {
 	for g := range inFile {
 		if !inReadme[g] {
 			t.Errorf("%s grants %s %s (group %q); the README's table does not", shippedRBAC, g.verb, g.resource, g.group)
+		}
+	}
+}
+
+// TestReadmeDeploymentVariables: the Deployment section names every
+// CHATOPS_* variable the configuration reads (bot/config's Env*
+// constants), so that the Secret it tells a person to create misses none.
+func TestReadmeDeploymentVariables(t *testing.T) {
+	src, err := os.ReadFile("../../bot/config/config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := regexp.MustCompile(`Env[A-Za-z]+\s*=\s*"(CHATOPS_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(vars) < 20 {
+		t.Fatalf("found %d CHATOPS_* variables in bot/config/config.go: the reader missed some", len(vars))
+	}
+	section := readmeSection(t, "## Deployment")
+	for _, v := range vars {
+		if !strings.Contains(section, "`"+v[1]+"`") && !strings.Contains(section, v[1]+"=") {
+			t.Errorf("README, Deployment: %s is not mentioned", v[1])
 		}
 	}
 }

@@ -61,7 +61,7 @@ var (
 // for a second, different admin: the bot posts a card with the plan (the
 // Discord one in the thread the command was typed in), the second admin's
 // signed click carries it out exactly once against a real kube-apiserver,
-// as the ServiceAccount of deploy/kubernetes/rbac.yaml, and the card is
+// as the ServiceAccount of deploy/kubernetes/base/rbac.yaml, and the card is
 // edited to say who asked, who approved, when it ran and how it ended.
 // Self-approval, a member's or viewer's approval, an approval from the
 // other allowed channel and a button with a forged nonce are refused and
@@ -149,7 +149,7 @@ func TestApprovals(t *testing.T) {
 	t.Run("rbac-enough", func(t *testing.T) {
 		for _, r := range e.tap.requests() {
 			if r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden {
-				t.Errorf("the API server refused the bot: %s (check deploy/kubernetes/rbac.yaml)", r)
+				t.Errorf("the API server refused the bot: %s (check deploy/kubernetes/base/rbac.yaml)", r)
 			}
 		}
 	})

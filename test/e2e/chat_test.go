@@ -11,7 +11,7 @@ import (
 	"github.com/bakewise/chatops/test/harness"
 )
 
-// Channels of deploy/config/bakery-ia.yaml.
+// Channels of deploy/kubernetes/base/bakery-ia.yaml.
 const (
 	slackIncidents   = "C0INCIDENTS"
 	slackAlerts      = "C0ALERTS"

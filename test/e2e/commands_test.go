@@ -94,7 +94,7 @@ var ordersLogs = [2][]string{
 // on Slack (a signed slash command whose answer goes to its response_url)
 // and on Discord (a signed HTTP interaction whose deferred response is
 // edited), are answered by the chatops binary from a real kube-apiserver,
-// as the chatops ServiceAccount bound by deploy/kubernetes/rbac.yaml (and,
+// as the chatops ServiceAccount bound by deploy/kubernetes/base/rbac.yaml (and,
 // for health's firing alerts, from a real Alertmanager's API v2); bad
 // input gets a usage line, a suggestion or a polite refusal, privately; and
 // unsigned, forged, stale, tampered and replayed requests are refused with
@@ -428,7 +428,7 @@ func setupCommandsWith(t *testing.T, kind harness.StoreKind, configPath string) 
 	e.cluster = c
 	e.node = c.AddNode(t, "node-1")
 	c.ApplyYAML(t, filepath.Join("testdata", "bakery-ia.yaml"))
-	c.ApplyYAML(t, harness.RepoPath(t, "deploy", "kubernetes", "rbac.yaml"))
+	c.ApplyManifest(t, kubeharness.ShippedRBAC(t))
 
 	// Play the kubelet: orders-service runs (and keeps running through its
 	// rollout), the others in the states the health check must name.

@@ -38,7 +38,7 @@ type BotConfig struct {
 
 // NewBotConfig is a bot of binary on a fresh store of kind, listening on a
 // free loopback port, with new tokens, both stand-ins (closed when t ends)
-// and the shipped example configuration, deploy/config/bakery-ia.yaml.
+// and the shipped example configuration, deploy/kubernetes/base/bakery-ia.yaml.
 func NewBotConfig(t TB, binary string, kind StoreKind) *BotConfig {
 	t.Helper()
 	sl, dc := slackstandin.New(), discordstandin.New()
@@ -52,7 +52,7 @@ func NewBotConfig(t TB, binary string, kind StoreKind) *BotConfig {
 		APIToken:     "api-" + RandHex(16),
 		Slack:        sl,
 		Discord:      dc,
-		ConfigPath:   RepoPath(t, "deploy", "config", "bakery-ia.yaml"),
+		ConfigPath:   RepoPath(t, "deploy", "kubernetes", "base", "bakery-ia.yaml"),
 	}
 }
 

@@ -8,6 +8,9 @@ package kube_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/bakewise/chatops/test/harness"
 	"github.com/bakewise/chatops/test/kubeharness"
 )
 
@@ -281,34 +285,77 @@ func eventually(t *testing.T, what string, cond func(context.Context) (bool, err
 	}
 }
 
-// The shipped manifests are valid Kubernetes objects: the real API server
-// accepts the RBAC, the Deployment and Service and the NetworkPolicy as
-// they are, and the policy opens the metrics port the bot listens on to
-// the monitoring namespace alone.
+// The shipped overlays, built as `kubectl apply -k` builds them, are
+// objects the real API server accepts as they are (its validation and
+// admission), each install path in turn: single, ha, and ha with the
+// audit-verify component. The namespace enforces the restricted Pod
+// Security Standard, and a pod of every pod template (the Deployment's and
+// the CronJob's) passes its admission; the NetworkPolicy opens the metrics
+// port the bot listens on to the monitoring namespace alone.
 func TestShippedManifestsApply(t *testing.T) {
 	c := kubeharness.Start(t)
-	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bakery-ia\n") // the platform's, already there
-	c.ApplyYAML(t, "../../deploy/kubernetes/rbac.yaml")
-	c.ApplyYAML(t, "../../deploy/kubernetes/deployment.yaml")
-	c.ApplyYAML(t, "../../deploy/kubernetes/networkpolicy.yaml")
+	// The platform's namespace, already there; the strictest policy.
+	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+namespace+
+		"\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n")
 	kube := c.Clientset()
-	dep, err := kube.AppsV1().Deployments(namespace).Get(t.Context(), "chatops", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("the chatops Deployment: %v", err)
+
+	type build struct{ name, yaml string }
+	var builds []build
+	for _, dir := range kubeharness.Overlays(t) {
+		builds = append(builds, build{filepath.Base(dir), kubeharness.Kustomize(t, dir)})
 	}
-	if _, err := kube.CoreV1().ServiceAccounts(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
-		t.Fatalf("the chatops ServiceAccount: %v", err)
+	builds = append(builds, build{"ha with audit-verify", kubeharness.KustomizeWith(t, namespace,
+		harness.RepoPath(t, "deploy", "kubernetes", "overlays", "ha"),
+		harness.RepoPath(t, "deploy", "kubernetes", "components", "audit-verify"))})
+	if len(builds) < 3 {
+		t.Fatalf("%d builds, want single, ha and ha with audit-verify", len(builds))
 	}
-	np, err := kube.NetworkingV1().NetworkPolicies(namespace).Get(t.Context(), "chatops", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("the chatops NetworkPolicy: %v", err)
+
+	for _, b := range builds {
+		t.Run(b.name, func(t *testing.T) {
+			c.ApplyManifest(t, b.yaml) // one after the other, as an upgrade from one path to the next would
+			dep, err := kube.AppsV1().Deployments(namespace).Get(t.Context(), "chatops", metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("the chatops Deployment: %v", err)
+			}
+			if _, err := kube.CoreV1().ServiceAccounts(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
+				t.Fatalf("the chatops ServiceAccount: %v", err)
+			}
+			if _, err := kube.PolicyV1().PodDisruptionBudgets(namespace).Get(t.Context(), "chatops", metav1.GetOptions{}); err != nil {
+				t.Fatalf("the chatops PodDisruptionBudget: %v", err)
+			}
+			np, err := kube.NetworkingV1().NetworkPolicies(namespace).Get(t.Context(), "chatops", metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("the chatops NetworkPolicy: %v", err)
+			}
+			checkMetricsPolicy(t, dep, np)
+
+			templates := map[string]corev1.PodTemplateSpec{"Deployment chatops": dep.Spec.Template}
+			if strings.Contains(b.yaml, "kind: CronJob") {
+				cj, err := kube.BatchV1().CronJobs(namespace).Get(t.Context(), "chatops-audit-verify", metav1.GetOptions{})
+				if err != nil {
+					t.Fatalf("the audit-verify CronJob: %v", err)
+				}
+				templates["CronJob chatops-audit-verify"] = cj.Spec.JobTemplate.Spec.Template
+			}
+			for owner, tmpl := range templates {
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "chatops-", Namespace: namespace, Labels: tmpl.Labels}, Spec: tmpl.Spec}
+				if pod.Spec.RestartPolicy == "" {
+					pod.Spec.RestartPolicy = corev1.RestartPolicyAlways
+				}
+				_, err := kube.CoreV1().Pods(namespace).Create(t.Context(), pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				if err != nil {
+					t.Errorf("a pod of %s, in a namespace enforcing the restricted Pod Security Standard: %v", owner, err)
+				}
+			}
+		})
 	}
-	checkMetricsPolicy(t, dep, np)
 }
 
 // checkMetricsPolicy: the container listens for /metrics on the port it
 // names "metrics", and the policy lets only the monitoring namespace reach
-// that port, while the http port stays open.
+// that port, while the http port is open to the sources that need it
+// (Alertmanager in the monitoring namespace among them), never to any.
 func checkMetricsPolicy(t *testing.T, dep *appsv1.Deployment, np *networkingv1.NetworkPolicy) {
 	t.Helper()
 	ctr := dep.Spec.Template.Spec.Containers[0]
@@ -334,15 +381,24 @@ func checkMetricsPolicy(t *testing.T, dep *appsv1.Deployment, np *networkingv1.N
 			if p.Port == nil {
 				t.Fatalf("an ingress rule opens every port: %+v", rule)
 			}
+			if len(rule.From) == 0 {
+				t.Errorf("port %s is open to any source", p.Port)
+			}
 			open[p.Port.String()] = append(open[p.Port.String()], rule.From...)
 		}
 	}
-	if peers, ok := open["http"]; !ok || len(peers) != 0 {
-		t.Errorf("the http port is open to %v, want everyone", peers)
+	fromMonitoring := func(p networkingv1.NetworkPolicyPeer) bool {
+		return p.NamespaceSelector != nil && p.PodSelector == nil && len(p.NamespaceSelector.MatchLabels) == 1 &&
+			p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "monitoring"
+	}
+	if !slices.ContainsFunc(open["http"], fromMonitoring) {
+		t.Errorf("the http port is open to %+v, not to Alertmanager's monitoring namespace", open["http"])
 	}
 	peers := open["metrics"]
-	if len(peers) != 1 || peers[0].NamespaceSelector == nil || peers[0].PodSelector != nil ||
-		peers[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" || len(peers[0].NamespaceSelector.MatchLabels) != 1 {
+	if len(peers) != 1 || !fromMonitoring(peers[0]) {
 		t.Errorf("the metrics port is open to %+v, want the monitoring namespace alone", peers)
+	}
+	if len(open) != 2 {
+		t.Errorf("ingress opens ports %v, want http and metrics", slices.Sorted(maps.Keys(open)))
 	}
 }

@@ -41,8 +41,8 @@ const (
 )
 
 // TestOperate: integrations/kubernetes scales, rolls back and restarts
-// orders-service as the chatops ServiceAccount bound by the shipped
-// deploy/kubernetes/rbac.yaml, against the real API server and the real
+// orders-service as the chatops ServiceAccount bound by the RBAC that the
+// shipped overlays build, against the real API server and the real
 // deployment and replicaset controllers; an action planned against one
 // generation refuses another, and a write racing its read is refused by
 // the API server, both without changing anything; a paused Deployment is
@@ -52,7 +52,7 @@ func TestOperate(t *testing.T) {
 	c := kubeharness.Start(t)
 	c.AddNode(t, "node-1")
 	c.ApplyYAML(t, "testdata/operate.yaml")
-	c.ApplyYAML(t, "../../deploy/kubernetes/rbac.yaml")
+	c.ApplyManifest(t, kubeharness.ShippedRBAC(t))
 	c.KeepRunning(t, namespace, selector, kubeharness.Running())
 	admin := c.Clientset()
 	c.WaitDeploymentReady(t, namespace, service)

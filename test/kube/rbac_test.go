@@ -1,11 +1,10 @@
 package kube_test
 
 import (
-	"bytes"
 	"errors"
 	"io"
-	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -18,26 +17,21 @@ import (
 	"github.com/bakewise/chatops/test/kubeharness"
 )
 
-const (
-	shippedRBAC = "../../deploy/kubernetes/rbac.yaml"
-	botUser     = "system:serviceaccount:" + namespace + ":chatops"
-)
+const botUser = "system:serviceaccount:" + namespace + ":chatops"
 
-// The shipped RBAC names every verb, resource and API group it grants:
-// a wildcard would silently grant whatever a future Kubernetes adds.
+// The shipped RBAC, as every overlay builds it, names every verb, resource
+// and API group it grants: a wildcard would silently grant whatever a
+// future Kubernetes adds.
 func TestShippedRBACHasNoWildcards(t *testing.T) {
-	raw, err := os.ReadFile(shippedRBAC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	rbac := kubeharness.ShippedRBAC(t)
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(rbac), 4096)
 	roles := 0
 	for {
 		var obj unstructured.Unstructured
 		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			t.Fatalf("%s: %v", shippedRBAC, err)
+			t.Fatalf("the overlays' RBAC: %v", err)
 		}
 		var rules []rbacv1.PolicyRule
 		switch obj.GetKind() {
@@ -53,7 +47,7 @@ func TestShippedRBACHasNoWildcards(t *testing.T) {
 				t.Fatal(err)
 			}
 			if r.AggregationRule != nil {
-				t.Errorf("ClusterRole %s aggregates other roles: its grants are not in this file", r.Name)
+				t.Errorf("ClusterRole %s aggregates other roles: its grants are not in the overlays", r.Name)
 			}
 			rules = r.Rules
 		default:
@@ -78,18 +72,18 @@ func TestShippedRBACHasNoWildcards(t *testing.T) {
 		}
 	}
 	if roles < 2 {
-		t.Fatalf("found %d roles in %s: the check read the wrong file", roles, shippedRBAC)
+		t.Fatalf("found %d roles in the overlays' RBAC: the check read the wrong objects", roles)
 	}
 }
 
 // The real RBAC authorizer, asked about the chatops ServiceAccount bound by
-// the shipped rbac.yaml, allows each thing the bot does and denies a sample
+// the RBAC the shipped overlays build, allows each thing the bot does and denies a sample
 // of what it must never do.
 func TestShippedRBACIsLeast(t *testing.T) {
 	c := kubeharness.Start(t)
 	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+namespace+"\n")
 	c.ApplyManifest(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n")
-	c.ApplyYAML(t, shippedRBAC)
+	c.ApplyManifest(t, kubeharness.ShippedRBAC(t))
 	kube := c.Clientset()
 
 	type access struct {

@@ -8,7 +8,7 @@
 //   - a real Kubernetes control plane (test/kubeharness: etcd,
 //     kube-apiserver with RBAC, kube-controller-manager; binaries cached
 //     by test/tools/kube.sh) with one node, the shipped RBAC
-//     (deploy/kubernetes/rbac.yaml) and 18 Deployments with 50 pods, five
+//     (deploy/kubernetes/base/rbac.yaml) and 18 Deployments with 50 pods, five
 //     of them in trouble (CrashLoopBackOff, OOMKilled, ImagePullBackOff,
 //     NotReady); the bot reads it as the chatops ServiceAccount;
 //   - a fresh PostgreSQL database (dropped at the end);
@@ -37,7 +37,7 @@
 // the costliest pattern the bot accepts; from a second later,
 // -worst-others health and status commands at -rate. It reports the
 // bot's resident size against the pod's memory limit
-// (deploy/kubernetes/deployment.yaml) and the other commands'
+// (deploy/kubernetes/base/deployment.yaml) and the other commands'
 // acknowledgements.
 //
 // For each command it measures the acknowledgement (request sent → HTTP
@@ -416,7 +416,7 @@ func (b *bench) setup(ctx context.Context) error {
 
 		logf("starting the control plane and the workload (18 deployments, 50 pods)")
 		t0 := time.Now()
-		cl, err := startCluster(b.prog, repo)
+		cl, err := startCluster(b.prog)
 		if err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}
@@ -632,7 +632,7 @@ func (b *bench) printReport(w io.Writer) {
 	p("")
 	p("- date: %s; machine: %s; load average at start: %s", r.Setup.Date, r.Setup.Machine, r.Setup.LoadAvg)
 	p("- bot: %s; PostgreSQL: %s; %s", r.Setup.Bot, orQ(r.Setup.PostgreSQL), r.Setup.GoVersion)
-	p("- cluster: etcd + kube-apiserver (RBAC) + kube-controller-manager v1.37.2 on 127.0.0.1 (ready in %.1f s), 1 node, namespace %s: %d deployments, %d pods, %d in trouble (%s); the bot reads it as system:serviceaccount:%s:%s, bound by deploy/kubernetes/rbac.yaml",
+	p("- cluster: etcd + kube-apiserver (RBAC) + kube-controller-manager v1.37.2 on 127.0.0.1 (ready in %.1f s), 1 node, namespace %s: %d deployments, %d pods, %d in trouble (%s); the bot reads it as system:serviceaccount:%s:%s, bound by deploy/kubernetes/base/rbac.yaml",
 		r.Setup.ClusterS, namespace, f.Services, f.Pods, f.PodsInTrouble, strings.Join(f.Trouble, ", "), namespace, serviceAccount)
 	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
 		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, c.warmup)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -183,11 +182,11 @@ type cluster struct {
 // in bad states), gives orders-service's pods logs, and writes a
 // kubeconfig for the chatops ServiceAccount. The control plane fails t as
 // it fails a test.
-func startCluster(t harness.TB, repo string) (*cluster, error) {
+func startCluster(t harness.TB) (*cluster, error) {
 	c := kubeharness.Start(t)
 	node := c.AddNode(t, nodeName)
 	c.ApplyManifest(t, workloadManifest())
-	c.ApplyYAML(t, filepath.Join(repo, "deploy", "kubernetes", "rbac.yaml"))
+	c.ApplyManifest(t, kubeharness.ShippedRBAC(t))
 	kube := c.Clientset()
 
 	for _, s := range workload {

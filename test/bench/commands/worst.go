@@ -30,7 +30,7 @@ const (
 	// rssEvery is how often the bot's resident size is read.
 	rssEvery = 100 * time.Millisecond
 	// deploymentFile holds the pod's memory limit the peak is held to.
-	deploymentFile = "deploy/kubernetes/deployment.yaml"
+	deploymentFile = "deploy/kubernetes/base/deployment.yaml"
 )
 
 // WorstResult is the worst-case logs phase: the bot's memory during it,
