@@ -81,16 +81,6 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// RequestIDOrNew is ctx's request id, or a new one when ctx carries none
-// (work no request started, such as a timer). It names an internal error
-// in chat and in the log, so both point at the same lines.
-func RequestIDOrNew(ctx context.Context) string {
-	if id := RequestID(ctx); id != "" {
-		return id
-	}
-	return bot.NewRequestID()
-}
-
 // Logger is log with ctx's request id and trace id, when there are any.
 func Logger(ctx context.Context, log *zap.Logger) *zap.Logger {
 	var fields [2]zap.Field
@@ -224,4 +214,17 @@ func EndChatCall(span trace.Span, err error) {
 	}
 	span.SetAttributes(attribute.String("chat.outcome", outcome))
 	End(span, err)
+}
+
+// ForError is the request id that names an internal error in chat, and log
+// with that id (and the trace id) as fields, once: ctx's id, or a new one
+// for work no request started (a timer, a sweep). log must not carry
+// ctx's fields already.
+func ForError(ctx context.Context, log *zap.Logger) (string, *zap.Logger) {
+	id := RequestID(ctx)
+	if id == "" {
+		id = bot.NewRequestID()
+		ctx = WithRequestID(ctx, id)
+	}
+	return id, Logger(ctx, log)
 }

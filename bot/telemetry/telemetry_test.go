@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestRequestIDFrom(t *testing.T) {
@@ -44,12 +47,17 @@ func TestRequestIDFrom(t *testing.T) {
 	}
 }
 
-func TestRequestIDOrNew(t *testing.T) {
-	if got := RequestIDOrNew(WithRequestID(context.Background(), "abc-123")); got != "abc-123" {
-		t.Fatalf("got %q", got)
+func TestForError(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	rid, log := ForError(WithRequestID(context.Background(), "abc-123"), zap.New(core))
+	log.Error("x")
+	if rid != "abc-123" || logs.Len() != 1 || len(logs.All()[0].Context) != 1 || logs.All()[0].ContextMap()["request_id"] != "abc-123" {
+		t.Fatalf("with a request id: %q, %v", rid, logs.All())
 	}
-	if got := RequestIDOrNew(context.Background()); got == "" {
-		t.Fatal("no id minted")
+	rid, log = ForError(context.Background(), zap.New(core))
+	log.Error("y")
+	if !ValidRequestID(rid) || logs.All()[1].ContextMap()["request_id"] != rid {
+		t.Fatalf("without one: %q, %v", rid, logs.All()[1])
 	}
 }
 
