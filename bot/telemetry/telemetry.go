@@ -228,3 +228,35 @@ func ForError(ctx context.Context, log *zap.Logger) (string, *zap.Logger) {
 	}
 	return id, Logger(ctx, log)
 }
+
+// Transport wraps rt with a client span per request, named "<system>
+// <method>" (kubernetes GET), with the path and the status code (never a
+// header or the query), and sends the trace context along. Without an
+// active trace it only passes the request on.
+func Transport(rt http.RoundTripper, system string) http.RoundTripper {
+	return &transport{rt: rt, system: system}
+}
+
+type transport struct {
+	rt     http.RoundTripper
+	system string
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !trace.SpanContextFromContext(req.Context()).IsValid() {
+		return t.rt.RoundTrip(req)
+	}
+	ctx, span := tracer().Start(req.Context(), t.system+" "+req.Method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("url.path", req.URL.Path)))
+	req = req.Clone(ctx) // a RoundTripper must not change its caller's request
+	Inject(ctx, req.Header)
+	resp, err := t.rt.RoundTrip(req)
+	if err == nil {
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		if resp.StatusCode >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(resp.StatusCode))
+		}
+	}
+	End(span, err)
+	return resp, err
+}
