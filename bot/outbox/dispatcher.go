@@ -512,7 +512,7 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 				// again without reading the channel's history first.
 				th.RootAttemptedAt = nil
 				if serr := d.store.SaveThread(ctx, th, d.cfg.Now()); serr != nil {
-					d.log.Warn("outbox: forget a root attempt that was not sent", zap.Int64("incident", job.IncidentID), zap.Error(serr))
+					telemetry.Logger(ctx, d.log).Warn("outbox: forget a root attempt that was not sent", zap.Int64("incident", job.IncidentID), zap.Error(serr))
 				}
 			}
 			return fmt.Errorf("post root: %w", err)
@@ -522,7 +522,7 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 		shown, err := d.shownByRoot(ctx, &inc, lastEvent)
 		if err != nil {
 			shown = lastEvent // the thread misses the resolution's reply, not its root
-			d.log.Warn("outbox: read what a root shows", zap.Int64("incident", job.IncidentID), zap.Error(err))
+			telemetry.Logger(ctx, d.log).Warn("outbox: read what a root shows", zap.Int64("incident", job.IncidentID), zap.Error(err))
 		}
 		th.Ref, th.RootHash, th.LastEventID = ref, hash, shown
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
@@ -721,7 +721,7 @@ func (d *Dispatcher) findRoot(ctx context.Context, chat bot.Chat, dest bot.Desti
 	if !found {
 		return nil
 	}
-	d.log.Info("outbox: found the root of an earlier attempt; not posting it again",
+	telemetry.Logger(ctx, d.log).Info("outbox: found the root of an earlier attempt; not posting it again",
 		zap.Int64("incident", th.IncidentID), zap.String("destination", dest.Name))
 	th.Ref, th.RootHash = ref, ""
 	if err := d.store.SaveThread(ctx, *th, d.cfg.Now()); err != nil {
