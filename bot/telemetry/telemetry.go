@@ -112,9 +112,12 @@ func Detach(from, work context.Context) context.Context {
 	return work
 }
 
-// tracer is looked up on each use, so a provider main installs after
-// this package's init is the one used.
-func tracer() trace.Tracer { return otel.GetTracerProvider().Tracer(InstrumentationName) }
+// globalTracer is the API's global tracer: a no-op until main installs the
+// SDK's provider, to which it then delegates. Taken once, so a span does
+// not pay the provider's lookup.
+var globalTracer = otel.Tracer(InstrumentationName)
+
+func tracer() trace.Tracer { return globalTracer }
 
 // Start starts an internal span named name under ctx's span.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
