@@ -256,10 +256,19 @@ func instrument(mux *http.ServeMux, reg prometheus.Registerer) http.Handler {
 	})
 }
 
+// untraced are the routes without server spans.
+var untraced = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
 // serverSpan starts the server span of r, a child of the caller's trace
 // when its traceparent is valid. It is named by the route pattern (never
 // the raw path), and it records no header: they carry credentials.
+//
+// Probes and scrapes get none: they arrive every few seconds and say
+// nothing about the bot's work.
 func serverSpan(r *http.Request, pattern string) (context.Context, trace.Span) {
+	if untraced[pattern] {
+		return r.Context(), trace.SpanFromContext(r.Context())
+	}
 	name := pattern
 	if name == "" {
 		name = r.Method
