@@ -33,6 +33,9 @@ type IncidentWrite struct {
 	// StatusChanged says the incident opened, resolved or reopened: the
 	// outages it is linked to must count it again (Tx.MarkLinksChanged).
 	StatusChanged bool
+	// TraceParent, when set, is what the jobs store as the change's
+	// traceparent (otherwise the writing span's; see OutboxJob).
+	TraceParent string
 }
 
 // Store is everything chatops keeps durably: the contract that the
@@ -229,6 +232,10 @@ type OutboxJob struct {
 	Destination string
 	Priority    Severity
 	DueAt       time.Time
+	// TraceParent is the W3C traceparent of the change that queued the
+	// job (empty: the queuing span's, or none when tracing is off).
+	// Claimed, it is the last change's, read back from the store.
+	TraceParent string
 
 	// Set when claimed.
 	ID         int64

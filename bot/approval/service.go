@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 	"github.com/bakewise/chatops/policy"
 )
 
@@ -217,13 +219,13 @@ func (s *Service) runAlone(ctx context.Context, inv bot.Invocation, plan bot.Pla
 	if xerr != nil {
 		rec.Outcome = "failed"
 		var rid string
-		text, rec.Detail, rid = s.chatText(s.log.With(zap.String("action", plan.Action)), xerr, plan.Action+" failed")
+		text, rec.Detail, rid = s.chatText(ctx, s.log.With(zap.String("action", plan.Action)), xerr, plan.Action+" failed")
 		if rid != "" {
 			xerr = &bot.InternalError{RequestID: rid, Err: xerr}
 		}
 	}
 	if err := s.appendAudit(ctx, rec); err != nil {
-		s.log.Error("result not audited", zap.String("action", plan.Action), zap.Error(err))
+		telemetry.Logger(ctx, s.log).Error("result not audited", zap.String("action", plan.Action), zap.Error(err))
 	}
 	s.decided.WithLabelValues(plan.Action, rec.Outcome).Inc()
 	s.recordAlone(ctx, s.incidentOf(ctx, cmd), cmd, plan, result, text)
@@ -271,6 +273,9 @@ func (s *Service) BreakGlass(ctx context.Context, b bot.Ballot) bot.Answer {
 }
 
 func (s *Service) decide(ctx context.Context, b bot.Ballot, d decision) bot.Answer {
+	ctx, span := telemetry.Start(ctx, "approval.decide", attribute.Int64("chatops.approval", b.ID),
+		attribute.String("chatops.decision", string(decisionKinds[d])))
+	defer span.End()
 	if b.At.IsZero() {
 		b.At = s.cfg.Now()
 	}
@@ -334,8 +339,8 @@ func (s *Service) decide(ctx context.Context, b bot.Ballot, d decision) bot.Answ
 		return tx.AppendAudit(ctx, rec)
 	})
 	if err != nil {
-		rid := bot.NewRequestID()
-		s.log.Error("approval decision not recorded", zap.String("request_id", rid), zap.Int64("approval", b.ID), zap.Error(err))
+		rid, log := telemetry.ForError(ctx, s.log)
+		log.Error("approval decision not recorded", zap.Int64("approval", b.ID), zap.Error(err))
 		return bot.ErrorAnswer(fmt.Sprintf("That decision could not be recorded; nothing changed. Try again in a moment (request id %s).", rid))
 	}
 	if refusal != nil {
@@ -379,13 +384,13 @@ func (s *Service) voterRole(ctx context.Context, b bot.Ballot, d decision) (poli
 // nothing changes, the refusal is audited, and the detail is logged under
 // the request id the answer names.
 func (s *Service) roleUnconfirmed(ctx context.Context, b bot.Ballot, d decision, err error) bot.Answer {
-	rid := bot.NewRequestID()
-	s.log.Warn("decision refused: role not confirmed", zap.String("request_id", rid), zap.Int64("approval", b.ID),
+	rid, log := telemetry.ForError(ctx, s.log)
+	log.Warn("decision refused: role not confirmed", zap.Int64("approval", b.ID),
 		zap.String("platform", b.Who.Platform), zap.String("user", b.Who.UserID), zap.Error(err))
 	rec := bot.AuditRecord{At: b.At, Actor: b.Who, Kind: decisionKinds[d], Outcome: codeRolesUnconfirmed, Channel: b.Channel,
 		Detail: fmt.Sprintf("%s of request #%d by %s: roles not confirmed (request id %s)", decisionKinds[d], b.ID, b.Via, rid)}
 	if aerr := s.appendAudit(ctx, rec); aerr != nil {
-		s.log.Error("refused decision not audited", zap.String("request_id", rid), zap.Error(aerr))
+		log.Error("refused decision not audited", zap.Error(aerr))
 	}
 	s.decided.WithLabelValues("unknown", "refused").Inc()
 	msg := fmt.Sprintf("Your role could not be checked; nothing changed. Try again (request id %s).", rid)
@@ -448,6 +453,9 @@ func approvals(a bot.Approval) int {
 // people; an internal error is named there by a request id, and its detail
 // is in the log and the audit row.
 func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
+	ctx, span := telemetry.Start(ctx, "approval.execute", attribute.Int64("chatops.approval", a.ID),
+		attribute.String("chatops.action", a.Plan.Action))
+	defer func() { span.End() }()
 	now := s.cfg.Now()
 	cmd := bot.Command{Platform: a.Platform, User: a.Requester, Channel: a.Channel, Thread: a.Thread, Text: a.CommandText, Options: a.Options, ReceivedAt: a.CreatedAt}
 	status, reason, outcome, detail := bot.ApprovalFailed, "", "", ""
@@ -456,7 +464,7 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	refusal := func() error {
 		reqRole, err := s.roles.CurrentRoleOf(ctx, a.Requester, a.Channel)
 		if err != nil {
-			return s.unconfirmed(log, "requester", a.Requester, err)
+			return s.unconfirmed(ctx, log, "requester", a.Requester, err)
 		}
 		var plan bot.Plan
 		inv, plan, err = s.planner.Replan(ctx, cmd, reqRole)
@@ -477,7 +485,7 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 			}
 			r, err := s.roles.CurrentRoleOf(ctx, v.Voter, a.Channel)
 			if err != nil {
-				return s.unconfirmed(log, "approver", v.Voter, err)
+				return s.unconfirmed(ctx, log, "approver", v.Voter, err)
 			}
 			approvers[policy.Key(v.Voter.Platform, v.Voter.UserID)] = r
 		}
@@ -486,7 +494,7 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	// The request is closed now: the checks run against an open request.
 	if refusal != nil {
 		outcome = refusalCode(refusal)
-		reason, detail, _ = s.chatText(log, refusal, "the last check before running it failed")
+		reason, detail, _ = s.chatText(ctx, log, refusal, "the last check before running it failed")
 		switch outcome {
 		case policy.CodeStale:
 			status = bot.ApprovalStale
@@ -497,7 +505,7 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 		err := s.appendAudit(ctx, bot.AuditRecord{At: now, Actor: a.Requester, Kind: bot.AuditExecute, Action: a.Plan.Action, Outcome: "started", ApprovalID: a.ID, Channel: a.Channel, Detail: describe(a.Plan)})
 		if err != nil {
 			outcome = "not_run"
-			reason, detail, _ = s.chatText(log, fmt.Errorf("audit log: %w", err), "the audit log could not be written, so it did not run")
+			reason, detail, _ = s.chatText(ctx, log, fmt.Errorf("audit log: %w", err), "the audit log could not be written, so it did not run")
 		} else {
 			result, xerr := s.planner.Execute(ctx, inv, a.Plan)
 			var se *bot.StaleError
@@ -506,7 +514,7 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 				status, reason, outcome = bot.ApprovalStale, xerr.Error(), policy.CodeStale
 			case xerr != nil:
 				outcome = "failed"
-				reason, detail, _ = s.chatText(log, xerr, "it failed")
+				reason, detail, _ = s.chatText(ctx, log, xerr, "it failed")
 			default:
 				status, outcome, a.Result = bot.ApprovalDone, "ok", result
 			}
@@ -529,9 +537,13 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	if err != nil {
 		// The action ran (or was refused) but its record did not land: the
 		// request stays "executing" and never runs again; say so loudly.
-		log.Error("approval result not recorded", zap.String("outcome", outcome), zap.Error(err))
+		telemetry.Logger(ctx, log).Error("approval result not recorded", zap.String("outcome", outcome), zap.Error(err))
 	}
 	s.decided.WithLabelValues(a.Plan.Action, outcome).Inc()
+	span.SetAttributes(attribute.String("chatops.approval.outcome", outcome))
+	if status != bot.ApprovalDone {
+		span.SetStatus(codes.Error, outcome)
+	}
 	s.updateCard(ctx, a)
 	s.recordResult(ctx, a)
 	return a
@@ -541,9 +553,9 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 // approver's role the platform could not confirm: it does not run on the
 // roles reported earlier. The detail is logged under the request id the
 // refusal names.
-func (s *Service) unconfirmed(log *zap.Logger, who string, id bot.Identity, err error) error {
-	rid := bot.NewRequestID()
-	log.Warn("execution refused: role not confirmed", zap.String("request_id", rid), zap.String("who", who),
+func (s *Service) unconfirmed(ctx context.Context, log *zap.Logger, who string, id bot.Identity, err error) error {
+	rid, log := telemetry.ForError(ctx, log)
+	log.Warn("execution refused: role not confirmed", zap.String("who", who),
 		zap.String("platform", id.Platform), zap.String("user", id.UserID), zap.Error(err))
 	return &policy.Refusal{Code: codeRolesUnconfirmed, Msg: fmt.Sprintf("the roles of the %s, %s, could not be confirmed with %s, so it did not run; request it again (request id %s)",
 		who, displayName(id), bot.PlatformName(id.Platform), rid)}
@@ -553,12 +565,12 @@ func (s *Service) unconfirmed(log *zap.Logger, who string, id bot.Identity, err 
 // and what the audit row keeps: the text itself when it is written for
 // people; otherwise what (what failed) with a request id (rid), under
 // which the whole error is logged and audited.
-func (s *Service) chatText(log *zap.Logger, err error, what string) (text, detail, rid string) {
+func (s *Service) chatText(ctx context.Context, log *zap.Logger, err error, what string) (text, detail, rid string) {
 	if msg, ok := bot.UserMessage(err); ok {
 		return msg, msg, ""
 	}
-	rid = bot.NewRequestID()
-	log.Error(what, zap.String("request_id", rid), zap.Error(err))
+	rid, log = telemetry.ForError(ctx, log)
+	log.Error(what, zap.Error(err))
 	return bot.InternalErrorText(what, rid), err.Error() + " (request id " + rid + ")", rid
 }
 

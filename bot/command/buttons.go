@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // ApprovalClicks are the approval service's buttons (bot/approval).
@@ -112,8 +113,8 @@ func (b *Buttons) runbookClick(ctx context.Context, c bot.Click, cmd bot.Command
 		refuse(fmt.Sprintf("There is no incident #%d.", id))
 		return
 	case err != nil:
-		rid := bot.NewRequestID()
-		b.router.log.Warn("runbook button: incident not read", zap.String("request_id", rid), zap.Int64("incident", id), zap.Error(err))
+		rid, log := telemetry.ForError(ctx, b.router.log)
+		log.Warn("runbook button: incident not read", zap.Int64("incident", id), zap.Error(err))
 		b.respond(ctx, resp, bot.ErrorAnswer(fmt.Sprintf("Incident #%d could not be read right now; try again in a moment (request id %s).", id, rid)))
 		return
 	}

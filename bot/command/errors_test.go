@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 	"github.com/bakewise/chatops/policy"
 )
 
@@ -74,5 +75,38 @@ func TestRouterHidesInternalErrors(t *testing.T) {
 	}
 	if n := logs.FilterField(zap.String("request_id", "00aa11bb22cc")).Len(); n != 0 {
 		t.Errorf("an error logged already was logged again %d times", n)
+	}
+}
+
+// An internal error of a command that came with a request id (the HTTP
+// request's or the Socket Mode envelope's) is named by that id in chat
+// and in the log, once per line, so both point at the request's lines.
+func TestInternalErrorNamesTheRequestID(t *testing.T) {
+	specs := []bot.CommandSpec{{Name: "broken", Summary: "s", Role: policy.Viewer,
+		Run: func(context.Context, bot.Invocation) (bot.Answer, error) { return bot.Answer{}, errors.New("db down") }}}
+	core, logs := observer.New(zapcore.DebugLevel)
+	r, err := NewRouter(specs, Config{Root: "ops", Channels: []string{"C-OPS"}}, zap.New(core), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	r.Handle(telemetry.WithRequestID(context.Background(), "abc-123"), bot.Command{Platform: "slack", Channel: "C-OPS", Text: "broken"}, rec)
+	if len(rec.answers) != 1 || !strings.Contains(rec.answers[0].Title, "(request id abc-123)") {
+		t.Fatalf("answers %+v, want the request's id", rec.answers)
+	}
+	failed := logs.FilterMessage("command failed").All()
+	if len(failed) != 1 || failed[0].ContextMap()["request_id"] != "abc-123" {
+		t.Fatalf("log lines %v", failed)
+	}
+	for _, e := range logs.All() {
+		n := 0
+		for _, f := range e.Context {
+			if f.Key == "request_id" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%q has request_id %d times", e.Message, n)
+		}
 	}
 }

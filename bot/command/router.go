@@ -7,11 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 	"github.com/bakewise/chatops/policy"
 )
 
@@ -134,6 +135,8 @@ func (r *Router) ChannelAllowed(channel string) bool { return r.allowed[channel]
 // bad input: every failure becomes an answer to the person who asked.
 func (r *Router) Handle(ctx context.Context, cmd bot.Command, resp bot.Responder) {
 	start := time.Now()
+	ctx, span := telemetry.Start(ctx, "command", attribute.String("chat.platform", cmd.Platform))
+	defer span.End()
 	var answer bot.Answer
 	var name, outcome string
 	if release, ok := r.running.start(cmd.Platform, cmd.User); ok {
@@ -143,9 +146,13 @@ func (r *Router) Handle(ctx context.Context, cmd bot.Command, resp bot.Responder
 		answer, name, outcome = r.busy(ctx, cmd)
 	}
 	ran := outcome
-	log := r.log.With(zap.String("platform", cmd.Platform), zap.String("user", cmd.User.UserID),
+	span.SetAttributes(attribute.String("chatops.command", name), attribute.String("chatops.command.outcome", outcome))
+	log := telemetry.Logger(ctx, r.log).With(zap.String("platform", cmd.Platform), zap.String("user", cmd.User.UserID),
 		zap.String("channel", cmd.Channel), zap.String("command", name), zap.String("outcome", outcome))
-	if err := resp.Respond(ctx, answer); err != nil {
+	actx, aspan := telemetry.Start(ctx, "command.answer")
+	err := resp.Respond(actx, answer)
+	telemetry.End(aspan, err)
+	if err != nil {
 		log.Warn("command answer not delivered", zap.Error(err))
 		outcome = "undelivered"
 	} else {
@@ -178,14 +185,11 @@ func (r *Router) answer(ctx context.Context, cmd bot.Command) (bot.Answer, strin
 		return r.usage(uerr), name, "usage"
 	}
 	spec := inv.Spec
-	role := policy.Viewer
-	if r.cfg.Roles != nil {
-		var err error
-		if role, err = r.cfg.Roles.RoleOf(ctx, cmd.User, cmd.Channel); err != nil {
-			rid := bot.NewRequestID()
-			r.log.Warn("role not checked; command refused", zap.String("request_id", rid), zap.String("command", spec.Name), zap.Error(err))
-			return r.refuse(ctx, cmd, spec.Name, "error", fmt.Sprintf("Your role could not be checked, so nothing was run. Try again in a moment (request id %s).", rid))
-		}
+	role, err := r.authorise(ctx, cmd, spec)
+	if err != nil {
+		rid, log := telemetry.ForError(ctx, r.log)
+		log.Warn("role not checked; command refused", zap.String("command", spec.Name), zap.Error(err))
+		return r.refuse(ctx, cmd, spec.Name, "error", fmt.Sprintf("Your role could not be checked, so nothing was run. Try again in a moment (request id %s).", rid))
 	}
 	if !role.Allows(spec.Role) {
 		return r.refuse(ctx, cmd, spec.Name, "refused", fmt.Sprintf("%s needs the %s role; you are %s.", spec.Name, spec.Role, role))
@@ -197,15 +201,15 @@ func (r *Router) answer(ctx context.Context, cmd bot.Command) (bot.Answer, strin
 	timeout := spec.TimeoutOrDefault()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var (
-		a   bot.Answer
-		err error
-	)
+	rctx, rspan := telemetry.Start(rctx, "command.run", attribute.String("chatops.command", spec.Name),
+		attribute.Bool("chatops.command.destructive", spec.Destructive))
+	var a bot.Answer
 	if spec.Destructive {
 		a, err = r.request(rctx, inv)
 	} else {
 		a, err = spec.Run(rctx, inv)
 	}
+	telemetry.End(rspan, err)
 	var ue *bot.UsageError
 	switch {
 	case errors.As(err, &ue):
@@ -213,7 +217,7 @@ func (r *Router) answer(ctx context.Context, cmd bot.Command) (bot.Answer, strin
 	case errors.Is(err, context.DeadlineExceeded):
 		return bot.ErrorAnswer(fmt.Sprintf("%s took longer than %s and was stopped.", spec.Name, timeout)), spec.Name, "error"
 	case err != nil:
-		return r.failed(spec.Name, err), spec.Name, "error"
+		return r.failed(ctx, spec.Name, err), spec.Name, "error"
 	}
 	return a, spec.Name, "ok"
 }
@@ -222,15 +226,16 @@ func (r *Router) answer(ctx context.Context, cmd bot.Command) (bot.Answer, strin
 // (bot.UserMessage) is shown; any other is internal: the answer names a
 // request id and the log holds the error under it, so no store or API
 // error text reaches chat.
-func (r *Router) failed(name string, err error) bot.Answer {
+func (r *Router) failed(ctx context.Context, name string, err error) bot.Answer {
 	if msg, ok := bot.UserMessage(err); ok {
-		r.log.Info("command failed", zap.String("command", name), zap.Error(err))
+		telemetry.Logger(ctx, r.log).Info("command failed", zap.String("command", name), zap.Error(err))
 		return bot.ErrorAnswer(fmt.Sprintf("%s failed: %s", name, msg))
 	}
 	var ie *bot.InternalError
 	if !errors.As(err, &ie) {
-		ie = &bot.InternalError{RequestID: bot.NewRequestID(), Err: err}
-		r.log.Error("command failed", zap.String("request_id", ie.RequestID), zap.String("command", name), zap.Error(err))
+		rid, log := telemetry.ForError(ctx, r.log)
+		ie = &bot.InternalError{RequestID: rid, Err: err}
+		log.Error("command failed", zap.String("command", name), zap.Error(err))
 	}
 	return bot.ErrorAnswer(bot.InternalErrorText(name+" failed", ie.RequestID))
 }
@@ -269,11 +274,26 @@ func (r *Router) audit(ctx context.Context, cmd bot.Command, name, outcome, deta
 		Outcome: outcome, Channel: cmd.Channel, Detail: text,
 	})
 	if err != nil {
-		rid := bot.NewRequestID()
-		r.log.Error("audit log not written; command not run", zap.String("request_id", rid), zap.String("command", name), zap.Error(err))
+		rid, log := telemetry.ForError(ctx, r.log)
+		log.Error("audit log not written; command not run", zap.String("command", name), zap.Error(err))
 		return bot.ErrorAnswer(fmt.Sprintf("The audit log cannot be written right now, so nothing was run. Try again in a moment (request id %s).", rid)), err
 	}
 	return bot.Answer{}, nil
+}
+
+// authorise is the caller's role in the command's channel, under a span of
+// its own: the role lookup may ask the platform (Slack user groups).
+func (r *Router) authorise(ctx context.Context, cmd bot.Command, spec *bot.CommandSpec) (policy.Role, error) {
+	if r.cfg.Roles == nil {
+		return policy.Viewer, nil
+	}
+	ctx, span := telemetry.Start(ctx, "command.authorise", attribute.String("chatops.command", spec.Name))
+	role, err := r.cfg.Roles.RoleOf(ctx, cmd.User, cmd.Channel)
+	if err == nil {
+		span.SetAttributes(attribute.String("chatops.role", role.String()), attribute.Bool("chatops.allowed", role.Allows(spec.Role)))
+	}
+	telemetry.End(span, err)
+	return role, err
 }
 
 // busy refuses the command of a person who has MaxPerUser running.

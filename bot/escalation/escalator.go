@@ -211,12 +211,58 @@ func (e *Escalator) noteHealth(ctx context.Context, err error) {
 	e.mu.Unlock()
 	switch {
 	case err != nil && !was:
-		e.log.Warn("escalator: reminders not fired; retrying every tick", zap.Error(err))
+		e.log.Warn("escalator: reminders not fired; retrying every tick", append(incidentFields(err), zap.Error(err))...)
 	case err != nil:
-		e.log.Debug("escalator: still failing", zap.Error(err))
+		e.log.Debug("escalator: still failing", append(incidentFields(err), zap.Error(err))...)
 	case was:
 		e.log.Info("escalator: firing reminders again")
 	}
+}
+
+// reminderError is one incident's reminder that did not fire.
+type reminderError struct {
+	incident int64
+	err      error
+}
+
+func (e *reminderError) Error() string {
+	return fmt.Sprintf("incident %d: reminder: %v", e.incident, e.err)
+}
+
+func (e *reminderError) Unwrap() error { return e.err }
+
+// maxLoggedIncidents bounds the ids one log line names.
+const maxLoggedIncidents = 20
+
+// incidentFields names the incidents whose reminders err says failed: the
+// incident field for one, incidents for several (at most
+// maxLoggedIncidents), nothing for a failure of the whole tick.
+func incidentFields(err error) []zap.Field {
+	var ids []int64
+	var walk func(error)
+	walk = func(err error) {
+		if re, ok := err.(*reminderError); ok {
+			if len(ids) < maxLoggedIncidents {
+				ids = append(ids, re.incident)
+			}
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		} else if u := errors.Unwrap(err); u != nil {
+			walk(u)
+		}
+	}
+	walk(err)
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		return []zap.Field{zap.Int64("incident", ids[0])}
+	}
+	return []zap.Field{zap.Int64s("incidents", ids)}
 }
 
 // RunOnce is one tick: it takes or renews the timer lease when due, and
@@ -358,7 +404,7 @@ func (e *Escalator) fire(ctx context.Context, id int64, now time.Time) (bool, er
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("incident %d: reminder: %w", id, err)
+		return false, &reminderError{incident: id, err: err}
 	}
 	if fired {
 		e.escalations.WithLabelValues(strconv.Itoa(level)).Inc()

@@ -8,10 +8,12 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
-	"github.com/bakewise/chatops/bot"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // DefaultReopenWindow is how long after resolving an incident the same group
@@ -128,7 +130,23 @@ func New(store Store, cfg Config, log *zap.Logger, reg prometheus.Registerer) *E
 // Ingest records one alert group durably. It returns only after the
 // transaction committed; an error means nothing of g was stored and the
 // sender should retry.
-func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult, error) {
+//
+// Its span, incident.ingest, is the parent of the outbox jobs the
+// transaction queues: each job stores the span's traceparent.
+func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (res bot.IngestResult, err error) {
+	ctx, span := telemetry.Start(ctx, "incident.ingest", attribute.Int("chatops.alerts", len(g.Alerts)))
+	defer func() {
+		if err == nil {
+			span.SetAttributes(attribute.Int64("chatops.incident", res.IncidentID),
+				attribute.Bool("chatops.incident.created", res.Created),
+				attribute.Int("chatops.outbox.jobs", res.Enqueued))
+		}
+		telemetry.End(span, err)
+	}()
+	return e.ingest(ctx, g)
+}
+
+func (e *Engine) ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult, error) {
 	g.Alerts = append([]bot.Alert(nil), g.Alerts...) // classified below; the caller's slice stays as it was
 	for i := range g.Alerts {
 		g.Alerts[i].Severity = e.cfg.Classifier.Classify(g.Alerts[i].Labels)
@@ -180,7 +198,7 @@ func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult
 		return bot.IngestResult{}, err
 	}
 	e.known.Add(key, struct{}{})
-	e.observe(ch)
+	e.observe(ctx, ch)
 	if res.Enqueued > 0 {
 		e.notify()
 	}
@@ -339,7 +357,7 @@ func (e *Engine) read(ctx context.Context, tx bot.Tx, g bot.AlertGroup) (stored,
 	return st, nil
 }
 
-func (e *Engine) observe(ch change) {
+func (e *Engine) observe(ctx context.Context, ch change) {
 	for _, ev := range ch.events {
 		switch ev.Kind {
 		case bot.EventOpened, bot.EventResolved, bot.EventReopened, bot.EventSeverityChanged:
@@ -351,7 +369,7 @@ func (e *Engine) observe(ch change) {
 	e.metrics.alerts.WithLabelValues("updated").Add(float64(ch.alertsUpdated))
 	e.metrics.alerts.WithLabelValues("unchanged").Add(float64(ch.alertsUnchanged))
 	if len(ch.events) > 0 {
-		e.log.Info("incident changed",
+		telemetry.Logger(ctx, e.log).Info("incident changed",
 			zap.Int64("incident", ch.incident.ID),
 			zap.String("title", ch.incident.Title),
 			zap.Stringer("severity", ch.incident.Severity),

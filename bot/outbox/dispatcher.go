@@ -11,10 +11,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Dispatcher defaults.
@@ -289,11 +292,29 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 // handle runs one job and puts it back or removes it. The job's context is
 // bounded by half the lease, so a slow platform cannot keep a job past its
 // claim and let another replica take it while this one still works.
+//
+// Its span, outbox.job, is a child of the change that queued the job (the
+// traceparent stored with it), even when another replica queued it long
+// before. A job that coalesced several changes carries the last one's:
+// it continues that change's trace, and the earlier changes' traces end
+// at their ingest (chatops.outbox.version counts the changes folded in).
 func (d *Dispatcher) handle(ctx context.Context, job bot.OutboxJob) {
+	ctx, span := telemetry.StartKind(telemetry.WithTraceParent(ctx, job.TraceParent), "outbox.job", trace.SpanKindConsumer,
+		attribute.Int64("chatops.incident", job.IncidentID),
+		attribute.String("chatops.destination", job.Destination),
+		attribute.Int("chatops.outbox.attempt", job.Attempts),
+		attribute.Int64("chatops.outbox.version", job.Version))
 	jctx, cancel := context.WithTimeout(ctx, d.cfg.Lease/2)
 	defer cancel()
-	log := d.log.With(zap.Int64("incident", job.IncidentID), zap.String("destination", job.Destination))
+	log := telemetry.Logger(ctx, d.log.With(zap.Int64("incident", job.IncidentID), zap.String("destination", job.Destination)))
 	err := d.sync(jctx, job)
+	defer func() {
+		if errors.Is(err, errContinue) {
+			telemetry.End(span, nil) // its first part is done
+			return
+		}
+		telemetry.End(span, err)
+	}()
 	d.track(ctx, job, err)
 	// Bookkeeping outlives a cancelled job context: a job must not stay
 	// claimed until its lease runs out because the sync was interrupted.
@@ -498,7 +519,7 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 				// again without reading the channel's history first.
 				th.RootAttemptedAt = nil
 				if serr := d.store.SaveThread(ctx, th, d.cfg.Now()); serr != nil {
-					d.log.Warn("outbox: forget a root attempt that was not sent", zap.Int64("incident", job.IncidentID), zap.Error(serr))
+					telemetry.Logger(ctx, d.log).Warn("outbox: forget a root attempt that was not sent", zap.Int64("incident", job.IncidentID), zap.Error(serr))
 				}
 			}
 			return fmt.Errorf("post root: %w", err)
@@ -508,7 +529,7 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 		shown, err := d.shownByRoot(ctx, &inc, lastEvent)
 		if err != nil {
 			shown = lastEvent // the thread misses the resolution's reply, not its root
-			d.log.Warn("outbox: read what a root shows", zap.Int64("incident", job.IncidentID), zap.Error(err))
+			telemetry.Logger(ctx, d.log).Warn("outbox: read what a root shows", zap.Int64("incident", job.IncidentID), zap.Error(err))
 		}
 		th.Ref, th.RootHash, th.LastEventID = ref, hash, shown
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
@@ -707,7 +728,7 @@ func (d *Dispatcher) findRoot(ctx context.Context, chat bot.Chat, dest bot.Desti
 	if !found {
 		return nil
 	}
-	d.log.Info("outbox: found the root of an earlier attempt; not posting it again",
+	telemetry.Logger(ctx, d.log).Info("outbox: found the root of an earlier attempt; not posting it again",
 		zap.Int64("incident", th.IncidentID), zap.String("destination", dest.Name))
 	th.Ref, th.RootHash = ref, ""
 	if err := d.store.SaveThread(ctx, *th, d.cfg.Now()); err != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func outboxTests() []namedTest {
 		{"OutboxClaimNextRootsFirst", testClaimNextRootsFirst},
 		{"OutboxContinueJob", testContinueJob},
 		{"ThreadRoundTrip", testThreadRoundTrip},
+		{"OutboxTraceParent", testOutboxTraceParent},
 	}
 }
 
@@ -293,5 +295,60 @@ func testEnqueueMany(t *testing.T, s bot.Store) {
 	}
 	if len(jobs) != 2 || got[a] != bot.P1 || got[b] != bot.P2 {
 		t.Fatalf("due at t0: %v; want incident %d at P1 (the pending job's time, the new priority) and %d at P2 (the earlier of its two)", got, a, b)
+	}
+}
+
+// A job stores the traceparent of the change that queued it; a change that
+// folds into it brings its own, a change without one keeps the last, and
+// one longer than the column allows is not stored.
+func testOutboxTraceParent(t *testing.T, s bot.Store) {
+	ctx := context.Background()
+	const (
+		tpA = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		tpB = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	)
+	queue := func(id int64, dest, tp string) {
+		t.Helper()
+		err := s.InTx(ctx, func(tx bot.Tx) error {
+			return tx.Enqueue(ctx, bot.OutboxJob{IncidentID: id, Destination: dest, Priority: bot.P2, DueAt: t0, TraceParent: tp})
+		})
+		if err != nil {
+			t.Fatalf("enqueue with traceparent %q: %v", tp, err)
+		}
+	}
+	claim := func(dest string) bot.OutboxJob {
+		t.Helper()
+		job, ok, err := s.ClaimNext(ctx, dest, t0, time.Minute, false)
+		if err != nil || !ok {
+			t.Fatalf("ClaimNext(%s) = %v, %v", dest, ok, err)
+		}
+		return job
+	}
+	id := seed(t, s, "tp", bot.P2, t0)
+	queue(id, "alerts", tpA)
+	queue(id, "alerts", tpB)
+	queue(id, "alerts", "")
+	if job := claim("alerts"); job.TraceParent != tpB {
+		t.Fatalf("coalesced job's traceparent = %q, want the last change's %q", job.TraceParent, tpB)
+	}
+	queue(id, "mirror", tpA+"-"+strings.Repeat("0", 200))
+	if job := claim("mirror"); job.TraceParent != "" {
+		t.Fatalf("an over-long traceparent came back as %q", job.TraceParent)
+	}
+	queue(id, "quiet", "")
+	if job := claim("quiet"); job.TraceParent != "" {
+		t.Fatalf("a job queued without a span came back with traceparent %q", job.TraceParent)
+	}
+	inc := &bot.Incident{Receiver: "r", GroupKey: "tp-write", Status: bot.IncidentOpen, Severity: bot.P2, Title: "t",
+		GroupLabels: map[string]string{"alertname": "X"}, OpenedAt: t0, UpdatedAt: t0}
+	err := s.InTx(ctx, func(tx bot.Tx) error {
+		_, err := tx.WriteIncident(ctx, bot.IncidentWrite{Incident: inc, At: t0, Destinations: []string{"written"}, TraceParent: tpA})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("WriteIncident: %v", err)
+	}
+	if job := claim("written"); job.TraceParent != tpA {
+		t.Fatalf("WriteIncident's job traceparent = %q, want %q", job.TraceParent, tpA)
 	}
 }

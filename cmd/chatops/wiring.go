@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +28,7 @@ import (
 	"github.com/bakewise/chatops/integrations/alertmanager"
 	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/kubernetes"
+	"github.com/bakewise/chatops/integrations/otlp"
 )
 
 type cliConfig struct {
@@ -40,6 +43,25 @@ type cliConfig struct {
 // the router; then the inbound side (chat platforms, the webhook, the API).
 func serve(ctx context.Context, c cliConfig) error {
 	cfg, log := c.cfg, c.log
+	tracing, err := otlp.Setup(ctx, os.Getenv, version, log.With(zap.String("component", "tracing")))
+	if err != nil {
+		return err
+	}
+	// The spans still buffered go out within the shutdown timeout, counted
+	// from the signal, like the rest of the shutdown.
+	var stopping atomic.Int64
+	context.AfterFunc(ctx, func() { stopping.Store(time.Now().UnixNano()) })
+	defer func() {
+		left := cfg.ShutdownTimeout
+		if at := stopping.Load(); at != 0 {
+			left = max(cfg.ShutdownTimeout-time.Since(time.Unix(0, at)), time.Second)
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), left)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("spans not all exported", zap.String("component", "tracing"), zap.Error(err))
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(buildInfo())

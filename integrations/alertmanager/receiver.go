@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -140,7 +141,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		r.webhooks.WithLabelValues("bad_request").Inc()
-		r.log.Info("notification refused", zap.String("reason", err.Error()), zap.String("remote", req.RemoteAddr))
+		telemetry.Logger(req.Context(), r.log).Info("notification refused", zap.String("reason", err.Error()), zap.String("remote", req.RemoteAddr))
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
@@ -149,7 +150,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	res, err := r.ing.Ingest(ctx, g)
 	if err != nil {
 		r.webhooks.WithLabelValues("store_error").Inc()
-		r.log.Error("notification not stored; Alertmanager will retry",
+		telemetry.Logger(ctx, r.log).Error("notification not stored; Alertmanager will retry",
 			zap.String("group_key", g.GroupKey), zap.Int("alerts", len(g.Alerts)), zap.Error(err))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not store the notification; retry"})
 		return

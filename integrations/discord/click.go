@@ -61,7 +61,7 @@ func toClick(ix *discordgo.Interaction, ch interactionChannel, now time.Time) (b
 // the responder (an edit of the deferral, or a follow-up). A click that
 // cannot be read, or with no handler configured, is answered privately at
 // once and goes no further.
-func (in *Inbound) click(ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool, log *zap.Logger) {
+func (in *Inbound) click(ctx context.Context, ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool, log *zap.Logger) {
 	now := in.now()
 	c, err := toClick(ix, ch, now)
 	if err != nil {
@@ -87,6 +87,6 @@ func (in *Inbound) click(ix *discordgo.Interaction, ch interactionChannel, rest 
 	// Ephemeral: whatever the handler answers to the clicker is theirs
 	// alone; what the channel should see goes on the card (EditCard) or
 	// as a public answer, which the responder sends as a follow-up.
-	in.deferAndRun(ack, rest, true, overHTTP, "button", now, log,
+	in.deferAndRun(ctx, ack, rest, true, overHTTP, "button", now, log,
 		func(ctx context.Context, resp *responder) { handler.HandleClick(ctx, c, resp) })
 }

@@ -32,7 +32,9 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 	"github.com/bwmarrin/discordgo"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 )
@@ -435,6 +437,7 @@ func (c *Client) call(ctx context.Context, method, bucket, what string, fn func(
 func (c *Client) send(ctx context.Context, method, what string, fn func(opts ...discordgo.RequestOption) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
+	ctx, span := telemetry.StartChatCall(ctx, Platform, method)
 	st := &callState{}
 	start := time.Now()
 	done := make(chan error, 1)
@@ -452,12 +455,17 @@ func (c *Client) send(ctx context.Context, method, what string, fn func(opts ...
 	case <-wait.C:
 		if st.phase.CompareAndSwap(phasePending, phaseAbandoned) {
 			c.metrics.HeldBack(Platform)
-			return notSent(&bot.RateLimitedError{After: maxLocalWait})
+			err := notSent(&bot.RateLimitedError{After: maxLocalWait})
+			span.SetAttributes(attribute.Bool("chat.held_back", true))
+			telemetry.EndChatCall(span, err)
+			return err
 		}
 		err = <-done // sent: the call's deadline bounds the rest
 	case <-ctx.Done():
 		if st.phase.CompareAndSwap(phasePending, phaseAbandoned) {
-			return fmt.Errorf("discord: %s: %w: %w", what, bot.ErrNotSent, ctx.Err())
+			err := fmt.Errorf("discord: %s: %w: %w", what, bot.ErrNotSent, ctx.Err())
+			telemetry.EndChatCall(span, err)
+			return err
 		}
 		err = <-done
 	}
@@ -467,6 +475,10 @@ func (c *Client) send(ctx context.Context, method, what string, fn func(opts ...
 		c.pause(rl.After)
 	}
 	c.metrics.Observe(Platform, method, start, err)
+	if st.status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", st.status))
+	}
+	telemetry.EndChatCall(span, err)
 	return err
 }
 

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Limits and timeouts of the inbound side.
@@ -189,8 +192,11 @@ func (in *Inbound) ours(ix *discordgo.Interaction) bool {
 type ackFunc func(resp *discordgo.InteractionResponse) error
 
 // handle is the one path every verified interaction takes.
-func (in *Inbound) handle(ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool) {
-	log := in.log.With(zap.String("interaction", ix.ID))
+//
+// ctx carries the request's id and span (the HTTP request's, or the
+// gateway event's); the work that outlives the acknowledgement keeps them.
+func (in *Inbound) handle(ctx context.Context, ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool) {
+	log := telemetry.Logger(ctx, in.log).With(zap.String("interaction", ix.ID))
 	if ix.Type != discordgo.InteractionPing && !in.guildServed(ix, ack, log) {
 		return
 	}
@@ -200,13 +206,13 @@ func (in *Inbound) handle(ix *discordgo.Interaction, ch interactionChannel, rest
 			log.Warn("PONG not delivered", zap.Error(err))
 		}
 	case discordgo.InteractionApplicationCommand:
-		in.command(ix, ch, rest, ack, overHTTP, log)
+		in.command(ctx, ix, ch, rest, ack, overHTTP, log)
 	case discordgo.InteractionApplicationCommandAutocomplete:
 		if err := ack(in.autocomplete(ix, ch, log)); err != nil {
 			log.Warn("autocomplete choices not delivered", zap.Error(err))
 		}
 	case discordgo.InteractionMessageComponent:
-		in.click(ix, ch, rest, ack, overHTTP, log)
+		in.click(ctx, ix, ch, rest, ack, overHTTP, log)
 	default:
 		// Modals are not something chatops shows: say so rather than let
 		// the interaction fail silently.
@@ -228,7 +234,7 @@ func privateMessage(text string) *discordgo.InteractionResponse {
 // channel where commands are refused, an unknown command (answered with
 // help), or one of EphemeralCommands. Otherwise it is public, and a
 // private answer takes the detour the responder describes.
-func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool, log *zap.Logger) {
+func (in *Inbound) command(ctx context.Context, ix *discordgo.Interaction, ch interactionChannel, rest *interactionREST, ack ackFunc, overHTTP bool, log *zap.Logger) {
 	now := in.now()
 	cmd, err := toCommand(in.router.Root(), ix, ch, now)
 	if err != nil {
@@ -243,7 +249,7 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 		return
 	}
 	log = log.With(zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel), zap.String("command", cmd.Text))
-	in.deferAndRun(ack, rest, in.answersPrivately(cmd), overHTTP, fileBase(in.router, cmd), now, log,
+	in.deferAndRun(ctx, ack, rest, in.answersPrivately(cmd), overHTTP, fileBase(in.router, cmd), now, log,
 		func(ctx context.Context, resp *responder) { in.router.Handle(ctx, cmd, resp) })
 }
 
@@ -251,7 +257,7 @@ func (in *Inbound) command(ix *discordgo.Interaction, ch interactionChannel, res
 // private) within Discord's 3 s, then runs fn in a goroutine held by the
 // in-flight holder, with a responder good for the interaction token's
 // lifetime. It refuses, privately, when the bot is busy or stopping.
-func (in *Inbound) deferAndRun(ack ackFunc, rest *interactionREST, private, overHTTP bool, base string, now time.Time,
+func (in *Inbound) deferAndRun(from context.Context, ack ackFunc, rest *interactionREST, private, overHTTP bool, base string, now time.Time,
 	log *zap.Logger, fn func(ctx context.Context, resp *responder)) {
 	release, ok := in.work.Start()
 	if !ok {
@@ -285,7 +291,7 @@ func (in *Inbound) deferAndRun(ack ackFunc, rest *interactionREST, private, over
 	}
 	go func() {
 		defer release()
-		ctx, cancel := context.WithDeadline(in.work.Context(), resp.expires)
+		ctx, cancel := context.WithDeadline(telemetry.Detach(from, in.work.Context()), resp.expires)
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
@@ -475,7 +481,7 @@ func (in *Inbound) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
-	in.handle(&ix, channelOf(body), in.client.forInteraction(&ix), ack, true)
+	in.handle(r.Context(), &ix, channelOf(body), in.client.forInteraction(&ix), ack, true)
 	if !answered {
 		http.Error(w, "interaction not answered", http.StatusInternalServerError)
 	}
@@ -579,11 +585,16 @@ func (in *Inbound) onGatewayEvent(_ *discordgo.Session, e *discordgo.Event) {
 }
 
 // handleGateway handles one interaction from the gateway; raw is its JSON.
+//
+// Each gives a request id and a span of its own, as an HTTP request would.
 func (in *Inbound) handleGateway(ic *discordgo.InteractionCreate, raw []byte) {
 	ix := ic.Interaction
 	if !in.ours(ix) {
 		return
 	}
+	ctx, span := telemetry.StartKind(telemetry.WithRequestID(context.Background(), bot.NewRequestID()),
+		"discord INTERACTION_CREATE", trace.SpanKindConsumer, attribute.Int("discord.interaction.type", int(ix.Type)))
+	defer span.End()
 	rest := in.client.forInteraction(ix)
 	ack := func(resp *discordgo.InteractionResponse) error {
 		ctx, cancel := context.WithTimeout(in.work.Context(), ackTimeout)
@@ -593,5 +604,5 @@ func (in *Inbound) handleGateway(ic *discordgo.InteractionCreate, raw []byte) {
 		}
 		return nil
 	}
-	in.handle(ix, channelOf(raw), rest, ack, false)
+	in.handle(ctx, ix, channelOf(raw), rest, ack, false)
 }

@@ -15,10 +15,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Timeouts for the store behind one request.
@@ -154,7 +159,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	incs, err := a.store.ListIncidents(ctx, f)
 	if err != nil {
-		a.storeError(w, "list incidents", err)
+		a.storeError(r.Context(), w, "list incidents", err)
 		return
 	}
 	body := map[string]any{"incidents": append([]bot.Incident{}, incs[:min(len(incs), p.limit)]...)}
@@ -174,7 +179,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
 	d, err := a.store.IncidentView(ctx, id, detailAlerts, detailEvents)
-	if a.readFailed(w, "get incident", id, err) {
+	if a.readFailed(r.Context(), w, "get incident", id, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -184,15 +189,15 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := a.store.Ready(ctx); err != nil {
-		a.log.Warn("not ready", zap.Error(err))
+		telemetry.Logger(r.Context(), a.log).Warn("not ready", zap.Error(err))
 		writeText(w, http.StatusServiceUnavailable, "store not ready")
 		return
 	}
 	writeText(w, http.StatusOK, "ok")
 }
 
-func (a *api) storeError(w http.ResponseWriter, what string, err error) {
-	a.log.Error(what, zap.Error(err))
+func (a *api) storeError(ctx context.Context, w http.ResponseWriter, what string, err error) {
+	telemetry.Logger(ctx, a.log).Error(what, zap.Error(err))
 	writeError(w, http.StatusServiceUnavailable, "store unavailable")
 }
 
@@ -233,13 +238,47 @@ func instrument(mux *http.ServeMux, reg prometheus.Registerer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		_, pattern := mux.Handler(r)
+		rid := telemetry.RequestIDFrom(r.Header)
+		w.Header().Set(telemetry.HeaderRequestID, rid)
+		ctx, span := serverSpan(r, pattern)
+		r = r.WithContext(telemetry.WithRequestID(ctx, rid))
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		mux.ServeHTTP(rec, r)
 		if pattern == "" {
 			pattern = "unmatched"
 		}
 		hist.WithLabelValues(pattern, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.code))
+		if rec.code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(rec.code))
+		}
+		span.End()
 	})
+}
+
+// untraced are the routes without server spans.
+var untraced = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
+// serverSpan starts the server span of r, a child of the caller's trace
+// when its traceparent is valid. It is named by the route pattern (never
+// the raw path), and it records no header: they carry credentials.
+//
+// Probes and scrapes get none: they arrive every few seconds and say
+// nothing about the bot's work.
+func serverSpan(r *http.Request, pattern string) (context.Context, trace.Span) {
+	if untraced[pattern] {
+		return r.Context(), trace.SpanFromContext(r.Context())
+	}
+	name := pattern
+	if name == "" {
+		name = r.Method
+	}
+	ctx := telemetry.Extract(r.Context(), r.Header)
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", r.Method)}
+	if pattern != "" {
+		attrs = append(attrs, attribute.String("http.route", pattern))
+	}
+	return telemetry.StartKind(ctx, name, trace.SpanKindServer, attrs...)
 }
 
 type statusRecorder struct {

@@ -135,7 +135,7 @@ func (a *api) alerts(w http.ResponseWriter, r *http.Request) {
 	// One more than asked: whether a next page exists, without an empty
 	// last request.
 	alerts, err := a.store.AlertPage(ctx, id, after, p.limit+1)
-	if a.readFailed(w, "incident alerts", id, err) {
+	if a.readFailed(r.Context(), w, "incident alerts", id, err) {
 		return
 	}
 	body := map[string]any{"alerts": alerts[:min(len(alerts), p.limit)]}
@@ -164,7 +164,7 @@ func (a *api) timeline(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
 	defer cancel()
 	events, err := a.store.EventPage(ctx, q)
-	if a.readFailed(w, "incident timeline", id, err) {
+	if a.readFailed(r.Context(), w, "incident timeline", id, err) {
 		return
 	}
 	body := map[string]any{"timeline": events[:min(len(events), p.limit)]}
@@ -176,14 +176,14 @@ func (a *api) timeline(w http.ResponseWriter, r *http.Request) {
 
 // readFailed answers a failed read of incident id (404 when there is no
 // such incident) and reports whether it did.
-func (a *api) readFailed(w http.ResponseWriter, what string, id int64, err error) bool {
+func (a *api) readFailed(ctx context.Context, w http.ResponseWriter, what string, id int64, err error) bool {
 	switch {
 	case err == nil:
 		return false
 	case errors.Is(err, bot.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no incident "+strconv.FormatInt(id, 10))
 	default:
-		a.storeError(w, what, err)
+		a.storeError(ctx, w, what, err)
 	}
 	return true
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -108,6 +110,9 @@ func New(rc *rest.Config, cfg Config, log *zap.Logger) (*Cluster, error) {
 	if rc.Burst == 0 {
 		rc.Burst = clientBurst
 	}
+	// A client span per API call, under the command or the execution
+	// that makes it.
+	rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return telemetry.Transport(rt, "kubernetes") })
 	cs, err := k8s.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)

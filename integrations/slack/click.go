@@ -23,7 +23,7 @@ var notAvailable = bot.Answer{Title: "Buttons are not available.", Private: true
 // Identity.Groups stays empty: Slack does not send a person's user groups
 // with a click, and the bot asks Groups (a bot.GroupLookup) when it needs
 // them.
-func (in *Inbound) onInteraction(cb *slackapi.InteractionCallback, now time.Time) {
+func (in *Inbound) onInteraction(ctx context.Context, cb *slackapi.InteractionCallback, now time.Time) {
 	if cb.Type != slackapi.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
 		in.log.Debug("interaction ignored", zap.String("type", string(cb.Type)))
 		return
@@ -64,7 +64,7 @@ func (in *Inbound) onInteraction(cb *slackapi.InteractionCallback, now time.Time
 	}
 	resp := &webhookResponder{in: in, url: cb.ResponseURL, channel: channel, thread: thread, fileBase: fileBase(ba.ActionID)}
 	handler := in.cfg.Clicks
-	started := in.goRun(func(ctx context.Context) {
+	started := in.goRun(ctx, func(ctx context.Context) {
 		if handler == nil {
 			if err := resp.Respond(ctx, notAvailable); err != nil {
 				in.log.Warn("button answer not delivered", zap.Error(err))

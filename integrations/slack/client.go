@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // platform labels this adapter's metrics.
@@ -312,16 +313,18 @@ func (c *Client) call(ctx context.Context, method, channel string, th *throttle,
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
+	ctx, span := telemetry.StartChatCall(ctx, platform, method)
 	start := time.Now()
 	err := classify(do(ctx))
 	c.metrics.Observe(platform, method, start, err)
+	telemetry.EndChatCall(span, err)
 	if err == nil {
 		return nil
 	}
 	var rl *bot.RateLimitedError
 	if errors.As(err, &rl) {
 		th.backOff(rl.After)
-		c.log.Info("slack rate limited", zap.String("method", method), zap.String("channel", channel), zap.Duration("retry_after", rl.After))
+		telemetry.Logger(ctx, c.log).Info("slack rate limited", zap.String("method", method), zap.String("channel", channel), zap.Duration("retry_after", rl.After))
 		return rl
 	}
 	return fmt.Errorf("slack %s %s: %w", method, channel, err)

@@ -159,7 +159,7 @@ func (in *Inbound) onMention(ctx context.Context, eventID string, ev *slackevent
 		in.log.Debug("app mention already answered (a retry)", zap.String("event_id", eventID))
 		return nil
 	}
-	in.dispatch(cmd, &threadResponder{
+	in.dispatch(ctx, cmd, &threadResponder{
 		in:       in,
 		channel:  ev.Channel,
 		thread:   replyThread(ev),

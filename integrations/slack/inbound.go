@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Inbound limits.
@@ -169,15 +170,17 @@ func NewInbound(cfg InboundConfig, router Router, guard bot.ReplayGuard, client 
 func (in *Inbound) Shutdown(ctx context.Context) error { return in.work.Shutdown(ctx) }
 
 // goRun runs fn in its own goroutine under the inbound context, unless
-// shutting down; it reports whether fn was started.
-func (in *Inbound) goRun(fn func(ctx context.Context)) bool {
+// shutting down; it reports whether fn was started. fn's context keeps
+// from's request id and span, so what it logs and traces names the
+// request (HTTP or Socket Mode) that started it.
+func (in *Inbound) goRun(from context.Context, fn func(ctx context.Context)) bool {
 	release, ok := in.work.Start()
 	if !ok {
 		return false
 	}
 	go func() {
 		defer release()
-		ctx, cancel := context.WithTimeout(in.work.Context(), maxCommandLifetime)
+		ctx, cancel := context.WithTimeout(telemetry.Detach(from, in.work.Context()), maxCommandLifetime)
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
@@ -190,10 +193,10 @@ func (in *Inbound) goRun(fn func(ctx context.Context)) bool {
 }
 
 // dispatch runs cmd through the router, answering through resp.
-func (in *Inbound) dispatch(cmd bot.Command, resp bot.Responder) bool {
-	started := in.goRun(func(ctx context.Context) { in.router.Handle(ctx, cmd, resp) })
+func (in *Inbound) dispatch(ctx context.Context, cmd bot.Command, resp bot.Responder) bool {
+	started := in.goRun(ctx, func(ctx context.Context) { in.router.Handle(ctx, cmd, resp) })
 	if !started && !in.work.Closed() {
-		in.log.Warn("command refused: too many running", zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel))
+		telemetry.Logger(ctx, in.log).Warn("command refused: too many running", zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel))
 	}
 	return started
 }
@@ -219,7 +222,7 @@ func (in *Inbound) learnBotUserID() {
 	}
 	in.learning = true
 	in.mu.Unlock()
-	started := in.goRun(func(ctx context.Context) {
+	started := in.goRun(context.Background(), func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, authTestTimeout)
 		defer cancel()
 		c := in.client
@@ -340,7 +343,7 @@ func (in *Inbound) serveCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)
 		return
 	}
-	ack, err := in.onSlashCommand(sc, time.Now())
+	ack, err := in.onSlashCommand(r.Context(), sc, time.Now())
 	if err != nil {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
@@ -351,7 +354,7 @@ func (in *Inbound) serveCommand(w http.ResponseWriter, r *http.Request) {
 // onSlashCommand starts a verified, checked slash command and returns
 // the immediate answer (the HTTP response, or the Socket Mode ack's
 // payload).
-func (in *Inbound) onSlashCommand(sc slackapi.SlashCommand, now time.Time) (any, error) {
+func (in *Inbound) onSlashCommand(ctx context.Context, sc slackapi.SlashCommand, now time.Time) (any, error) {
 	if sc.Command != "/"+in.router.Root() {
 		return map[string]string{
 			"response_type": slackapi.ResponseTypeEphemeral,
@@ -360,7 +363,7 @@ func (in *Inbound) onSlashCommand(sc slackapi.SlashCommand, now time.Time) (any,
 	}
 	cmd := slashCommand(sc, now)
 	resp := &webhookResponder{in: in, url: sc.ResponseURL, channel: sc.ChannelID, fileBase: fileBase(cmd.Text)}
-	if !in.dispatch(cmd, resp) {
+	if !in.dispatch(ctx, cmd, resp) {
 		if in.work.Closed() {
 			return nil, errors.New("shutting down")
 		}
@@ -445,7 +448,7 @@ func (in *Inbound) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	in.onInteraction(&cb, time.Now())
+	in.onInteraction(r.Context(), &cb, time.Now())
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Answer delivery.
@@ -165,9 +166,11 @@ func (in *Inbound) postResponse(ctx context.Context, rawURL string, msg *slackap
 	return retryRateLimited(ctx, func() error {
 		ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 		defer cancel()
+		ctx, span := telemetry.StartChatCall(ctx, platform, methodResponseURL)
 		start := time.Now()
 		err := classify(scrubURL(slackapi.PostWebhookCustomHTTPContext(ctx, rawURL, in.http, msg)))
 		c.metrics.Observe(platform, methodResponseURL, start, err)
+		telemetry.EndChatCall(span, err)
 		if err != nil {
 			return fmt.Errorf("slack %s: %w", methodResponseURL, err)
 		}

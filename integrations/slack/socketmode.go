@@ -12,9 +12,12 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Socket Mode limits.
@@ -72,9 +75,18 @@ func (in *Inbound) RunSocketMode(ctx context.Context, appToken string) error {
 	}
 }
 
-// onSocketEvent handles one event of the socketmode client.
+// onSocketEvent handles one event of the socketmode client. An envelope
+// (a command, an event, a click) gets a request id and a span of its own,
+// as an HTTP request would.
 func (in *Inbound) onSocketEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
 	now := time.Now()
+	if evt.Request != nil {
+		var span trace.Span
+		ctx, span = telemetry.StartKind(telemetry.WithRequestID(ctx, bot.NewRequestID()),
+			"slack socket_mode envelope", trace.SpanKindConsumer,
+			attribute.String("slack.envelope.type", bot.Clip(string(evt.Type), 32)))
+		defer span.End()
+	}
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		in.log.Debug("socket mode connecting")
@@ -107,7 +119,7 @@ func (in *Inbound) onSocketEvent(ctx context.Context, sm *socketmode.Client, evt
 		}
 		if err := in.onEvent(ctx, ev, now); err != nil {
 			// Not acknowledged: Slack delivers it again.
-			in.log.Warn("event not handled; Slack will deliver it again", zap.Error(err))
+			telemetry.Logger(ctx, in.log).Warn("event not handled; Slack will deliver it again", zap.Error(err))
 			return
 		}
 		in.ack(ctx, sm, evt.Request, nil)
@@ -118,7 +130,7 @@ func (in *Inbound) onSocketEvent(ctx context.Context, sm *socketmode.Client, evt
 		if !ok || !in.firstEnvelope(ctx, evt.Request, now) {
 			return
 		}
-		in.onInteraction(&cb, now)
+		in.onInteraction(ctx, &cb, now)
 
 	case socketmode.EventTypeErrorBadMessage:
 		// Acknowledge what can be, so Slack does not send it again.
@@ -140,13 +152,13 @@ func (in *Inbound) onSocketEvent(ctx context.Context, sm *socketmode.Client, evt
 // and returns the ack's payload.
 func (in *Inbound) onSocketSlashCommand(ctx context.Context, req *socketmode.Request, sc slackapi.SlashCommand, now time.Time) any {
 	if err := in.checkSlashCommand(sc); err != nil {
-		in.log.Info("slash command refused", zap.String("reason", err.Error()))
+		telemetry.Logger(ctx, in.log).Info("slash command refused", zap.String("reason", err.Error()))
 		return nil
 	}
 	if !in.firstEnvelope(ctx, req, now) {
 		return nil
 	}
-	payload, err := in.onSlashCommand(sc, now)
+	payload, err := in.onSlashCommand(ctx, sc, now)
 	if err != nil {
 		return map[string]string{"response_type": slackapi.ResponseTypeEphemeral, "text": "chatops is restarting; try again in a minute."}
 	}

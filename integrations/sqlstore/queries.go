@@ -57,20 +57,24 @@ const eventColumns = 4
 const qTimeline = `SELECT id, at, kind, detail FROM timeline WHERE incident_id = ? ORDER BY id`
 
 // A pending job for the same incident and destination absorbs the new one:
-// that is the coalescing that turns a storm into one chat update.
-const qEnqueue = qEnqueueHead + `(?, ?, ?, ?, ?, ?)` + qEnqueueConflict
+// that is the coalescing that turns a storm into one chat update. The job
+// takes the newest change's traceparent: its span continues the trace of
+// the last change it carries (the earlier ones' traces end at their
+// ingest).
+const qEnqueue = qEnqueueHead + `(?, ?, ?, ?, ?, ?, ?)` + qEnqueueConflict
 
-const qEnqueueHead = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
+const qEnqueueHead = `INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at, traceparent)
 	VALUES `
 
-const enqueueColumns = 6
+const enqueueColumns = 7
 
 const qEnqueueConflict = `
 	ON CONFLICT (incident_id, destination) DO UPDATE SET
 	version = outbox.version + 1,
 	priority = CASE WHEN excluded.priority < outbox.priority THEN excluded.priority ELSE outbox.priority END,
 	due_at = CASE WHEN excluded.due_at < outbox.due_at THEN excluded.due_at ELSE outbox.due_at END,
-	updated_at = excluded.updated_at`
+	updated_at = excluded.updated_at,
+	traceparent = COALESCE(excluded.traceparent, outbox.traceparent)`
 
 // qListIncidents walks the primary key down from the cursor (the last id
 // of the page before, or the largest id there is): a page costs its own
@@ -104,7 +108,7 @@ const qClaimJobsHead = `UPDATE outbox SET claimed_until = ?, claim_token = ?, at
 		WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
 		ORDER BY priority, due_at LIMIT ? `
 
-const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_at, attempts, version, created_at`
+const qClaimJobsTail = `) RETURNING id, incident_id, destination, priority, due_at, attempts, version, created_at, traceparent`
 
 // hasRoot says whether the job's incident already has its root at the
 // job's destination: a job without one posts a root, the rest edit and

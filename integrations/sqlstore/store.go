@@ -16,8 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bakewise/chatops/bot"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // Dialect is what differs between the databases.
@@ -445,7 +447,8 @@ func (t *tx) Enqueue(ctx context.Context, jobs ...bot.OutboxJob) error {
 	if len(jobs) == 1 {
 		job := jobs[0]
 		now := job.DueAt.UTC()
-		_, err := t.tx.ExecContext(ctx, t.s.q.enqueue, job.IncidentID, job.Destination, int(job.Priority), now, now, now)
+		_, err := t.tx.ExecContext(ctx, t.s.q.enqueue, job.IncidentID, job.Destination, int(job.Priority), now, now, now,
+			nullTraceParent(traceParentOf(ctx, job)))
 		return err
 	}
 	// One statement may not update a row twice: a job named twice is
@@ -473,8 +476,35 @@ func (t *tx) Enqueue(ctx context.Context, jobs ...bot.OutboxJob) error {
 	return t.insertRows(ctx, qEnqueueHead, qEnqueueConflict, enqueueColumns, len(merged), func(i int) []any {
 		j := merged[i]
 		now := j.DueAt.UTC()
-		return []any{j.IncidentID, j.Destination, int(j.Priority), now, now, now}
+		return []any{j.IncidentID, j.Destination, int(j.Priority), now, now, now, nullTraceParent(traceParentOf(ctx, j))}
 	})
+}
+
+// traceParentOf is the traceparent a job stores: its own, or that of the
+// span that queues it.
+func traceParentOf(ctx context.Context, job bot.OutboxJob) string {
+	if job.TraceParent != "" {
+		return job.TraceParent
+	}
+	return telemetry.TraceParent(ctx)
+}
+
+// nullTraceParent stores tp, or NULL when there is none or it is longer
+// than the column allows (it was not made by a W3C propagator).
+func nullTraceParent(tp string) any {
+	if tp == "" || len(tp) > telemetry.MaxTraceParent {
+		return nil
+	}
+	return tp
+}
+
+// scanTraceParent keeps a stored traceparent within bounds; the
+// dispatcher's propagator validates the rest.
+func scanTraceParent(ns sql.NullString) string {
+	if !ns.Valid || len(ns.String) > telemetry.MaxTraceParent {
+		return ""
+	}
+	return ns.String
 }
 
 // LockIncidents loads and row-locks the incidents in one statement per
@@ -619,10 +649,12 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 	for rows.Next() {
 		j := bot.OutboxJob{ClaimToken: token}
 		var prio int
-		if err := rows.Scan(&j.ID, &j.IncidentID, &j.Destination, &prio, &j.DueAt, &j.Attempts, &j.Version, &j.CreatedAt); err != nil {
+		var tp sql.NullString
+		if err := rows.Scan(&j.ID, &j.IncidentID, &j.Destination, &prio, &j.DueAt, &j.Attempts, &j.Version, &j.CreatedAt, &tp); err != nil {
 			return nil, err
 		}
 		j.Priority, j.DueAt, j.CreatedAt = bot.Severity(prio), j.DueAt.UTC(), j.CreatedAt.UTC()
+		j.TraceParent = scanTraceParent(tp)
 		jobs = append(jobs, j)
 	}
 	if err := rows.Err(); err != nil {
@@ -654,8 +686,9 @@ func (s *Store) ClaimNext(ctx context.Context, destination string, now time.Time
 	}
 	job.ClaimToken = token
 	var prio int
+	var tp sql.NullString
 	err = s.db.QueryRowContext(ctx, s.q.claimNext, now.Add(lease), token, destination, now, now, only).
-		Scan(&job.ID, &job.IncidentID, &job.Destination, &prio, &job.DueAt, &job.Attempts, &job.Version, &job.CreatedAt)
+		Scan(&job.ID, &job.IncidentID, &job.Destination, &prio, &job.DueAt, &job.Attempts, &job.Version, &job.CreatedAt, &tp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bot.OutboxJob{}, false, nil
 	}
@@ -663,6 +696,7 @@ func (s *Store) ClaimNext(ctx context.Context, destination string, now time.Time
 		return bot.OutboxJob{}, false, err
 	}
 	job.Priority, job.DueAt, job.CreatedAt = bot.Severity(prio), job.DueAt.UTC(), job.CreatedAt.UTC()
+	job.TraceParent = scanTraceParent(tp)
 	return job, true, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"github.com/bakewise/chatops/bot/telemetry"
 )
 
 // WriteIncident writes one notification's outcome. With a dialect that
@@ -16,6 +17,9 @@ import (
 // its sync jobs go in one statement, one round trip; otherwise one
 // statement each.
 func (t *tx) WriteIncident(ctx context.Context, w bot.IncidentWrite) (int64, error) {
+	if w.TraceParent == "" {
+		w.TraceParent = telemetry.TraceParent(ctx)
+	}
 	if t.s.d.WriteCTE {
 		return t.writeCTE(ctx, w)
 	}
@@ -40,7 +44,7 @@ func (t *tx) WriteIncident(ctx context.Context, w bot.IncidentWrite) (int64, err
 	}
 	jobs := make([]bot.OutboxJob, len(w.Destinations))
 	for i, d := range w.Destinations {
-		jobs[i] = bot.OutboxJob{IncidentID: id, Destination: d, Priority: inc.Severity, DueAt: w.At}
+		jobs[i] = bot.OutboxJob{IncidentID: id, Destination: d, Priority: inc.Severity, DueAt: w.At, TraceParent: w.TraceParent}
 	}
 	if err := t.Enqueue(ctx, jobs...); err != nil {
 		return 0, err
@@ -87,6 +91,9 @@ func (t *tx) writeCTE(ctx context.Context, w bot.IncidentWrite) (int64, error) {
 // with its alerts, events and jobs from the same statement.
 func (s *Store) OpenIncident(ctx context.Context, w bot.IncidentWrite) (id int64, ok bool, err error) {
 	defer s.observe("open_incident", time.Now(), &err)
+	if w.TraceParent == "" {
+		w.TraceParent = telemetry.TraceParent(ctx)
+	}
 	if !s.d.WriteCTE || len(w.Alerts) > maxRowsPerInsert {
 		err = s.runTx(ctx, func(t *tx) error {
 			latest, err := t.LatestIncident(ctx, w.Incident.Receiver, w.Incident.GroupKey)
@@ -197,9 +204,9 @@ func writeStatement(w bot.IncidentWrite, onlyNewGroup bool) (string, []any) {
 	}
 	if len(w.Destinations) > 0 {
 		at := w.At.UTC()
-		b.WriteString(`, ob AS (INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at)
+		b.WriteString(`, ob AS (INSERT INTO outbox (incident_id, destination, priority, due_at, created_at, updated_at, traceparent)
 	SELECT inc.id, v.destination, ` + arg(int(inc.Severity)) + `::smallint, ` + arg(at) + `::timestamptz, ` +
-			arg(at) + `::timestamptz, ` + arg(at) + `::timestamptz FROM inc, (VALUES `)
+			arg(at) + `::timestamptz, ` + arg(at) + `::timestamptz, ` + arg(nullTraceParent(w.TraceParent)) + `::text FROM inc, (VALUES `)
 		for i, d := range w.Destinations {
 			if i > 0 {
 				b.WriteString(", ")

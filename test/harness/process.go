@@ -210,7 +210,7 @@ func TailFile(path string, max int64) string {
 }
 
 // CleanEnviron is this process's environment without anything that would
-// configure a child chatops (CHATOPS_*), point it at a Kubernetes cluster
+// configure a child chatops (CHATOPS_*, OTEL_*), point it at a Kubernetes cluster
 // (KUBECONFIG, or KUBERNETES_SERVICE_* inside a pod) or send its HTTP
 // through a proxy, so a developer's shell cannot leak into what is tested.
 func CleanEnviron() []string {
@@ -218,7 +218,7 @@ func CleanEnviron() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch uk := strings.ToUpper(k); {
-		case strings.HasPrefix(uk, "CHATOPS_"), uk == "KUBECONFIG", strings.HasPrefix(uk, "KUBERNETES_SERVICE_"), strings.HasSuffix(uk, "_PROXY"):
+		case strings.HasPrefix(uk, "CHATOPS_"), strings.HasPrefix(uk, "OTEL_"), uk == "KUBECONFIG", strings.HasPrefix(uk, "KUBERNETES_SERVICE_"), strings.HasSuffix(uk, "_PROXY"):
 			continue
 		}
 		env = append(env, kv)

@@ -15,6 +15,11 @@
 // lost.
 //
 //	go run ./test/bench/ingest -url http://127.0.0.1:8080 -token T -duration 20s
+//
+// With -compare-tracing it starts the bot itself, once without tracing and
+// once exporting to an in-process OTLP endpoint, and reports the ratio:
+//
+//	go run ./test/bench/ingest -compare-tracing -duration 20s
 package main
 
 import (
@@ -83,7 +88,23 @@ func run() int {
 	flag.StringVar(&cfg.pgURL, "pg-url", "", "optional: the bot's PostgreSQL URL, to verify stored rows after the run")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print the result as one JSON line")
 	flag.DurationVar(&cfg.reqTimeout, "request-timeout", 30*time.Second, "per-request timeout")
+	compare := flag.Bool("compare-tracing", false, "start the bot twice per round on fresh PostgreSQL databases, without tracing and exporting every span to an in-process OTLP endpoint, run the load against each and report on ÷ off (-url and -token are not used)")
+	rounds := flag.Int("rounds", 1, "with -compare-tracing: off/on pairs to run (1..5)")
+	bin := flag.String("bin", "", "with -compare-tracing: the chatops binary (default: go build ./cmd/chatops)")
 	flag.Parse()
+
+	if *compare {
+		cfg.token = "set-per-bot"
+		if *rounds < 1 || *rounds > 5 || time.Duration(2**rounds)*cfg.duration > maxDuration {
+			fmt.Fprintln(os.Stderr, "ingest: -rounds must be in 1..5 and 2 × rounds × -duration at most", maxDuration)
+			return 2
+		}
+		if err := validate(&cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "ingest:", err)
+			return 2
+		}
+		return compareTracing(cfg, *bin, *rounds)
+	}
 
 	if err := validate(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
