@@ -182,9 +182,11 @@ func (c *Cluster) Services(ctx context.Context, prefix string) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments in %s: %w", ns, err)
 	}
+	// Deployment names are lower-case DNS labels; people type "Orders".
+	prefix = strings.ToLower(prefix)
 	var out []string
 	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
+		if strings.HasPrefix(strings.ToLower(n), prefix) {
 			out = append(out, n)
 			if len(out) == maxSuggestions {
 				break

@@ -332,6 +332,17 @@ func TestOperate(t *testing.T) {
 		}
 	})
 
+	t.Run("service completion ignores case", func(t *testing.T) {
+		for prefix, want := range map[string][]string{
+			"ORD": {service}, "Orders-S": {service}, "bIlL": {paused}, "": {paused, service}, "x": nil,
+		} {
+			got, err := cluster.Services(t.Context(), prefix)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("Services(%q) = %q, %v; want %q", prefix, got, err, want)
+			}
+		}
+	})
+
 	t.Run("a paused deployment is refused", func(t *testing.T) {
 		before, err := admin.AppsV1().Deployments(namespace).Get(t.Context(), paused, metav1.GetOptions{})
 		if err != nil {
