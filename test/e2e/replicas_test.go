@@ -1,0 +1,523 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bakewise/chatops/integrations/discord/discordstandin"
+	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
+)
+
+// replicasYAML is the configuration of the two-replica tests: the shipped
+// destinations and routes, a P1 response deadline of p1Deadline, a short
+// outbox lease (so a killed replica's jobs are taken over within the
+// test), Slack commands over HTTP. Correlation is off so that a storm of
+// critical alerts makes exactly the incidents the test counts.
+func replicasYAML(p1Deadline string) string {
+	return fmt.Sprintf(`shutdown_timeout: 5s
+log:
+  format: json
+  level: info
+incidents:
+  response_deadlines: {P0: 0s, P1: %s, P2: 1h, P3: 4h}
+  escalation_interval: 1m
+  correlation:
+    enabled: false
+outbox:
+  workers: 4
+  lease: %s
+commands:
+  root: ops
+  channels: [C0INCIDENTS, C0ALERTS, "100000000000000001"]
+  slack_mode: http
+  discord_mode: gateway
+destinations:
+  - {name: slack-incidents, platform: slack, channel: C0INCIDENTS, mention: S0ONCALL, escalation: [S0ONCALL, S0PLATFORMLEADS]}
+  - {name: slack-alerts, platform: slack, channel: C0ALERTS}
+  - {name: discord-incidents, platform: discord, channel: "100000000000000001", mention: "100000000000000002"}
+routes:
+  - severities: [P0, P1]
+    destinations: [slack-incidents, discord-incidents]
+  - severities: [P2, P3]
+    destinations: [slack-alerts]
+`, p1Deadline, replicaOutboxLease)
+}
+
+// replicaOutboxLease is outbox.lease in these tests: the shortest allowed.
+const replicaOutboxLease = "10s"
+
+// newReplicaConfig is a bot on a fresh PostgreSQL database with
+// replicasYAML and a Slack signing secret, which it returns.
+func newReplicaConfig(t *testing.T, p1Deadline string) (*harness.BotConfig, string) {
+	t.Helper()
+	cfg := newBotConfig(t, harness.Postgres)
+	cfg.WriteConfig(t, t.TempDir(), replicasYAML(p1Deadline))
+	secret := "slack-signing-" + harness.RandHex(16)
+	cfg.Env = []string{"CHATOPS_SLACK_SIGNING_SECRET=" + secret}
+	return cfg, secret
+}
+
+// TestTwoReplicasStormAndKill runs the ha overlay's shape: two `chatops
+// serve` on one PostgreSQL database behind a round-robin "Service", a real
+// Alertmanager notifying through it and direct webhooks spread over both,
+// the Slack and Discord stand-ins. One replica is SIGKILLed in the middle of
+// the storm while it holds Slack calls whose answers are lost (a gate in
+// front of the Slack stand-in forwards its calls and withholds the
+// answers), then restarted. Checked: every acknowledged alert is stored;
+// every incident has exactly one root per destination; the chat jobs the
+// killed replica had claimed stay claimed until their lease ends and are
+// then taken over by the other replica; replies are duplicated at most as
+// often as an answer was lost (the README's one allowed duplicate), and
+// the count is logged.
+func TestTwoReplicasStormAndKill(t *testing.T) {
+	cfg, _ := newReplicaConfig(t, "15m")
+	gate := startAnswerGate(t, cfg.Slack.URL())
+	// Replica 0 reaches Slack through the gate; replica 1 directly.
+	r := harness.StartReplicas(t, cfg, 2, func(i int, c *harness.BotConfig) {
+		if i == 0 {
+			c.Env = append(c.Env, "CHATOPS_SLACK_API_URL="+gate.URL())
+		}
+	})
+	db := cfg.Store.DB.URL
+	am := harness.StartAlertmanager(t, r.WebhookURL(), cfg.WebhookToken)
+	run := harness.RandHex(3)
+
+	// Alertmanager's groups: critical, so P1, in Slack and Discord.
+	started := harness.RFC3339(time.Now().Add(-time.Minute))
+	amAlert := func(i int, endsAt string) harness.PostableAlert {
+		return harness.PostableAlert{Labels: map[string]string{"alertname": "ServiceDown", "service": fmt.Sprintf("rep-%s-%d", run, i),
+			"severity": "critical", "namespace": "bakery-ia"}, Annotations: map[string]string{"summary": "down"}, StartsAt: started, EndsAt: endsAt}
+	}
+	const beforeKill, duringKill = 6, 4
+	for i := range beforeKill {
+		am.PostAlerts(t, amAlert(i, ""))
+	}
+
+	// Direct senders through the proxy: P2 groups, in Slack's alerts channel.
+	var (
+		mu      sync.Mutex
+		acks    []stormAck
+		refused atomic.Int64 // answers other than 200: a dead replica's 502s
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+	)
+	const senders, perSender = 2, 8
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < perSender && !stop.Load(); n++ {
+				msg := stormMessage(run, s, n)
+				code, body, err := r.PostWebhook(msg.JSON(), cfg.WebhookToken)
+				if err != nil || code != http.StatusOK {
+					refused.Add(1)
+					n-- // the same payload again, as Alertmanager would
+					_ = harness.Sleep(context.Background(), 200*time.Millisecond)
+					continue
+				}
+				id, err := harness.WebhookAck(code, body)
+				if err != nil {
+					t.Errorf("sender %d: %v", s, err)
+					return
+				}
+				fps := make([]string, len(msg.Alerts))
+				for i, a := range msg.Alerts {
+					fps[i] = a.Fingerprint
+				}
+				mu.Lock()
+				acks = append(acks, stormAck{groupKey: msg.GroupKey, fingerprints: fps, incidentID: id})
+				mu.Unlock()
+				_ = harness.Sleep(context.Background(), 400*time.Millisecond)
+			}
+		}()
+	}
+	defer func() { stop.Store(true); wg.Wait() }()
+
+	harness.Eventually(t, "both replicas serving and the first roots posted", func() (bool, string) {
+		served := r.Proxy.Served()
+		roots := len(cfg.Slack.Roots(slackIncidents)) + len(cfg.Slack.Roots(slackAlerts))
+		return served[0] > 0 && served[1] > 0 && roots >= 3, fmt.Sprintf("served %v, %d Slack roots", served, roots)
+	})
+
+	// Replica 0's next Slack calls reach Slack, but their answers never
+	// come back: then it is killed holding them.
+	gate.Hold(true)
+	harness.Eventually(t, "replica 0 to wait on a Slack call whose answer is lost", func() (bool, string) {
+		return len(gate.HeldCalls()) > 0, fmt.Sprintf("%d calls held", len(gate.HeldCalls()))
+	})
+	for i := beforeKill; i < beforeKill+duringKill; i++ {
+		am.PostAlerts(t, amAlert(i, ""))
+	}
+	r.Bots[0].Kill(t)
+	held := gate.HeldCalls()
+	gate.Hold(false)
+
+	// The jobs replica 0 held: the threads of the calls it waited on.
+	orphans := orphanJobs(t, db, cfg.Slack, held)
+	if len(orphans) == 0 {
+		t.Fatalf("replica 0 was killed waiting on %d Slack calls, but none is a claimed chat job: %+v", len(held), held)
+	}
+	takeovers := make(chan string, len(orphans))
+	var owg sync.WaitGroup
+	for _, o := range orphans {
+		owg.Add(1)
+		go func() {
+			defer owg.Done()
+			takeovers <- watchTakeover(t, db, o)
+		}()
+	}
+
+	r.Restart(t, 0)
+	owg.Wait()
+	close(takeovers)
+	for line := range takeovers {
+		t.Log(line)
+	}
+	stop.Store(true)
+	wg.Wait()
+
+	// Batch one resolves: roots edited, replies posted, by either replica.
+	ended := harness.RFC3339(time.Now())
+	for i := range beforeKill {
+		am.PostAlerts(t, amAlert(i, ended))
+	}
+
+	// Every acknowledged direct webhook is stored, and so is everything
+	// Alertmanager holds (it retries what a dead replica refused).
+	live := r.Bots[1]
+	verifyAcks(t, live, acks)
+	verifyAcksInPostgres(t, db, acks)
+	for i := range beforeKill + duringKill {
+		service, want := fmt.Sprintf("rep-%s-%d", run, i), "open"
+		if i < beforeKill {
+			want = "resolved"
+		}
+		live.WaitForIncident(t, service+" "+want, harness.GroupIs("ServiceDown", service), func(inc harness.Incident) bool { return inc.Status == want })
+	}
+
+	harness.EventuallyWithin(t, 3*time.Minute, "the outbox to drain", func() (bool, string) {
+		n := outboxDepth(t, db)
+		return n == 0, fmt.Sprintf("%d jobs in the outbox", n)
+	})
+	incs := live.ListIncidents(t, "all")
+	lost := len(held)
+	dup := checkThreads(t, cfg.Slack, cfg.Discord, incs)
+	t.Logf("storm: %d incidents; %d direct webhooks acknowledged, %d refused or unreachable and resent; proxy served %v, unreachable %v; "+
+		"%d Slack answers lost at the kill; %d duplicated replies",
+		len(incs), len(acks), refused.Load(), r.Proxy.Served(), r.Proxy.Unreachable(), lost, dup)
+	if dup > lost {
+		t.Errorf("%d duplicated replies, but only %d chat answers were lost: only a reply whose answer was lost may repeat", dup, lost)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// the gate: lost answers from Slack
+
+// answerGate is a reverse proxy in front of the Slack stand-in. Open, it
+// passes calls through. Holding, it passes each call through, so Slack
+// acts on it, and withholds the answer until the caller goes away: the
+// bot's "posted, but the answer was lost".
+type answerGate struct {
+	srv    *httptest.Server
+	prefix string // the stand-in's API path
+	hold   atomic.Bool
+	mu     sync.Mutex
+	held   []heldCall
+}
+
+// heldCall is one call whose answer the gate withheld.
+type heldCall struct {
+	Method string     // chat.postMessage, chat.update, ...
+	Form   url.Values // what the bot sent
+	Answer []byte     // what Slack answered
+}
+
+func startAnswerGate(t *testing.T, slackURL string) *answerGate {
+	t.Helper()
+	target, err := url.Parse(slackURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &answerGate{prefix: target.Path}
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(req.Body, 4<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out, err := http.NewRequestWithContext(req.Context(), req.Method, target.Scheme+"://"+target.Host+req.URL.RequestURI(), strings.NewReader(string(body)))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out.Header = req.Header.Clone()
+		code, answer, err := harness.Do(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if g.hold.Load() {
+			form, _ := url.ParseQuery(string(body))
+			g.mu.Lock()
+			g.held = append(g.held, heldCall{Method: strings.TrimPrefix(req.URL.Path, g.prefix), Form: form, Answer: answer})
+			g.mu.Unlock()
+			<-req.Context().Done() // the caller gave up, or died
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write(answer)
+	}))
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// URL is the Slack API URL to give a bot instead of the stand-in's.
+func (g *answerGate) URL() string { return g.srv.URL + g.prefix }
+
+func (g *answerGate) Hold(on bool) { g.hold.Store(on) }
+
+func (g *answerGate) HeldCalls() []heldCall {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]heldCall(nil), g.held...)
+}
+
+// ---------------------------------------------------------------------------
+// jobs a dead replica held
+
+// orphanJob is a chat job claimed by the killed replica.
+type orphanJob struct {
+	incident     int64
+	destination  string
+	token        string
+	claimedUntil time.Time
+}
+
+var slackDestinations = map[string]string{slackIncidents: "slack-incidents", slackAlerts: "slack-alerts"}
+
+var markerIncident = regexp.MustCompile(`^chatops:incident:(\d+):`)
+
+// orphanJobs finds the outbox rows behind the calls the killed replica
+// waited on: the incident from the root's marker (in the call's metadata,
+// or on the root its reply or edit names), the destination from the
+// channel. Each must still be claimed: nobody else may take it before its
+// lease ends.
+func orphanJobs(t *testing.T, dbURL string, sl *slackstandin.Server, calls []heldCall) []orphanJob {
+	t.Helper()
+	seen := map[string]bool{}
+	var out []orphanJob
+	for _, c := range calls {
+		channel := c.Form.Get("channel")
+		dest, ok := slackDestinations[channel]
+		if !ok {
+			continue
+		}
+		id := callIncident(sl, c, channel)
+		if id == 0 {
+			t.Logf("held %s in %s names no incident's thread; not a job's call", c.Method, channel)
+			continue
+		}
+		key := fmt.Sprintf("%d/%s", id, dest)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		o := orphanJob{incident: id, destination: dest}
+		err := pgQueryRow(t, dbURL, `SELECT claim_token, claimed_until FROM outbox WHERE incident_id = $1 AND destination = $2`,
+			[]any{id, dest}, &o.token, &o.claimedUntil)
+		if err != nil {
+			t.Fatalf("incident %d at %s: the killed replica was sending its call, but its job is not in the outbox claimed: %v", id, dest, err)
+		}
+		if !o.claimedUntil.After(time.Now()) {
+			t.Fatalf("incident %d at %s: the killed replica's claim already ended at %s", id, dest, o.claimedUntil)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// callIncident is the incident whose thread a chat call is about.
+func callIncident(sl *slackstandin.Server, c heldCall, channel string) int64 {
+	var meta struct {
+		EventPayload map[string]any `json:"event_payload"`
+	}
+	if raw := c.Form.Get("metadata"); raw != "" && json.Unmarshal([]byte(raw), &meta) == nil {
+		if m, _ := meta.EventPayload["marker"].(string); m != "" {
+			return markerID(m)
+		}
+	}
+	ts := c.Form.Get("thread_ts")
+	if ts == "" {
+		ts = c.Form.Get("ts") // chat.update
+	}
+	for _, root := range sl.Roots(channel) {
+		if root.TS == ts {
+			return markerID(slackMarker(root))
+		}
+	}
+	return 0
+}
+
+func markerID(marker string) int64 {
+	m := markerIncident.FindStringSubmatch(marker)
+	if m == nil {
+		return 0
+	}
+	id, _ := strconv.ParseInt(m[1], 10, 64)
+	return id
+}
+
+// watchTakeover polls o's outbox row until another claim or its end
+// replaces the killed replica's: never before the claim's lease ran out,
+// and within WaitTimeout after it. It returns what it saw.
+func watchTakeover(t *testing.T, dbURL string, o orphanJob) string {
+	var token *string
+	for {
+		now := time.Now()
+		err := pgQueryRow(t, dbURL, `SELECT claim_token FROM outbox WHERE incident_id = $1 AND destination = $2`,
+			[]any{o.incident, o.destination}, &token)
+		gone := errors.Is(err, pgx.ErrNoRows)
+		if err != nil && !gone {
+			t.Errorf("incident %d at %s: %v", o.incident, o.destination, err)
+			return ""
+		}
+		if gone || token == nil || *token != o.token {
+			// Seen at now, so it happened at or before now.
+			if now.Before(o.claimedUntil) {
+				t.Errorf("incident %d at %s: the dead replica's claim was replaced before its lease ended (seen %s before %s)",
+					o.incident, o.destination, o.claimedUntil.Sub(now).Round(time.Millisecond), o.claimedUntil.Format(time.RFC3339Nano))
+			}
+			state := "claimed again"
+			if gone || token == nil {
+				state = "done by the other replica"
+			}
+			return fmt.Sprintf("incident %d at %s: the killed replica's job %s %s after its lease ended", o.incident, o.destination, state,
+				now.Sub(o.claimedUntil).Round(time.Millisecond))
+		}
+		if now.After(o.claimedUntil.Add(harness.WaitTimeout)) {
+			t.Errorf("incident %d at %s: the killed replica's claim was not taken over within %s of its end", o.incident, o.destination, harness.WaitTimeout)
+			return ""
+		}
+		time.Sleep(harness.PollInterval)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// threads
+
+// checkThreads requires exactly one root per incident and destination its
+// severity routes to (P0/P1: Slack's incidents channel and Discord; P2/P3:
+// Slack's alerts channel), none elsewhere, a root that shows a resolved
+// incident as resolved; it returns how many thread replies repeat an
+// earlier reply of their thread word for word.
+func checkThreads(t *testing.T, sl *slackstandin.Server, dc *discordstandin.Server, incs []harness.Incident) int {
+	t.Helper()
+	dups := 0
+	for _, inc := range incs {
+		marker := fmt.Sprintf("chatops:incident:%d:", inc.ID)
+		urgent := inc.Severity == "P0" || inc.Severity == "P1"
+		want := map[string]int{slackIncidents: 0, slackAlerts: 1}
+		wantDiscord := 0
+		if urgent {
+			want, wantDiscord = map[string]int{slackIncidents: 1, slackAlerts: 0}, 1
+		}
+		for channel, n := range want {
+			var roots []slackstandin.Message
+			for _, m := range sl.Roots(channel) {
+				if strings.HasPrefix(slackMarker(m), marker) {
+					roots = append(roots, m)
+				}
+			}
+			if len(roots) != n {
+				t.Errorf("incident #%d (%s): %d Slack roots in %s, want %d", inc.ID, inc.Severity, len(roots), channel, n)
+				continue
+			}
+			for _, root := range roots {
+				if inc.Status == "resolved" && !strings.Contains(slackContent(root), "Resolved") {
+					t.Errorf("incident #%d is resolved, but its Slack root does not say so", inc.ID)
+				}
+				var texts []string
+				for _, m := range sl.Replies(channel, root.TS) {
+					texts = append(texts, slackContent(m))
+				}
+				dups += repeats(texts)
+			}
+		}
+		var roots []discordstandin.Message
+		for _, m := range dc.Messages(discordIncidents) {
+			if strings.Contains(string(m.Embeds), marker) {
+				roots = append(roots, m)
+			}
+		}
+		if len(roots) != wantDiscord {
+			t.Errorf("incident #%d (%s): %d Discord roots, want %d", inc.ID, inc.Severity, len(roots), wantDiscord)
+			continue
+		}
+		for _, root := range roots {
+			th, ok := dc.Thread(root.ID)
+			if !ok {
+				t.Errorf("incident #%d: its Discord root has no thread", inc.ID)
+				continue
+			}
+			var texts []string
+			for _, m := range dc.Messages(th.ID) {
+				texts = append(texts, m.Content+string(m.Embeds))
+			}
+			dups += repeats(texts)
+		}
+	}
+	return dups
+}
+
+// repeats counts the texts equal to an earlier one.
+func repeats(texts []string) int {
+	seen, n := map[string]bool{}, 0
+	for _, s := range texts {
+		if seen[s] {
+			n++
+		}
+		seen[s] = true
+	}
+	return n
+}
+
+// ---------------------------------------------------------------------------
+// the database
+
+func pgQueryRow(t *testing.T, dbURL, query string, args []any, dest ...any) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), harness.WaitTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect to the test database: %w", err)
+	}
+	defer conn.Close(context.Background())
+	return conn.QueryRow(ctx, query, args...).Scan(dest...)
+}
+
+func outboxDepth(t *testing.T, dbURL string) int {
+	t.Helper()
+	var n int
+	if err := pgQueryRow(t, dbURL, `SELECT count(*) FROM outbox`, nil, &n); err != nil {
+		t.Fatalf("count the outbox: %v", err)
+	}
+	return n
+}
