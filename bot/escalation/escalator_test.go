@@ -41,6 +41,7 @@ func escalationTests() []sqlstoretest.Case {
 		{Name: "EscalationForcedConcurrentFiringNeverDoubles", Run: testEscalationForcedConcurrent},
 		{Name: "EscalationLeaseHandover", Run: testEscalationLeaseHandover},
 		{Name: "EscalationOverdueReminderGauge", Run: testEscalationOverdueGauge},
+		{Name: "EscalationReminderBeforeRootStillPages", Run: testEscalationReminderBeforeRoot},
 	}
 }
 
