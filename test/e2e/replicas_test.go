@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/slack-go/slack"
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
@@ -520,4 +522,214 @@ func outboxDepth(t *testing.T, dbURL string) int {
 		t.Fatalf("count the outbox: %v", err)
 	}
 	return n
+}
+
+// ---------------------------------------------------------------------------
+// timers and replays
+
+// TestTwoReplicasTimersAndReplays: two replicas on one database share the
+// reminders and the replay guard.
+//
+//   - P0 incidents opened through both replicas are each reminded once
+//     (the P0 deadline is 0: at once), whichever replica holds the timer
+//     lease.
+//   - The lease holder (the replica whose chatops_timer_lease_held is 1) is
+//     SIGKILLed right after a P1 incident opens with a 10 s deadline: the
+//     other replica takes the lease when it expires and fires that
+//     reminder, once, no later than the lease's end (or the deadline, if
+//     later) plus a tick; the measured delay is logged.
+//   - A signed Slack slash command accepted by one replica and replayed byte
+//     for byte to the other is refused with 401, both ways.
+func TestTwoReplicasTimersAndReplays(t *testing.T) {
+	cfg, secret := newReplicaConfig(t, "10s")
+	r := harness.StartReplicas(t, cfg, 2, nil)
+	db := cfg.Store.DB.URL
+	run := harness.RandHex(3)
+
+	t.Run("replay-refused-by-the-other-replica", func(t *testing.T) {
+		for _, order := range [][2]int{{0, 1}, {1, 0}} {
+			first, second := r.Bots[order[0]], r.Bots[order[1]]
+			form := cfg.Slack.SlashCommandForm(slack.SlashCommand{ChannelID: slackIncidents, ChannelName: "incidents",
+				UserID: "U0REPLAY", UserName: "rita", Text: "help"})
+			body := []byte(form.Encode())
+			hdr := slackstandin.Sign(secret, time.Now(), body)
+			if code, resp := postSigned(t, first, "/slack/commands", hdr, body); code != http.StatusOK {
+				t.Fatalf("replica %d: POST /slack/commands: %d %s, want 200", order[0], code, resp)
+			}
+			if code, resp := postSigned(t, second, "/slack/commands", hdr, body); code != http.StatusUnauthorized {
+				t.Errorf("replica %d: the same signed request again: %d %s, want 401 (a replay)", order[1], code, resp)
+			}
+			harness.Eventually(t, "the accepted command's answer", func() (bool, string) {
+				n := len(cfg.Slack.Responses(form.Get("response_url")))
+				return n >= 1, fmt.Sprintf("%d answers", n)
+			})
+			if n := len(cfg.Slack.Responses(form.Get("response_url"))); n != 1 {
+				t.Errorf("%d answers to one command sent to both replicas, want 1", n)
+			}
+		}
+	})
+
+	p0 := make([]int64, 4)
+	for i := range p0 {
+		p0[i] = postIncident(t, r, cfg, fmt.Sprintf("p0-%s-%d", run, i), "P0")
+	}
+	for _, id := range p0 {
+		waitReminders(t, r.Bots[1], id, 1)
+	}
+
+	holder := leaseHolder(t, r)
+	other := 1 - holder
+	p1 := postIncident(t, r, cfg, "p1-"+run, "P1")
+	r.Bots[holder].Kill(t)
+	killedAt := time.Now()
+	var leaseEnds time.Time
+	if err := pgQueryRow(t, db, `SELECT expires_at FROM leases WHERE name = 'timers'`, nil, &leaseEnds); err != nil {
+		t.Fatalf("read the timer lease: %v", err)
+	}
+	d := waitReminders(t, r.Bots[other], p1, 1)
+	opened, fired := parseTime(t, d.OpenedAt), parseTime(t, reminderTimes(t, d)[0])
+	due := opened.Add(10 * time.Second)
+	bound := leaseEnds
+	if due.After(bound) {
+		bound = due
+	}
+	t.Logf("timer lease holder replica %d killed %s after the P1 opened; its lease ended %s after the kill; "+
+		"the other replica fired the reminder %s after max(deadline, lease end)",
+		holder, killedAt.Sub(opened).Round(time.Millisecond), leaseEnds.Sub(killedAt).Round(time.Millisecond), fired.Sub(bound).Round(time.Millisecond))
+	if fired.Before(killedAt) {
+		t.Fatalf("the P1 reminder fired at %s, before the holder was killed at %s: the test did not kill in time", fired, killedAt)
+	}
+	// The survivor asks for the lease every tick (1 s) and fires what is
+	// due in the same tick; a loaded machine is given 10 s more.
+	if late := fired.Sub(bound); late > 11*time.Second {
+		t.Errorf("the P1 reminder fired %s after the dead holder's lease ended (or the deadline): want within a tick", late)
+	}
+	if held := leaseHeld(t, r.Bots[other]); held != 1 {
+		t.Errorf("replica %d fired the reminder but chatops_timer_lease_held = %v", other, held)
+	}
+	r.Restart(t, holder)
+
+	// Each reminder once: the stored count, the timeline and the threads
+	// agree, and reminders of one incident are an escalation interval apart.
+	harness.EventuallyWithin(t, 2*time.Minute, "the outbox to drain", func() (bool, string) {
+		n := outboxDepth(t, db)
+		return n == 0, fmt.Sprintf("%d jobs in the outbox", n)
+	})
+	for _, id := range append(p0, p1) {
+		d := r.Bots[0].GetIncident(t, id)
+		times := reminderTimes(t, d)
+		if len(times) != d.Reminders || d.Reminders < 1 {
+			t.Errorf("incident #%d: %d reminder events, reminders = %d, want the same and at least 1", id, len(times), d.Reminders)
+		}
+		for i := 1; i < len(times); i++ {
+			if gap := parseTime(t, times[i]).Sub(parseTime(t, times[i-1])); gap < time.Minute-2*time.Second {
+				t.Errorf("incident #%d: reminders %d and %d fired %s apart, want the 1m interval: a reminder fired twice", id, i, i+1, gap)
+			}
+		}
+		marker := fmt.Sprintf("chatops:incident:%d:", id)
+		for _, root := range cfg.Slack.Roots(slackIncidents) {
+			if !strings.HasPrefix(slackMarker(root), marker) {
+				continue
+			}
+			n := 0
+			for _, m := range cfg.Slack.Replies(slackIncidents, root.TS) {
+				if strings.Contains(slackContent(m), "Not acknowledged in time") {
+					n++
+				}
+			}
+			if n != len(times) {
+				var texts []string
+				for _, m := range cfg.Slack.Replies(slackIncidents, root.TS) {
+					texts = append(texts, slackContent(m))
+				}
+				t.Errorf("incident #%d: %d reminder replies in its Slack thread for %d reminders:\n%s", id, n, len(times), strings.Join(texts, "\n---\n"))
+			}
+		}
+	}
+}
+
+// postIncident opens an incident of severity sev for service through the
+// proxy and returns its id.
+func postIncident(t *testing.T, r *harness.Replicas, cfg *harness.BotConfig, service, sev string) int64 {
+	t.Helper()
+	labels := map[string]string{"alertname": "ReplicaTimer", "service": service, "priority": sev, "namespace": "bakery-ia"}
+	msg := harness.NewWebhook("chatops", map[string]string{"alertname": "ReplicaTimer", "service": service},
+		harness.FiringAlert(labels, map[string]string{"summary": service + " is down"}, time.Now().Add(-time.Minute), harness.RandHex(8)))
+	code, body, err := r.PostWebhook(msg.JSON(), cfg.WebhookToken)
+	if err != nil {
+		t.Fatalf("POST /v1/alertmanager through the proxy: %v", err)
+	}
+	id, err := harness.WebhookAck(code, body)
+	if err != nil {
+		t.Fatalf("POST /v1/alertmanager through the proxy: %v", err)
+	}
+	return id
+}
+
+// waitReminders waits until incident id has been reminded n times.
+func waitReminders(t *testing.T, b *harness.Bot, id int64, n int) harness.IncidentDetail {
+	t.Helper()
+	var d harness.IncidentDetail
+	harness.EventuallyWithin(t, time.Minute, fmt.Sprintf("incident #%d reminded %d times", id, n), func() (bool, string) {
+		var err error
+		d, err = b.TryGetIncident(id)
+		if err != nil {
+			return false, err.Error()
+		}
+		return d.Reminders >= n && len(reminderTimes(t, d)) >= n, fmt.Sprintf("reminders = %d, timeline %v", d.Reminders, d.Kinds())
+	})
+	return d
+}
+
+// reminderTimes are the times of the incident's reminder events, oldest
+// first.
+func reminderTimes(t *testing.T, d harness.IncidentDetail) []string {
+	var at []string
+	for _, e := range d.Timeline {
+		if e.Kind == "reminder" {
+			at = append(at, e.At)
+		}
+	}
+	sort.Slice(at, func(i, j int) bool { return parseTime(t, at[i]).Before(parseTime(t, at[j])) })
+	return at
+}
+
+func parseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("time %q: %v", s, err)
+	}
+	return v
+}
+
+// leaseHeld is the bot's chatops_timer_lease_held.
+func leaseHeld(t *testing.T, b *harness.Bot) float64 {
+	t.Helper()
+	m, err := b.Metrics(t.Context())
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	v, _ := m.Sum("chatops_timer_lease_held")
+	return v
+}
+
+// leaseHolder waits until exactly one replica holds the timer lease and
+// returns its index.
+func leaseHolder(t *testing.T, r *harness.Replicas) int {
+	t.Helper()
+	holder := -1
+	harness.Eventually(t, "exactly one replica holding the timer lease", func() (bool, string) {
+		var held []float64
+		holder = -1
+		for i, b := range r.Bots {
+			v := leaseHeld(t, b)
+			held = append(held, v)
+			if v == 1 {
+				holder = i
+			}
+		}
+		return held[0]+held[1] == 1, fmt.Sprintf("chatops_timer_lease_held by replica: %v", held)
+	})
+	return holder
 }
