@@ -42,6 +42,7 @@ func escalationTests() []sqlstoretest.Case {
 		{Name: "EscalationLeaseHandover", Run: testEscalationLeaseHandover},
 		{Name: "EscalationOverdueReminderGauge", Run: testEscalationOverdueGauge},
 		{Name: "EscalationReminderBeforeRootStillPages", Run: testEscalationReminderBeforeRoot},
+		{Name: "EscalationClockSkewNeverDoubles", Run: testEscalationClockSkew},
 	}
 }
 
