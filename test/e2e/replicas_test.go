@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/slack-go/slack"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
@@ -732,4 +733,54 @@ func leaseHolder(t *testing.T, r *harness.Replicas) int {
 		return held[0]+held[1] == 1, fmt.Sprintf("chatops_timer_lease_held by replica: %v", held)
 	})
 	return holder
+}
+
+// TestTwoReplicasApprovalRunsOnce: a scale requested through one replica
+// and approved through the other runs once against the real control plane
+// (the approvals test's cluster, workload and configuration, on
+// PostgreSQL): the approving click goes to replica 1, the same signed click
+// replayed to replica 0 is refused, and a second, freshly signed click on
+// the closed card through replica 0 runs nothing more.
+func TestTwoReplicasApprovalRunsOnce(t *testing.T) {
+	e := setupCommandsWith(t, harness.Postgres, harness.RepoPath(t, "test", "e2e", "testdata", "approvals.yaml"))
+	other := *e
+	other.bot = harness.StartBot(t, harness.ReplicaConfig(t, e.cfg))
+	p := &slackApprovals{e: e}
+
+	before := settledRollout(t, e)
+	const replicas = 3
+	if before.replicas == replicas {
+		t.Fatalf("orders-service already has %d replicas", replicas)
+	}
+	id := request(t, p, ana, opsCommand{fmt.Sprintf("scale orders-service %d", replicas),
+		dcmd("scale", str("service", "orders-service"), num("replicas", replicas))})
+	card := waitCard(t, p, id, "posted with its three buttons", func(c cardView) bool { return len(c.buttons) == 3 })
+	tapBefore := e.tap.count()
+	approve := p.clickRequest(t, bob, card, buttonOf(t, card, "approve"))
+	if ans := deliverClick(t, &other, approve); !strings.Contains(ans, fmt.Sprintf("Request #%d: Ran at", id)) {
+		t.Errorf("bob's approval through replica 1 was answered %q, want that request #%d ran", ans, id)
+	}
+	if code, body := postSigned(t, e.bot, approve.path, approve.hdr, approve.body); code != http.StatusUnauthorized {
+		t.Errorf("the approving click replayed to replica 0: %d %s, want 401", code, body)
+	}
+	again := p.clickRequest(t, bob, card, buttonOf(t, card, "approve"))
+	if code := postClick(t, e, again, again.hdr); code != http.StatusOK {
+		t.Errorf("a second approving click through replica 0: %d, want 200 and a refusal", code)
+	}
+	harness.Eventually(t, "an answer to the second click", func() (bool, string) {
+		got := again.answers()
+		return len(got) > 0, "no answer yet"
+	})
+	waitCard(t, p, id, "closed", func(c cardView) bool { return len(c.buttons) == 0 })
+	d, err := e.cluster.Clientset().AppsV1().Deployments(opsNamespace).Get(t.Context(), "orders-service", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ptrValue(d.Spec.Replicas); got != replicas {
+		t.Errorf("orders-service spec.replicas = %d, want %d", got, replicas)
+	}
+	if scaled := scaleWrites(e, tapBefore); len(scaled) != 1 {
+		t.Errorf("the replicas wrote the scale subresource %d times (%v), want once", len(scaled), scaled)
+	}
+	t.Logf("request #%d: asked through replica 0, approved through replica 1, the second click answered %q", id, strings.Join(again.answers(), " / "))
 }
