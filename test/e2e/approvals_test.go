@@ -957,8 +957,11 @@ func waitCard(t *testing.T, p approvalSide, id int64, what string, ok func(cardV
 	return c
 }
 
-func cardID(text string) int64 {
-	m := cardTitle.FindStringSubmatch(text)
+func cardID(text string) int64 { return firstNumber(cardTitle, text) }
+
+// firstNumber is the number re's first group matches in text (0: none).
+func firstNumber(re *regexp.Regexp, text string) int64 {
+	m := re.FindStringSubmatch(text)
 	if m == nil {
 		return 0
 	}

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,12 +138,8 @@ func TestTwoReplicasStormAndKill(t *testing.T) {
 					t.Errorf("sender %d: %v", s, err)
 					return
 				}
-				fps := make([]string, len(msg.Alerts))
-				for i, a := range msg.Alerts {
-					fps[i] = a.Fingerprint
-				}
 				mu.Lock()
-				acks = append(acks, stormAck{groupKey: msg.GroupKey, fingerprints: fps, incidentID: id})
+				acks = append(acks, newStormAck(msg, id))
 				mu.Unlock()
 				_ = harness.Sleep(context.Background(), 400*time.Millisecond)
 			}
@@ -378,14 +373,7 @@ func callIncident(sl *slackstandin.Server, c heldCall, channel string) int64 {
 	return 0
 }
 
-func markerID(marker string) int64 {
-	m := markerIncident.FindStringSubmatch(marker)
-	if m == nil {
-		return 0
-	}
-	id, _ := strconv.ParseInt(m[1], 10, 64)
-	return id
-}
+func markerID(marker string) int64 { return firstNumber(markerIncident, marker) }
 
 // watchTakeover polls o's outbox row until another claim or its end
 // replaces the killed replica's: never before the claim's lease ran out,
