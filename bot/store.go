@@ -121,11 +121,18 @@ type Timers interface {
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 }
 
+// ReplayClockSkew is how far apart the replicas' clocks may be without a
+// replay slipping through: every replica checks a signature's age on its
+// own clock, so a key is kept this long past its expiry (as the clock of
+// whoever sweeps reads it) and a replica running slow still finds it.
+const ReplayClockSkew = time.Minute
+
 // ReplayGuard remembers signed requests for as long as their signature is
 // valid, across replicas.
 type ReplayGuard interface {
 	// FirstSeen records key until expires and reports whether this is the
-	// first time it is seen; false means a replay.
+	// first time it is seen; false means a replay. A key is kept at least
+	// ReplayClockSkew past expires as now reads it.
 	FirstSeen(ctx context.Context, key string, now, expires time.Time) (bool, error)
 }
 

@@ -259,6 +259,10 @@ type ScaleBound struct {
 // Outbox tunes the chat dispatcher.
 type Outbox struct {
 	Workers int `yaml:"workers"`
+	// Lease is how long a claimed job stays claimed: a replica that dies
+	// holding jobs hands them over after it. A job's chat calls get half of
+	// it, so the claim outlives them.
+	Lease time.Duration `yaml:"lease"`
 }
 
 // Destination is a chat channel incidents are mirrored to.
@@ -338,6 +342,11 @@ const (
 	DefaultDiscordAPIURL     = "https://discord.com/api/v10/"
 	DefaultThreadAutoArchive = 1440
 	DefaultOutboxWorkers     = 4
+	DefaultOutboxLease       = 2 * time.Minute
+	// MinOutboxLease and MaxOutboxLease bound outbox.lease: a job's chat
+	// calls get half the lease, and a dead replica's jobs wait all of it.
+	MinOutboxLease = 10 * time.Second
+	MaxOutboxLease = 30 * time.Minute
 	DefaultGroupCacheTTL     = time.Minute
 	DefaultGroupMaxStale     = 5 * time.Minute
 	DefaultScaleMax          = 20
@@ -359,7 +368,7 @@ func Default() Config {
 		Incidents:       Incidents{ReopenWindow: incident.DefaultReopenWindow, ResponseDeadlines: defaultResponseDeadlines(), EscalationInterval: bot.DefaultEscalationInterval, Correlation: DefaultCorrelation()},
 		Slack:           Slack{APIURL: DefaultSlackAPIURL},
 		Discord:         Discord{APIURL: DefaultDiscordAPIURL, ThreadAutoArchive: DefaultThreadAutoArchive},
-		Outbox:          Outbox{Workers: DefaultOutboxWorkers},
+		Outbox:          Outbox{Workers: DefaultOutboxWorkers, Lease: DefaultOutboxLease},
 		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway", MaxInFlight: DefaultMaxInFlight, MaxInFlightPerUser: DefaultMaxInFlightPerUser},
 		Kubernetes:      Kubernetes{Namespace: "bakery-ia"},
 		Access:          Access{DefaultRole: "viewer", GroupCacheTTL: DefaultGroupCacheTTL, GroupMaxStale: DefaultGroupMaxStale},

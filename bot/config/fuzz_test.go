@@ -127,6 +127,7 @@ func checkBounds(t *testing.T, c *Config) {
 		t.Fatalf("discord.thread_auto_archive = %d accepted", c.Discord.ThreadAutoArchive)
 	}
 	within("outbox.workers", int64(c.Outbox.Workers), 1, 64)
+	dur("outbox.lease", c.Outbox.Lease, MinOutboxLease, MaxOutboxLease)
 	within("commands.max_in_flight", int64(c.Commands.MaxInFlight), 1, 1024)
 	within("commands.max_in_flight_per_user", int64(c.Commands.MaxInFlightPerUser), 1, int64(c.Commands.MaxInFlight))
 	if !commandRoot.MatchString(c.Commands.Root) {

@@ -151,6 +151,9 @@ func validate(c *Config, ps *Problems) {
 	if c.Outbox.Workers < 1 || c.Outbox.Workers > 64 {
 		ps.add("outbox.workers", "%d: want 1..64", c.Outbox.Workers)
 	}
+	if c.Outbox.Lease < MinOutboxLease || c.Outbox.Lease > MaxOutboxLease {
+		ps.add("outbox.lease", "%s: want %s..%s", c.Outbox.Lease, MinOutboxLease, MaxOutboxLease)
+	}
 
 	names := map[string]bool{}
 	c.destinations = nil

@@ -41,6 +41,8 @@ func escalationTests() []sqlstoretest.Case {
 		{Name: "EscalationForcedConcurrentFiringNeverDoubles", Run: testEscalationForcedConcurrent},
 		{Name: "EscalationLeaseHandover", Run: testEscalationLeaseHandover},
 		{Name: "EscalationOverdueReminderGauge", Run: testEscalationOverdueGauge},
+		{Name: "EscalationReminderBeforeRootStillPages", Run: testEscalationReminderBeforeRoot},
+		{Name: "EscalationClockSkewNeverDoubles", Run: testEscalationClockSkew},
 	}
 }
 

@@ -595,21 +595,29 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 }
 
 // shownByRoot is the newest event a root of inc's present state shows:
-// the last one (lastEvent), or for a resolved incident the one before its
-// resolution, whose reply says how long it took.
+// the last one (lastEvent); for a resolved incident the one before its
+// resolution, whose reply says how long it took; for an open,
+// unacknowledged one reminded before its root was posted (a P0, whose
+// deadline is 0, while the channel's earlier roots go out), the one
+// before its newest reminder, whose reply pages the escalation level.
 func (d *Dispatcher) shownByRoot(ctx context.Context, inc *bot.IncidentDetail, lastEvent int64) (int64, error) {
-	if inc.Status != bot.IncidentResolved || lastEvent == 0 {
+	reminded := inc.Status == bot.IncidentOpen && inc.AckedAt == nil && inc.Reminders > 0
+	if inc.Status != bot.IncidentResolved && !reminded || lastEvent == 0 {
 		return lastEvent, nil
 	}
 	counts, err := d.store.CountEvents(ctx, inc.ID, 0, lastEvent+1)
 	if err != nil {
 		return 0, err
 	}
-	resolved := counts[bot.EventResolved].Newest
-	if resolved == 0 {
+	kind := bot.EventResolved
+	if reminded {
+		kind = bot.EventReminder
+	}
+	newest := counts[kind].Newest
+	if newest == 0 {
 		return lastEvent, nil
 	}
-	before, err := d.store.CountEvents(ctx, inc.ID, 0, resolved)
+	before, err := d.store.CountEvents(ctx, inc.ID, 0, newest)
 	if err != nil {
 		return 0, err
 	}

@@ -115,6 +115,7 @@ func serve(ctx context.Context, c cliConfig) error {
 		Destinations: cfg.ChatDestinations(),
 		Chats:        clients.chats,
 		Workers:      cfg.Outbox.Workers,
+		Lease:        cfg.Outbox.Lease,
 		Runbooks:     cfg.IncidentRunbooks(),
 	}, log.With(zap.String("component", "outbox")), reg)
 	if len(cfg.ChatDestinations()) == 0 {

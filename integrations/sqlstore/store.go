@@ -753,11 +753,13 @@ func (s *Store) ExpediteJobs(ctx context.Context, destinations []string, now tim
 }
 
 // FirstSeen records a request key and reports whether it is new. Expired
-// keys are swept now and then on the way.
+// keys are swept now and then on the way, bot.ReplayClockSkew after their
+// expiry as now reads it: the replica sweeping may run fast, and another
+// running slow still takes the request's signature as fresh.
 func (s *Store) FirstSeen(ctx context.Context, key string, now, expires time.Time) (first bool, err error) {
 	defer s.observe("first_seen", time.Now(), &err)
 	if s.seen.Add(1)%sweepEvery == 0 {
-		if _, err := s.interactive.ExecContext(ctx, s.q.forgetExpired, now.UTC()); err != nil {
+		if _, err := s.interactive.ExecContext(ctx, s.q.forgetExpired, now.Add(-bot.ReplayClockSkew).UTC()); err != nil {
 			return false, err
 		}
 	}

@@ -369,13 +369,7 @@ func scaleApproved(t *testing.T, e *commandsEnv, p approvalSide, who, approver c
 	if got := ptrValue(d.Spec.Replicas); got != int32(replicas) {
 		t.Errorf("orders-service spec.replicas = %d, want %d", got, replicas)
 	}
-	var scaled []string
-	for _, r := range e.tap.requests()[tapBefore:] {
-		if r.Method == http.MethodPut && strings.HasSuffix(strings.SplitN(r.Path, "?", 2)[0], "/deployments/orders-service/scale") && r.Status == http.StatusOK {
-			scaled = append(scaled, r.String())
-		}
-	}
-	if len(scaled) != 1 {
+	if scaled := scaleWrites(e, tapBefore); len(scaled) != 1 {
 		t.Errorf("the bot wrote the scale subresource %d times (%v), want once: %v", len(scaled), scaled, e.tap.requests()[tapBefore:])
 	}
 	closed := waitCard(t, p, id, "closed", func(c cardView) bool { return len(c.buttons) == 0 })
@@ -385,6 +379,18 @@ func scaleApproved(t *testing.T, e *commandsEnv, p approvalSide, who, approver c
 	if after := settledRollout(t, e); after.revision != before.revision || after.rsCount != before.rsCount {
 		t.Errorf("scaling changed the rollout: %+v, was %+v", after, before)
 	}
+}
+
+// scaleWrites are the successful writes of orders-service's scale
+// subresource the API server got since the tap's request number from.
+func scaleWrites(e *commandsEnv, from int) []string {
+	var scaled []string
+	for _, r := range e.tap.requests()[from:] {
+		if r.Method == http.MethodPut && strings.HasSuffix(strings.SplitN(r.Path, "?", 2)[0], "/deployments/orders-service/scale") && r.Status == http.StatusOK {
+			scaled = append(scaled, r.String())
+		}
+	}
+	return scaled
 }
 
 func ptrValue[T any](p *T) T {
@@ -951,8 +957,11 @@ func waitCard(t *testing.T, p approvalSide, id int64, what string, ok func(cardV
 	return c
 }
 
-func cardID(text string) int64 {
-	m := cardTitle.FindStringSubmatch(text)
+func cardID(text string) int64 { return firstNumber(cardTitle, text) }
+
+// firstNumber is the number re's first group matches in text (0: none).
+func firstNumber(re *regexp.Regexp, text string) int64 {
+	m := re.FindStringSubmatch(text)
 	if m == nil {
 		return 0
 	}

@@ -49,6 +49,15 @@ type stormAck struct {
 	incidentID   int64
 }
 
+// newStormAck is payload msg acknowledged as incident id.
+func newStormAck(msg harness.Webhook, id int64) stormAck {
+	fps := make([]string, len(msg.Alerts))
+	for i, a := range msg.Alerts {
+		fps[i] = a.Fingerprint
+	}
+	return stormAck{groupKey: msg.GroupKey, fingerprints: fps, incidentID: id}
+}
+
 func killDirect(t *testing.T, kind harness.StoreKind) {
 	const (
 		senders       = 4
@@ -94,12 +103,8 @@ func killDirect(t *testing.T, kind harness.StoreKind) {
 						problem("sender %d payload %d: %v", s, n, err)
 						return
 					}
-					fps := make([]string, len(msg.Alerts))
-					for i, al := range msg.Alerts {
-						fps[i] = al.Fingerprint
-					}
 					mu.Lock()
-					acks = append(acks, stormAck{groupKey: msg.GroupKey, fingerprints: fps, incidentID: id})
+					acks = append(acks, newStormAck(msg, id))
 					mu.Unlock()
 					acked.Add(1)
 				default:
