@@ -19,8 +19,11 @@ func ConsolePage(n int) int { return min(max(n, 1), MaxConsolePage) }
 type ConsoleReads interface {
 	// IncidentList returns up to q.Limit incidents after q.After in the
 	// console's order: open ones first (the most urgent, then the oldest),
-	// then resolved ones (the newest first), with q's filters applied.
-	IncidentList(ctx context.Context, q IncidentQuery) ([]Incident, error)
+	// then resolved ones (the newest first), with q's filters applied, and
+	// where the next page starts (zero: the list ends here). A title
+	// search reads at most TextScanWindow resolved incidents a page, so its
+	// page may hold fewer than q.Limit and still have a next.
+	IncidentList(ctx context.Context, q IncidentQuery) (incidents []Incident, next ListCursor, err error)
 	// IncidentLinks returns up to limit outages the incident is part of
 	// and up to limit incidents of the outage it is, by id.
 	IncidentLinks(ctx context.Context, id int64, limit int) (IncidentLinks, error)
@@ -43,6 +46,11 @@ type ConsoleReads interface {
 	// incident's timeline, an approval or the audit log does.
 	ChangeMark(ctx context.Context) (ChangeMark, error)
 }
+
+// TextScanWindow is how many ids of resolved incidents one page of a
+// title search reads at most: no index serves a substring, and a text
+// that matches nothing would otherwise read every incident there is.
+const TextScanWindow = 20000
 
 // ListCursor is where a page of the console's incident list ended: in the
 // open part (by severity, then id) or the resolved part (by id, down). The
@@ -71,9 +79,12 @@ type IncidentQuery struct {
 	// Service and AlertName match the incident's label exactly.
 	Service, AlertName string
 	// Text is a case-insensitive substring of the title.
-	Text  string
-	After ListCursor
-	Limit int
+	Text string
+	// TextWindow is how many ids of resolved incidents a page of a title
+	// search reads (0: TextScanWindow).
+	TextWindow int64
+	After      ListCursor
+	Limit      int
 }
 
 // IncidentLinks are an incident's links to outages, both ways.

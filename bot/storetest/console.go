@@ -15,6 +15,7 @@ func consoleTests() []namedTest {
 	return []namedTest{
 		{"ConsoleIncidentListOrderAndPages", testConsoleListOrder},
 		{"ConsoleIncidentListFilters", testConsoleListFilters},
+		{"ConsoleTitleSearchWindows", testConsoleTextWindow},
 		{"ConsoleThreadsAndLinks", testConsoleThreadsAndLinks},
 		{"ConsoleApprovalList", testConsoleApprovalList},
 		{"ConsoleAuditList", testConsoleAuditList},
@@ -57,7 +58,7 @@ func walkList(t *testing.T, s bot.Store, q bot.IncidentQuery, limit int) []int64
 		if pages > 1000 {
 			t.Fatal("IncidentList never ends")
 		}
-		page, err := s.IncidentList(context.Background(), q)
+		page, next, err := s.IncidentList(context.Background(), q)
 		if err != nil {
 			t.Fatalf("IncidentList(%+v): %v", q, err)
 		}
@@ -67,10 +68,13 @@ func walkList(t *testing.T, s bot.Store, q bot.IncidentQuery, limit int) []int64
 		for _, inc := range page {
 			ids = append(ids, inc.ID)
 		}
-		if len(page) < limit {
+		if next.IsZero() {
 			return ids
 		}
-		q.After = bot.CursorAfter(page[len(page)-1])
+		if len(page) == limit && next != bot.CursorAfter(page[limit-1]) {
+			t.Fatalf("a full page's next is %+v, not after its last incident", next)
+		}
+		q.After = next
 	}
 }
 
@@ -123,7 +127,7 @@ func testConsoleListOrder(t *testing.T, s bot.Store) {
 		t.Fatalf("resolved only: %v, want %v", got, want[15:])
 	}
 	// Whatever a caller asks, a page is bounded.
-	page, err := s.IncidentList(context.Background(), bot.IncidentQuery{AnySeverity: true, Limit: 1 << 30})
+	page, _, err := s.IncidentList(context.Background(), bot.IncidentQuery{AnySeverity: true, Limit: 1 << 30})
 	if err != nil || len(page) != 23 {
 		t.Fatalf("huge limit: %d incidents, %v", len(page), err)
 	}
@@ -379,5 +383,54 @@ func testConsoleTimesAndChangeMark(t *testing.T, s bot.Store) {
 	m2, err := s.ChangeMark(ctx)
 	if err != nil || m2.Event != m1.Event || m2.Approval == 0 || m2.Audit != 1 {
 		t.Fatalf("ChangeMark after an approval and an audit row: %+v, %v", m2, err)
+	}
+}
+
+// A title search reads the resolved incidents a window of ids at a time:
+// a page may come back short with a next, and the walk still finds every
+// match exactly once.
+func testConsoleTextWindow(t *testing.T, s bot.Store) {
+	var want []int64
+	for i := range 30 {
+		name := "Filler"
+		if i%4 == 0 {
+			name = "Needle"
+		}
+		id := consoleIncident(t, s, fmt.Sprintf("g%d", i), name, "x", bot.P2, t0.Add(time.Duration(i)*time.Minute), true)
+		if i%4 == 0 {
+			want = append([]int64{id}, want...)
+		}
+	}
+	q := bot.IncidentQuery{AnySeverity: true, Text: "needle", TextWindow: 3, Limit: 2}
+	var got []int64
+	short := 0
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			t.Fatal("the search never ends")
+		}
+		page, next, err := s.IncidentList(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inc := range page {
+			got = append(got, inc.ID)
+		}
+		if next.IsZero() {
+			break
+		}
+		if len(page) < q.Limit {
+			short++
+		}
+		q.After = next
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("found %v, want %v", got, want)
+	}
+	if short == 0 {
+		t.Fatal("no page stopped at its window")
+	}
+	// Without a text, no window: the pages are full.
+	if got := walkList(t, s, bot.IncidentQuery{AnySeverity: true, TextWindow: 3}, 10); len(got) != 30 {
+		t.Fatalf("unfiltered: %d incidents", len(got))
 	}
 }

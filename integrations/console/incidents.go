@@ -99,6 +99,10 @@ type listData struct {
 	Filtered     bool
 	Incidents    []bot.Incident
 	First, Next  string
+	// Partial: the page is not full, yet the search goes on below
+	// incident SearchedTo.
+	Partial    bool
+	SearchedTo int64
 }
 
 func (c *Console) incidentList(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +130,8 @@ func (c *Console) incidentList(w http.ResponseWriter, r *http.Request) {
 		c.storeFailed(w, r, "incident", err)
 		return
 	}
-	if d.Incidents, err = c.store.IncidentList(ctx, q); err != nil {
+	next := bot.ListCursor{}
+	if d.Incidents, next, err = c.store.IncidentList(ctx, q); err != nil {
 		c.storeFailed(w, r, "incident", err)
 		return
 	}
@@ -134,9 +139,13 @@ func (c *Console) incidentList(w http.ResponseWriter, r *http.Request) {
 	if !after.IsZero() {
 		d.First = "/ui/incidents" + encodeQuery(v)
 	}
-	if len(d.Incidents) == q.Limit {
-		v.Set("after", formatCursor(bot.CursorAfter(d.Incidents[len(d.Incidents)-1])))
+	if !next.IsZero() {
+		v.Set("after", formatCursor(next))
 		d.Next = "/ui/incidents" + encodeQuery(v)
+		// A title search that read its window without filling the page
+		// says how far it looked.
+		d.SearchedTo = next.ID
+		d.Partial = len(d.Incidents) < q.Limit
 	}
 	p := c.newPage(r, "incidents", "Incidents", d)
 	p.Live = true

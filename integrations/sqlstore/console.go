@@ -29,9 +29,13 @@ const (
 	fSeverity  = ` AND severity = ?`
 	fService   = ` AND service = ?`
 	fAlertName = ` AND alertname = ?`
-	// The title search scans the part's index from the cursor until it
-	// has a page: no index serves a substring.
+	// No index serves a substring: the title search reads the part's
+	// index from the cursor, the resolved part in windows (fFloor).
 	fText = ` AND lower(title) LIKE ? ESCAPE '\'`
+	// fFloor bounds a title search's walk of the resolved part.
+	fFloor = ` AND id >= ?`
+
+	qNewestIncident = `SELECT max(id) FROM incidents`
 )
 
 // maxLinks bounds each direction of an incident's outage links.
@@ -77,7 +81,7 @@ const noCursor = int64(1<<63 - 1)
 
 // IncidentList reads a page of the console's incident list: the open
 // part from the cursor, then, while the page has room, the resolved part.
-func (s *Store) IncidentList(ctx context.Context, q bot.IncidentQuery) (out []bot.Incident, err error) {
+func (s *Store) IncidentList(ctx context.Context, q bot.IncidentQuery) (out []bot.Incident, next bot.ListCursor, err error) {
 	defer s.observe("incident_list", time.Now(), &err)
 	limit := bot.ConsolePage(q.Limit)
 	var filters string
@@ -96,7 +100,7 @@ func (s *Store) IncidentList(ctx context.Context, q bot.IncidentQuery) (out []bo
 	}
 	rtx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("incident list: begin: %w", err)
+		return nil, next, fmt.Errorf("incident list: begin: %w", err)
 	}
 	defer rtx.Rollback() //nolint:errcheck // read-only
 	if !q.After.Resolved && q.Status != bot.IncidentResolved {
@@ -106,23 +110,50 @@ func (s *Store) IncidentList(ctx context.Context, q bot.IncidentQuery) (out []bo
 			a[0], a[1] = -1, 0
 		}
 		if out, err = queryIncidents(ctx, rtx, query, append(a, limit)...); err != nil {
-			return nil, fmt.Errorf("incident list: open: %w", err)
+			return nil, next, fmt.Errorf("incident list: open: %w", err)
+		}
+		if len(out) == limit {
+			return out, bot.CursorAfter(out[limit-1]), nil
 		}
 	}
-	if len(out) < limit && q.Status != bot.IncidentOpen {
-		before := noCursor
-		if q.After.Resolved {
-			before = q.After.ID
-		}
-		query := rebind(qListResolvedHead+filters+qListResolvedTail, s.d.NumberedParams)
-		a := append([]any{before}, args...)
-		more, err := queryIncidents(ctx, rtx, query, append(a, limit-len(out))...)
-		if err != nil {
-			return nil, fmt.Errorf("incident list: resolved: %w", err)
-		}
-		out = append(out, more...)
+	if q.Status == bot.IncidentOpen {
+		return out, next, nil
 	}
-	return out, nil
+	before := noCursor
+	if q.After.Resolved {
+		before = q.After.ID
+	}
+	query, a := qListResolvedHead+filters, append([]any{before}, args...)
+	// A title search reads a window of ids, down from the cursor.
+	var floor int64
+	if q.Text != "" {
+		if before == noCursor {
+			var newest sql.NullInt64
+			if err := rtx.QueryRowContext(ctx, qNewestIncident).Scan(&newest); err != nil {
+				return nil, next, fmt.Errorf("incident list: newest: %w", err)
+			}
+			before = newest.Int64 + 1
+			a[0] = before
+		}
+		window := q.TextWindow
+		if window <= 0 {
+			window = bot.TextScanWindow
+		}
+		floor = max(before-window, 0)
+		query, a = query+fFloor, append(a, floor)
+	}
+	more, err := queryIncidents(ctx, rtx, rebind(query+qListResolvedTail, s.d.NumberedParams), append(a, limit-len(out))...)
+	if err != nil {
+		return nil, next, fmt.Errorf("incident list: resolved: %w", err)
+	}
+	out = append(out, more...)
+	switch {
+	case len(out) == limit:
+		next = bot.CursorAfter(out[limit-1])
+	case floor > 1:
+		next = bot.ListCursor{Resolved: true, ID: floor}
+	}
+	return out, next, nil
 }
 
 // likePattern matches text anywhere, its own % _ and \ taken literally.

@@ -209,7 +209,9 @@ func bench(ctx context.Context, name string, store *sqlstore.Store, raw *sql.DB,
 	return ok, nil
 }
 
-func ms(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + "ms" }
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + "ms"
+}
 
 var (
 	alertNames = []string{"ServiceDown", "HighLatency", "HighErrorRate", "PodCrashLooping", "DiskFilling",
