@@ -467,7 +467,11 @@ func TestReliabilityCharts(t *testing.T) {
 func TestLiveUpdates(t *testing.T) {
 	r := newRig(t, console.Config{MaxLiveClients: 1, PollInterval: 50 * time.Millisecond})
 	runConsole(t, r)
-	srv := httptest.NewServer(r.as(viewer))
+	// The server's own timeouts, as serve sets them for pages, must not
+	// end a stream.
+	srv := httptest.NewUnstartedServer(r.as(viewer))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = time.Second, time.Second
+	srv.Start()
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -497,6 +501,9 @@ func TestLiveUpdates(t *testing.T) {
 		}
 		close(events)
 	}()
+	// Outlast the server's timeouts before anything changes: a stream they
+	// ended would never see the change below.
+	time.Sleep(2500 * time.Millisecond)
 	// Keep changing the store until the stream says so: the hub may read
 	// its first mark after the first change.
 	deadline := time.After(50 * time.Second)

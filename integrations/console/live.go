@@ -145,11 +145,15 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	defer c.live.unsubscribe(ch)
 	c.live.notify() // read the mark now, so the first change is not missed
 	rc := http.NewResponseController(w)
-	// The server's write timeout suits pages, not a stream.
-	if err := rc.SetWriteDeadline(time.Now().Add(c.cfg.LiveFor + heartbeat)); err != nil {
+	// The server's timeouts suit pages, not a stream: a write after its
+	// write deadline fails. The read deadline moves with it, so that
+	// nothing waiting on the connection times out first.
+	until := time.Now().Add(c.cfg.LiveFor + heartbeat)
+	if err := rc.SetWriteDeadline(until); err != nil {
 		http.Error(w, "streaming is not supported here", http.StatusNotImplemented)
 		return
 	}
+	_ = rc.SetReadDeadline(until)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
