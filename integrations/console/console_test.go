@@ -209,9 +209,19 @@ func TestHostileAlertTextIsText(t *testing.T) {
 		Name: `<marquee onmouseover=alert(6)>mallory</marquee>`}, "C1"); err != nil {
 		t.Fatal(err)
 	}
+	// What people type reaches the pages too: a command, a result, a
+	// display name from the identity provider.
+	aid := storeApproval(t, r.backend, id, bot.ApprovalDone)
+	if err := r.backend.AppendAudit(context.Background(), bot.AuditRecord{At: r.now, Kind: bot.AuditCommand,
+		Actor:  bot.Identity{Platform: "slack", UserID: `"><img src=x onerror=alert(8)>`, Name: hostile["service"]},
+		Action: `<script>alert(9)</script>`, Outcome: "allowed", Detail: hostile["description"], ApprovalID: aid}); err != nil {
+		t.Fatal(err)
+	}
+	hostileAdmin := *admin
+	hostileAdmin.Name = `<img src=x onerror=alert(7)>`
 	for _, path := range []string{"/ui/incidents", fmt.Sprintf("/ui/incidents/%d", id), fmt.Sprintf("/ui/incidents/%d/postmortem", id),
-		"/ui/incidents?q=" + "%3Cscript%3E", "/ui/audit"} {
-		body := r.page(admin, path)
+		"/ui/incidents?q=" + "%3Cscript%3E", "/ui/audit", "/ui/approvals"} {
+		body := r.page(&hostileAdmin, path)
 		if len(body) > 200_000 {
 			t.Errorf("%s: %d bytes: a huge label must be clipped", path, len(body))
 		}
@@ -243,7 +253,7 @@ func TestHostileAlertTextIsText(t *testing.T) {
 				}
 			}
 		})
-		if path == "/ui/audit" {
+		if path == "/ui/audit" || path == "/ui/approvals" {
 			continue
 		}
 		text := textOf(doc)
