@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/net/html"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/bot/incident"
 	"github.com/bakewise/chatops/integrations/console"
+	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/sqlstore"
 	"github.com/bakewise/chatops/integrations/sqlstore/sqlstoretest"
 	"github.com/bakewise/chatops/integrations/webauth"
@@ -532,6 +534,37 @@ func TestLiveUpdates(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no change event")
 		}
+	}
+}
+
+// Mounted as serve mounts it, behind the API's instrumentation, a stream
+// still streams: the wrappers let the console reach the connection.
+func TestLiveThroughTheServersHandler(t *testing.T) {
+	r := newRig(t, console.Config{})
+	runConsole(t, r)
+	h := httpapi.New(httpapi.Config{Token: "t"}, r.store, []httpapi.Mount{{Pattern: "/ui/", Handler: r.as(viewer)}},
+		prometheus.NewRegistry(), prometheus.NewRegistry(), zap.NewNop())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/ui/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if resp.StatusCode != http.StatusOK || err != nil || line != "retry: 5000\n" {
+		t.Fatalf("stream through the server's handler: %d %q %v", resp.StatusCode, line, err)
+	}
+	page, err := http.Get(srv.URL + "/ui/incidents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || page.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("page through the server's handler: %d %v", page.StatusCode, page.Header)
 	}
 }
 
