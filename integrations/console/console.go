@@ -149,8 +149,14 @@ func (c *Console) Notify() { c.live.notify() }
 
 // Run feeds the live pages and re-verifies the audit chain until ctx ends.
 func (c *Console) Run(ctx context.Context) error {
-	go c.audit.run(ctx, c.store, c.cfg, c.log)
-	return c.live.run(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.audit.run(ctx, c.store, c.cfg, c.log)
+	}()
+	err := c.live.run(ctx)
+	<-done // the walk of the chain ends with ctx too
+	return err
 }
 
 func (c *Console) routes() {
