@@ -55,6 +55,8 @@ type Config struct {
 	Routes          []Route       `yaml:"routes"`
 	// Runbooks by alert name: each incident thread's first reply.
 	Runbooks map[string]Runbook `yaml:"runbooks"`
+	// UI is the web console.
+	UI UI `yaml:"ui"`
 
 	// AuditKey keys the audit chain (HMAC-SHA-256). It comes only from
 	// CHATOPS_AUDIT_KEY or the file CHATOPS_AUDIT_KEY_FILE names: never the

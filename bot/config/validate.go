@@ -211,6 +211,7 @@ func validate(c *Config, ps *Problems) {
 	}
 	validateLifecycle(c, ps)
 	validateRunbooks(c, ps)
+	validateUI(c, ps)
 	c.routes = nil
 	for i, r := range c.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
