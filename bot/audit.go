@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -367,4 +368,35 @@ func (v *ChainVerifier) Last() (AuditHead, bool) {
 		return AuditHead{}, false
 	}
 	return AuditHead{Seq: v.last.Seq, Hash: v.last.Hash}, true
+}
+
+// AuditSource streams the audit log in sequence order (Store.AuditRecords).
+type AuditSource interface {
+	AuditRecords(ctx context.Context, since time.Time, fn func(AuditRecord) error) error
+}
+
+// VerifyAudit walks the whole log through v and checks its end: nil when
+// the chain holds; a *ChainError naming the first break otherwise. The
+// CLI's audit verify and the console's status both run it.
+func VerifyAudit(ctx context.Context, src AuditSource, v *ChainVerifier) error {
+	if err := src.AuditRecords(ctx, time.Time{}, v.Next); err != nil {
+		return err
+	}
+	return v.Finish()
+}
+
+// ExportAudit writes the rows at or after since (zero: all) to w as JSON
+// lines, one AuditRecord each, in sequence order, and counts them.
+func ExportAudit(ctx context.Context, src AuditSource, since time.Time, w io.Writer) (int64, error) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	var n int64
+	err := src.AuditRecords(ctx, since, func(r AuditRecord) error {
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("audit export: row %d: %w", r.Seq, err)
+		}
+		n++
+		return nil
+	})
+	return n, err
 }

@@ -70,6 +70,7 @@ type Store interface {
 	Approvals
 	Audit
 	Timers
+	ConsoleReads
 	// IncidentByThread returns the incident whose thread at platform, in
 	// channel (the thread's parent channel), is thread (Slack: the root's
 	// ts; Discord: the thread's id); ErrNotFound when it is no incident's.

@@ -53,10 +53,10 @@ type Config struct {
 	Approvals       Approvals     `yaml:"approvals"`
 	Destinations    []Destination `yaml:"destinations"`
 	Routes          []Route       `yaml:"routes"`
-	// UI is the web console's sign-in (ui.go).
-	UI UI `yaml:"ui"`
 	// Runbooks by alert name: each incident thread's first reply.
 	Runbooks map[string]Runbook `yaml:"runbooks"`
+	// UI is the web console.
+	UI UI `yaml:"ui"`
 
 	// AuditKey keys the audit chain (HMAC-SHA-256). It comes only from
 	// CHATOPS_AUDIT_KEY or the file CHATOPS_AUDIT_KEY_FILE names: never the

@@ -752,3 +752,22 @@ func TestLoadStore(t *testing.T) {
 		})
 	}
 }
+
+func TestUIConfig(t *testing.T) {
+	ok := writeFile(t, "ok.yaml", "ui:\n  enabled: true\n  slack_workspace: https://bakewise.slack.com\n  discord_guild_id: \"42\"\n  page_size: 25\n  poll_interval: 2s\n"+
+		"  public_url: https://chatops.example.com\n  proxy: {trusted_cidrs: [10.0.0.1], groups: {sre: viewer}}\n")
+	cfg, err := Load(ok, tokens(EnvUISessionKey, strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if !cfg.UI.Enabled || cfg.UI.SlackWorkspace != "https://bakewise.slack.com" || cfg.UI.DiscordGuildID != "42" || cfg.UI.PageSize != 25 {
+		t.Fatalf("ui: %+v", cfg.UI)
+	}
+	bad := writeFile(t, "bad.yaml", "ui:\n  slack_workspace: javascript:alert(1)\n  discord_guild_id: abc\n  page_size: 5000\n  poll_interval: 1ms\n  audit_verify_interval: 1s\n")
+	_, err = Load(bad, tokens())
+	for _, want := range []string{"ui.slack_workspace", "ui.discord_guild_id", "ui.page_size", "ui.poll_interval", "ui.audit_verify_interval"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no problem with %s: %v", want, err)
+		}
+	}
+}

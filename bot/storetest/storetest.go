@@ -67,6 +67,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, approvalTests()...)
 	tests = append(tests, auditTests()...)
 	tests = append(tests, timerTests()...)
+	tests = append(tests, consoleTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t).Store) })
 	}

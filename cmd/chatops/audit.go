@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,10 +48,7 @@ func auditVerifyCommand(fs *flag.FlagSet) action {
 			return err
 		}
 		defer store.Close()
-		err = store.AuditRecords(ctx, time.Time{}, v.Next)
-		if err == nil {
-			err = v.Finish()
-		}
+		err = bot.VerifyAudit(ctx, store, &v)
 		if ce := (*bot.ChainError)(nil); errors.As(err, &ce) {
 			hint := ""
 			if errors.Is(err, bot.ErrAuditKeyNeeded) {
@@ -185,15 +181,5 @@ func writeAuditFile(ctx context.Context, store *sqlstore.Store, since time.Time,
 }
 
 func writeAudit(ctx context.Context, store *sqlstore.Store, since time.Time, w io.Writer) (int64, error) {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	var n int64
-	err := store.AuditRecords(ctx, since, func(r bot.AuditRecord) error {
-		if err := enc.Encode(r); err != nil {
-			return fmt.Errorf("audit export: row %d: %w", r.Seq, err)
-		}
-		n++
-		return nil
-	})
-	return n, err
+	return bot.ExportAudit(ctx, store, since, w)
 }

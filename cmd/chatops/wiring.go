@@ -121,13 +121,21 @@ func serve(ctx context.Context, c cliConfig) error {
 		log.Info("no chat destination configured: incidents are stored but not posted",
 			zap.String("component", "outbox"))
 	}
+	web, err := newWebConsole(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	changes := notifiers{dispatcher}
+	if web.notify != nil {
+		changes = append(changes, web.notify)
+	}
 	engine := incident.New(store, incident.Config{
 		Classifier:   cfg.Classifier(),
 		Routes:       cfg.IncidentRoutes(),
 		ReopenWindow: cfg.Incidents.ReopenWindow,
 		Deadlines:    cfg.Deadlines(),
 		Correlation:  cfg.IncidentCorrelation(),
-		Outbox:       dispatcher,
+		Outbox:       changes,
 	}, log.With(zap.String("component", "engine")), reg)
 	deps.Changer = engine
 	holder, err := replicaID()
@@ -140,7 +148,7 @@ func serve(ctx context.Context, c cliConfig) error {
 		Deadlines:    cfg.Deadlines(),
 		Interval:     cfg.Incidents.EscalationInterval,
 		Holder:       holder,
-		Outbox:       dispatcher,
+		Outbox:       changes,
 	}, log.With(zap.String("component", "escalator")), reg)
 	// What people do from an incident's thread goes on its timeline.
 	timeline := incident.NewTimeline(engine, store, log.With(zap.String("component", "timeline")))
@@ -188,6 +196,11 @@ func serve(ctx context.Context, c cliConfig) error {
 	}
 
 	mounts := append([]httpapi.Mount{{Pattern: "POST /v1/alertmanager", Handler: recv}}, chat.mounts...)
+	webMounts, err := web.mounts(cfg, roles, store, log)
+	if err != nil {
+		return err
+	}
+	mounts = append(mounts, webMounts...)
 	apiCfg := httpapi.Config{Token: cfg.API.Token.Reveal(), MetricsToken: cfg.Metrics.Token.Reveal(),
 		SeparateMetrics: cfg.Metrics.ListenAddr != ""}
 	handler := httpapi.New(apiCfg, store, mounts, reg, reg, log.With(zap.String("component", "http")))
@@ -213,6 +226,9 @@ func serve(ctx context.Context, c cliConfig) error {
 	// The outage correlation: Ingest only signals it, so webhooks never wait for it.
 	g.Go(func() error { return runUntilCanceled(gctx, engine.RunCorrelation) })
 	g.Go(func() error { return approvals.Run(gctx, approval.DefaultSweepInterval) })
+	if web.run != nil {
+		g.Go(func() error { return runUntilCanceled(gctx, web.run) })
+	}
 	for _, run := range chat.run {
 		g.Go(func() error { return runUntilCanceled(gctx, run) })
 	}

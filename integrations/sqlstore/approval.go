@@ -123,29 +123,35 @@ func (s *Store) DueApprovals(ctx context.Context, now time.Time, limit int) (out
 		return nil, fmt.Errorf("due approvals: begin: %w", err)
 	}
 	defer rtx.Rollback() //nolint:errcheck // read-only
-	rows, err := rtx.QueryContext(ctx, s.q.dueApprovals, now.UTC(), limit)
+	out, err = s.approvalsWithVotes(ctx, rtx, s.q.dueApprovals, now.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due approvals: %w", err)
 	}
+	return out, nil
+}
+
+// approvalsWithVotes runs a query of requests and reads their votes in as
+// few queries as the parameter ceiling allows, not one per request.
+func (s *Store) approvalsWithVotes(ctx context.Context, rtx *sql.Tx, query string, args ...any) ([]bot.Approval, error) {
+	rows, err := rtx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
+	var out []bot.Approval
 	byID := map[int64]int{}
 	for rows.Next() {
 		a, err := scanApproval(rows)
 		if err != nil {
-			return nil, fmt.Errorf("due approvals: %w", err)
+			return nil, err
 		}
 		byID[a.ID] = len(out)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("due approvals: %w", err)
+		return nil, err
 	}
 	rows.Close()
-	if len(out) == 0 {
-		return out, nil
-	}
-	// One query for all their votes, not one per request; limit is far
-	// below the parameter ceiling, but chunk anyway so no caller can break it.
 	ids := make([]any, 0, len(out))
 	for _, a := range out {
 		ids = append(ids, a.ID)
@@ -156,7 +162,7 @@ func (s *Store) DueApprovals(ctx context.Context, now time.Time, limit int) (out
 		if err := scanVotesAmong(ctx, rtx, q, chunk, func(id int64, v bot.Vote) {
 			out[byID[id]].Votes = append(out[byID[id]].Votes, v)
 		}); err != nil {
-			return nil, fmt.Errorf("due approvals: votes: %w", err)
+			return nil, fmt.Errorf("votes: %w", err)
 		}
 	}
 	return out, nil

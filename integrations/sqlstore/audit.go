@@ -167,7 +167,12 @@ func (s *Store) auditPage(ctx context.Context, after int64, since time.Time) ([]
 		return nil, err
 	}
 	defer rows.Close()
-	page := make([]bot.AuditRecord, 0, auditPageSize)
+	return scanAudit(rows, auditPageSize)
+}
+
+// scanAudit reads audit rows as auditColumns lists them.
+func scanAudit(rows *sql.Rows, size int) ([]bot.AuditRecord, error) {
+	page := make([]bot.AuditRecord, 0, size)
 	for rows.Next() {
 		var (
 			r    bot.AuditRecord

@@ -563,19 +563,7 @@ func (s *Store) ListIncidents(ctx context.Context, f bot.IncidentFilter) (out []
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.list, before, string(f.Status), string(f.Status), min(limit, bot.MaxPage))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		inc, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inc)
-	}
-	return out, rows.Err()
+	return queryIncidents(ctx, s.db, s.q.list, before, string(f.Status), string(f.Status), min(limit, bot.MaxPage))
 }
 
 // GetIncident returns one incident with its alerts and timeline.
