@@ -224,6 +224,8 @@ func TestOIDCSignInWithPKCEStateAndNonce(t *testing.T) {
 	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) < 43 || q.Get("state") == "" || q.Get("nonce") == "" {
 		t.Fatalf("authorisation request without PKCE S256, state and nonce: %s", f.authorize)
 	}
+	pub, _ := url.Parse(f.public)
+	flowCookies := c.Jar.Cookies(pub)
 	resp := get(t, c, cb)
 	if resp.code != http.StatusOK || resp.body != "console /ui/incidents id=oidc:"+harness.OIDCSubject1+" role=admin via=oidc" {
 		t.Fatalf("after sign-in: %d %q", resp.code, resp.body)
@@ -231,10 +233,16 @@ func TestOIDCSignInWithPKCEStateAndNonce(t *testing.T) {
 	if !f.audit.has("oidc:"+harness.OIDCSubject1, "ui sign-in", "allowed", "as admin") {
 		t.Fatalf("sign-in not audited: %+v", f.audit.rows)
 	}
-	// The same callback again (a replayed code and state) is refused,
-	// even with the cookies the browser still has.
-	if resp := get(t, c, cb); resp.code != http.StatusUnauthorized {
+	// The same callback again (a replayed code and state), even with
+	// the flow cookie it came with, is refused by the console itself
+	// before the provider is asked (which would refuse the used code too).
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(pub, flowCookies)
+	if resp := get(t, &http.Client{Jar: jar}, cb); resp.code != http.StatusUnauthorized {
 		t.Fatalf("replayed callback: %d %s", resp.code, resp.body)
+	}
+	if !f.audit.has("web:anonymous", "ui sign-in", "refused", "callback replayed") {
+		t.Fatalf("replay not refused as such: %+v", f.audit.rows)
 	}
 	// The session still works; the mapping by subject gives viewer.
 	if resp := get(t, c, f.public+"/ui/"); resp.code != http.StatusOK || !strings.Contains(resp.body, "role=admin") {
