@@ -220,7 +220,7 @@ func perDayChart(days []dayCount, since time.Time) chart {
 			c.Bars = append(c.Bars, bar{X: x, Y: y, W: slot * .8, H: h, Class: "fill-" + bot.Severity(sev).String(),
 				Title: d.Day.Format("Jan 2") + ": " + itoa(n) + " " + bot.Severity(sev).String()})
 		}
-		if i%7 == 0 || i == len(days)-1 {
+		if (len(days)-1-i)%7 == 0 { // weekly, counted back from today
 			c.Labels = append(c.Labels, label{X: x + slot*.4, Y: plotBot + 16, Text: d.Day.Format("Jan 2"), Anchor: "middle"})
 		}
 	}
@@ -240,8 +240,9 @@ func (c *chart) grid(value func(fraction float64) string) {
 
 // niceDuration is a round top for a scale that holds d.
 func niceDuration(d time.Duration) time.Duration {
-	for _, s := range []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour,
-		2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour} {
+	// Each divides by four into round grid steps.
+	for _, s := range []time.Duration{time.Minute, 4 * time.Minute, 8 * time.Minute, 20 * time.Minute, 40 * time.Minute,
+		2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 96 * time.Hour, 8 * 24 * time.Hour} {
 		if d <= s {
 			return s
 		}
