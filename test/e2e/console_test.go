@@ -186,6 +186,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot(ctx, "05-audit")
 
+	// Sign out with the page's button (a same-origin POST); the console
+	// then sends the browser to sign in again.
+	if err := chromedp.Do(ctx, chromedp.Click(`form[action="/ui/logout"] button`), chromedp.WaitVisible(`h1`)); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	if h, err := chromedp.Run(ctx, chromedp.Text(`h1`)); err != nil || h != "Signed out" {
+		t.Fatalf("after sign-out: %q %v", h, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(public+"/ui/incidents"), chromedp.WaitVisible(`input[name=password]`)); err != nil {
+		t.Fatalf("after sign-out, the console did not send to sign in: %v", err)
+	}
+
 	// A viewer signed in by the proxy sees the list and is refused the
 	// audit log.
 	proxy := startHeaderProxy(t, public, map[string]string{"X-Forwarded-User": "viewer-vera", "X-Forwarded-Email": "vera@example.com"})
