@@ -188,8 +188,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Sign out with the page's button (a same-origin POST); the console
 	// then sends the browser to sign in again.
-	if err := chromedp.Do(ctx, chromedp.Click(`form[action="/ui/logout"] button`), chromedp.WaitVisible(`h1`)); err != nil {
-		t.Fatalf("sign out: %v", err)
+	// RunResponse waits for the navigation the click starts, so the
+	// heading read next is the new page's.
+	if out, err := chromedp.RunResponse(ctx, chromedp.Click(`form[action="/ui/logout"] button`)); err != nil || out.Status != http.StatusOK {
+		t.Fatalf("sign out: %v %v", out, err)
 	}
 	if h, err := chromedp.Run(ctx, chromedp.Text(`h1`)); err != nil || h != "Signed out" {
 		t.Fatalf("after sign-out: %q %v", h, err)
