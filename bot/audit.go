@@ -24,7 +24,7 @@ type AuditRecord struct {
 	At    time.Time `json:"at"`
 	Actor Identity  `json:"actor"`
 	// Kind is what happened: command, request, vote, deny, cancel,
-	// execute, result, break_glass, expire, incident.
+	// execute, result, break_glass, expire, incident, sign_in.
 	Kind AuditKind `json:"kind"`
 	// Action is the command ("rollback", "incident ack").
 	Action string `json:"action"`
@@ -61,6 +61,9 @@ const (
 	AuditBreakGlass AuditKind = "break_glass"
 	AuditExpire     AuditKind = "expire"
 	AuditIncident   AuditKind = "incident"
+	// AuditSignIn is a sign-in to the web console (or a refused one) and
+	// a sign-out.
+	AuditSignIn AuditKind = "sign_in"
 	// AuditKeyInUse marks where serve began sealing rows with an audit
 	// key, so that the chain's newest row is keyed from the start.
 	AuditKeyInUse AuditKind = "audit_key"

@@ -374,6 +374,7 @@ func Default() Config {
 		Commands:        Commands{Root: "ops", SlackMode: "socket", DiscordMode: "gateway", MaxInFlight: DefaultMaxInFlight, MaxInFlightPerUser: DefaultMaxInFlightPerUser},
 		Kubernetes:      Kubernetes{Namespace: "bakery-ia"},
 		Access:          Access{DefaultRole: "viewer", GroupCacheTTL: DefaultGroupCacheTTL, GroupMaxStale: DefaultGroupMaxStale},
+		UI:              defaultUI(),
 		Approvals: Approvals{
 			Quorum: policy.DefaultRule.Quorum, Expiry: policy.DefaultRule.Expiry,
 			MaxRequestsPerHour: policy.DefaultRule.MaxRequestsPerHour, DefaultScaleMax: DefaultScaleMax,
@@ -496,6 +497,7 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 	if v := getenv(EnvAlertmanagerURL); v != "" {
 		c.Alertmanager.URL = v
 	}
+	applyUIEnv(c, getenv, ps)
 	if v := getenv(EnvDiscordAppID); v != "" {
 		c.Discord.AppID = v
 	}
@@ -580,16 +582,7 @@ func secret(env, file, path string, ps *Problems) Secret {
 // mistake waiting to happen) and checks its length. Problems name the
 // variable, never the value.
 func auditKey(getenv func(string) string, ps *Problems) Secret {
-	env, file := strings.TrimSpace(getenv(EnvAuditKey)), strings.TrimSpace(getenv(EnvAuditKeyFile))
-	if env != "" && file != "" {
-		ps.add(EnvAuditKey, "set %s or %s, not both", EnvAuditKey, EnvAuditKeyFile)
-		return ""
-	}
-	path := EnvAuditKey
-	if file != "" {
-		path = EnvAuditKeyFile
-	}
-	key := secret(env, file, path, ps)
+	key, path := envSecret(getenv, EnvAuditKey, EnvAuditKeyFile, ps)
 	if key == "" {
 		return ""
 	}
@@ -598,4 +591,21 @@ func auditKey(getenv func(string) string, ps *Problems) Secret {
 		return ""
 	}
 	return key
+}
+
+// envSecret reads a secret that only the environment may give: from the
+// variable envName, or from the file the variable fileEnv names, never
+// both. It returns the value and the variable it came from, for problems
+// about it.
+func envSecret(getenv func(string) string, envName, fileEnv string, ps *Problems) (Secret, string) {
+	env, file := strings.TrimSpace(getenv(envName)), strings.TrimSpace(getenv(fileEnv))
+	if env != "" && file != "" {
+		ps.add(envName, "set %s or %s, not both", envName, fileEnv)
+		return "", envName
+	}
+	path := envName
+	if file != "" {
+		path = fileEnv
+	}
+	return secret(env, file, path, ps), path
 }

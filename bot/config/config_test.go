@@ -755,8 +755,9 @@ func TestLoadStore(t *testing.T) {
 }
 
 func TestUIConfig(t *testing.T) {
-	ok := writeFile(t, "ok.yaml", "ui:\n  enabled: true\n  slack_workspace: https://bakewise.slack.com\n  discord_guild_id: \"42\"\n  page_size: 25\n  poll_interval: 2s\n")
-	cfg, err := Load(ok, tokens())
+	ok := writeFile(t, "ok.yaml", "ui:\n  enabled: true\n  slack_workspace: https://bakewise.slack.com\n  discord_guild_id: \"42\"\n  page_size: 25\n  poll_interval: 2s\n"+
+		"  public_url: https://chatops.example.com\n  proxy: {trusted_cidrs: [10.0.0.1], groups: {sre: viewer}}\n")
+	cfg, err := Load(ok, tokens(EnvUISessionKey, strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

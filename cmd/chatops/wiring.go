@@ -197,7 +197,11 @@ func serve(ctx context.Context, c cliConfig) error {
 	}
 
 	mounts := append([]httpapi.Mount{{Pattern: "POST /v1/alertmanager", Handler: recv}}, chat.mounts...)
-	mounts = append(mounts, web.mounts...)
+	webMounts, err := web.mounts(cfg, roles, store, log)
+	if err != nil {
+		return err
+	}
+	mounts = append(mounts, webMounts...)
 	apiCfg := httpapi.Config{Token: cfg.API.Token.Reveal(), MetricsToken: cfg.Metrics.Token.Reveal(),
 		SeparateMetrics: cfg.Metrics.ListenAddr != ""}
 	handler := httpapi.New(apiCfg, store, mounts, reg, reg, log.With(zap.String("component", "http")))
