@@ -42,6 +42,7 @@ type socketState struct {
 	current     *socketConn
 	connections int
 	acks        []Ack
+	noPings     bool
 }
 
 func newSocketState() socketState {
@@ -133,6 +134,12 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		for {
 			select {
 			case <-t.C:
+				s.mu.Lock()
+				off := s.sock.noPings
+				s.mu.Unlock()
+				if off {
+					continue
+				}
 				_ = ws.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(socketWriteTimeout))
 			case <-c.done:
 				return
@@ -278,16 +285,39 @@ func (s *Server) PushBlockAction(a *BlockAction) (string, error) {
 	return s.push("interactive", json.RawMessage(s.BlockActionPayload(a)), 0, true)
 }
 
+// Reasons Slack gives in a disconnect message: it is about to recycle the
+// connection (refresh_requested), or it will close it in 10 seconds
+// (warning).
+const (
+	DisconnectRefresh = "refresh_requested"
+	DisconnectWarning = "warning"
+)
+
 // PushDisconnect asks the client to reconnect, as Slack does before it
 // recycles a connection.
-func (s *Server) PushDisconnect() error {
+func (s *Server) PushDisconnect() error { return s.PushDisconnectReason(DisconnectRefresh) }
+
+// PushDisconnectReason sends a disconnect message with reason.
+func (s *Server) PushDisconnectReason(reason string) error {
 	s.mu.Lock()
 	c := s.sock.current
 	s.mu.Unlock()
 	if c == nil {
 		return ErrNoSocket
 	}
-	return c.write(map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]string{"host": "stand-in"}})
+	return c.write(map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]string{"host": "stand-in"}})
+}
+
+// DropSocket ends every Socket Mode connection abruptly, as a network
+// failure would; the client must open a new one.
+func (s *Server) DropSocket() { s.closeSockets() }
+
+// SetSocketPings turns the server's websocket pings off (a connection
+// that went silent: the client must give up on it) or back on.
+func (s *Server) SetSocketPings(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sock.noPings = !on
 }
 
 // WaitSocket waits until a Socket Mode client has opened its n-th
