@@ -16,7 +16,7 @@ import (
 // What testdata/defaultmodes.yaml names.
 const (
 	dmSlackChannel   = "C0INCIDENTS"
-	dmSlackUser      = "U0MEG"             // a member: may acknowledge
+	dmSlackUser      = "U0MEG"              // a member: may acknowledge
 	dmDiscordChannel = "100000000000000001" // the incidents channel
 	dmDiscordUser    = "200000000000000003" // a member
 	// gatewayHeartbeat is the stand-in gateway's heartbeat interval: short,
@@ -267,6 +267,14 @@ func TestDefaultModes(t *testing.T) {
 		e.discordAnswered(t, e.discordHealth(t, 1), healthAnswer)
 		commands++
 	})
+
+	// The bot's log stays JSON, the client libraries' complaints (a missed
+	// heartbeat ACK) included.
+	for _, line := range strings.Split(e.bots[0].Process.Tail(4<<20), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "{") {
+			t.Errorf("a log line that is not JSON: %q", line)
+		}
+	}
 
 	// Every command answered once, none twice.
 	e.waitHealth(t, commands)
