@@ -153,6 +153,20 @@ func (e *defaultModesEnv) discordAnswered(t *testing.T, id, want string) discord
 	return ix
 }
 
+// discordAcknowledge clicks incident's Acknowledge on its Discord root,
+// delivers the click to as many gateway sessions, and waits for its
+// answer.
+func (e *defaultModesEnv) discordAcknowledge(t *testing.T, incident int64, sessions int) discordstandin.Interaction {
+	t.Helper()
+	root, _ := waitDiscordRoot(t, e.discord, dmDiscordChannel, fmt.Sprintf("chatops:incident:%d:", incident), "")
+	click := root.Click(dmDiscordUser, "meg", nil, fmt.Sprintf("chatops:incident:ack:%d", incident))
+	id, _, body := e.discord.ClickInteraction(click)
+	if n := e.discord.DeliverInteraction(body); n != sessions {
+		t.Fatalf("the click went to %d gateway sessions, want %d", n, sessions)
+	}
+	return e.discordAnswered(t, id, "acknowledged by meg")
+}
+
 // healthAnswer is what `/ops health` says without a cluster.
 const healthAnswer = "no Kubernetes cluster is configured"
 
@@ -161,8 +175,9 @@ const healthAnswer = "no Kubernetes cluster is configured"
 // answers `/ops health` and an incident's Acknowledge button on both
 // platforms; when the connections drop, it reconnects (resuming the
 // Discord session, whose missed interaction is replayed) and no command is
-// lost or run twice; when the gateway stops acknowledging heartbeats it
-// notices and reconnects; after INVALID_SESSION it identifies anew.
+// lost or run twice; when the gateway stops acknowledging heartbeats, or
+// Slack stops pinging, it notices and reconnects; after INVALID_SESSION it
+// identifies anew.
 func TestDefaultModes(t *testing.T) {
 	cfg := newDefaultModesConfig(t, harness.SQLite)
 	e := &defaultModesEnv{cfg: cfg, slack: cfg.Slack, discord: cfg.Discord}
@@ -210,14 +225,7 @@ func TestDefaultModes(t *testing.T) {
 		}
 
 		// The second incident's Acknowledge, on Discord.
-		id2 := e.bots[0].MustPostWebhook(t, harness.Fixture(t, "gateway-error-rate.json"))
-		droot, _ := waitDiscordRoot(t, e.discord, dmDiscordChannel, fmt.Sprintf("chatops:incident:%d:", id2), "")
-		dclick := droot.Click(dmDiscordUser, "meg", nil, fmt.Sprintf("chatops:incident:ack:%d", id2))
-		ixID, _, body := e.discord.ClickInteraction(dclick)
-		if n := e.discord.DeliverInteraction(body); n != 1 {
-			t.Fatalf("the click went to %d sessions, want 1", n)
-		}
-		e.discordAnswered(t, ixID, "acknowledged by meg")
+		e.discordAcknowledge(t, e.bots[0].MustPostWebhook(t, harness.Fixture(t, "gateway-error-rate.json")), 1)
 	})
 
 	t.Run("dropped connections", func(t *testing.T) {
@@ -244,6 +252,10 @@ func TestDefaultModes(t *testing.T) {
 	})
 
 	t.Run("heartbeat ACKs stop", func(t *testing.T) {
+		// Slack's side of a silent connection: no websocket pings. slack-go
+		// gives up after 30 s without one; meanwhile the gateway's turn.
+		slackConns := e.slack.SocketConnections()
+		e.slack.SetSocketPings(false)
 		conns, resumes := e.discord.GatewayConnections(), len(e.discord.Resumes())
 		e.discord.SetHeartbeatAcks(false)
 		harness.Eventually(t, "the bot to give up on the silent connection", func() (bool, string) {
@@ -255,6 +267,13 @@ func TestDefaultModes(t *testing.T) {
 			return len(rs) > resumes && rs[len(rs)-1].Accepted && e.discord.ConnectedSessions() == 1, fmt.Sprintf("%+v", rs)
 		})
 		e.discordAnswered(t, e.discordHealth(t, 1), healthAnswer)
+		commands++
+
+		harness.EventuallyWithin(t, 2*time.Minute, "the bot to give up on the silent Socket Mode connection", func() (bool, string) {
+			return e.slack.SocketConnections() > slackConns, fmt.Sprintf("%d connections", e.slack.SocketConnections())
+		})
+		e.slack.SetSocketPings(true)
+		e.slackHealth(t)
 		commands++
 	})
 
@@ -297,27 +316,10 @@ func TestGatewayTwoReplicas(t *testing.T) {
 	e.sessions(t, 2)
 
 	ix := e.discordAnswered(t, e.discordHealth(t, 2), healthAnswer)
-	refused := 0
-	for _, c := range ix.Callbacks {
-		if !c.Accepted {
-			refused++
-		}
-	}
 	e.waitHealth(t, 1)
-
 	id := e.bots[0].MustPostWebhook(t, harness.Fixture(t, "service-down-firing.json"))
-	droot, _ := waitDiscordRoot(t, e.discord, dmDiscordChannel, fmt.Sprintf("chatops:incident:%d:", id), "")
-	click := droot.Click(dmDiscordUser, "meg", nil, fmt.Sprintf("chatops:incident:ack:%d", id))
-	ixID, _, body := e.discord.ClickInteraction(click)
-	if n := e.discord.DeliverInteraction(body); n != 2 {
-		t.Fatalf("the click went to %d sessions, want 2", n)
-	}
-	cix := e.discordAnswered(t, ixID, "acknowledged by meg")
-	for _, c := range cix.Callbacks {
-		if !c.Accepted {
-			refused++
-		}
-	}
+	cix := e.discordAcknowledge(t, id, 2)
+	refused := len(ix.Callbacks) + len(cix.Callbacks) - 2 // discordAnswered checked one accepted each
 
 	time.Sleep(settle)
 	if got := e.answered(t); got != 1 {
