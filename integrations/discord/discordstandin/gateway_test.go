@@ -1,6 +1,7 @@
 package discordstandin
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
 )
 
 // toStandIn sends discordgo's REST calls to the stand-in.
@@ -173,8 +175,56 @@ func TestGatewayRefusesIdentify(t *testing.T) {
 	}
 }
 
-// A RESUME of a session the gateway does not know is answered
-// INVALID_SESSION, and GET /gateway/bot needs the bot token.
+// On the wire: HELLO first; a RESUME of a session the gateway does not
+// know is answered INVALID_SESSION (d=false) on the same connection, which
+// then takes an IDENTIFY; a heartbeat is ACKed; a second IDENTIFY closes
+// the connection with 4005.
+func TestGatewayWire(t *testing.T) {
+	srv := New()
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+srv.srv.Listener.Addr().String()+gatewayPath+"/?v=10&encoding=json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	read := func() frame {
+		t.Helper()
+		var f frame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return f
+	}
+	send := func(op int, d string) {
+		t.Helper()
+		if err := ws.WriteJSON(map[string]any{"op": op, "d": json.RawMessage(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := read(); f.Op != opHello || !strings.Contains(string(f.D), `"heartbeat_interval":1000`) {
+		t.Fatalf("first payload %+v, want HELLO", f)
+	}
+	send(opResume, `{"token":"Bot t","session_id":"nope","seq":3}`)
+	if f := read(); f.Op != opInvalidSession || string(f.D) != "false" {
+		t.Fatalf("after an unknown RESUME: %+v %s, want INVALID_SESSION false", f, f.D)
+	}
+	send(opIdentify, `{"token":"Bot t","intents":1,"properties":{}}`)
+	if f := read(); f.Op != opDispatch || f.T == nil || *f.T != "READY" || f.S == nil || *f.S != 1 {
+		t.Fatalf("after IDENTIFY: %+v, want READY seq 1", f)
+	}
+	send(opHeartbeat, `1`)
+	if f := read(); f.Op != opHeartbeatAck {
+		t.Fatalf("after a heartbeat: %+v, want HEARTBEAT_ACK", f)
+	}
+	send(opIdentify, `{"token":"Bot t","intents":1,"properties":{}}`)
+	_, _, err = ws.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != CloseAlreadyAuthenticated {
+		t.Fatalf("a second IDENTIFY: %v, want close %d", err, CloseAlreadyAuthenticated)
+	}
+}
+
+// GET /gateway needs no token; GET /gateway/bot needs the bot token.
 func TestGatewayRoutes(t *testing.T) {
 	srv := New()
 	defer srv.Close()
