@@ -304,9 +304,11 @@ func TestDefaultModes(t *testing.T) {
 }
 
 // TestGatewayTwoReplicas: two `chatops serve` on one PostgreSQL database,
-// each with its own gateway session; an interaction delivered to both
-// sessions (Discord delivers to one, but the design must survive both) is
-// acknowledged once and answered once, a command and a click alike.
+// each with its own gateway session and Socket Mode connection; an
+// interaction delivered to both sessions (Discord delivers to one, but the
+// design must survive both) is acknowledged once and answered once, a
+// command and a click alike; a Slack envelope on both connections is run
+// once.
 func TestGatewayTwoReplicas(t *testing.T) {
 	cfg := newDefaultModesConfig(t, harness.Postgres)
 	cfg2 := *cfg
@@ -336,4 +338,33 @@ func TestGatewayTwoReplicas(t *testing.T) {
 		t.Errorf("incident #%d's timeline has %d acknowledgements, want 1", id, acks)
 	}
 	t.Logf("acknowledgements refused as already made by the other replica: %d", refused)
+
+	// Slack: one envelope on both replicas' Socket Mode connections. Both
+	// acknowledge it; the envelope id, remembered in the shared database,
+	// lets only one run it.
+	harness.Eventually(t, "both replicas on Socket Mode", func() (bool, string) {
+		return e.slack.LiveSockets() == 2, fmt.Sprint(e.slack.LiveSockets())
+	})
+	env, cmd, n := e.slack.PushSlashCommandEverywhere(slack.SlashCommand{Command: "/ops", ChannelID: dmSlackChannel,
+		ChannelName: "incidents", UserID: dmSlackUser, UserName: "meg", Text: "health"})
+	if n != 2 {
+		t.Fatalf("the envelope went to %d connections, want 2", n)
+	}
+	harness.Eventually(t, "both acknowledgements and an answer", func() (bool, string) {
+		acks := 0
+		for _, a := range e.slack.Acks() {
+			if a.EnvelopeID == env {
+				acks++
+			}
+		}
+		return acks == 2 && len(e.slack.Responses(cmd.ResponseURL)) > 0, fmt.Sprintf("%d acks", acks)
+	})
+	e.waitHealth(t, 2)
+	time.Sleep(settle)
+	if rs := e.slack.Responses(cmd.ResponseURL); len(rs) != 1 {
+		t.Errorf("the Slack command was answered %d times, want once: %+v", len(rs), rs)
+	}
+	if got := e.answered(t); got != 2 {
+		t.Errorf("%d health commands answered over both replicas, want 2 (one per platform)", got)
+	}
 }

@@ -201,6 +201,13 @@ func (s *Server) SocketConnections() int {
 	return s.sock.connections
 }
 
+// LiveSockets counts the Socket Mode connections open now.
+func (s *Server) LiveSockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sock.live)
+}
+
 // SocketConnected reports whether a Socket Mode connection is open.
 func (s *Server) SocketConnected() bool {
 	s.mu.Lock()
@@ -240,6 +247,11 @@ func (s *Server) push(typ string, payload any, retryAttempt int, acceptsResponse
 	if c == nil {
 		return "", ErrNoSocket
 	}
+	return id, c.write(envelope(id, typ, payload, retryAttempt, acceptsResponse))
+}
+
+// envelope is a Socket Mode envelope as Slack sends it.
+func envelope(id, typ string, payload any, retryAttempt int, acceptsResponse bool) map[string]any {
 	env := map[string]any{
 		"type":                     typ,
 		"envelope_id":              id,
@@ -251,10 +263,30 @@ func (s *Server) push(typ string, payload any, retryAttempt int, acceptsResponse
 	if retryAttempt > 0 {
 		env["retry_reason"] = "timeout"
 	}
-	if err := c.write(env); err != nil {
-		return "", err
+	return env
+}
+
+// PushSlashCommandEverywhere delivers cmd as one envelope (one id) on
+// every open connection, as a duplicate delivery to several replicas
+// would be; it returns the envelope id, the command and how many
+// connections it was written to. Slack itself sends an envelope to one
+// connection.
+func (s *Server) PushSlashCommandEverywhere(cmd slack.SlashCommand) (string, slack.SlashCommand, int) {
+	s.fillSlashCommand(&cmd)
+	s.mu.Lock()
+	id := s.newID("envelope-")
+	var cs []*socketConn
+	for c := range s.sock.live {
+		cs = append(cs, c)
 	}
-	return id, nil
+	s.mu.Unlock()
+	n := 0
+	for _, c := range cs {
+		if c.write(envelope(id, "slash_commands", cmd, 0, true)) == nil {
+			n++
+		}
+	}
+	return id, cmd, n
 }
 
 // PushSlashCommand delivers cmd over Socket Mode (empty fields filled as
