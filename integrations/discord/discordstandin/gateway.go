@@ -344,13 +344,14 @@ func (s *Server) resume(c *gwConn, raw json.RawMessage) {
 		return
 	}
 	sess := s.gwst.sessions[d.SessionID]
-	if sess == nil || sess.invalid || s.expired(sess, time.Now()) {
-		// Not resumable: the client must IDENTIFY again.
-		s.send(c, frame{Op: opInvalidSession, D: json.RawMessage("false")})
+	if d.Seq < 0 || sess != nil && d.Seq > sess.seq {
+		s.closeWith(c, CloseInvalidSeq, "Invalid seq.")
 		return
 	}
-	if d.Seq > sess.seq || (len(sess.sent) > 0 && d.Seq < sess.sent[0].seq-1) {
-		s.closeWith(c, CloseInvalidSeq, "Invalid seq.")
+	if sess == nil || sess.invalid || s.expired(sess, time.Now()) || len(sess.sent) > 0 && d.Seq < sess.sent[0].seq-1 {
+		// Not resumable (unknown, invalidated, expired, or missed more
+		// than is kept): the client must IDENTIFY again.
+		s.send(c, frame{Op: opInvalidSession, D: json.RawMessage("false")})
 		return
 	}
 	if old := sess.conn; old != nil && old != c {
