@@ -175,6 +175,7 @@ func New(cfg Config, metrics *bot.ChatMetrics, log *zap.Logger) (*Client, error)
 	}
 	metrics.Known(Platform, "create_message", "edit_message")
 
+	routeLibraryLog(log)
 	s, err := discordgo.New("Bot " + token[0])
 	if err != nil {
 		return nil, fmt.Errorf("discord: session: %w", err)
@@ -579,4 +580,28 @@ func (c *Client) pause(d time.Duration) {
 			return
 		}
 	}
+}
+
+// discordgo logs through a package-level hook, by default as plain text
+// on stderr: a missed heartbeat ACK or a failed reconnect would break a
+// JSON log. The first client routes it to its zap logger (a process has
+// one Discord client). Sessions log errors only (their default level):
+// lower levels print raw payloads, interaction tokens among them.
+var libraryLog sync.Once
+
+func routeLibraryLog(log *zap.Logger) {
+	libraryLog.Do(func() {
+		l := log.WithOptions(zap.AddCallerSkip(2)).With(zap.String("library", "discordgo"))
+		discordgo.Logger = func(level, _ int, format string, a ...any) {
+			msg := fmt.Sprintf(format, a...)
+			switch level {
+			case discordgo.LogError:
+				l.Warn(msg)
+			case discordgo.LogWarning:
+				l.Info(msg)
+			default:
+				l.Debug(msg)
+			}
+		}
+	})
 }

@@ -915,15 +915,16 @@ func TestParsePublicKey(t *testing.T) {
 	}
 }
 
-// The gateway's websocket cannot be reached in tests; what can be: it asks
-// for the Guilds intent alone, keeps trying while Discord cannot be
-// reached, and returns when its context ends.
+// The gateway asks for the Guilds intent alone, keeps trying while Discord
+// cannot be reached, and returns when its context ends. (The connection
+// itself, resumes and heartbeats: test/e2e/defaultmodes_test.go.)
 func TestRunGatewayRetriesUntilCancelled(t *testing.T) {
 	h := newHarness(t, nil)
+	h.sd.SetDown(true) // GET /gateway answers 503
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := h.in.RunGateway(ctx, nil) // GET /gateway: the stand-in has no such route
+	err := h.in.RunGateway(ctx, nil)
 	if err != context.DeadlineExceeded {
 		t.Errorf("returned %v, want the context's error", err)
 	}

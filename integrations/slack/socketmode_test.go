@@ -166,28 +166,40 @@ func TestSocketModeClick(t *testing.T) {
 	f.wait(t, "the answer", func() bool { return len(f.srv.Responses(a.ResponseURL)) == 1 })
 }
 
-// TestSocketModeReconnects: when Slack asks the client to reconnect, the
-// library does, and commands keep working; the loop ends with its
-// context.
+// TestSocketModeReconnects: when Slack asks the client to reconnect (to
+// refresh the connection, or warning that it will close it) or the
+// connection drops, the library opens a new one and commands keep
+// working; the loop ends with its context.
 func TestSocketModeReconnects(t *testing.T) {
-	f := newInbound(t)
-	stop := f.runSocket(t)
-	if err := f.srv.PushDisconnect(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := f.srv.WaitSocket(ctx, 2); err != nil {
-		t.Fatalf("no second connection: %v", err)
-	}
-	env, cmd, err := f.srv.PushSlashCommand(slackapi.SlashCommand{ChannelID: testChannel, UserID: testUser, Text: "health"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitAck(t, env)
-	f.wait(t, "the answer", func() bool { return len(f.srv.Responses(cmd.ResponseURL)) == 1 })
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Errorf("RunSocketMode returned %v, want context.Canceled", err)
+	for _, tc := range []struct {
+		name  string
+		cause func(*slackstandin.Server) error
+	}{
+		{"refresh_requested", func(s *slackstandin.Server) error { return s.PushDisconnectReason(slackstandin.DisconnectRefresh) }},
+		{"warning", func(s *slackstandin.Server) error { return s.PushDisconnectReason(slackstandin.DisconnectWarning) }},
+		{"dropped", func(s *slackstandin.Server) error { s.DropSocket(); return nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newInbound(t)
+			stop := f.runSocket(t)
+			if err := tc.cause(f.srv); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			if err := f.srv.WaitSocket(ctx, 2); err != nil {
+				t.Fatalf("no second connection: %v", err)
+			}
+			env, cmd, err := f.srv.PushSlashCommand(slackapi.SlashCommand{ChannelID: testChannel, UserID: testUser, Text: "health"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.waitAck(t, env)
+			f.wait(t, "the answer", func() bool { return len(f.srv.Responses(cmd.ResponseURL)) == 1 })
+			if err := stop(); !errors.Is(err, context.Canceled) {
+				t.Errorf("RunSocketMode returned %v, want context.Canceled", err)
+			}
+		})
 	}
 }
 

@@ -39,12 +39,19 @@ type apiError struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == gatewayPath || r.URL.Path == gatewayPath+"/" { // discordgo adds a slash
+		s.gatewaySocket(w, r)
+		return
+	}
 	rq, ok := parseRoute(r.Method, r.URL.Path)
 	if !ok {
 		rq, ok = parseInteractionRoute(r.Method, r.URL.Path)
 	}
 	if !ok {
 		rq, ok = parseGuildRoute(r.Method, r.URL.Path)
+	}
+	if !ok {
+		rq, ok = parseGatewayRoute(r.Method, r.URL.Path)
 	}
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
@@ -116,6 +123,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.handleInteraction(rec, r, rq, body)
 	case rq.guildRoute:
 		s.handleGuild(rec, rq)
+	case rq.gatewayRoute:
+		s.handleGatewayRoute(rec, r)
 	default:
 		s.handle(rec, r, route, channel, rq.msgID, body)
 	}
@@ -151,7 +160,7 @@ type request struct {
 	// interaction routes are handled by handleInteraction, guildRoute ones
 	// by handleGuild; tokenInPath ones need no bot token; uploads may
 	// carry files (multipart).
-	interaction, guildRoute, tokenInPath, uploads bool
+	interaction, guildRoute, gatewayRoute, tokenInPath, uploads bool
 }
 
 func parseRoute(method, path string) (request, bool) {

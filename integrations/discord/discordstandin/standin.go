@@ -16,8 +16,9 @@
 // RemoveMember say (members.go), read as Discord serves them (GET
 // /guilds/{guild}/members/{user}), and every channel's guild is
 // DefaultGuildID unless SetChannelGuild says otherwise (GET
-// /channels/{channel}). Channel ids
-// must be numeric, as Discord's are; any numeric id is a text channel
+// /channels/{channel}). The gateway (gateway.go) delivers interactions
+// over a websocket as Discord's does: HELLO, IDENTIFY, heartbeats, READY,
+// RESUME and INVALID_SESSION. Channel ids must be numeric, as Discord's are; any numeric id is a text channel
 // except a message id without a thread (Unknown Channel, as on Discord) and
 // channels removed with DeleteChannel. It never contacts anything.
 package discordstandin
@@ -124,6 +125,12 @@ type Server struct {
 	// guild of channels not in DefaultGuildID.
 	members      map[string]map[string][]string
 	channelGuild map[string]string
+
+	// The gateway side (gateway.go), under its own lock: its writes to a
+	// connection happen while holding it.
+	gw       sync.Mutex
+	gwst     gatewayState
+	gwClosed bool
 }
 
 type message struct {
@@ -159,6 +166,7 @@ func New() *Server {
 		commands:     map[string]json.RawMessage{},
 		members:      map[string]map[string][]string{},
 		channelGuild: map[string]string{},
+		gwst:         newGatewayState(),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -170,6 +178,7 @@ func (s *Server) URL() string { return s.srv.URL + apiPrefix }
 // Close stops the server; slow answers still pending end at once.
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.closing) })
+	s.closeGateway()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
 }

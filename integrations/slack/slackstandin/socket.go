@@ -42,6 +42,7 @@ type socketState struct {
 	current     *socketConn
 	connections int
 	acks        []Ack
+	noPings     bool
 }
 
 func newSocketState() socketState {
@@ -133,6 +134,12 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		for {
 			select {
 			case <-t.C:
+				s.mu.Lock()
+				off := s.sock.noPings
+				s.mu.Unlock()
+				if off {
+					continue
+				}
 				_ = ws.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(socketWriteTimeout))
 			case <-c.done:
 				return
@@ -194,6 +201,13 @@ func (s *Server) SocketConnections() int {
 	return s.sock.connections
 }
 
+// LiveSockets counts the Socket Mode connections open now.
+func (s *Server) LiveSockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sock.live)
+}
+
 // SocketConnected reports whether a Socket Mode connection is open.
 func (s *Server) SocketConnected() bool {
 	s.mu.Lock()
@@ -233,6 +247,11 @@ func (s *Server) push(typ string, payload any, retryAttempt int, acceptsResponse
 	if c == nil {
 		return "", ErrNoSocket
 	}
+	return id, c.write(envelope(id, typ, payload, retryAttempt, acceptsResponse))
+}
+
+// envelope is a Socket Mode envelope as Slack sends it.
+func envelope(id, typ string, payload any, retryAttempt int, acceptsResponse bool) map[string]any {
 	env := map[string]any{
 		"type":                     typ,
 		"envelope_id":              id,
@@ -244,10 +263,30 @@ func (s *Server) push(typ string, payload any, retryAttempt int, acceptsResponse
 	if retryAttempt > 0 {
 		env["retry_reason"] = "timeout"
 	}
-	if err := c.write(env); err != nil {
-		return "", err
+	return env
+}
+
+// PushSlashCommandEverywhere delivers cmd as one envelope (one id) on
+// every open connection, as a duplicate delivery to several replicas
+// would be; it returns the envelope id, the command and how many
+// connections it was written to. Slack itself sends an envelope to one
+// connection.
+func (s *Server) PushSlashCommandEverywhere(cmd slack.SlashCommand) (string, slack.SlashCommand, int) {
+	s.fillSlashCommand(&cmd)
+	s.mu.Lock()
+	id := s.newID("envelope-")
+	var cs []*socketConn
+	for c := range s.sock.live {
+		cs = append(cs, c)
 	}
-	return id, nil
+	s.mu.Unlock()
+	n := 0
+	for _, c := range cs {
+		if c.write(envelope(id, "slash_commands", cmd, 0, true)) == nil {
+			n++
+		}
+	}
+	return id, cmd, n
 }
 
 // PushSlashCommand delivers cmd over Socket Mode (empty fields filled as
@@ -278,16 +317,39 @@ func (s *Server) PushBlockAction(a *BlockAction) (string, error) {
 	return s.push("interactive", json.RawMessage(s.BlockActionPayload(a)), 0, true)
 }
 
+// Reasons Slack gives in a disconnect message: it is about to recycle the
+// connection (refresh_requested), or it will close it in 10 seconds
+// (warning).
+const (
+	DisconnectRefresh = "refresh_requested"
+	DisconnectWarning = "warning"
+)
+
 // PushDisconnect asks the client to reconnect, as Slack does before it
 // recycles a connection.
-func (s *Server) PushDisconnect() error {
+func (s *Server) PushDisconnect() error { return s.PushDisconnectReason(DisconnectRefresh) }
+
+// PushDisconnectReason sends a disconnect message with reason.
+func (s *Server) PushDisconnectReason(reason string) error {
 	s.mu.Lock()
 	c := s.sock.current
 	s.mu.Unlock()
 	if c == nil {
 		return ErrNoSocket
 	}
-	return c.write(map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]string{"host": "stand-in"}})
+	return c.write(map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]string{"host": "stand-in"}})
+}
+
+// DropSocket ends every Socket Mode connection abruptly, as a network
+// failure would; the client must open a new one.
+func (s *Server) DropSocket() { s.closeSockets() }
+
+// SetSocketPings turns the server's websocket pings off (a connection
+// that went silent: the client must give up on it) or back on.
+func (s *Server) SetSocketPings(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sock.noPings = !on
 }
 
 // WaitSocket waits until a Socket Mode client has opened its n-th
