@@ -146,10 +146,19 @@ func (e *Engine) Ingest(ctx context.Context, g bot.AlertGroup) (res bot.IngestRe
 	return e.ingest(ctx, g)
 }
 
+// storedTimePrecision is the finest time the stores keep: PostgreSQL's
+// timestamptz holds microseconds, while Alertmanager writes nanoseconds.
+const storedTimePrecision = time.Microsecond
+
 func (e *Engine) ingest(ctx context.Context, g bot.AlertGroup) (bot.IngestResult, error) {
 	g.Alerts = append([]bot.Alert(nil), g.Alerts...) // classified below; the caller's slice stays as it was
 	for i := range g.Alerts {
-		g.Alerts[i].Severity = e.cfg.Classifier.Classify(g.Alerts[i].Labels)
+		a := &g.Alerts[i]
+		a.Severity = e.cfg.Classifier.Classify(a.Labels)
+		// Compared with what the store read back, at the store's precision:
+		// otherwise a nanosecond startsAt is "later" than its stored self
+		// at every notification.
+		a.StartsAt, a.EndsAt = a.StartsAt.Truncate(storedTimePrecision), a.EndsAt.Truncate(storedTimePrecision)
 	}
 	now := e.cfg.Now().UTC()
 	key := g.Receiver + "\x00" + g.GroupKey

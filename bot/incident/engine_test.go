@@ -21,6 +21,7 @@ func engineTests() []sqlstoretest.Case {
 	return []sqlstoretest.Case{
 		{Name: "FiringOpensIncident", Run: testFiringOpensIncident},
 		{Name: "DuplicateIsNoOp", Run: testDuplicateIsNoOp},
+		{Name: "DuplicateWithNanosecondTimesIsNoOp", Run: testDuplicateNanoseconds},
 		{Name: "ResolveAndReopen", Run: testResolveAndReopen},
 		{Name: "NewIncidentAfterReopenWindow", Run: testNewIncidentAfterReopenWindow},
 		{Name: "AbsenceResolvesNothing", Run: testAbsenceResolvesNothing},
@@ -69,6 +70,32 @@ func testFiringOpensIncident(t *testing.T, s bot.Store) {
 	counts, err := s.CountOpenIncidents(context.Background())
 	if err != nil || counts[bot.P1] != 1 || counts[bot.P2] != 0 {
 		t.Fatalf("CountOpenIncidents = %v, %v; want P1:1", counts, err)
+	}
+}
+
+// Alertmanager writes times to the nanosecond (an alert posted without
+// startsAt gets its receipt time); PostgreSQL keeps microseconds. A group
+// sent again unchanged must still be a no-op, not a new firing event and a
+// chat job for each alert at every notification (found by the soak).
+func testDuplicateNanoseconds(t *testing.T, s bot.Store) {
+	clock := bottest.NewClock(t0)
+	e := newEngine(s, clock)
+	at := t0.Add(123456789 * time.Nanosecond)
+	a := bottest.Alert("a1", bot.AlertFiring, "critical", at)
+	g := bottest.Group("orders", bot.AlertFiring, a)
+	first := bottest.Ingest(t, e, g)
+	clock.Advance(time.Minute)
+	for range 2 {
+		if again := bottest.Ingest(t, e, g); again.IncidentID != first.IncidentID || again.Events != 0 || again.Enqueued != 0 {
+			t.Fatalf("the same group again: %+v, want the same incident, no events, no chat job", again)
+		}
+	}
+	d := bottest.Get(t, s, first.IncidentID)
+	bottest.WantKinds(t, d, bot.EventOpened, bot.EventAlertFiring)
+	a.Status, a.EndsAt = bot.AlertResolved, at.Add(time.Minute+time.Nanosecond)
+	bottest.Ingest(t, e, bottest.Group("orders", bot.AlertResolved, a))
+	if d := bottest.Get(t, s, first.IncidentID); d.Status != bot.IncidentResolved || d.Resolved != 1 {
+		t.Fatalf("after the resolution: %s, %d resolved; want resolved, 1", d.Status, d.Resolved)
 	}
 }
 

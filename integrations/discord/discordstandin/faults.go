@@ -62,11 +62,28 @@ func (s *Server) FailNext(route string, n int, f Fault) {
 	s.faults[route] = append(s.faults[route], &queuedFault{left: n, f: f})
 }
 
-// takeFault pops the fault for one request on route, if any. Called with
-// s.mu held.
+// FaultFunc chooses the fault, if any, for one request on route that no
+// queued fault (FailNext) claimed: a soak fails a share of requests at
+// random with it. It is called with the stand-in's lock held, so it must
+// not call the stand-in; nil means no fault.
+type FaultFunc func(route string) Fault
+
+// SetFaultFunc makes every later request ask f for its fault once the
+// FailNext queue of its route is empty; nil turns it off.
+func (s *Server) SetFaultFunc(f FaultFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultFunc = f
+}
+
+// takeFault pops the fault for one request on route, if any, else asks
+// the FaultFunc. Called with s.mu held.
 func (s *Server) takeFault(route string) Fault {
 	q := s.faults[route]
 	if len(q) == 0 {
+		if s.faultFunc != nil {
+			return s.faultFunc(route)
+		}
 		return nil
 	}
 	f := q[0].f

@@ -110,7 +110,8 @@ type Server struct {
 	deleted    map[string]bool
 	calls      map[string]int
 	faults     map[string][]*queuedFault
-	routeLimit float64 // 0: not enforced
+	faultFunc  FaultFunc // SetFaultFunc
+	routeLimit float64   // 0: not enforced
 	buckets    map[string]*bucket
 	hits       map[string][]time.Time // request times per channel
 	// The interaction side (interactions.go).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -457,5 +458,35 @@ func TestMaxInWindow(t *testing.T) {
 	}
 	if got := maxInWindow(nil, time.Second); got != 0 {
 		t.Errorf("empty: %v", got)
+	}
+}
+
+// A FaultFunc faults the requests it chooses, after the queued faults,
+// and only those: a faulted post records nothing.
+func TestFaultFunc(t *testing.T) {
+	s := newServer(t)
+	var asked []string
+	s.SetFaultFunc(func(route string) Fault {
+		asked = append(asked, route)
+		if len(asked)%2 == 1 {
+			return RateLimit{RetryAfter: time.Second}
+		}
+		return nil
+	})
+	s.FailNext(RouteCreateMessage, 1, ServerError{})
+	if a := do(t, s, http.MethodPost, "channels/"+channel+"/messages", `{"content":"x"}`); a.status != 500 || len(asked) != 0 {
+		t.Fatalf("queued fault first: %d, FaultFunc asked %v", a.status, asked)
+	}
+	if a := do(t, s, http.MethodPost, "channels/"+channel+"/messages", `{"content":"x"}`); a.status != 429 || a.header.Get("Retry-After") != "1" {
+		t.Fatalf("FaultFunc's rate limit: %d %v", a.status, a.header)
+	}
+	post(t, s, channel, `{"content":"x"}`)
+	if n := len(s.Messages(channel)); n != 1 {
+		t.Fatalf("%d messages, want 1 (faulted requests post nothing)", n)
+	}
+	s.SetFaultFunc(nil)
+	post(t, s, channel, `{"content":"x"}`)
+	if want := []string{RouteCreateMessage, RouteCreateMessage}; !slices.Equal(asked, want) {
+		t.Errorf("FaultFunc asked for %v, want %v", asked, want)
 	}
 }

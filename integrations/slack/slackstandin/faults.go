@@ -49,6 +49,21 @@ func (s *Server) FailNext(method string, n int, f Fault) {
 	}
 }
 
+// FaultFunc chooses the fault, if any, for one call of method that no
+// queued fault (FailNext) claimed: a soak fails a share of calls at random
+// with it. It is called with the stand-in's lock held, so it must not call
+// the stand-in; nil means no fault.
+type FaultFunc func(method string) Fault
+
+// SetFaultFunc makes every later call of a method the stand-in owns ask f
+// for its fault once the FailNext queue of that method is empty; nil turns
+// it off.
+func (s *Server) SetFaultFunc(f FaultFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultFunc = f
+}
+
 // rateWindow is the window post rates are measured over. jitterAllowance
 // is taken off it: a client that paces posts exactly one second apart can
 // see two of them arrive a hair closer than that (the first one also
@@ -179,6 +194,8 @@ func (s *Server) method(name string, h func(http.ResponseWriter, *http.Request, 
 		var f Fault
 		if q := s.faults[name]; len(q) > 0 && !down {
 			f, s.faults[name] = q[0], q[1:]
+		} else if s.faultFunc != nil && !down {
+			f = s.faultFunc(name)
 		}
 		if _, ok := f.(RateLimit); ok {
 			s.rateLimited[name]++

@@ -92,6 +92,7 @@ type Server struct {
 	accepted    map[string][]time.Time // posts that were recorded, per channel
 	down        bool                   // SetDown: every call answers 503
 	rateLimited map[string]int         // 429 answers given, per method
+	faultFunc   FaultFunc              // SetFaultFunc
 
 	// changed is closed and replaced whenever recorded state changes, so
 	// Wait can block until a condition holds.

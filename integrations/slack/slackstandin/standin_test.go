@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -358,5 +359,45 @@ func TestMessagesAreCopies(t *testing.T) {
 	m.Blocks[0] = 'X'
 	if !json.Valid(s.Messages("C1")[0].Blocks) {
 		t.Fatal("Messages shares its blocks with the server")
+	}
+}
+
+// A FaultFunc faults the calls it chooses, after the queued faults, and
+// only those: a faulted post records nothing.
+func TestFaultFunc(t *testing.T) {
+	s, api := newClient(t)
+	ctx := context.Background()
+	var asked []string
+	s.SetFaultFunc(func(method string) Fault {
+		asked = append(asked, method)
+		if len(asked)%2 == 1 {
+			return ServerError{}
+		}
+		return nil
+	})
+	s.FailNext(MethodPostMessage, 1, RateLimit{RetryAfter: time.Second})
+	var rl *slack.RateLimitedError
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false)); !errors.As(err, &rl) {
+		t.Fatalf("queued fault first: %v", err)
+	}
+	if len(asked) != 0 {
+		t.Fatalf("FaultFunc asked %v while a queued fault was due", asked)
+	}
+	var sc slack.StatusCodeError
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false)); !errors.As(err, &sc) || sc.Code != 500 {
+		t.Fatalf("FaultFunc's server error: %v", err)
+	}
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false)); err != nil {
+		t.Fatalf("FaultFunc's no fault: %v", err)
+	}
+	if n := len(s.Messages("C1")); n != 1 {
+		t.Fatalf("%d messages, want 1 (faulted calls post nothing)", n)
+	}
+	s.SetFaultFunc(nil)
+	if _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false)); err != nil {
+		t.Fatalf("after SetFaultFunc(nil): %v", err)
+	}
+	if want := []string{MethodPostMessage, MethodPostMessage}; !slices.Equal(asked, want) {
+		t.Errorf("FaultFunc asked for %v, want %v", asked, want)
 	}
 }

@@ -383,7 +383,7 @@ func (b *bench) amNotConverged(final func(*group) (string, int)) []string {
 func (b *bench) rootTimes(start time.Time) ([]RootTiming, map[string]*RootSummary) {
 	chatopsRoot := map[int64]time.Time{}
 	for _, m := range b.slack.Roots(slackChannel) {
-		if id, ok := markerIncident(slackMarker(m), slackDest); ok {
+		if id, ok := harness.MarkerIncident(harness.SlackMarker(m), slackDest); ok {
 			if t, seen := chatopsRoot[id]; !seen || m.PostedAt.Before(t) {
 				chatopsRoot[id] = m.PostedAt
 			}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
-	"github.com/bakewise/chatops/integrations/slack/slackstandin"
+	"github.com/bakewise/chatops/test/harness"
 )
 
 // want is the final state of one incident's thread on both platforms.
@@ -46,65 +44,6 @@ type platformState struct {
 	repliedOK  map[int64]bool
 }
 
-func markerIncident(marker, dest string) (int64, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(marker), "chatops:incident:")
-	if !ok {
-		return 0, false
-	}
-	idText, d, ok := strings.Cut(rest, ":")
-	if !ok || d != dest {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(idText, 10, 64)
-	return id, err == nil
-}
-
-// texts collects every "text" string in a Block Kit JSON value.
-func texts(v any, out *[]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if s, ok := e.(string); ok && k == "text" {
-				*out = append(*out, s)
-				continue
-			}
-			texts(e, out)
-		}
-	case []any:
-		for _, e := range x {
-			texts(e, out)
-		}
-	}
-}
-
-// slackStatus is the Status field of a Slack root ("Firing: 3 firing, 0
-// resolved"), from its facts block.
-func slackStatus(m slackstandin.Message) string {
-	var all []string
-	for _, raw := range []json.RawMessage{m.Blocks, m.Attachments} {
-		var v any
-		if len(raw) > 0 && json.Unmarshal(raw, &v) == nil {
-			texts(v, &all)
-		}
-	}
-	for _, t := range all {
-		if rest, ok := strings.CutPrefix(t, "*Status*\n"); ok {
-			return rest
-		}
-	}
-	return "(no Status field)"
-}
-
-func slackMarker(m slackstandin.Message) string {
-	if s, ok := m.Metadata.EventPayload["marker"].(string); ok {
-		return s
-	}
-	if i := strings.Index(m.Text, "chatops:incident:"); i >= 0 {
-		return strings.Fields(m.Text[i:])[0]
-	}
-	return ""
-}
-
 // checkSlack reads Slack's channel against wants.
 func (b *bench) checkSlack(wants map[int64]want) platformState {
 	st := platformState{rootsOf: map[int64]int{}, showsFinal: map[int64]bool{}, repliedOK: map[int64]bool{}}
@@ -121,14 +60,15 @@ func (b *bench) checkSlack(wants map[int64]want) platformState {
 			continue
 		}
 		st.roots++
-		id, ok := markerIncident(slackMarker(m), slackDest)
+		r := harness.SlackRoot(m, slackDest)
+		id := r.Incident
 		w, known := wants[id]
-		if !ok || !known {
+		if !r.Known || !known {
 			st.unknown++
 			continue
 		}
 		st.rootsOf[id]++
-		s := slackStatus(m)
+		s := r.Status
 		if s == w.statusText() {
 			st.showsFinal[id] = true
 			if w.reply == "" || strings.Contains(lastReply[m.TS], w.reply) {
@@ -142,43 +82,16 @@ func (b *bench) checkSlack(wants map[int64]want) platformState {
 	return st
 }
 
-type discordEmbed struct {
-	Footer *struct {
-		Text string `json:"text"`
-	} `json:"footer"`
-	Fields []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	} `json:"fields"`
-}
-
 // checkDiscord reads Discord's channel and threads against wants.
 func (b *bench) checkDiscord(wants map[int64]want) platformState {
 	st := platformState{rootsOf: map[int64]int{}, showsFinal: map[int64]bool{}, repliedOK: map[int64]bool{}}
 	status := map[int64]string{}
 	for _, m := range b.discord.Messages(discordChannel) {
 		st.roots++
-		var embeds []discordEmbed
-		_ = json.Unmarshal(m.Embeds, &embeds)
-		var id int64
-		found := false
-		s := "(no Status field)"
-		for _, e := range embeds {
-			if e.Footer != nil {
-				for _, line := range strings.Split(e.Footer.Text, "\n") {
-					if v, ok := markerIncident(line, discordDest); ok {
-						id, found = v, true
-					}
-				}
-			}
-			for _, f := range e.Fields {
-				if f.Name == "Status" {
-					s = f.Value
-				}
-			}
-		}
+		r := harness.DiscordRoot(m, discordDest)
+		id, s := r.Incident, r.Status
 		w, known := wants[id]
-		if !found || !known {
+		if !r.Known || !known {
 			st.unknown++
 			continue
 		}
