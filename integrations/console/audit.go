@@ -80,9 +80,12 @@ func (a *auditStatus) verify(ctx context.Context, store bot.AuditSource, cfg Con
 }
 
 type auditData struct {
-	Status    verification
-	Head      bot.AuditHead
-	HasHead   bool
+	Status  verification
+	Head    bot.AuditHead
+	HasHead bool
+	// Unchecked is how many rows were written after the last walk's head:
+	// the next walk checks them.
+	Unchecked int64
 	Person    string
 	Action    string
 	Rows      []bot.AuditRecord
@@ -113,6 +116,9 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 	if d.Head, d.HasHead, err = c.store.LastAudit(ctx); err != nil {
 		c.storeFailed(w, r, "audit row", err)
 		return
+	}
+	if d.Status.Done && d.HasHead {
+		d.Unchecked = max(d.Head.Seq-d.Status.Head.Seq, 0)
 	}
 	q := bot.AuditQuery{Actor: actor, Action: d.Action, Before: before, Limit: c.cfg.PageSize}
 	if d.Rows, err = c.store.AuditList(ctx, q); err != nil {

@@ -397,7 +397,7 @@ func TestAuditPageVerifyAndExport(t *testing.T) {
 	var body string
 	poll(t, "the chain's status", func() bool {
 		body = r.page(admin, "/ui/audit")
-		return strings.Contains(body, "verified")
+		return strings.Contains(body, `class="status-ok">verified`)
 	})
 	doc := parse(t, body)
 	head, ok, err := r.store.LastAudit(ctx)
@@ -410,6 +410,17 @@ func TestAuditPageVerifyAndExport(t *testing.T) {
 	if n := len(rowsOf(findID(doc, "audit"))); n != 4 {
 		t.Errorf("first page: %d rows, want 4", n)
 	}
+	if strings.Contains(body, "newer, checked at the next walk") {
+		t.Errorf("nothing was written after the walk, yet the page says rows are unchecked")
+	}
+	// Rows written after the walk are named as not yet checked, not left
+	// looking like a short chain.
+	if err := r.store.AppendAudit(ctx, recs[0], recs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if body := r.page(admin, "/ui/audit"); !strings.Contains(body, "10 rows checked at") || !strings.Contains(body, "2 newer, checked at the next walk") {
+		t.Errorf("after two more rows the status says:\n%s", body)
+	}
 	// bob's scale rows, newest first, over pages.
 	var seen []string
 	for path := "/ui/audit?person=discord:9&action=scale"; path != ""; {
@@ -419,7 +430,7 @@ func TestAuditPageVerifyAndExport(t *testing.T) {
 		}
 		path = linkRel(doc, "next")
 	}
-	if fmt.Sprint(seen) != "[10 8 6 4 2]" {
+	if fmt.Sprint(seen) != "[12 10 8 6 4 2]" {
 		t.Errorf("bob's scale rows: %v", seen)
 	}
 	if w := r.get(admin, "/ui/audit?person=nobody"); w.Code != http.StatusBadRequest {
@@ -427,7 +438,7 @@ func TestAuditPageVerifyAndExport(t *testing.T) {
 	}
 	w := r.get(admin, "/ui/audit/export")
 	lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
-	if len(lines) != 10 || !strings.Contains(lines[9], `"seq":10`) || !strings.Contains(w.Header().Get("Content-Disposition"), "attachment") {
+	if len(lines) != 12 || !strings.Contains(lines[11], `"seq":12`) || !strings.Contains(w.Header().Get("Content-Disposition"), "attachment") {
 		t.Errorf("export: %d lines, %v", len(lines), w.Header())
 	}
 	// An edited row: the next walk says the chain is broken, and where.
