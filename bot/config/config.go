@@ -347,11 +347,11 @@ const (
 	DefaultOutboxLease       = 2 * time.Minute
 	// MinOutboxLease and MaxOutboxLease bound outbox.lease: a job's chat
 	// calls get half the lease, and a dead replica's jobs wait all of it.
-	MinOutboxLease = 10 * time.Second
-	MaxOutboxLease = 30 * time.Minute
-	DefaultGroupCacheTTL     = time.Minute
-	DefaultGroupMaxStale     = 5 * time.Minute
-	DefaultScaleMax          = 20
+	MinOutboxLease       = 10 * time.Second
+	MaxOutboxLease       = 30 * time.Minute
+	DefaultGroupCacheTTL = time.Minute
+	DefaultGroupMaxStale = 5 * time.Minute
+	DefaultScaleMax      = 20
 	// DefaultMaxInFlight and DefaultMaxInFlightPerUser bound the commands
 	// running at once, per platform and per person.
 	DefaultMaxInFlight        = 64
