@@ -40,6 +40,17 @@ type PodUsage struct {
 	MemoryBytes int64
 }
 
+// NodeProblem is a node whose Ready condition is not True.
+type NodeProblem struct {
+	Name string
+	// Ready is the Ready condition's status: False (the kubelet says
+	// so), Unknown (the kubelet stopped posting), or "" (none yet).
+	Ready           string
+	Reason, Message string
+	// For is how long the condition has held.
+	For time.Duration
+}
+
 // HealthReport is what the operations guide's health check looks at.
 type HealthReport struct {
 	Namespace     string
@@ -47,7 +58,7 @@ type HealthReport struct {
 	Pods          int
 	Problems      []PodProblem
 	Deployments   []DeploymentHealth
-	NodesNotReady []string
+	NodesNotReady []NodeProblem
 	// MetricsAvailable is false when metrics.k8s.io is absent; then the
 	// top lists are empty.
 	MetricsAvailable  bool
@@ -76,6 +87,9 @@ type PodLogs struct {
 	// CutLines counts lines longer than the reader keeps: each is cut
 	// there, marked, and the lines after it are still read.
 	CutLines int
+	// NoPrevious: the previous logs were asked for, and this container
+	// has not restarted, so it has none.
+	NoPrevious bool
 }
 
 // Revision is one entry of a deployment's rollout history.

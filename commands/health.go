@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,28 +72,30 @@ func healthAnswer(ctx context.Context, rep bot.HealthReport, alerts AlertCounter
 	for _, d := range rep.Deployments {
 		fmt.Fprintf(w, "%s\t%d/%d\t%d\n", d.Name, d.Ready, d.Desired, d.Updated)
 	}
-	w.Flush()
 	if len(rep.NodesNotReady) > 0 {
-		fmt.Fprintf(&b, "\nNodes not Ready: %s\n", strings.Join(rep.NodesNotReady, ", "))
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "NODE\tREADY\tREASON\tFOR")
+		for _, n := range rep.NodesNotReady {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", n.Name, orDash(n.Ready), orDash(n.Reason), shortAge(n.For))
+		}
 	}
 	if rep.MetricsAvailable {
-		b.WriteString("\nTop memory: ")
-		for i, u := range rep.TopMemory {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s %dMi", u.Name, u.MemoryBytes>>20)
+		topTable(w, "TOP MEMORY", rep.TopMemory, true)
+		topTable(w, "TOP CPU", rep.TopCPU, false)
+	}
+	w.Flush()
+	for _, n := range rep.NodesNotReady {
+		if n.Message != "" {
+			fmt.Fprintf(&b, "\n%s: %s", n.Name, bot.Clip(n.Message, maxNodeMessage))
 		}
-		b.WriteString("\nTop CPU: ")
-		for i, u := range rep.TopCPU {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s %dm", u.Name, u.CPUMilli)
-		}
+	}
+	if len(rep.NodesNotReady) > 0 {
 		b.WriteString("\n")
-	} else {
+	}
+	if !rep.MetricsAvailable {
 		a.Lines = append(a.Lines, "metrics.k8s.io is not available: no top pods by memory and CPU.")
+	} else if len(rep.TopMemory) == 0 {
+		a.Lines = append(a.Lines, "metrics.k8s.io has no usage for these pods yet.")
 	}
 	a.Pre = b.String()
 	if alerts == nil {
@@ -105,6 +108,39 @@ func healthAnswer(ctx context.Context, rep bot.HealthReport, alerts AlertCounter
 		a.Lines = append(a.Lines, "Firing alerts: "+severityCounts(counts))
 	}
 	return a
+}
+
+// maxNodeMessage bounds a node's condition message as shown: the kubelet's
+// can run to a paragraph.
+const maxNodeMessage = 200
+
+// topTable writes the pods using the most memory (byMemory) or CPU, the
+// sorting resource first.
+func topTable(w io.Writer, title string, pods []bot.PodUsage, byMemory bool) {
+	if len(pods) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	if byMemory {
+		fmt.Fprintf(w, "%s\tMEMORY\tCPU\n", title)
+	} else {
+		fmt.Fprintf(w, "%s\tCPU\tMEMORY\n", title)
+	}
+	for _, u := range pods {
+		mem, cpu := fmt.Sprintf("%dMi", u.MemoryBytes>>20), fmt.Sprintf("%dm", u.CPUMilli)
+		if byMemory {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", u.Name, mem, cpu)
+		} else {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", u.Name, cpu, mem)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func severityCounts(counts map[string]int) string {

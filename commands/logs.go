@@ -235,13 +235,20 @@ func (s *searcher) grep(ctx context.Context, re *regexp.Regexp, pods []bot.PodLo
 func logsAnswer(service string, opts bot.LogOptions, re *regexp.Regexp, pods []bot.PodLogs, g *grepResult) bot.Answer {
 	lines := g.lines
 	truncated, cut := false, 0
+	var noPrevious []string
 	for _, p := range pods {
 		truncated = truncated || p.Truncated
 		cut += p.CutLines
+		if p.NoPrevious {
+			noPrevious = append(noPrevious, p.Pod)
+		}
 	}
 	what := []string{fmt.Sprintf("tail %d", opts.Tail)}
 	if opts.Since > 0 {
 		what = append(what, "since "+opts.Since.String())
+	}
+	if opts.Container != "" {
+		what = append(what, "container "+opts.Container)
 	}
 	if opts.Previous {
 		what = append(what, "previous container")
@@ -250,6 +257,9 @@ func logsAnswer(service string, opts bot.LogOptions, re *regexp.Regexp, pods []b
 		what = append(what, "grep "+re.String())
 	}
 	a := bot.Answer{Title: fmt.Sprintf("%s logs: %d lines from %d pods (%s)", service, lines, len(pods), strings.Join(what, ", "))}
+	if len(noPrevious) > 0 {
+		a.Lines = append(a.Lines, fmt.Sprintf("No previous container (it has not restarted) in %d of %d pods: %s.", len(noPrevious), len(pods), strings.Join(noPrevious, ", ")))
+	}
 	if g.stopped {
 		a.Lines = append(a.Lines, fmt.Sprintf("The search was cut short at the command's deadline (searches share the bot's CPU): %d of %d lines were searched, and these are the matches among them. Narrow it with --tail, --since or a simpler --grep.", g.scanned, g.total))
 	}

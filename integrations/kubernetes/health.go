@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/bakewise/chatops/bot"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,11 +89,12 @@ func (c *Cluster) Health(ctx context.Context, service string) (bot.HealthReport,
 	if err != nil {
 		return rep, fmt.Errorf("list nodes: %w", err)
 	}
-	for _, n := range nodes.Items {
-		if !nodeReady(&n) {
-			rep.NodesNotReady = append(rep.NodesNotReady, n.Name)
+	for i := range nodes.Items {
+		if p, bad := nodeProblem(&nodes.Items[i], now); bad {
+			rep.NodesNotReady = append(rep.NodesNotReady, p)
 		}
 	}
+	sort.Slice(rep.NodesNotReady, func(i, j int) bool { return rep.NodesNotReady[i].Name < rep.NodesNotReady[j].Name })
 
 	rep.MetricsAvailable, rep.TopMemory, rep.TopCPU = c.topPods(ctx, ns, podSelector.String())
 	return rep, nil
@@ -161,13 +164,24 @@ func worse(a, b string) string {
 	return a
 }
 
-func nodeReady(n *corev1.Node) bool {
+// nodeProblem says why a node is not Ready, if it is not: its Ready
+// condition False (the kubelet's reason) or Unknown (the kubelet stopped
+// posting), or missing (a node that never reported).
+func nodeProblem(n *corev1.Node, now time.Time) (bot.NodeProblem, bool) {
 	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
+		if c.Type != corev1.NodeReady {
+			continue
 		}
+		if c.Status == corev1.ConditionTrue {
+			return bot.NodeProblem{}, false
+		}
+		p := bot.NodeProblem{Name: n.Name, Ready: string(c.Status), Reason: c.Reason, Message: c.Message}
+		if !c.LastTransitionTime.IsZero() {
+			p.For = max(now.Sub(c.LastTransitionTime.Time), 0)
+		}
+		return p, true
 	}
-	return false
+	return bot.NodeProblem{Name: n.Name, Reason: "NoReadyCondition", Message: "the node has not reported a Ready condition"}, true
 }
 
 // podMetricsList is the part of metrics.k8s.io's PodMetricsList we read.
@@ -191,11 +205,12 @@ func (c *Cluster) topPods(ctx context.Context, ns, selector string) (bool, []bot
 	raw, err := c.cs.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces", ns, "pods").
 		Param("labelSelector", selector).DoRaw(ctx)
 	if err != nil {
-		c.log.Warn("metrics.k8s.io is listed but did not answer")
+		c.log.Warn("metrics.k8s.io is listed but did not answer", zap.Error(err))
 		return false, nil, nil
 	}
 	var list podMetricsList
 	if err := json.Unmarshal(raw, &list); err != nil {
+		c.log.Warn("metrics.k8s.io answered what is not a PodMetricsList", zap.Error(err))
 		return false, nil, nil
 	}
 	var usage []bot.PodUsage
@@ -211,9 +226,16 @@ func (c *Cluster) topPods(ctx context.Context, ns, selector string) (bool, []bot
 		}
 		usage = append(usage, u)
 	}
-	byMem := append([]bot.PodUsage(nil), usage...)
-	sort.Slice(byMem, func(i, j int) bool { return byMem[i].MemoryBytes > byMem[j].MemoryBytes })
-	byCPU := append([]bot.PodUsage(nil), usage...)
-	sort.Slice(byCPU, func(i, j int) bool { return byCPU[i].CPUMilli > byCPU[j].CPUMilli })
+	// Ties by name, so the same usage always reads the same.
+	byMem := slices.Clone(usage)
+	sort.Slice(byMem, func(i, j int) bool {
+		a, b := byMem[i], byMem[j]
+		return a.MemoryBytes > b.MemoryBytes || a.MemoryBytes == b.MemoryBytes && a.Name < b.Name
+	})
+	byCPU := slices.Clone(usage)
+	sort.Slice(byCPU, func(i, j int) bool {
+		a, b := byCPU[i], byCPU[j]
+		return a.CPUMilli > b.CPUMilli || a.CPUMilli == b.CPUMilli && a.Name < b.Name
+	})
 	return true, byMem[:min(topN, len(byMem))], byCPU[:min(topN, len(byCPU))]
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bakewise/chatops/bot"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -78,7 +80,13 @@ func (c *Cluster) Logs(ctx context.Context, service string, opts bot.LogOptions)
 			container = p.Spec.Containers[0].Name
 		}
 		if !hasContainer(&p, container) {
-			return nil, bot.Tell("pod %s has no container %s", p.Name, container)
+			return nil, bot.Tell("pod %s has no container %s; its containers: %s", p.Name, container, strings.Join(containerNames(&p), ", "))
+		}
+		if opts.Previous && !hasPrevious(&p, container) {
+			// Asking would fail the whole command for one pod that
+			// never restarted; its siblings' previous runs still count.
+			out = append(out, bot.PodLogs{Pod: p.Name, Container: container, NoPrevious: true})
+			continue
 		}
 		share := max(budget/int64(len(items)-i), 1)
 		// One byte more than the share tells a stream that ends there
@@ -93,6 +101,12 @@ func (c *Cluster) Logs(ctx context.Context, service string, opts bot.LogOptions)
 			plo.SinceSeconds = &secs
 		}
 		pl, err := c.readLogs(ctx, ns, p.Name, plo, share)
+		if opts.Previous && apierrors.IsBadRequest(err) && strings.Contains(err.Error(), "previous terminated container") {
+			// The kubelet has no previous run (it was removed since
+			// the pod's status was written).
+			out = append(out, bot.PodLogs{Pod: p.Name, Container: container, NoPrevious: true})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("logs of %s/%s: %w", p.Name, container, err)
 		}
@@ -100,6 +114,26 @@ func (c *Cluster) Logs(ctx context.Context, service string, opts bot.LogOptions)
 		out = append(out, bot.PodLogs{Pod: p.Name, Container: container, Lines: pl.lines, Truncated: pl.truncated, CutLines: pl.cut})
 	}
 	return out, nil
+}
+
+func containerNames(p *corev1.Pod) []string {
+	names := make([]string, len(p.Spec.Containers))
+	for i, c := range p.Spec.Containers {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// hasPrevious: the pod's status says the container has run before (a
+// last termination state, or restarts), so the kubelet may keep the
+// previous run's log.
+func hasPrevious(p *corev1.Pod, container string) bool {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == container {
+			return cs.LastTerminationState.Terminated != nil || cs.RestartCount > 0
+		}
+	}
+	return false
 }
 
 func hasContainer(p *corev1.Pod, name string) bool {

@@ -64,6 +64,10 @@ const (
 type Cluster struct {
 	dir   string // certificates, kubeconfigs, etcd data, logs
 	ca    *authority
+	// frontProxyCA signs the client certificate the apiserver's
+	// aggregator presents to aggregated API servers (ServeMetrics), as
+	// kubeadm's front-proxy-ca does.
+	frontProxyCA *authority
 	admin *rest.Config
 	kube  kubernetes.Interface // admin
 
@@ -142,7 +146,12 @@ func (c *Cluster) start(bin string) error {
 
 type pkiFiles struct {
 	ca, servingCert, servingKey, kubeletClientCert, kubeletClientKey, saKey, saPub string
+	frontProxyCA, proxyClientCert, proxyClientKey                                  string
 }
+
+// frontProxyClient is the name in the aggregator's client certificate, the
+// only one aggregated API servers accept the X-Remote-* headers from.
+const frontProxyClient = "front-proxy-client"
 
 func (c *Cluster) writePKI() (pkiFiles, error) {
 	ca, err := newAuthority()
@@ -167,20 +176,32 @@ func (c *Cluster) writePKI() (pkiFiles, error) {
 	if err != nil {
 		return pkiFiles{}, err
 	}
+	frontProxyCA, err := newAuthority()
+	if err != nil {
+		return pkiFiles{}, err
+	}
+	c.frontProxyCA = frontProxyCA
+	proxyClient, err := frontProxyCA.client(frontProxyClient)
+	if err != nil {
+		return pkiFiles{}, err
+	}
 	f := pkiFiles{
 		ca: "ca.crt", servingCert: "apiserver.crt", servingKey: "apiserver.key",
 		kubeletClientCert: "apiserver-kubelet-client.crt", kubeletClientKey: "apiserver-kubelet-client.key",
 		saKey: "sa.key", saPub: "sa.pub",
+		frontProxyCA: "front-proxy-ca.crt", proxyClientCert: "front-proxy-client.crt", proxyClientKey: "front-proxy-client.key",
 	}
 	err = writeFiles(c.dir, map[string][]byte{
 		f.ca: ca.certPEM, f.servingCert: serving.certPEM, f.servingKey: serving.keyPEM,
 		f.kubeletClientCert: kubeletClient.certPEM, f.kubeletClientKey: kubeletClient.keyPEM,
 		f.saKey: saKey, f.saPub: saPub,
+		f.frontProxyCA: frontProxyCA.certPEM, f.proxyClientCert: proxyClient.certPEM, f.proxyClientKey: proxyClient.keyPEM,
 	})
 	if err != nil {
 		return pkiFiles{}, fmt.Errorf("certificates: %w", err)
 	}
-	for _, p := range []*string{&f.ca, &f.servingCert, &f.servingKey, &f.kubeletClientCert, &f.kubeletClientKey, &f.saKey, &f.saPub} {
+	for _, p := range []*string{&f.ca, &f.servingCert, &f.servingKey, &f.kubeletClientCert, &f.kubeletClientKey, &f.saKey, &f.saPub,
+		&f.frontProxyCA, &f.proxyClientCert, &f.proxyClientKey} {
 		*p = filepath.Join(c.dir, *p)
 	}
 	c.admin = &rest.Config{
@@ -248,6 +269,21 @@ func (c *Cluster) startAPIServer(bin, etcdURL string, f pkiFiles) error {
 			"--kubelet-certificate-authority="+f.ca,
 			"--kubelet-client-certificate="+f.kubeletClientCert,
 			"--kubelet-client-key="+f.kubeletClientKey,
+			// The aggregator (ServeMetrics): it proxies to aggregated API
+			// servers with this client certificate and the caller in
+			// X-Remote-* headers. Routing stays on the Service (no
+			// --enable-aggregator-routing): Endpoints and EndpointSlices
+			// refuse loopback addresses, so the stand-in is reached
+			// through an ExternalName Service, which only the Service
+			// resolver follows.
+			"--requestheader-client-ca-file="+f.frontProxyCA,
+			"--requestheader-allowed-names="+frontProxyClient,
+			"--requestheader-username-headers=X-Remote-User",
+			"--requestheader-uid-headers=X-Remote-Uid",
+			"--requestheader-group-headers=X-Remote-Group",
+			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+			"--proxy-client-cert-file="+f.proxyClientCert,
+			"--proxy-client-key-file="+f.proxyClientKey,
 			"--allow-privileged=true",
 			"--profiling=false",
 			"--v=1",

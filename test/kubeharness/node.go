@@ -172,13 +172,31 @@ func (n *Node) untaint(ctx context.Context) error {
 }
 
 func nodeConditions(ready bool) []corev1.NodeCondition {
+	if ready {
+		return nodeConditionsFor(corev1.ConditionTrue)
+	}
+	return nodeConditionsFor(corev1.ConditionFalse)
+}
+
+// nodeConditionsFor is what a Node reports with its Ready condition at
+// status: True and False as its kubelet posts them, Unknown as the node
+// lifecycle controller writes every condition once the kubelet has stopped
+// posting.
+func nodeConditionsFor(status corev1.ConditionStatus) []corev1.NodeCondition {
 	now := metav1.Now()
 	cond := func(typ corev1.NodeConditionType, status corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: typ, Status: status, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
 	}
+	if status == corev1.ConditionUnknown {
+		var out []corev1.NodeCondition
+		for _, typ := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure, corev1.NodeReady} {
+			out = append(out, cond(typ, corev1.ConditionUnknown, "NodeStatusUnknown", "Kubelet stopped posting node status."))
+		}
+		return out
+	}
 	readyCond := cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status")
-	if !ready {
-		readyCond = cond(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready")
+	if status == corev1.ConditionFalse {
+		readyCond = cond(corev1.NodeReady, corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized")
 	}
 	return []corev1.NodeCondition{
 		cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
@@ -191,6 +209,18 @@ func nodeConditions(ready bool) []corev1.NodeCondition {
 // SetReady sets the Node's Ready condition, as a kubelet reports it.
 func (n *Node) SetReady(t harness.TB, ready bool) {
 	t.Helper()
+	status := corev1.ConditionTrue
+	if !ready {
+		status = corev1.ConditionFalse
+	}
+	n.SetReadyStatus(t, status)
+}
+
+// SetReadyStatus sets the Node's Ready condition to status: True, False
+// (the kubelet says it is not ready) or Unknown (the kubelet stopped
+// posting, as the node lifecycle controller records it).
+func (n *Node) SetReadyStatus(t harness.TB, status corev1.ConditionStatus) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -198,12 +228,12 @@ func (n *Node) SetReady(t harness.TB, ready bool) {
 		if err != nil {
 			return err
 		}
-		node.Status.Conditions = nodeConditions(ready)
+		node.Status.Conditions = nodeConditionsFor(status)
 		_, err = n.c.kube.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
-		t.Fatalf("kubeharness: node %s ready=%v: %v", n.Name, ready, err)
+		t.Fatalf("kubeharness: node %s Ready=%s: %v", n.Name, status, err)
 	}
 }
 
