@@ -62,14 +62,14 @@ const (
 // Cluster is a running control plane. Its methods take the test they act
 // for, and fail it on error.
 type Cluster struct {
-	dir   string // certificates, kubeconfigs, etcd data, logs
-	ca    *authority
+	dir string // certificates, kubeconfigs, etcd data, logs
+	ca  *authority
 	// frontProxyCA signs the client certificate the apiserver's
 	// aggregator presents to aggregated API servers (ServeMetrics), as
 	// kubeadm's front-proxy-ca does.
 	frontProxyCA *authority
-	admin *rest.Config
-	kube  kubernetes.Interface // admin
+	admin        *rest.Config
+	kube         kubernetes.Interface // admin
 
 	procs []*harness.Process // in start order
 

@@ -145,8 +145,8 @@ func (m *Metrics) register(caBundle []byte) error {
 		"metadata":   map[string]any{"name": metricsAPIService, "labels": map[string]string{"k8s-app": metricsService}},
 		"spec": map[string]any{
 			"group": metricsGroup, "version": metricsVersion,
-			"service":  map[string]any{"namespace": metricsNamespace, "name": metricsService, "port": port},
-			"caBundle": caBundle, // []byte: base64 in JSON, as the API wants
+			"service":              map[string]any{"namespace": metricsNamespace, "name": metricsService, "port": port},
+			"caBundle":             caBundle, // []byte: base64 in JSON, as the API wants
 			"groupPriorityMinimum": 100, "versionPriority": 100,
 		},
 	}
