@@ -1324,10 +1324,12 @@ func normalize(s string) string {
 		}
 		var b strings.Builder
 		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		header := columnGap.Split(table[0], -1)
 		for _, l := range table {
 			cells := columnGap.Split(l, -1)
 			for i, c := range cells {
-				if ageCell.MatchString(c) {
+				// "420m" under CPU is millicores, not an age.
+				if ageCell.MatchString(c) && (i >= len(header) || header[i] != "CPU") {
 					cells[i] = "<age>"
 				}
 			}
