@@ -130,7 +130,7 @@ func (n *Node) register() error {
 		Capacity:    capacity,
 		Allocatable: capacity,
 		Phase:       corev1.NodeRunning,
-		Conditions:  nodeConditions(true),
+		Conditions:  nodeConditionsFor(corev1.ConditionTrue),
 		Addresses: []corev1.NodeAddress{
 			{Type: corev1.NodeInternalIP, Address: "127.0.0.1"},
 			{Type: corev1.NodeHostName, Address: n.Name},
@@ -169,13 +169,6 @@ func (n *Node) untaint(ctx context.Context) error {
 		_, err = n.c.kube.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
-}
-
-func nodeConditions(ready bool) []corev1.NodeCondition {
-	if ready {
-		return nodeConditionsFor(corev1.ConditionTrue)
-	}
-	return nodeConditionsFor(corev1.ConditionFalse)
 }
 
 // nodeConditionsFor is what a Node reports with its Ready condition at
