@@ -217,6 +217,22 @@ func TestObserve(t *testing.T) {
 		}
 	})
 
+	t.Run("logs --previous where the kubelet has no previous run after all", func(t *testing.T) {
+		// The status says the second pod restarted, but its kubelet kept
+		// no previous log: the kubelet's refusal is that pod's answer,
+		// not the command's failure.
+		if err := retryStatus(t, orders[1].Name, func(p *corev1.Pod) { p.Status.ContainerStatuses[0].RestartCount = 1 }, c); err != nil {
+			t.Fatal(err)
+		}
+		got, reqs := logs(t, bot.LogOptions{Previous: true})
+		if got[0].NoPrevious || len(got[0].Lines) != 2 || !got[1].NoPrevious {
+			t.Errorf("logs = %+v, want the first pod's previous run and NoPrevious for the second", got)
+		}
+		if len(reqs) != 2 {
+			t.Errorf("kubelet stand-in got %d requests, want one per pod", len(reqs))
+		}
+	})
+
 	t.Run("an unknown container is a clear refusal, before any log request", func(t *testing.T) {
 		before := len(node.LogRequests())
 		_, err := cluster.Logs(t.Context(), service, bot.LogOptions{Container: "sidecar", Tail: 10})
