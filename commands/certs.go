@@ -102,6 +102,5 @@ func certsAnswer(rep bot.CertificatesReport, now time.Time) bot.Answer {
 		a.Lines = append(a.Lines, "There are more Certificates than one command reads: some are missing.")
 	}
 	a.Pre = b.String()
-	a.File = &bot.File{Name: "certs-" + rep.Namespace + ".txt", Content: []byte(a.Pre)}
 	return a
 }

@@ -90,6 +90,5 @@ func gitopsAnswer(rep bot.GitOpsReport) bot.Answer {
 		a.Lines = append(a.Lines, "A kind has more objects than one command reads: some are missing.")
 	}
 	a.Pre = b.String()
-	a.File = &bot.File{Name: "gitops-" + rep.Namespace + ".txt", Content: []byte(a.Pre)}
 	return a
 }

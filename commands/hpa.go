@@ -77,6 +77,5 @@ func hpaAnswer(service string, hs []bot.HPA) bot.Answer {
 		a.Lines = append(a.Lines, fmt.Sprintf("%d at their replica bounds (ScalingLimited).", limited))
 	}
 	a.Pre = b.String()
-	a.File = &bot.File{Name: "hpa.txt", Content: []byte(a.Pre)}
 	return a
 }

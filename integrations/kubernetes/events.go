@@ -146,19 +146,22 @@ func formerPod(o corev1.ObjectReference, rsPrefixes []string) bool {
 }
 
 // eventTime is when an event last happened, from whichever field its
-// reporter filled: a series' last observation, lastTimestamp, eventTime,
-// firstTimestamp, or at worst when it was stored.
+// reporter filled: a series' last observation (events.k8s.io), else
+// lastTimestamp (core), else eventTime, else firstTimestamp, and only
+// without any of them when it was stored (an event recorded late would
+// otherwise look new).
 func eventTime(e *corev1.Event) time.Time {
-	t := e.CreationTimestamp.Time
-	for _, c := range []time.Time{e.FirstTimestamp.Time, e.EventTime.Time, e.LastTimestamp.Time} {
-		if c.After(t) || (t.IsZero() && !c.IsZero()) {
-			t = c
-		}
+	switch {
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.FirstTimestamp.IsZero():
+		return e.FirstTimestamp.Time
 	}
-	if e.Series != nil && e.Series.LastObservedTime.After(t) {
-		t = e.Series.LastObservedTime.Time
-	}
-	return t
+	return e.CreationTimestamp.Time
 }
 
 // kindOrder breaks ties between events of the same second the way they
