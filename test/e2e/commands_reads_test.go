@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/dynamic"
 
-	"github.com/bakewise/chatops/test/harness"
 	"github.com/bakewise/chatops/test/kubeharness"
 )
 
@@ -283,59 +276,19 @@ func createHPA(t *testing.T, e *commandsEnv) {
 	}
 }
 
-// customResources are the kinds testdata/reads-crds.yaml defines.
-var customResources = map[string]schema.GroupVersionResource{
-	"Certificate":   {Group: "cert-manager.io", Version: "v1", Resource: "certificates"},
-	"Kustomization": {Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"},
-	"GitRepository": {Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"},
-	"HelmRelease":   {Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"},
-}
-
-var relativeTime = regexp.MustCompile(`\$\{now([+-]\d+)h\}`)
-
 // applyCustom installs the CRDs, waits until the API server serves them,
-// applies testdata/reads-objects.yaml (times relative to now) and writes
-// each object's status through the status subresource.
+// and applies testdata/reads-objects.yaml (times relative to now) with
+// each object's status written through the status subresource.
 func applyCustom(t *testing.T, c *kubeharness.Cluster, now time.Time) {
 	t.Helper()
 	c.ApplyYAML(t, filepath.Join("testdata", "reads-crds.yaml"))
-	disco := c.Clientset().Discovery()
-	for _, gvr := range customResources {
-		harness.Eventually(t, gvr.GroupVersion().String()+" to be served", func() (bool, string) {
-			_, err := disco.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
-			return err == nil, fmt.Sprint(err)
-		})
-	}
+	c.WaitServed(t, readsGroupVersions...)
 	raw, err := os.ReadFile(filepath.Join("testdata", "reads-objects.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest := relativeTime.ReplaceAllStringFunc(string(raw), func(m string) string {
-		h, _ := strconv.Atoi(relativeTime.FindStringSubmatch(m)[1])
-		return now.Add(time.Duration(h) * time.Hour).UTC().Format(time.RFC3339)
-	})
-	c.ApplyManifest(t, manifest)
-	dyn, err := dynamic.NewForConfig(c.Admin())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
-	for {
-		var obj unstructured.Unstructured
-		if err := dec.Decode(&obj.Object); err != nil {
-			break
-		}
-		if len(obj.Object) == 0 {
-			continue
-		}
-		gvr, ok := customResources[obj.GetKind()]
-		if !ok {
-			t.Fatalf("reads-objects.yaml: kind %s", obj.GetKind())
-		}
-		b, _ := json.Marshal(obj.Object)
-		if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).ApplyStatus(t.Context(), obj.GetName(), &obj,
-			metav1.ApplyOptions{FieldManager: "chatops-e2e-status", Force: true}); err != nil {
-			t.Fatalf("status of %s %s: %v (%s)", obj.GetKind(), obj.GetName(), err, b)
-		}
-	}
+	c.ApplyWithStatus(t, kubeharness.RelativeTimes(string(raw), now))
 }
+
+// readsGroupVersions are what testdata/reads-crds.yaml defines.
+var readsGroupVersions = []string{"cert-manager.io/v1", "kustomize.toolkit.fluxcd.io/v1", "source.toolkit.fluxcd.io/v1", "helm.toolkit.fluxcd.io/v2"}

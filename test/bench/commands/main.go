@@ -92,13 +92,16 @@ const (
 )
 
 type config struct {
-	bin           string
-	pgURL         string
-	health        int
-	alone         int
-	aloneRate     float64
-	status        int
-	logs          int
+	bin       string
+	pgURL     string
+	health    int
+	alone     int
+	aloneRate float64
+	status    int
+	logs      int
+	// reads are the read commands' counts in the mix: events, hpa,
+	// certs, gitops (readKinds' order).
+	reads         [4]int
 	tail          int
 	rate          float64
 	warmup        int
@@ -132,6 +135,10 @@ func run() int {
 	flag.Float64Var(&cfg.aloneRate, "alone-rate", 1, "rate of the health-alone commands per second (1/s keeps the bot's Kubernetes client under client-go's default 5 requests/s)")
 	flag.IntVar(&cfg.status, "status", 100, "\"/ops status orders-service\" commands per phase, in the mix")
 	flag.IntVar(&cfg.logs, "logs", 40, "\"/ops logs orders-service --tail N\" commands per phase, in the mix")
+	flag.IntVar(&cfg.reads[0], "events", 0, "\"/ops events\" commands per phase, in the mix")
+	flag.IntVar(&cfg.reads[1], "hpa", 0, "\"/ops hpa\" commands per phase, in the mix")
+	flag.IntVar(&cfg.reads[2], "certs", 0, "\"/ops certs\" commands per phase, in the mix (the workload has cert-manager's CRD and Certificates)")
+	flag.IntVar(&cfg.reads[3], "gitops", 0, "\"/ops gitops\" commands per phase, in the mix (the workload has Flux's CRDs and objects)")
 	flag.IntVar(&cfg.tail, "tail", 100, "--tail of the logs command (each orders-service pod has 500 lines)")
 	flag.Float64Var(&cfg.rate, "rate", 10, "commands per second of the mix, both phases (open loop)")
 	flag.IntVar(&cfg.warmup, "warmup", 3, "warm-up commands of each kind before the quiet phase, not counted")
@@ -169,7 +176,7 @@ func run() int {
 // span is how long one phase's commands take to send: health alone,
 // then the mix.
 func (cfg *config) span() time.Duration {
-	d := time.Duration(float64(cfg.health+cfg.status+cfg.logs) / cfg.rate * float64(time.Second))
+	d := time.Duration(float64(cfg.mixTotal()) / cfg.rate * float64(time.Second))
 	if cfg.alone > 0 {
 		d += time.Duration(float64(cfg.alone) / cfg.aloneRate * float64(time.Second))
 	}
@@ -193,8 +200,22 @@ func (cfg *config) grepOrNone() string {
 	return cfg.worstGrep
 }
 
+// mixTotal is how many commands one phase's mix sends.
+func (cfg *config) mixTotal() int {
+	n := cfg.health + cfg.status + cfg.logs
+	for _, r := range cfg.reads {
+		n += r
+	}
+	return n
+}
+
 func validate(cfg *config) error {
-	total := cfg.health + cfg.status + cfg.logs
+	total := cfg.mixTotal()
+	for _, r := range cfg.reads {
+		if r < 0 || r > maxCount {
+			return fmt.Errorf("-events, -hpa, -certs and -gitops must be in 0..%d", maxCount)
+		}
+	}
 	switch {
 	case cfg.alone < 0 || cfg.alone > maxCount:
 		return fmt.Errorf("-health-alone must be in 0..%d", maxCount)
@@ -203,7 +224,7 @@ func validate(cfg *config) error {
 	case cfg.health < 0 || cfg.status < 0 || cfg.logs < 0 || cfg.health > maxCount || cfg.status > maxCount || cfg.logs > maxCount:
 		return fmt.Errorf("-health, -status and -logs must be in 0..%d", maxCount)
 	case total == 0:
-		return errors.New("nothing to send: -health, -status and -logs are all 0")
+		return errors.New("nothing to send: -health, -status, -logs and the read commands are all 0")
 	case cfg.rate <= 0 || cfg.rate > maxRate:
 		return fmt.Errorf("-rate must be in (0, %g]", maxRate)
 	case cfg.span() > maxSpan:
@@ -352,14 +373,21 @@ func (b *bench) run(ctx context.Context) int {
 	}
 	kinds := commandKinds(b.res.Workload, cfg.tail, cfg.worstLogs > 0, cfg.grepOrNone())
 	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
-	counts := []int{cfg.health, cfg.status, cfg.logs}
-	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs); lr > slackFileRate {
+	counts, warm := []int{cfg.health, cfg.status, cfg.logs}, []int{cfg.warmup, cfg.warmup, cfg.warmup}
+	if cfg.worstLogs > 0 {
+		counts, warm = append(counts, 0), append(warm, 0) // the worst-case kind, sent by its own phase
+	}
+	for _, r := range cfg.reads {
+		counts = append(counts, r)
+		warm = append(warm, min(r, cfg.warmup))
+	}
+	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.mixTotal()); lr > slackFileRate {
 		b.note("logs commands arrive at %.2f/s, above the bot's file-upload budget of %.2f/s (100/min, Slack's Tier 4): their answers wait for it or come without the file", lr, slackFileRate)
 	}
 
 	if cfg.warmup > 0 {
 		logf("warm-up: %d of each command", cfg.warmup)
-		b.res.Warmup = cmd.run(ctx, "warm-up", "not counted", sequence([]int{cfg.warmup, cfg.warmup, cfg.warmup}), cfg.rate, cfg.answerTimeout)
+		b.res.Warmup = cmd.run(ctx, "warm-up", "not counted", sequence(warm), cfg.rate, cfg.answerTimeout)
 		b.phaseErrors(b.res.Warmup)
 		// The warm-up may have emptied the bot's client-side rate limiter
 		// (client-go's default bucket: 10, refilled at 5/s): let it refill.
