@@ -284,6 +284,7 @@ type Params struct {
 	AloneRate        float64 `json:"alone_rate_per_s"`
 	Status           int     `json:"status"`
 	Logs             int     `json:"logs"`
+	Reads            [4]int  `json:"reads_events_hpa_certs_gitops"`
 	Tail             int     `json:"tail"`
 	Rate             float64 `json:"rate_per_s"`
 	Warmup           int     `json:"warmup_per_kind"`
@@ -342,7 +343,7 @@ func (b *bench) note(format string, args ...any) {
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	b.res.Errors = []string{}
-	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Tail: cfg.tail, Rate: cfg.rate,
+	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Reads: cfg.reads, Tail: cfg.tail, Rate: cfg.rate,
 		Warmup: cfg.warmup, Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
 		AnswerTimeoutS: cfg.answerTimeout.Seconds()}
 	if cfg.worstLogs > 0 {
@@ -662,8 +663,14 @@ func (b *bench) printReport(w io.Writer) {
 	p("- bot: %s; PostgreSQL: %s; %s", r.Setup.Bot, orQ(r.Setup.PostgreSQL), r.Setup.GoVersion)
 	p("- cluster: etcd + kube-apiserver (RBAC) + kube-controller-manager v1.37.2 on 127.0.0.1 (ready in %.1f s), 1 node, namespace %s: %d deployments, %d pods, %d in trouble (%s); the bot reads it as system:serviceaccount:%s:%s, bound by deploy/kubernetes/base/rbac.yaml",
 		r.Setup.ClusterS, namespace, f.Services, f.Pods, f.PodsInTrouble, strings.Join(f.Trouble, ", "), namespace, serviceAccount)
-	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
-		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, c.warmup)
+	reads := ""
+	for i, name := range []string{"events", "hpa", "certs", "gitops"} {
+		if n := c.reads[i]; n > 0 {
+			reads += fmt.Sprintf(" + %d `%s`", n, name)
+		}
+	}
+	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`%s, interleaved. %d of each sent first as warm-up, not counted",
+		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, reads, c.warmup)
 	p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
 	p("- storm: `test/bench/ingest`, %d senders × %d alert/payload over %d groups, from %s before the phase's first command to %s after its last; no chat destination, so incidents are stored, not posted",
 		c.senders, c.perPayload, c.groups, stormLead, stormTail)
