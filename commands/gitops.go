@@ -83,7 +83,7 @@ func gitopsAnswer(rep bot.GitOpsReport) bot.Answer {
 	if notReady > 0 || suspended > 0 {
 		a.Color = 0xECB22E
 	}
-	if missing := 3 - len(rep.Served); missing > 0 {
+	if len(rep.Served) < 3 { // Kustomization, GitRepository, HelmRelease
 		a.Lines = append(a.Lines, "Served Flux kinds: "+strings.Join(rep.Served, ", ")+" (the others are not installed).")
 	}
 	if rep.Incomplete {
