@@ -1,11 +1,8 @@
 package kubeharness
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"time"
@@ -14,10 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 )
 
 // WaitServed waits until the API server serves each group/version
@@ -48,38 +42,30 @@ func (c *Cluster) ApplyWithStatus(t harness.TB, manifest string) {
 }
 
 func (c *Cluster) applyStatus(manifest []byte) error {
-	dyn, err := dynamic.NewForConfig(c.admin)
+	dyn, mapper, err := c.dynamicClients()
 	if err != nil {
 		return err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.kube.Discovery()))
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
-	for i := 1; ; i++ {
-		var obj unstructured.Unstructured
-		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("document %d: %w", i, err)
-		}
+	return eachObject(manifest, func(obj *unstructured.Unstructured) error {
 		if _, ok := obj.Object["status"]; !ok {
-			continue
+			return nil
 		}
 		gvk := obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
-			return fmt.Errorf("document %d (%s %s): %w", i, gvk.Kind, obj.GetName(), err)
+			return err
 		}
 		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-		_, err = ri.ApplyStatus(ctx, obj.GetName(), &obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("document %d (%s %s): status: %w", i, gvk.Kind, obj.GetName(), err)
+		defer cancel()
+		if _, err := ri.ApplyStatus(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+			return fmt.Errorf("status: %w", err)
 		}
-	}
+		return nil
+	})
 }
 
 // RelativeTimes replaces each ${now+Nh} and ${now-Nh} in s with that time
