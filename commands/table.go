@@ -22,6 +22,10 @@ type Cluster interface {
 	LogReader
 	HistoryReader
 	StatusReader
+	EventReader
+	HPAReader
+	CertificateReader
+	GitOpsReader
 	Scaler
 	RollerBack
 	Restarter
@@ -73,7 +77,8 @@ func Destructive(d Deps) []bot.CommandSpec {
 func Table(d Deps, approvals Decider) []bot.CommandSpec {
 	specs := []bot.CommandSpec{whoami()}
 	specs = append(specs, needs(d.Cluster != nil, errNoCluster,
-		health(d.Cluster, d.Alerts), logs(d.Cluster), history(d.Cluster), status(d.Cluster))...)
+		health(d.Cluster, d.Alerts), logs(d.Cluster), history(d.Cluster), status(d.Cluster),
+		events(d.Cluster), hpa(d.Cluster), certs(d.Cluster), gitops(d.Cluster))...)
 	specs = append(specs, needs(d.Incidents != nil, errNoIncidents,
 		incidentList(d.Incidents), incidentShow(d.Incidents), incidentTimeline(d.Incidents))...)
 	specs = append(specs, needs(d.Changer != nil, errNoIncidents, incidentChanges(d.Changer)...)...)

@@ -25,6 +25,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -62,7 +63,9 @@ type Config struct {
 
 // Cluster implements bot.Cluster over client-go.
 type Cluster struct {
-	cs  k8s.Interface
+	cs k8s.Interface
+	// dyn reads the custom resources (cert-manager, Flux).
+	dyn dynamic.Interface
 	cfg Config
 	log *zap.Logger
 }
@@ -117,7 +120,11 @@ func New(rc *rest.Config, cfg Config, log *zap.Logger) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	return &Cluster{cs: cs, cfg: cfg, log: log}, nil
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return &Cluster{cs: cs, dyn: dyn, cfg: cfg, log: log}, nil
 }
 
 // namespace returns the namespace to act in, refusing any outside the

@@ -134,7 +134,7 @@ func TestCommands(t *testing.T) {
 				}
 			}
 		}
-		for _, want := range []string{"health", "logs", "history", "status", "help"} {
+		for _, want := range []string{"health", "logs", "history", "status", "events", "hpa", "certs", "gitops", "help"} {
 			if !slices.Contains(subs, want) {
 				t.Errorf("registered /ops subcommands %v lack %s", subs, want)
 			}

@@ -106,6 +106,17 @@ func TestShippedRBACIsLeast(t *testing.T) {
 		{namespace, "get", "apps", "deployments", "scale"},
 		{namespace, "update", "apps", "deployments", "scale"},
 		{namespace, "list", "autoscaling", "horizontalpodautoscalers", ""},
+		// events, hpa, certs, gitops
+		{namespace, "list", "", "events", ""},
+		{namespace, "get", "autoscaling", "horizontalpodautoscalers", ""},
+		{namespace, "get", "cert-manager.io", "certificates", ""},
+		{namespace, "list", "cert-manager.io", "certificates", ""},
+		{namespace, "list", "kustomize.toolkit.fluxcd.io", "kustomizations", ""},
+		{namespace, "get", "kustomize.toolkit.fluxcd.io", "kustomizations", ""},
+		{namespace, "list", "source.toolkit.fluxcd.io", "gitrepositories", ""},
+		{namespace, "get", "source.toolkit.fluxcd.io", "gitrepositories", ""},
+		{namespace, "list", "helm.toolkit.fluxcd.io", "helmreleases", ""},
+		{namespace, "get", "helm.toolkit.fluxcd.io", "helmreleases", ""},
 	}
 	denied := []access{
 		{namespace, "delete", "apps", "deployments", ""},
@@ -125,6 +136,32 @@ func TestShippedRBACIsLeast(t *testing.T) {
 		{"payments", "update", "apps", "deployments", "scale"},
 		{"payments", "list", "", "pods", ""},
 		{"kube-system", "get", "apps", "deployments", ""},
+		// The new reads stop at reading, in this namespace: no writes to
+		// what they read, no watch, no cert-manager secrets or issuers.
+		{namespace, "create", "", "events", ""},
+		{namespace, "delete", "", "events", ""},
+		{namespace, "watch", "", "events", ""},
+		{namespace, "get", "events.k8s.io", "events", ""},
+		{"payments", "list", "", "events", ""},
+		{"", "list", "", "events", ""},
+		{namespace, "create", "autoscaling", "horizontalpodautoscalers", ""},
+		{namespace, "patch", "autoscaling", "horizontalpodautoscalers", ""},
+		{namespace, "update", "autoscaling", "horizontalpodautoscalers", "status"},
+		{"payments", "list", "autoscaling", "horizontalpodautoscalers", ""},
+		{namespace, "update", "cert-manager.io", "certificates", ""},
+		{namespace, "delete", "cert-manager.io", "certificates", ""},
+		{namespace, "update", "cert-manager.io", "certificates", "status"},
+		{namespace, "list", "cert-manager.io", "issuers", ""},
+		{namespace, "list", "cert-manager.io", "certificaterequests", ""},
+		{"", "list", "cert-manager.io", "clusterissuers", ""},
+		{"payments", "list", "cert-manager.io", "certificates", ""},
+		{namespace, "patch", "kustomize.toolkit.fluxcd.io", "kustomizations", ""},
+		{namespace, "update", "source.toolkit.fluxcd.io", "gitrepositories", ""},
+		{namespace, "patch", "helm.toolkit.fluxcd.io", "helmreleases", ""},
+		{namespace, "delete", "helm.toolkit.fluxcd.io", "helmreleases", ""},
+		{"flux-system", "list", "kustomize.toolkit.fluxcd.io", "kustomizations", ""},
+		{"flux-system", "list", "source.toolkit.fluxcd.io", "gitrepositories", ""},
+		{namespace, "list", "source.toolkit.fluxcd.io", "helmrepositories", ""},
 	}
 	check := func(a access, want bool) {
 		t.Helper()

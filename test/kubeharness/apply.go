@@ -49,30 +49,22 @@ func (c *Cluster) ApplyManifest(t harness.TB, manifest string) {
 }
 
 func (c *Cluster) apply(manifest []byte) error {
-	dyn, err := dynamic.NewForConfig(c.admin)
+	dyn, mapper, err := c.dynamicClients()
 	if err != nil {
 		return err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.kube.Discovery()))
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
 	var bindings []*unstructured.Unstructured
-	for i := 1; ; i++ {
-		var obj unstructured.Unstructured
-		if err := dec.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return fmt.Errorf("document %d: %w", i, err)
-		}
-		if len(obj.Object) == 0 { // an empty document, e.g. a trailing ---
-			continue
-		}
-		if err := applyObject(dyn, mapper, &obj); err != nil {
-			return fmt.Errorf("document %d (%s %s): %w", i, obj.GetKind(), obj.GetName(), err)
+	err = eachObject(manifest, func(obj *unstructured.Unstructured) error {
+		if err := applyObject(dyn, mapper, obj); err != nil {
+			return err
 		}
 		if gk := obj.GroupVersionKind().GroupKind(); gk.Group == rbacv1.GroupName && strings.HasSuffix(gk.Kind, "Binding") {
-			bindings = append(bindings, &obj)
+			bindings = append(bindings, obj)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, b := range bindings {
 		if err := c.waitBinding(b); err != nil {
@@ -80,6 +72,38 @@ func (c *Cluster) apply(manifest []byte) error {
 		}
 	}
 	return nil
+}
+
+// dynamicClients are an admin dynamic client and a REST mapper over
+// discovery, for objects of any kind.
+func (c *Cluster) dynamicClients() (dynamic.Interface, *restmapper.DeferredDiscoveryRESTMapper, error) {
+	dyn, err := dynamic.NewForConfig(c.admin)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dyn, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.kube.Discovery())), nil
+}
+
+// eachObject calls fn with every object of a multi-document YAML (or
+// JSON) manifest, in order, skipping empty documents; an error names the
+// document.
+func eachObject(manifest []byte, fn func(obj *unstructured.Unstructured) error) error {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for i := 1; ; i++ {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(obj.Object) == 0 { // an empty document, e.g. a trailing ---
+			continue
+		}
+		if err := fn(obj); err != nil {
+			return fmt.Errorf("document %d (%s %s): %w", i, obj.GetKind(), obj.GetName(), err)
+		}
+	}
 }
 
 func applyObject(dyn dynamic.Interface, mapper *restmapper.DeferredDiscoveryRESTMapper, obj *unstructured.Unstructured) error {

@@ -53,8 +53,9 @@ type kind struct {
 // maxTail is the bot's largest --tail.
 const maxTail = 2000
 
-// commandKinds are the commands sent: health, status and logs, and with
-// worst set the worst-case logs command with worstGrep.
+// commandKinds are the commands sent: health, status and logs, with
+// worst set the worst-case logs command with worstGrep, then the read
+// commands events, hpa, certs and gitops.
 func commandKinds(f workloadFacts, tailLines int, worst bool, worstGrep string) []kind {
 	inChannel := func(r slackstandin.Response) string {
 		if r.ResponseType != slack.ResponseTypeInChannel {
@@ -96,6 +97,22 @@ func commandKinds(f workloadFacts, tailLines int, worst bool, worstGrep string) 
 	}
 	if worst {
 		kinds = append(kinds, worstKind(worstGrep))
+	}
+	// The read commands, in cfg.reads' order: each answer must say what
+	// it read.
+	for _, r := range []struct{ text, says string }{
+		{"events", "Events of " + namespace}, {"hpa", "HorizontalPodAutoscalers"},
+		{"certs", "Certificates in " + namespace}, {"gitops", "Flux in " + namespace},
+	} {
+		kinds = append(kinds, kind{Name: r.text, Text: r.text, check: func(resp slackstandin.Response) (string, bool) {
+			if p := inChannel(resp); p != "" {
+				return p, false
+			}
+			if !strings.Contains(resp.Text, r.says) {
+				return fmt.Sprintf("%s answer %q does not say %q", r.text, firstN(resp.Text, 200), r.says), false
+			}
+			return "", false
+		}})
 	}
 	return kinds
 }

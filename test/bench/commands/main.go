@@ -92,13 +92,16 @@ const (
 )
 
 type config struct {
-	bin           string
-	pgURL         string
-	health        int
-	alone         int
-	aloneRate     float64
-	status        int
-	logs          int
+	bin       string
+	pgURL     string
+	health    int
+	alone     int
+	aloneRate float64
+	status    int
+	logs      int
+	// reads are the read commands' counts in the mix: events, hpa,
+	// certs, gitops (readKinds' order).
+	reads         [4]int
 	tail          int
 	rate          float64
 	warmup        int
@@ -132,6 +135,10 @@ func run() int {
 	flag.Float64Var(&cfg.aloneRate, "alone-rate", 1, "rate of the health-alone commands per second (1/s keeps the bot's Kubernetes client under client-go's default 5 requests/s)")
 	flag.IntVar(&cfg.status, "status", 100, "\"/ops status orders-service\" commands per phase, in the mix")
 	flag.IntVar(&cfg.logs, "logs", 40, "\"/ops logs orders-service --tail N\" commands per phase, in the mix")
+	flag.IntVar(&cfg.reads[0], "events", 0, "\"/ops events\" commands per phase, in the mix")
+	flag.IntVar(&cfg.reads[1], "hpa", 0, "\"/ops hpa\" commands per phase, in the mix")
+	flag.IntVar(&cfg.reads[2], "certs", 0, "\"/ops certs\" commands per phase, in the mix (the workload has cert-manager's CRD and Certificates)")
+	flag.IntVar(&cfg.reads[3], "gitops", 0, "\"/ops gitops\" commands per phase, in the mix (the workload has Flux's CRDs and objects)")
 	flag.IntVar(&cfg.tail, "tail", 100, "--tail of the logs command (each orders-service pod has 500 lines)")
 	flag.Float64Var(&cfg.rate, "rate", 10, "commands per second of the mix, both phases (open loop)")
 	flag.IntVar(&cfg.warmup, "warmup", 3, "warm-up commands of each kind before the quiet phase, not counted")
@@ -169,7 +176,7 @@ func run() int {
 // span is how long one phase's commands take to send: health alone,
 // then the mix.
 func (cfg *config) span() time.Duration {
-	d := time.Duration(float64(cfg.health+cfg.status+cfg.logs) / cfg.rate * float64(time.Second))
+	d := time.Duration(float64(cfg.mixTotal()) / cfg.rate * float64(time.Second))
 	if cfg.alone > 0 {
 		d += time.Duration(float64(cfg.alone) / cfg.aloneRate * float64(time.Second))
 	}
@@ -193,8 +200,22 @@ func (cfg *config) grepOrNone() string {
 	return cfg.worstGrep
 }
 
+// mixTotal is how many commands one phase's mix sends.
+func (cfg *config) mixTotal() int {
+	n := cfg.health + cfg.status + cfg.logs
+	for _, r := range cfg.reads {
+		n += r
+	}
+	return n
+}
+
 func validate(cfg *config) error {
-	total := cfg.health + cfg.status + cfg.logs
+	total := cfg.mixTotal()
+	for _, r := range cfg.reads {
+		if r < 0 || r > maxCount {
+			return fmt.Errorf("-events, -hpa, -certs and -gitops must be in 0..%d", maxCount)
+		}
+	}
 	switch {
 	case cfg.alone < 0 || cfg.alone > maxCount:
 		return fmt.Errorf("-health-alone must be in 0..%d", maxCount)
@@ -203,7 +224,7 @@ func validate(cfg *config) error {
 	case cfg.health < 0 || cfg.status < 0 || cfg.logs < 0 || cfg.health > maxCount || cfg.status > maxCount || cfg.logs > maxCount:
 		return fmt.Errorf("-health, -status and -logs must be in 0..%d", maxCount)
 	case total == 0:
-		return errors.New("nothing to send: -health, -status and -logs are all 0")
+		return errors.New("nothing to send: -health, -status, -logs and the read commands are all 0")
 	case cfg.rate <= 0 || cfg.rate > maxRate:
 		return fmt.Errorf("-rate must be in (0, %g]", maxRate)
 	case cfg.span() > maxSpan:
@@ -263,6 +284,7 @@ type Params struct {
 	AloneRate        float64 `json:"alone_rate_per_s"`
 	Status           int     `json:"status"`
 	Logs             int     `json:"logs"`
+	Reads            [4]int  `json:"reads_events_hpa_certs_gitops"`
 	Tail             int     `json:"tail"`
 	Rate             float64 `json:"rate_per_s"`
 	Warmup           int     `json:"warmup_per_kind"`
@@ -321,7 +343,7 @@ func (b *bench) note(format string, args ...any) {
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	b.res.Errors = []string{}
-	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Tail: cfg.tail, Rate: cfg.rate,
+	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Reads: cfg.reads, Tail: cfg.tail, Rate: cfg.rate,
 		Warmup: cfg.warmup, Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
 		AnswerTimeoutS: cfg.answerTimeout.Seconds()}
 	if cfg.worstLogs > 0 {
@@ -352,14 +374,21 @@ func (b *bench) run(ctx context.Context) int {
 	}
 	kinds := commandKinds(b.res.Workload, cfg.tail, cfg.worstLogs > 0, cfg.grepOrNone())
 	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
-	counts := []int{cfg.health, cfg.status, cfg.logs}
-	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs); lr > slackFileRate {
+	counts, warm := []int{cfg.health, cfg.status, cfg.logs}, []int{cfg.warmup, cfg.warmup, cfg.warmup}
+	if cfg.worstLogs > 0 {
+		counts, warm = append(counts, 0), append(warm, 0) // the worst-case kind, sent by its own phase
+	}
+	for _, r := range cfg.reads {
+		counts = append(counts, r)
+		warm = append(warm, min(r, cfg.warmup))
+	}
+	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.mixTotal()); lr > slackFileRate {
 		b.note("logs commands arrive at %.2f/s, above the bot's file-upload budget of %.2f/s (100/min, Slack's Tier 4): their answers wait for it or come without the file", lr, slackFileRate)
 	}
 
 	if cfg.warmup > 0 {
 		logf("warm-up: %d of each command", cfg.warmup)
-		b.res.Warmup = cmd.run(ctx, "warm-up", "not counted", sequence([]int{cfg.warmup, cfg.warmup, cfg.warmup}), cfg.rate, cfg.answerTimeout)
+		b.res.Warmup = cmd.run(ctx, "warm-up", "not counted", sequence(warm), cfg.rate, cfg.answerTimeout)
 		b.phaseErrors(b.res.Warmup)
 		// The warm-up may have emptied the bot's client-side rate limiter
 		// (client-go's default bucket: 10, refilled at 5/s): let it refill.
@@ -634,8 +663,14 @@ func (b *bench) printReport(w io.Writer) {
 	p("- bot: %s; PostgreSQL: %s; %s", r.Setup.Bot, orQ(r.Setup.PostgreSQL), r.Setup.GoVersion)
 	p("- cluster: etcd + kube-apiserver (RBAC) + kube-controller-manager v1.37.2 on 127.0.0.1 (ready in %.1f s), 1 node, namespace %s: %d deployments, %d pods, %d in trouble (%s); the bot reads it as system:serviceaccount:%s:%s, bound by deploy/kubernetes/base/rbac.yaml",
 		r.Setup.ClusterS, namespace, f.Services, f.Pods, f.PodsInTrouble, strings.Join(f.Trouble, ", "), namespace, serviceAccount)
-	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
-		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, c.warmup)
+	reads := ""
+	for i, name := range []string{"events", "hpa", "certs", "gitops"} {
+		if n := c.reads[i]; n > 0 {
+			reads += fmt.Sprintf(" + %d `%s`", n, name)
+		}
+	}
+	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`%s, interleaved. %d of each sent first as warm-up, not counted",
+		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, reads, c.warmup)
 	p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
 	p("- storm: `test/bench/ingest`, %d senders × %d alert/payload over %d groups, from %s before the phase's first command to %s after its last; no chat destination, so incidents are stored, not posted",
 		c.senders, c.perPayload, c.groups, stormLead, stormTail)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -188,6 +189,15 @@ func startCluster(t harness.TB) (*cluster, error) {
 	c.ApplyManifest(t, workloadManifest())
 	c.ApplyManifest(t, kubeharness.ShippedRBAC(t))
 	kube := c.Clientset()
+	// What events, hpa, certs and gitops read: the end-to-end tests'
+	// cert-manager and Flux CRDs and objects, and an autoscaler.
+	c.ApplyYAML(t, harness.RepoPath(t, "test", "e2e", "testdata", "reads-crds.yaml"))
+	c.WaitServed(t, "cert-manager.io/v1", "kustomize.toolkit.fluxcd.io/v1", "source.toolkit.fluxcd.io/v1", "helm.toolkit.fluxcd.io/v2")
+	objects, err := os.ReadFile(harness.RepoPath(t, "test", "e2e", "testdata", "reads-objects.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	c.ApplyWithStatus(t, kubeharness.RelativeTimes(string(objects), time.Now())+"\n---\n"+hpaManifest)
 
 	for _, s := range workload {
 		sel := "app.kubernetes.io/name=" + s.name
@@ -332,3 +342,26 @@ func floodLines(seed int) []string {
 	}
 	return lines
 }
+
+// hpaManifest is the workload's autoscaler, with the status the HPA
+// controller (which does not run here) would write.
+const hpaManifest = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: ` + logService + `, namespace: ` + namespace + `}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ` + logService + `}
+  minReplicas: 2
+  maxReplicas: 6
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+status:
+  currentReplicas: 2
+  desiredReplicas: 2
+  currentMetrics:
+    - type: Resource
+      resource: {name: cpu, current: {averageUtilization: 41}}
+  conditions:
+    - {type: AbleToScale, status: "True", reason: ReadyForNewScale, lastTransitionTime: "2026-01-01T00:00:00Z"}
+    - {type: ScalingActive, status: "True", reason: ValidMetricFound, lastTransitionTime: "2026-01-01T00:00:00Z"}
+`
