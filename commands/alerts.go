@@ -174,8 +174,8 @@ func alertsAnswer(list []bot.FiringAlert, total int, service string, sev bot.Sev
 		a.Lines = append(a.Lines, fmt.Sprintf("The %d most urgent of %d groups are listed.", maxAlertGroups, len(order)))
 		shown = shown[:maxAlertGroups]
 	}
+	// A long table goes as a file (alerts.txt): the renderers decide.
 	a.Pre = alertsTable(shown, now)
-	a.File = &bot.File{Name: "alerts.txt", Content: []byte(a.Pre)}
 
 	noButton := 0
 	for _, g := range shown {
@@ -194,10 +194,10 @@ func alertsAnswer(list []bot.FiringAlert, total int, service string, sev bot.Sev
 		a.Buttons = append(a.Buttons, bot.Button{ID: id, Label: "Silence " + g.alert + " · " + g.service})
 	}
 	if len(a.Buttons) > 0 {
-		a.Lines = append(a.Lines, fmt.Sprintf("A Silence button silences its alert on its service for %s (/ops silence alertname=…,service=… %s …): at once for a member, as a typed silence would be.", bot.SilenceButtonDuration, bot.SilenceButtonDuration))
+		a.Lines = append(a.Lines, fmt.Sprintf("A Silence button runs /ops silence alertname=<alert>,service=<service> %s for you; your role is checked when you click.", bot.SilenceButtonDuration))
 	}
 	if noButton > 0 {
-		a.Lines = append(a.Lines, fmt.Sprintf("%s without a Silence button: its alertname or service is not a plain name, or it has no service label. Type /ops silence with its matchers.", plural(noButton, "group")))
+		a.Lines = append(a.Lines, fmt.Sprintf("%s without a Silence button: their alertname or service is not a plain name, or they have no service label. Type /ops silence with their matchers.", plural(noButton, "group")))
 	}
 	return a
 }

@@ -72,9 +72,6 @@ func TestAlertsGroupsAndOrders(t *testing.T) {
 	if a.Color != bot.Color(bot.P0, bot.IncidentOpen) {
 		t.Errorf("colour %06x, want P0's", a.Color)
 	}
-	if a.File == nil || string(a.File.Content) != a.Pre {
-		t.Error("the table is not offered as a file for when it is long")
-	}
 }
 
 // TestAlertsHostileLabels: label values reach the table as one clipped
