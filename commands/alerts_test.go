@@ -80,7 +80,7 @@ func TestAlertsGroupsAndOrders(t *testing.T) {
 func TestAlertsHostileLabels(t *testing.T) {
 	f := &bottest.Firing{Alerts: bottest.SampleFiring(t0)}
 	a := ask(t, alertsRouter(t, f, bot.Classifier{}), "alerts")
-	if strings.Contains(a.Pre, "\n```") || strings.Contains(a.Pre, strings.Repeat("x", 60)) {
+	if strings.Contains(a.Pre, "\n```") || strings.Contains(a.Pre, strings.Repeat("x", 60)) || !strings.Contains(a.Pre, "billing 30m <@U0BOSS> ```injected```") {
 		t.Errorf("a label value broke a line or was not clipped:\n%s", a.Pre)
 	}
 	var ids []string

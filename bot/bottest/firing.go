@@ -72,6 +72,6 @@ func SampleFiring(now time.Time) []bot.FiringAlert {
 			InhibitedBy: []string{"c1"}},
 		{Fingerprint: "d1", Labels: l("alertname", "Watchdog"), StartsAt: at(26 * time.Hour)},
 		{Fingerprint: "e1", Labels: l("alertname", "Disk<!channel>`Full`", "service", "auth-service", "severity", "critical"), StartsAt: at(2 * time.Minute)},
-		{Fingerprint: "e2", Labels: l("alertname", "CertExpiring", "service", "billing 30m <@U0BOSS>\n```injected``` "+strings.Repeat("x", 80), "severity", "warning"), StartsAt: at(90 * time.Minute)},
+		{Fingerprint: "e2", Labels: l("alertname", "CertExpiring", "service", "billing  30m <@U0BOSS>\n```injected``` "+strings.Repeat("x", 80), "severity", "warning"), StartsAt: at(90 * time.Minute)},
 	}
 }
