@@ -99,6 +99,7 @@ type config struct {
 	aloneRate     float64
 	status        int
 	logs          int
+	alerts        int
 	tail          int
 	rate          float64
 	warmup        int
@@ -132,6 +133,7 @@ func run() int {
 	flag.Float64Var(&cfg.aloneRate, "alone-rate", 1, "rate of the health-alone commands per second (1/s keeps the bot's Kubernetes client under client-go's default 5 requests/s)")
 	flag.IntVar(&cfg.status, "status", 100, "\"/ops status orders-service\" commands per phase, in the mix")
 	flag.IntVar(&cfg.logs, "logs", 40, "\"/ops logs orders-service --tail N\" commands per phase, in the mix")
+	flag.IntVar(&cfg.alerts, "alerts", 0, "\"/ops alerts\" commands per phase, in the mix; when > 0 a real Alertmanager holding the firing alerts of alertsWorkload is started and the bot reads it (health then asks it for firing alerts too)")
 	flag.IntVar(&cfg.tail, "tail", 100, "--tail of the logs command (each orders-service pod has 500 lines)")
 	flag.Float64Var(&cfg.rate, "rate", 10, "commands per second of the mix, both phases (open loop)")
 	flag.IntVar(&cfg.warmup, "warmup", 3, "warm-up commands of each kind before the quiet phase, not counted")
@@ -169,7 +171,7 @@ func run() int {
 // span is how long one phase's commands take to send: health alone,
 // then the mix.
 func (cfg *config) span() time.Duration {
-	d := time.Duration(float64(cfg.health+cfg.status+cfg.logs) / cfg.rate * float64(time.Second))
+	d := time.Duration(float64(cfg.health+cfg.status+cfg.logs+cfg.alerts) / cfg.rate * float64(time.Second))
 	if cfg.alone > 0 {
 		d += time.Duration(float64(cfg.alone) / cfg.aloneRate * float64(time.Second))
 	}
@@ -194,7 +196,7 @@ func (cfg *config) grepOrNone() string {
 }
 
 func validate(cfg *config) error {
-	total := cfg.health + cfg.status + cfg.logs
+	total := cfg.health + cfg.status + cfg.logs + cfg.alerts
 	switch {
 	case cfg.alone < 0 || cfg.alone > maxCount:
 		return fmt.Errorf("-health-alone must be in 0..%d", maxCount)
@@ -202,6 +204,8 @@ func validate(cfg *config) error {
 		return fmt.Errorf("-alone-rate must be in (0, %g]", maxRate)
 	case cfg.health < 0 || cfg.status < 0 || cfg.logs < 0 || cfg.health > maxCount || cfg.status > maxCount || cfg.logs > maxCount:
 		return fmt.Errorf("-health, -status and -logs must be in 0..%d", maxCount)
+	case cfg.alerts < 0 || cfg.alerts > maxCount || (cfg.alerts > 0 && cfg.worstLogs > 0):
+		return fmt.Errorf("-alerts must be in 0..%d, and 0 with -worst-logs", maxCount)
 	case total == 0:
 		return errors.New("nothing to send: -health, -status and -logs are all 0")
 	case cfg.rate <= 0 || cfg.rate > maxRate:
@@ -263,6 +267,7 @@ type Params struct {
 	AloneRate        float64 `json:"alone_rate_per_s"`
 	Status           int     `json:"status"`
 	Logs             int     `json:"logs"`
+	Alerts           int     `json:"alerts,omitempty"`
 	Tail             int     `json:"tail"`
 	Rate             float64 `json:"rate_per_s"`
 	Warmup           int     `json:"warmup_per_kind"`
@@ -322,7 +327,7 @@ func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	b.res.Errors = []string{}
 	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Tail: cfg.tail, Rate: cfg.rate,
-		Warmup: cfg.warmup, Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
+		Alerts: cfg.alerts, Warmup: cfg.warmup, Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
 		AnswerTimeoutS: cfg.answerTimeout.Seconds()}
 	if cfg.worstLogs > 0 {
 		b.res.Params.WorstLogs, b.res.Params.WorstOthers, b.res.Params.WorstGrep = cfg.worstLogs, cfg.worstOthers, cfg.worstGrep
@@ -351,15 +356,20 @@ func (b *bench) run(ctx context.Context) int {
 		return 2
 	}
 	kinds := commandKinds(b.res.Workload, cfg.tail, cfg.worstLogs > 0, cfg.grepOrNone())
-	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
 	counts := []int{cfg.health, cfg.status, cfg.logs}
+	warm := []int{cfg.warmup, cfg.warmup, cfg.warmup}
+	if cfg.alerts > 0 {
+		kinds = append(kinds, alertsKind())
+		counts, warm = append(counts, cfg.alerts), append(warm, cfg.warmup)
+	}
+	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
 	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs); lr > slackFileRate {
 		b.note("logs commands arrive at %.2f/s, above the bot's file-upload budget of %.2f/s (100/min, Slack's Tier 4): their answers wait for it or come without the file", lr, slackFileRate)
 	}
 
 	if cfg.warmup > 0 {
 		logf("warm-up: %d of each command", cfg.warmup)
-		b.res.Warmup = cmd.run(ctx, "warm-up", "not counted", sequence([]int{cfg.warmup, cfg.warmup, cfg.warmup}), cfg.rate, cfg.answerTimeout)
+		b.res.Warmup = cmd.run(ctx, "warm-up", "not counted", sequence(warm), cfg.rate, cfg.answerTimeout)
 		b.phaseErrors(b.res.Warmup)
 		// The warm-up may have emptied the bot's client-side rate limiter
 		// (client-go's default bucket: 10, refilled at 5/s): let it refill.
@@ -432,7 +442,15 @@ func (b *bench) setup(ctx context.Context) error {
 		if !strings.HasPrefix(b.slack.URL(), "http://127.0.0.1:") {
 			return fmt.Errorf("the Slack stand-in is at %s, not on 127.0.0.1", b.slack.URL())
 		}
-		b.startBot(bin, cl.kubeconfig)
+		amURL := ""
+		if b.cfg.alerts > 0 {
+			am, err := startAlertmanager(ctx, b.prog)
+			if err != nil {
+				return fmt.Errorf("alertmanager: %w", err)
+			}
+			amURL = am.BaseURL
+		}
+		b.startBot(bin, cl.kubeconfig, amURL)
 		return nil
 	})
 }
@@ -636,7 +654,11 @@ func (b *bench) printReport(w io.Writer) {
 		r.Setup.ClusterS, namespace, f.Services, f.Pods, f.PodsInTrouble, strings.Join(f.Trouble, ", "), namespace, serviceAccount)
 	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
 		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, c.warmup)
-	p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
+	if c.alerts > 0 {
+		p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); alertmanager.url is a real Alertmanager holding %d firing alerts in %d groups, which `alerts` lists and `health` counts", alertsFiring, alertsGroups)
+	} else {
+		p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
+	}
 	p("- storm: `test/bench/ingest`, %d senders × %d alert/payload over %d groups, from %s before the phase's first command to %s after its last; no chat destination, so incidents are stored, not posted",
 		c.senders, c.perPayload, c.groups, stormLead, stormTail)
 	p("")
