@@ -363,7 +363,7 @@ func (b *bench) run(ctx context.Context) int {
 		counts, warm = append(counts, cfg.alerts), append(warm, cfg.warmup)
 	}
 	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
-	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs); lr > slackFileRate {
+	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.health+cfg.status+cfg.logs+cfg.alerts); lr > slackFileRate {
 		b.note("logs commands arrive at %.2f/s, above the bot's file-upload budget of %.2f/s (100/min, Slack's Tier 4): their answers wait for it or come without the file", lr, slackFileRate)
 	}
 
@@ -380,7 +380,7 @@ func (b *bench) run(ctx context.Context) int {
 	case cfg.worstLogs > 0:
 		b.worstPhase(ctx, cmd)
 	default:
-		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
+		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs+cfg.alerts, cfg.rate)
 		b.parts(ctx, cmd, "quiet", counts)
 		if ctx.Err() == nil {
 			b.storm(ctx, cmd, counts)
@@ -476,7 +476,7 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	cfg := b.cfg
 	d := (stormLead + cfg.span() + stormTail).Round(time.Second)
 	logf("storm phase: ingest generator for %s (%d senders × %d alerts/payload); commands from +%s: %d health alone at %g/s, then %d at %g/s",
-		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
+		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs+cfg.alerts, cfg.rate)
 	ing, err := harness.StartIngest(filepath.Join(b.work, "ingest"), filepath.Join(b.work, "ingest.stderr"), harness.IngestArgs{
 		URL: b.bot.BaseURL, Token: b.bot.Config.WebhookToken, PGURL: b.db.URL, Duration: d,
 		Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
@@ -654,6 +654,9 @@ func (b *bench) printReport(w io.Writer) {
 		r.Setup.ClusterS, namespace, f.Services, f.Pods, f.PodsInTrouble, strings.Join(f.Trouble, ", "), namespace, serviceAccount)
 	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`, interleaved. %d of each sent first as warm-up, not counted",
 		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, c.warmup)
+	if c.alerts > 0 {
+		p("- and in the same mix: %d `alerts` (%d alert groups to list), interleaved; %d sent first as warm-up", c.alerts, alertsGroups, c.warmup)
+	}
 	if c.alerts > 0 {
 		p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); alertmanager.url is a real Alertmanager holding %d firing alerts in %d groups, which `alerts` lists and `health` counts", alertsFiring, alertsGroups)
 	} else {
