@@ -194,10 +194,10 @@ func alertsAnswer(list []bot.FiringAlert, total int, service string, sev bot.Sev
 		a.Buttons = append(a.Buttons, bot.Button{ID: id, Label: "Silence " + g.alert + " · " + g.service})
 	}
 	if len(a.Buttons) > 0 {
-		a.Lines = append(a.Lines, fmt.Sprintf("A Silence button runs /ops silence alertname=<alert>,service=<service> %s for you; your role is checked when you click.", bot.SilenceButtonDuration))
+		a.Lines = append(a.Lines, fmt.Sprintf("A Silence button runs the silence command for you: silence alertname=<alert>,service=<service> %s; your role is checked when you click.", bot.SilenceButtonDuration))
 	}
 	if noButton > 0 {
-		a.Lines = append(a.Lines, fmt.Sprintf("%s without a Silence button: their alertname or service is not a plain name, or they have no service label. Type /ops silence with their matchers.", plural(noButton, "group")))
+		a.Lines = append(a.Lines, fmt.Sprintf("%s without a Silence button: their alertname or service is not a plain name, or they have no service label. Type the silence command with their matchers.", plural(noButton, "group")))
 	}
 	return a
 }
