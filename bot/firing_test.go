@@ -28,3 +28,28 @@ func TestSilenceButtonID(t *testing.T) {
 		t.Errorf("SilenceButtonCommand = %q", got)
 	}
 }
+
+// FuzzParseSilenceButtonID: an id that reads as a silence button is
+// exactly the id its two names make, and the command it stands for is
+// the silence command with one matchers word of plain characters and the
+// default duration and reason: nothing else from the id reaches it.
+func FuzzParseSilenceButtonID(f *testing.F) {
+	for _, s := range []string{"chatops:silence:HighErrorRate:orders-service", "chatops:silence:A:b:c", "chatops:silence:A:b 7d x", "chatops:run:logs:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		alert, service, ok := ParseSilenceButtonID(id)
+		if !ok {
+			return
+		}
+		if again, _ := SilenceButtonID(alert, service); again != id || len(id) > maxButtonID {
+			t.Fatalf("%q reads as (%q, %q), which make %q", id, alert, service, again)
+		}
+		words := strings.Fields(SilenceButtonCommand(alert, service))
+		if len(words) < 4 || words[0] != "silence" || words[2] != SilenceButtonDuration ||
+			strings.Join(words[3:], " ") != SilenceButtonReason ||
+			strings.Trim(words[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=,") != "" {
+			t.Fatalf("%q stands for %q", id, words)
+		}
+	})
+}
