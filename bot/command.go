@@ -62,6 +62,10 @@ type Answer struct {
 	// Private answers only the person who asked (help, errors, refusals).
 	Private bool
 	Color   int
+	// Buttons act on the answer (an alerts group's Silence); renderers
+	// show those the platform takes and leave out the rest. Each id is a
+	// reference the click handler reads back, never text from outside.
+	Buttons []Button
 }
 
 // PrivateAnswer is an answer only the person who asked sees: refusals and

@@ -11,6 +11,7 @@ package commands
 
 import (
 	"context"
+	"time"
 
 	"github.com/bakewise/chatops/bot"
 )
@@ -45,6 +46,13 @@ type Deps struct {
 	Alerts AlertCounter
 	// Silences creates silences (Alertmanager's API).
 	Silences Silences
+	// Firing lists the firing alerts for the alerts command (Alertmanager's
+	// API); Severity maps them to P0-P3 as incidents are (the configured
+	// rules, then the priority and severity labels).
+	Firing   AlertLister
+	Severity bot.Classifier
+	// Now is the clock answers are written at (nil: time.Now).
+	Now func() time.Time
 	// ScaleBounds limit scale per service; other services get
 	// DefaultScaleBounds.
 	ScaleBounds        map[string]ScaleBounds
@@ -79,6 +87,11 @@ func Table(d Deps, approvals Decider) []bot.CommandSpec {
 	specs = append(specs, needs(d.Cluster != nil, errNoCluster,
 		health(d.Cluster, d.Alerts), logs(d.Cluster), history(d.Cluster), status(d.Cluster),
 		events(d.Cluster), hpa(d.Cluster), certs(d.Cluster), gitops(d.Cluster))...)
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	specs = append(specs, needs(d.Firing != nil, errNoAlertmanager, alerts(d.Firing, d.Severity, now))...)
 	specs = append(specs, needs(d.Incidents != nil, errNoIncidents,
 		incidentList(d.Incidents), incidentShow(d.Incidents), incidentTimeline(d.Incidents))...)
 	specs = append(specs, needs(d.Changer != nil, errNoIncidents, incidentChanges(d.Changer)...)...)

@@ -56,6 +56,16 @@ func (b *Buttons) HandleClick(ctx context.Context, c bot.Click, resp bot.Respond
 		b.runbookClick(ctx, c, cmd, action, id, resp)
 		return
 	}
+	if alert, service, ok := bot.ParseSilenceButtonID(c.ButtonID); ok {
+		// An alerts answer's Silence: the silence command typed with the
+		// group's matchers, rebuilt from two checked names, so the
+		// clicker's role (read now), the plan's breadth rule, approval
+		// and audit apply as when typed. A group that stopped firing
+		// since is still silenced: the matchers are what was asked for.
+		cmd.Text = bot.SilenceButtonCommand(alert, service)
+		b.router.Handle(ctx, cmd, resp)
+		return
+	}
 	if text, ok := incidentButton(c.ButtonID); ok {
 		cmd.Text = text
 		b.router.Handle(ctx, cmd, resp)

@@ -87,6 +87,7 @@ func serve(ctx context.Context, c cliConfig) error {
 	}
 	deps := commands.Deps{
 		Incidents:          store,
+		Severity:           cfg.Classifier(),
 		ScaleBounds:        bounds,
 		DefaultScaleBounds: commands.ScaleBounds{Min: 0, Max: int32(cfg.Approvals.DefaultScaleMax)},
 	}
@@ -97,6 +98,7 @@ func serve(ctx context.Context, c cliConfig) error {
 		}
 		deps.Alerts = loggedAlertCounter{api, log.With(zap.String("component", "alertmanager"))}
 		deps.Silences = api
+		deps.Firing = api
 	}
 	var services serviceLister
 	klog := log.With(zap.String("component", "kubernetes"))

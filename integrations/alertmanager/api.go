@@ -11,6 +11,7 @@ import (
 	amclient "github.com/prometheus/alertmanager/api/v2/client"
 	"github.com/prometheus/alertmanager/api/v2/client/alert"
 
+	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/policy"
 )
 
@@ -63,3 +64,44 @@ func (a *API) FiringBySeverity(ctx context.Context, service string) (map[string]
 // ParseMatchers reads matchers as people type them, in the grammar of the
 // Alertmanager this API talks to (see the package function ParseMatchers).
 func (a *API) ParseMatchers(s string) ([]policy.SilenceMatcher, error) { return ParseMatchers(s) }
+
+// FiringAlerts lists the alerts Alertmanager holds as firing now, muted
+// or not (active, silenced, inhibited and not yet processed), with what
+// mutes each; with a service, only that service's (label service, which
+// the caller has checked is a plain name). It keeps the first max of
+// them and reports how many there were.
+func (a *API) FiringAlerts(ctx context.Context, service string, max int) ([]bot.FiringAlert, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	yes := true
+	params := alert.NewGetAlertsParamsWithContext(ctx).
+		WithActive(&yes).WithSilenced(&yes).WithInhibited(&yes).WithUnprocessed(&yes)
+	if service != "" {
+		params = params.WithFilter([]string{"service=" + strconv.Quote(service)})
+	}
+	res, err := a.c.Alert.GetAlerts(params)
+	if err != nil {
+		return nil, 0, fmt.Errorf("alertmanager API: get alerts: %w", err)
+	}
+	out := make([]bot.FiringAlert, 0, min(len(res.Payload), max))
+	for _, al := range res.Payload {
+		if len(out) == max {
+			break
+		}
+		if al == nil {
+			continue
+		}
+		f := bot.FiringAlert{Labels: al.Labels}
+		if al.Fingerprint != nil {
+			f.Fingerprint = *al.Fingerprint
+		}
+		if al.StartsAt != nil {
+			f.StartsAt = time.Time(*al.StartsAt)
+		}
+		if al.Status != nil {
+			f.SilencedBy, f.InhibitedBy = al.Status.SilencedBy, al.Status.InhibitedBy
+		}
+		out = append(out, f)
+	}
+	return out, len(res.Payload), nil
+}

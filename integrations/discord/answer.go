@@ -35,6 +35,8 @@ type answerMessage struct {
 	embed   *discordgo.MessageEmbed
 	files   []bot.File
 	private bool
+	// components are the answer's buttons in rows.
+	components []discordgo.MessageComponent
 }
 
 // noMentions stops every ping: an answer quotes names and ids people typed
@@ -61,14 +63,18 @@ func (m answerMessage) discordFiles() []*discordgo.File {
 func (m answerMessage) edit() *discordgo.WebhookEdit {
 	content := ""
 	embeds := []*discordgo.MessageEmbed{m.embed}
-	return &discordgo.WebhookEdit{Content: &content, Embeds: &embeds, AllowedMentions: noMentions(), Files: m.discordFiles()}
+	e := &discordgo.WebhookEdit{Content: &content, Embeds: &embeds, AllowedMentions: noMentions(), Files: m.discordFiles()}
+	if len(m.components) > 0 {
+		e.Components = &m.components
+	}
+	return e
 }
 
 // followup sends the answer as a new message, ephemeral when private.
 func (m answerMessage) followup() *discordgo.WebhookParams {
 	p := &discordgo.WebhookParams{
 		Embeds:          []*discordgo.MessageEmbed{m.embed},
-		Components:      []discordgo.MessageComponent{},
+		Components:      m.components,
 		AllowedMentions: noMentions(),
 		Files:           m.discordFiles(),
 	}
@@ -85,6 +91,13 @@ func (m answerMessage) followup() *discordgo.WebhookParams {
 // its positional arguments: "logs-orders-service.txt") with its end shown.
 func renderAnswer(a bot.Answer, base string) answerMessage {
 	m := answerMessage{private: a.Private}
+	// Buttons Discord would refuse are left out (renderButtons); an
+	// answer has no place to report them, and its ids are ours.
+	if len(a.Buttons) > 0 {
+		m.components, _ = renderButtons(a.Buttons, nil)
+	} else {
+		m.components = []discordgo.MessageComponent{}
+	}
 	title, rest := splitTitle(a.Title)
 	var text []string
 	if rest != "" {

@@ -117,6 +117,9 @@ func renderAnswer(a bot.Answer, o renderOptions) answerMessage {
 		}
 	}
 
+	if b := actionsBlock(a.Buttons); b != nil {
+		body = append(body, b)
+	}
 	m.text = answerFallback(a)
 	if a.Color != 0 && len(body) > 0 {
 		m.blocks = top

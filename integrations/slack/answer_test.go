@@ -127,6 +127,7 @@ func goldenAnswers(t *testing.T) []struct {
 				"  11-20 02:14:00  ServiceDown service=orders-service firing (P1)\n",
 		}},
 		{"logs-2000-lines", "logs orders-service --tail 1000", logAnswer(2000)},
+		{"alerts", "alerts", alertsAnswer(t)},
 	}
 }
 

@@ -38,7 +38,7 @@ kubernetes:
 
 // startBot starts the bot on db with the Slack stand-in (no Discord), its
 // log in work/bot.log, reading the cluster through kubeconfig.
-func (b *bench) startBot(bin, kubeconfig string) {
+func (b *bench) startBot(bin, kubeconfig, alertmanagerURL string) {
 	t := b.prog
 	cfg := &harness.BotConfig{
 		Binary:       bin,
@@ -52,6 +52,9 @@ func (b *bench) startBot(bin, kubeconfig string) {
 			"CHATOPS_SLACK_SIGNING_SECRET=" + b.signingSecret(),
 			"KUBECONFIG=" + kubeconfig,
 		},
+	}
+	if alertmanagerURL != "" {
+		cfg.Env = append(cfg.Env, "CHATOPS_ALERTMANAGER_URL="+alertmanagerURL)
 	}
 	cfg.WriteConfig(t, b.work, botConfigYAML())
 	b.bot = harness.StartBot(t, cfg)

@@ -102,6 +102,7 @@ type config struct {
 	// reads are the read commands' counts in the mix: events, hpa,
 	// certs, gitops (readKinds' order).
 	reads         [4]int
+	alerts        int
 	tail          int
 	rate          float64
 	warmup        int
@@ -139,6 +140,7 @@ func run() int {
 	flag.IntVar(&cfg.reads[1], "hpa", 0, "\"/ops hpa\" commands per phase, in the mix")
 	flag.IntVar(&cfg.reads[2], "certs", 0, "\"/ops certs\" commands per phase, in the mix (the workload has cert-manager's CRD and Certificates)")
 	flag.IntVar(&cfg.reads[3], "gitops", 0, "\"/ops gitops\" commands per phase, in the mix (the workload has Flux's CRDs and objects)")
+	flag.IntVar(&cfg.alerts, "alerts", 0, "\"/ops alerts\" commands per phase, in the mix; when > 0 a real Alertmanager holding the firing alerts of alertsWorkload is started and the bot reads it (health then asks it for firing alerts too)")
 	flag.IntVar(&cfg.tail, "tail", 100, "--tail of the logs command (each orders-service pod has 500 lines)")
 	flag.Float64Var(&cfg.rate, "rate", 10, "commands per second of the mix, both phases (open loop)")
 	flag.IntVar(&cfg.warmup, "warmup", 3, "warm-up commands of each kind before the quiet phase, not counted")
@@ -202,7 +204,7 @@ func (cfg *config) grepOrNone() string {
 
 // mixTotal is how many commands one phase's mix sends.
 func (cfg *config) mixTotal() int {
-	n := cfg.health + cfg.status + cfg.logs
+	n := cfg.health + cfg.status + cfg.logs + cfg.alerts
 	for _, r := range cfg.reads {
 		n += r
 	}
@@ -223,6 +225,8 @@ func validate(cfg *config) error {
 		return fmt.Errorf("-alone-rate must be in (0, %g]", maxRate)
 	case cfg.health < 0 || cfg.status < 0 || cfg.logs < 0 || cfg.health > maxCount || cfg.status > maxCount || cfg.logs > maxCount:
 		return fmt.Errorf("-health, -status and -logs must be in 0..%d", maxCount)
+	case cfg.alerts < 0 || cfg.alerts > maxCount || (cfg.alerts > 0 && cfg.worstLogs > 0):
+		return fmt.Errorf("-alerts must be in 0..%d, and 0 with -worst-logs", maxCount)
 	case total == 0:
 		return errors.New("nothing to send: -health, -status, -logs and the read commands are all 0")
 	case cfg.rate <= 0 || cfg.rate > maxRate:
@@ -285,6 +289,7 @@ type Params struct {
 	Status           int     `json:"status"`
 	Logs             int     `json:"logs"`
 	Reads            [4]int  `json:"reads_events_hpa_certs_gitops"`
+	Alerts           int     `json:"alerts,omitempty"`
 	Tail             int     `json:"tail"`
 	Rate             float64 `json:"rate_per_s"`
 	Warmup           int     `json:"warmup_per_kind"`
@@ -343,7 +348,7 @@ func (b *bench) note(format string, args ...any) {
 func (b *bench) run(ctx context.Context) int {
 	cfg := b.cfg
 	b.res.Errors = []string{}
-	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Reads: cfg.reads, Tail: cfg.tail, Rate: cfg.rate,
+	b.res.Params = Params{Health: cfg.health, HealthAlone: cfg.alone, AloneRate: cfg.aloneRate, Status: cfg.status, Logs: cfg.logs, Reads: cfg.reads, Alerts: cfg.alerts, Tail: cfg.tail, Rate: cfg.rate,
 		Warmup: cfg.warmup, Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
 		AnswerTimeoutS: cfg.answerTimeout.Seconds()}
 	if cfg.worstLogs > 0 {
@@ -373,7 +378,6 @@ func (b *bench) run(ctx context.Context) int {
 		return 2
 	}
 	kinds := commandKinds(b.res.Workload, cfg.tail, cfg.worstLogs > 0, cfg.grepOrNone())
-	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
 	counts, warm := []int{cfg.health, cfg.status, cfg.logs}, []int{cfg.warmup, cfg.warmup, cfg.warmup}
 	if cfg.worstLogs > 0 {
 		counts, warm = append(counts, 0), append(warm, 0) // the worst-case kind, sent by its own phase
@@ -382,6 +386,11 @@ func (b *bench) run(ctx context.Context) int {
 		counts = append(counts, r)
 		warm = append(warm, min(r, cfg.warmup))
 	}
+	if cfg.alerts > 0 {
+		kinds = append(kinds, alertsKind())
+		counts, warm = append(counts, cfg.alerts), append(warm, cfg.warmup)
+	}
+	cmd := newCommander(b.slack, b.signingSecret(), b.bot.BaseURL, kinds)
 	if lr := cfg.rate * float64(cfg.logs) / float64(cfg.mixTotal()); lr > slackFileRate {
 		b.note("logs commands arrive at %.2f/s, above the bot's file-upload budget of %.2f/s (100/min, Slack's Tier 4): their answers wait for it or come without the file", lr, slackFileRate)
 	}
@@ -399,7 +408,7 @@ func (b *bench) run(ctx context.Context) int {
 	case cfg.worstLogs > 0:
 		b.worstPhase(ctx, cmd)
 	default:
-		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
+		logf("quiet phase: %d health alone at %g/s, then %d commands at %g/s", cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs+cfg.alerts, cfg.rate)
 		b.parts(ctx, cmd, "quiet", counts)
 		if ctx.Err() == nil {
 			b.storm(ctx, cmd, counts)
@@ -461,7 +470,15 @@ func (b *bench) setup(ctx context.Context) error {
 		if !strings.HasPrefix(b.slack.URL(), "http://127.0.0.1:") {
 			return fmt.Errorf("the Slack stand-in is at %s, not on 127.0.0.1", b.slack.URL())
 		}
-		b.startBot(bin, cl.kubeconfig)
+		amURL := ""
+		if b.cfg.alerts > 0 {
+			am, err := startAlertmanager(ctx, b.prog)
+			if err != nil {
+				return fmt.Errorf("alertmanager: %w", err)
+			}
+			amURL = am.BaseURL
+		}
+		b.startBot(bin, cl.kubeconfig, amURL)
 		return nil
 	})
 }
@@ -487,7 +504,7 @@ func (b *bench) storm(ctx context.Context, cmd *commander, counts []int) {
 	cfg := b.cfg
 	d := (stormLead + cfg.span() + stormTail).Round(time.Second)
 	logf("storm phase: ingest generator for %s (%d senders × %d alerts/payload); commands from +%s: %d health alone at %g/s, then %d at %g/s",
-		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs, cfg.rate)
+		d, cfg.senders, cfg.perPayload, stormLead, cfg.alone, cfg.aloneRate, cfg.health+cfg.status+cfg.logs+cfg.alerts, cfg.rate)
 	ing, err := harness.StartIngest(filepath.Join(b.work, "ingest"), filepath.Join(b.work, "ingest.stderr"), harness.IngestArgs{
 		URL: b.bot.BaseURL, Token: b.bot.Config.WebhookToken, PGURL: b.db.URL, Duration: d,
 		Senders: cfg.senders, AlertsPerPayload: cfg.perPayload, Groups: cfg.groups,
@@ -671,7 +688,14 @@ func (b *bench) printReport(w io.Writer) {
 	}
 	p("- commands: signed (v0) slash commands POSTed to the bot's /slack/commands, open loop, each from a person of its own. Each phase: %d `health` alone at %g/s, then the mix at %g/s: %d `health` + %d `status %s` + %d `logs %s --tail %d`%s, interleaved. %d of each sent first as warm-up, not counted",
 		c.alone, c.aloneRate, c.rate, c.health, c.status, logService, c.logs, logService, c.tail, reads, c.warmup)
-	p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
+	if c.alerts > 0 {
+		p("- and in the same mix: %d `alerts` (%d alert groups to list), interleaved; %d sent first as warm-up", c.alerts, alertsGroups, c.warmup)
+	}
+	if c.alerts > 0 {
+		p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); alertmanager.url is a real Alertmanager holding %d firing alerts in %d groups, which `alerts` lists and `health` counts", alertsFiring, alertsGroups)
+	} else {
+		p("- answers: posted by the bot to the command's response_url on the Slack stand-in (the host of slack.api_url); no alertmanager.url, so `health` skips the firing-alerts query")
+	}
 	p("- storm: `test/bench/ingest`, %d senders × %d alert/payload over %d groups, from %s before the phase's first command to %s after its last; no chat destination, so incidents are stored, not posted",
 		c.senders, c.perPayload, c.groups, stormLead, stormTail)
 	p("")
