@@ -182,6 +182,9 @@ type RestartPlan struct {
 	// Pods is how many pods the rollout will replace.
 	Pods    int
 	Version string
+	// Changes lists the pod template's differences, as the server-side
+	// dry run of the write returned it.
+	Changes []string
 }
 
 // StaleError is an action refused because its target is no longer the
