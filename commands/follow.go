@@ -48,9 +48,13 @@ func RolloutLine(p bot.RolloutProgress) string {
 	return "⏳ Rollout: " + counts + "…"
 }
 
-// seconds is a short duration as people read it: "48 s", "2 min 5 s".
+// seconds is a short duration as people read it: "under 1 s", "48 s",
+// "2 min 5 s".
 func seconds(d time.Duration) string {
 	s := int64(d.Round(time.Second) / time.Second)
+	if s == 0 {
+		return "under 1 s"
+	}
 	if s < 60 {
 		return fmt.Sprintf("%d s", s)
 	}
