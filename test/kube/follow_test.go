@@ -42,8 +42,8 @@ func followDeployment(t *testing.T, c *kubeharness.Cluster, name string, replica
 	c.KeepRunning(t, namespace, "app.kubernetes.io/name="+name, state)
 }
 
-// follow runs FollowRollout and returns its reports, the last one first
-// among equals: what the card showed, in order.
+// follow runs FollowRollout and returns how it ended and each report as
+// the card's line, in order.
 func follow(t *testing.T, cluster *ops.Cluster, name string) (bot.RolloutProgress, []string) {
 	t.Helper()
 	var (
