@@ -137,6 +137,17 @@ type CommandSpec struct {
 	// planned. It returns what happened, for the card and the audit log.
 	Plan    func(ctx context.Context, inv Invocation) (Plan, error)
 	Execute func(ctx context.Context, inv Invocation, p Plan) (string, error)
+	// Follow, when set, follows what an executed plan set in motion (a
+	// rollout) and reports it, at most as often as it changes, until it
+	// ends or ctx does; its last report is Final. Nil: nothing to follow.
+	Follow func(ctx context.Context, inv Invocation, p Plan, report func(Progress))
+}
+
+// Progress is one report of a follow: a line for the card.
+type Progress struct {
+	Line string
+	// Final marks the last report: the follow has ended.
+	Final bool
 }
 
 // DefaultCommandTimeout bounds one command's work.

@@ -113,6 +113,41 @@ type RolloutStatus struct {
 	Message                                     string
 }
 
+// RolloutProgress is how a Deployment's rollout stands while it is
+// followed after an approved action.
+type RolloutProgress struct {
+	Desired, Updated, Available int32
+	// Elapsed is the time since the follow started.
+	Elapsed time.Duration
+	State   RolloutState
+	// Reason and Message say what stopped the rollout (State
+	// RolloutStopped) or the follow (RolloutLost): a Progressing
+	// condition's reason (ProgressDeadlineExceeded), or a container's
+	// waiting reason (ImagePullBackOff) in Pod, a pod of the new
+	// ReplicaSet.
+	Reason, Message, Pod string
+}
+
+// RolloutState is where a followed rollout stands.
+type RolloutState int
+
+const (
+	// RolloutProgressing: not finished, nothing wrong seen yet.
+	RolloutProgressing RolloutState = iota
+	// RolloutComplete: every desired replica is updated and available.
+	RolloutComplete
+	// RolloutStopped: a condition or a stuck pod of the new ReplicaSet
+	// stopped it.
+	RolloutStopped
+	// RolloutUnfollowed: the follow reached its time bound first.
+	RolloutUnfollowed
+	// RolloutLost: the Deployment could not be read or watched.
+	RolloutLost
+)
+
+// Final reports whether the follow ends at this state.
+func (s RolloutState) Final() bool { return s != RolloutProgressing }
+
 // Condition is a status condition.
 type Condition struct {
 	Type, Status, Reason, Message string
@@ -161,6 +196,9 @@ type RestartPlan struct {
 	// Pods is how many pods the rollout will replace.
 	Pods    int
 	Version string
+	// Changes lists the pod template's differences, as the server-side
+	// dry run of the write returned it.
+	Changes []string
 }
 
 // StaleError is an action refused because its target is no longer the

@@ -92,6 +92,7 @@ func scale(op Scaler, bounds map[string]ScaleBounds, def ScaleBounds) bot.Comman
 			}
 			return fmt.Sprintf("%s scaled: %s", service, p.Preview[0]), nil
 		},
+		Follow: followRollout(op),
 	}
 }
 
@@ -133,6 +134,7 @@ func rollback(op RollerBack) bot.CommandSpec {
 			}
 			return fmt.Sprintf("%s rolled back: %s", service, strings.Join(p.Preview, "; ")), nil
 		},
+		Follow: followRollout(op),
 	}
 }
 
@@ -152,7 +154,7 @@ func restart(op Restarter) bot.CommandSpec {
 				Target:        target(p.Namespace, p.Service),
 				Params:        map[string]string{},
 				TargetVersion: p.Version,
-				Preview:       []string{fmt.Sprintf("%d pods replaced by a rolling restart", p.Pods)},
+				Preview:       append([]string{fmt.Sprintf("%d pods replaced by a rolling restart", p.Pods)}, p.Changes...),
 				Role:          policy.Admin,
 			}, nil
 		},
@@ -163,5 +165,6 @@ func restart(op Restarter) bot.CommandSpec {
 			}
 			return fmt.Sprintf("%s restarted: %s", service, p.Preview[0]), nil
 		},
+		Follow: followRollout(op),
 	}
 }

@@ -40,6 +40,15 @@ func (s *Service) postCard(ctx context.Context, a *bot.Approval) bool {
 
 // updateCard edits a request's card to show where it stands.
 func (s *Service) updateCard(ctx context.Context, a bot.Approval) {
+	if err := s.editCard(ctx, a, ""); err != nil {
+		s.log.Warn("approval card not updated", zap.Int64("approval", a.ID), zap.Error(err))
+	}
+}
+
+// editCard edits a request's card to show where it stands, with progress
+// (what its execution set in motion) as its last line when not "". A card
+// that was never posted, or on a platform without cards, is no error.
+func (s *Service) editCard(ctx context.Context, a bot.Approval, progress string) error {
 	poster := s.cfg.Cards[a.Platform]
 	if poster == nil || a.Card.RootID == "" {
 		if poster != nil && a.ID != 0 {
@@ -48,14 +57,16 @@ func (s *Service) updateCard(ctx context.Context, a bot.Approval) {
 			}
 		}
 		if poster == nil || a.Card.RootID == "" {
-			return
+			return nil
 		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cardTimeout)
 	defer cancel()
-	if err := poster.EditCard(cctx, a.Card, s.card(a)); err != nil {
-		s.log.Warn("approval card not updated", zap.Int64("approval", a.ID), zap.Error(err))
+	m := s.card(a)
+	if progress != "" {
+		m.Lines = append(m.Lines, progress)
 	}
+	return poster.EditCard(cctx, a.Card, m)
 }
 
 // announceBreakGlass tells the break-glass channel (and the request's own

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,6 +106,11 @@ type Service struct {
 	cfg     Config
 	log     *zap.Logger
 	decided *prometheus.CounterVec
+	// follows are the running follows of executed requests (follow.go);
+	// stopFollows ends them (Run does, when it returns).
+	follows     sync.WaitGroup
+	followCtx   context.Context
+	stopFollows context.CancelFunc
 }
 
 // New builds the approval service. It re-plans and executes requests
@@ -128,6 +134,7 @@ func New(store Store, roles Roles, planner Planner, cfg Config, log *zap.Logger,
 			Help: "Decisions on destructive actions by action and outcome (requested, approved, denied, refused, done, failed, stale, expired...).",
 		}, []string{"action", "outcome"}),
 	}
+	s.followCtx, s.stopFollows = context.WithCancel(context.Background())
 	// A planner that lists its commands (the command table) gets each
 	// destructive action's main outcomes exported before the first request.
 	if l, ok := planner.(specLister); ok {
@@ -546,6 +553,9 @@ func (s *Service) execute(ctx context.Context, a bot.Approval) bot.Approval {
 	}
 	s.updateCard(ctx, a)
 	s.recordResult(ctx, a)
+	if status == bot.ApprovalDone {
+		s.startFollow(a, inv)
+	}
 	return a
 }
 
@@ -624,6 +634,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.StopFollows()
 			return nil
 		case <-t.C:
 			if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {

@@ -63,16 +63,31 @@ func newApprovalRigAccess(t *testing.T, s bot.Store, rule policy.Rule, policyAcc
 
 // newApprovalRigRoles builds the rig over roles, logging to log.
 func newApprovalRigRoles(t *testing.T, s bot.Store, rule policy.Rule, roles *access.Roles, log *zap.Logger) *approvalRig {
+	return newApprovalRigWithSpec(t, s, rule, roles, log, nil, nil)
+}
+
+// newApprovalRigWithSpec is newApprovalRigRoles whose scale command is
+// edit's edit of bottest.ScaleSpec (nil: as is), and whose cards are
+// posted through poster (nil: the rig's own).
+func newApprovalRigWithSpec(t *testing.T, s bot.Store, rule policy.Rule, roles *access.Roles, log *zap.Logger,
+	edit func(*bot.CommandSpec), poster bot.CardPoster) *approvalRig {
 	clock := bottest.NewClock(t0)
 	r := &approvalRig{t: t, s: s, clock: clock, target: bottest.NewTarget(7, 2), cards: &bottest.Cards{}}
-	planner, err := command.NewTable("ops", []bot.CommandSpec{bottest.ScaleSpec(r.target)})
+	scale := bottest.ScaleSpec(r.target)
+	if edit != nil {
+		edit(&scale)
+	}
+	if poster == nil {
+		poster = r.cards
+	}
+	planner, err := command.NewTable("ops", []bot.CommandSpec{scale})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.ap = approval.New(s, roles, planner, approval.Config{
-		Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": r.cards, "discord": r.cards}, Now: clock.Now,
+		Rule: rule, Root: "ops", Cards: map[string]bot.CardPoster{"slack": poster, "discord": poster}, Now: clock.Now,
 	}, log, nil)
-	specs := []bot.CommandSpec{bottest.ScaleSpec(r.target), {
+	specs := []bot.CommandSpec{scale, {
 		Name: "approve", Summary: "approve", Role: policy.Viewer,
 		Args: []bot.Arg{{Name: "id", Kind: bot.ArgInt, Positional: true, Required: true, Min: 1, Max: 1 << 40}},
 		Run: func(ctx context.Context, inv bot.Invocation) (bot.Answer, error) {
@@ -188,6 +203,7 @@ func approvalServiceTests() []sqlstoretest.Case {
 		{Name: "ApprovalLiveRolesAtVoteAndExecution", Run: testApprovalLiveRoles},
 		{Name: "ApprovalLiveRolesLookupFails", Run: testApprovalLiveRolesFail},
 		{Name: "ApprovalInternalErrorNotInChat", Run: testApprovalInternalError},
+		{Name: "ApprovalFollowsOnTheCard", Run: testApprovalFollows},
 	}
 }
 

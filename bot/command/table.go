@@ -172,6 +172,17 @@ func (t *Table) Execute(ctx context.Context, inv bot.Invocation, plan bot.Plan) 
 	return inv.Spec.Execute(ctx, inv, plan)
 }
 
+// Follows reports whether inv's command follows what it set in motion.
+func (t *Table) Follows(inv bot.Invocation) bool { return inv.Spec != nil && inv.Spec.Follow != nil }
+
+// Follow follows what an executed plan set in motion (a rollout), until
+// it ends or ctx does; see bot.CommandSpec.Follow.
+func (t *Table) Follow(ctx context.Context, inv bot.Invocation, plan bot.Plan, report func(bot.Progress)) {
+	if t.Follows(inv) {
+		inv.Spec.Follow(ctx, inv, plan, report)
+	}
+}
+
 // help lists the commands, or explains one.
 func (t *Table) help(name string) bot.Answer {
 	if name != "" {

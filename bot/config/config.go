@@ -206,6 +206,10 @@ type Kubernetes struct {
 	Namespace  string `yaml:"namespace"`
 	// AllowedNamespaces bounds what the bot may touch (default: Namespace).
 	AllowedNamespaces []string `yaml:"allowed_namespaces"`
+	// RolloutFollow caps how long an approval card follows the rollout of
+	// an executed scale, rollback or restart (0: 5 minutes); the
+	// Deployment's progressDeadlineSeconds bounds it sooner.
+	RolloutFollow time.Duration `yaml:"rollout_follow"`
 }
 
 // Alertmanager is the Alertmanager the bot reads (API v2): firing alerts
@@ -345,6 +349,9 @@ const (
 	DefaultThreadAutoArchive = 1440
 	DefaultOutboxWorkers     = 4
 	DefaultOutboxLease       = 2 * time.Minute
+	// MinRolloutFollow and MaxRolloutFollow bound kubernetes.rollout_follow.
+	MinRolloutFollow = 10 * time.Second
+	MaxRolloutFollow = 30 * time.Minute
 	// MinOutboxLease and MaxOutboxLease bound outbox.lease: a job's chat
 	// calls get half the lease, and a dead replica's jobs wait all of it.
 	MinOutboxLease       = 10 * time.Second

@@ -444,6 +444,7 @@ func TestLoadFileProblems(t *testing.T) {
 		{"alertmanager url not a URL", "alertmanager:\n  url: alertmanager:9093\n", "alertmanager.url", "not an http(s) URL"},
 		{"outbox workers zero", "outbox:\n  workers: 0\n", "outbox.workers", "want 1..64"},
 		{"outbox lease too short", "outbox:\n  lease: 2s\n", "outbox.lease", "want 10s..30m0s"},
+		{"rollout follow too long", "kubernetes:\n  rollout_follow: 2h\n", "kubernetes.rollout_follow", "want 10s..30m0s"},
 		{"bad mention severity", "destinations:\n  - {name: s, platform: slack, channel: C1, mention: S1, mention_severities: [P5]}\n", "destinations[0].mention_severities[0]", `severity "P5"`},
 		{"basic user without password", "webhook:\n  basic_auth:\n    username: am\n", "webhook.basic_auth.password_file", "no password"},
 		{"default role above viewer", "access:\n  default_role: admin\n", "access.default_role", "strangers never get more"},

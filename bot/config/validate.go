@@ -146,6 +146,9 @@ func validate(c *Config, ps *Problems) {
 			ps.add(path, "%q is not a namespace name", ns)
 		}
 	}
+	if f := c.Kubernetes.RolloutFollow; f != 0 && (f < MinRolloutFollow || f > MaxRolloutFollow) {
+		ps.add("kubernetes.rollout_follow", "%s: want %s..%s (or 0 for the default)", f, MinRolloutFollow, MaxRolloutFollow)
+	}
 	if len(c.Kubernetes.AllowedNamespaces) > 0 && !slices.Contains(c.Kubernetes.AllowedNamespaces, c.Kubernetes.Namespace) {
 		ps.add("kubernetes.allowed_namespaces", "does not contain kubernetes.namespace %q", c.Kubernetes.Namespace)
 	}

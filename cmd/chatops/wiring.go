@@ -106,7 +106,7 @@ func serve(ctx context.Context, c cliConfig) error {
 		klog.Info("cluster commands are off", zap.Error(err))
 	} else {
 		cluster, err := kubernetes.New(rc, kubernetes.Config{Namespace: cfg.Kubernetes.Namespace,
-			AllowedNamespaces: cfg.Kubernetes.AllowedNamespaces}, klog)
+			AllowedNamespaces: cfg.Kubernetes.AllowedNamespaces, FollowLimit: cfg.Kubernetes.RolloutFollow}, klog)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,15 @@ func TestCardGoldens(t *testing.T) {
 		checkLimits(t, r.send())
 		checkGolden(t, "card-closed-edit", cardEditRequest{EditMessage: r.edit(testChannel, "1900000000000000010")})
 	})
+	// The approval service appends the followed rollout's line to a done
+	// card (bot/approval/follow.go).
+	t.Run("card-rollout-edit", func(t *testing.T) {
+		m := cardMessage(false)
+		m.Lines = append(m.Lines, "❌ Rollout stopped after 12 s: pod orders-service-7d9-x2x ImagePullBackOff: Back-off pulling image \"orders-service:9\" (1/3 updated, 2 available)")
+		r := renderReply(m)
+		checkLimits(t, r.send())
+		checkGolden(t, "card-rollout-edit", cardEditRequest{EditMessage: r.edit(testChannel, "1900000000000000010")})
+	})
 }
 
 // TestCardInThreadThenClosed: a card posted in an incident's thread is a

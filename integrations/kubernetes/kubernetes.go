@@ -59,6 +59,10 @@ type Config struct {
 	// AllowedNamespaces bounds what the bot may touch; default: Namespace.
 	AllowedNamespaces []string
 	Timeout           time.Duration
+	// FollowLimit caps how long a rollout is followed after an approved
+	// action (default DefaultFollowLimit); the Deployment's own progress
+	// deadline bounds it sooner.
+	FollowLimit time.Duration
 }
 
 // Cluster implements bot.Cluster over client-go.

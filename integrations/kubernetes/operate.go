@@ -78,7 +78,17 @@ func (c *Cluster) PlanScale(ctx context.Context, service string, replicas int32)
 	if err != nil {
 		return bot.ScalePlan{}, fmt.Errorf("get scale of deployment %s/%s: %w", ns, d.Name, err)
 	}
-	plan := bot.ScalePlan{Namespace: ns, Service: d.Name, From: sc.Spec.Replicas, To: replicas, Version: version(d)}
+	// The exact write, dry run: validation and admission (quotas,
+	// policies) answer now, before anyone approves, and nothing is stored.
+	// Without a resourceVersion: a status update racing the read must not
+	// fail the plan; the write itself is conditional.
+	want := sc.DeepCopy()
+	want.Spec.Replicas, want.ResourceVersion = replicas, ""
+	dry, err := c.cs.AppsV1().Deployments(ns).UpdateScale(ctx, d.Name, want, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		return bot.ScalePlan{}, dryRunError(d, "scale", err)
+	}
+	plan := bot.ScalePlan{Namespace: ns, Service: d.Name, From: sc.Spec.Replicas, To: dry.Spec.Replicas, Version: version(d)}
 	plan.HPA, plan.HPAMin, plan.HPAMax = c.hpaFor(ctx, ns, d.Name)
 	return plan, nil
 }
@@ -138,11 +148,15 @@ func (c *Cluster) PlanRollback(ctx context.Context, service string, revision int
 	if err != nil {
 		return bot.RollbackPlan{}, err
 	}
+	dry, err := c.updateDeployment(ctx, rollbackOf(d, t), true)
+	if err != nil {
+		return bot.RollbackPlan{}, dryRunError(d, "roll back", err)
+	}
 	return bot.RollbackPlan{
 		Namespace: ns, Service: d.Name,
 		FromRevision: t.from, ToRevision: t.to,
-		FromImages: images(&d.Spec.Template), ToImages: images(t.template),
-		Changes: templateChanges(&d.Spec.Template, t.template),
+		FromImages: images(&d.Spec.Template), ToImages: images(&dry.Spec.Template),
+		Changes: templateChanges(&d.Spec.Template, &dry.Spec.Template),
 		Version: version(d),
 	}, nil
 }
@@ -179,6 +193,27 @@ func (c *Cluster) Rollback(ctx context.Context, service string, revision int64, 
 // writeRollback writes t's template into d, with d's resourceVersion as
 // the precondition.
 func (c *Cluster) writeRollback(ctx context.Context, d *appsv1.Deployment, t rollbackTarget) error {
+	_, err := c.updateDeployment(ctx, rollbackOf(d, t), false)
+	return err
+}
+
+// updateDeployment writes next (its resourceVersion is the precondition),
+// or with dryRun only asks the API server what it would store: the same
+// validation, admission and defaulting, nothing persisted.
+func (c *Cluster) updateDeployment(ctx context.Context, next *appsv1.Deployment, dryRun bool) (*appsv1.Deployment, error) {
+	var opts metav1.UpdateOptions
+	if dryRun {
+		// Unconditional: a status update racing the read must not fail
+		// the plan; the write itself carries the precondition.
+		next = next.DeepCopy()
+		next.ResourceVersion = ""
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	return c.cs.AppsV1().Deployments(next.Namespace).Update(ctx, next, opts)
+}
+
+// rollbackOf is d with t's template, as a rollback writes it.
+func rollbackOf(d *appsv1.Deployment, t rollbackTarget) *appsv1.Deployment {
 	next := d.DeepCopy()
 	next.Spec.Template = *t.template
 	// kubectl carries the target revision's change-cause back with its
@@ -193,9 +228,7 @@ func (c *Cluster) writeRollback(ctx context.Context, d *appsv1.Deployment, t rol
 	} else {
 		delete(next.Annotations, changeCauseAnnotation)
 	}
-	// Update carries d's resourceVersion: the precondition.
-	_, err := c.cs.AppsV1().Deployments(d.Namespace).Update(ctx, next, metav1.UpdateOptions{})
-	return err
+	return next
 }
 
 // PlanRestart says how many pods restarting service would replace.
@@ -227,7 +260,12 @@ func (c *Cluster) PlanRestart(ctx context.Context, service string) (bot.RestartP
 			n++
 		}
 	}
-	return bot.RestartPlan{Namespace: ns, Service: d.Name, Pods: n, Version: version(d)}, nil
+	dry, err := c.updateDeployment(ctx, restartOf(d, time.Now().Format(time.RFC3339)), true)
+	if err != nil {
+		return bot.RestartPlan{}, dryRunError(d, "restart", err)
+	}
+	return bot.RestartPlan{Namespace: ns, Service: d.Name, Pods: n, Version: version(d),
+		Changes: templateChanges(&d.Spec.Template, &dry.Spec.Template)}, nil
 }
 
 // Restart rolls every pod of service, as `kubectl rollout restart` does, if
@@ -246,12 +284,7 @@ func (c *Cluster) Restart(ctx context.Context, service string, version string) e
 		if d.Spec.Paused {
 			return fmt.Errorf("deployment %s %w", d.Name, errPaused)
 		}
-		next := d.DeepCopy()
-		if next.Spec.Template.Annotations == nil {
-			next.Spec.Template.Annotations = map[string]string{}
-		}
-		next.Spec.Template.Annotations[restartedAtAnnotation] = at
-		_, err := c.cs.AppsV1().Deployments(ns).Update(ctx, next, metav1.UpdateOptions{})
+		_, err := c.updateDeployment(ctx, restartOf(d, at), false)
 		return err
 	})
 	if err != nil {
@@ -260,6 +293,36 @@ func (c *Cluster) Restart(ctx context.Context, service string, version string) e
 	c.log.Info("restarted deployment", zap.String("namespace", ns), zap.String("deployment", service),
 		zap.String("restarted_at", at), zap.String("version", version))
 	return nil
+}
+
+// restartOf is d with the restartedAt annotation on its template set to
+// at, as a restart writes it.
+func restartOf(d *appsv1.Deployment, at string) *appsv1.Deployment {
+	next := d.DeepCopy()
+	if next.Spec.Template.Annotations == nil {
+		next.Spec.Template.Annotations = map[string]string{}
+	}
+	next.Spec.Template.Annotations[restartedAtAnnotation] = at
+	return next
+}
+
+// dryRunError says why the API server refused a plan's dry run. A refusal
+// by validation or admission (a quota, a ValidatingAdmissionPolicy, a
+// webhook) is for people: the plan fails with the server's own message, so
+// nothing that the server would refuse can be approved. A conflict is a
+// status update racing the read: planning again helps.
+func dryRunError(d *appsv1.Deployment, action string, err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		switch {
+		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+			return bot.Tell("the API server refuses to %s deployment %s/%s (server-side dry run, nothing was changed): %s",
+				action, d.Namespace, d.Name, clip(status.Status().Message))
+		case apierrors.IsConflict(err):
+			return bot.Tell("deployment %s/%s changed while the plan was made; ask again", d.Namespace, d.Name)
+		}
+	}
+	return fmt.Errorf("dry run: %w", writeError(d, action, err))
 }
 
 // version is what plans name and actions check: the Deployment's

@@ -73,6 +73,13 @@ func TestGoldenCards(t *testing.T) {
 		{"card-pending-in-thread", func(t *testing.T) request { return sentCard(t, cardMessage(true), "1700000000.000001") }},
 		{"card-pending-in-channel", func(t *testing.T) request { return sentCard(t, cardMessage(true), "") }},
 		{"card-closed-edit", func(t *testing.T) request { return sentCardEdit(t, cardMessage(false)) }},
+		// The approval service appends the followed rollout's line to a
+		// done card (bot/approval/follow.go).
+		{"card-rollout-edit", func(t *testing.T) request {
+			m := cardMessage(false)
+			m.Lines = append(m.Lines, "✅ Rollout: 3/3 updated and available in 48 s")
+			return sentCardEdit(t, m)
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -770,5 +771,21 @@ func TestTwoReplicasApprovalRunsOnce(t *testing.T) {
 	if scaled := scaleWrites(e, tapBefore); len(scaled) != 1 {
 		t.Errorf("the replicas wrote the scale subresource %d times (%v), want once", len(scaled), scaled)
 	}
+	// The replica that ran it follows the rollout, once: one watch on
+	// the Deployment, and the card ends with the rollout's outcome.
+	waitCard(t, p, id, "following the rollout to its end", func(c cardView) bool {
+		return strings.Contains(c.text, fmt.Sprintf("✅ Rollout: %d/%d updated and available in ", replicas, replicas))
+	})
+	followed := func(b *harness.Bot) int {
+		raw, err := os.ReadFile(b.Process.LogPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(raw), fmt.Sprintf(`"msg":"rollout followed","component":"approvals","approval":%d,`, id))
+	}
+	harness.Eventually(t, "replica 1, and only it, to have followed the rollout", func() (bool, string) {
+		r0, r1 := followed(e.bot), followed(other.bot)
+		return r0 == 0 && r1 == 1, fmt.Sprintf("replica 0 followed it %d times, replica 1 %d times", r0, r1)
+	})
 	t.Logf("request #%d: asked through replica 0, approved through replica 1, the second click answered %q", id, strings.Join(again.answers(), " / "))
 }

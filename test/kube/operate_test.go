@@ -206,8 +206,10 @@ func TestOperate(t *testing.T) {
 	t.Run("restart rolls a new ReplicaSet", func(t *testing.T) {
 		settle(t, admin, service)
 		plan, err := op.PlanRestart(t.Context(), service)
-		want := bot.RestartPlan{Namespace: namespace, Service: service, Pods: 3, Version: generationOf(t, admin, service)}
-		if err != nil || plan != want {
+		want := bot.RestartPlan{Namespace: namespace, Service: service, Pods: 3, Version: generationOf(t, admin, service),
+			// From the server-side dry run of the write.
+			Changes: []string{"pod annotations changed: " + restartedAtKey}}
+		if err != nil || !apiequality.Semantic.DeepEqual(plan, want) {
 			t.Fatalf("PlanRestart = %+v, %v; want %+v", plan, err, want)
 		}
 		before := time.Now().Truncate(time.Second)
@@ -516,6 +518,7 @@ type apiTap struct {
 type tapped struct {
 	method, path string
 	status       int
+	dryRun       bool
 }
 
 func (r tapped) String() string { return r.method + " " + r.path + " -> " + strconv.Itoa(r.status) }
@@ -527,7 +530,8 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func (a *apiTap) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		var hook func()
-		if r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		dryRun := r.URL.Query().Get("dryRun") != ""
+		if (r.Method == http.MethodPut || r.Method == http.MethodPatch) && !dryRun {
 			a.mu.Lock()
 			hook, a.before = a.before, nil
 			a.mu.Unlock()
@@ -536,7 +540,7 @@ func (a *apiTap) wrap(rt http.RoundTripper) http.RoundTripper {
 			hook()
 		}
 		resp, err := rt.RoundTrip(r)
-		rec := tapped{method: r.Method, path: r.URL.Path}
+		rec := tapped{method: r.Method, path: r.URL.Path, dryRun: dryRun}
 		if err == nil {
 			rec.status = resp.StatusCode
 		}
@@ -561,6 +565,13 @@ func (a *apiTap) requests() []tapped {
 
 func (a *apiTap) saw(method, path string) bool {
 	return slices.ContainsFunc(a.requests(), func(r tapped) bool {
-		return r.method == method && r.path == path && r.status == http.StatusOK
+		return r.method == method && r.path == path && r.status == http.StatusOK && !r.dryRun
+	})
+}
+
+// sawDryRun: a dry-run write of path was answered, whatever its outcome.
+func (a *apiTap) sawDryRun(path string) bool {
+	return slices.ContainsFunc(a.requests(), func(r tapped) bool {
+		return r.method == http.MethodPut && r.path == path && r.dryRun && r.status != 0
 	})
 }

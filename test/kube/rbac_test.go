@@ -96,6 +96,7 @@ func TestShippedRBACIsLeast(t *testing.T) {
 		{namespace, "get", "", "pods", "log"},
 		{namespace, "get", "apps", "deployments", ""},
 		{namespace, "list", "apps", "deployments", ""},
+		{namespace, "watch", "apps", "deployments", ""}, // the rollout follow
 		{namespace, "get", "apps", "replicasets", ""},
 		{namespace, "list", "apps", "replicasets", ""},
 		{namespace, "list", "metrics.k8s.io", "pods", ""},
@@ -128,6 +129,9 @@ func TestShippedRBACIsLeast(t *testing.T) {
 		{namespace, "list", "", "secrets", ""},
 		{namespace, "update", "", "configmaps", ""},
 		{namespace, "update", "apps", "replicasets", ""},
+		{namespace, "watch", "apps", "replicasets", ""},
+		{namespace, "watch", "", "pods", ""},
+		{"payments", "watch", "apps", "deployments", ""},
 		{namespace, "update", "autoscaling", "horizontalpodautoscalers", ""},
 		{namespace, "create", "rbac.authorization.k8s.io", "rolebindings", ""},
 		{"", "patch", "", "nodes", ""},
