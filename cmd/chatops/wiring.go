@@ -29,6 +29,7 @@ import (
 	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/kubernetes"
 	"github.com/bakewise/chatops/integrations/otlp"
+	promgraph "github.com/bakewise/chatops/integrations/prometheus"
 )
 
 type cliConfig struct {
@@ -111,12 +112,22 @@ func serve(ctx context.Context, c cliConfig) error {
 		deps.Cluster, services = cluster, cluster
 	}
 
+	var grapher outbox.Grapher
+	if cfg.Prometheus.URL != "" {
+		pc, err := promgraph.New(promgraph.Config{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout,
+			BearerToken: string(cfg.Prometheus.Token), Username: cfg.Prometheus.Username, Password: string(cfg.Prometheus.Password)})
+		if err != nil {
+			return err
+		}
+		grapher = promgraph.NewGrapher(pc, log.With(zap.String("component", "prometheus")), nil)
+	}
 	dispatcher := outbox.New(store, outbox.Config{
 		Destinations: cfg.ChatDestinations(),
 		Chats:        clients.chats,
 		Workers:      cfg.Outbox.Workers,
 		Lease:        cfg.Outbox.Lease,
 		Runbooks:     cfg.IncidentRunbooks(),
+		Graph:        grapher,
 	}, log.With(zap.String("component", "outbox")), reg)
 	if len(cfg.ChatDestinations()) == 0 {
 		log.Info("no chat destination configured: incidents are stored but not posted",

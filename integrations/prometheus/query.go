@@ -154,7 +154,10 @@ func fromMatrix(m model.Matrix) []Series {
 // thread ("Prometheus did not answer in 5s").
 type QueryError struct {
 	Reason string
-	Err    error
+	// Down: Prometheus did not answer (timeout, connection refused), as
+	// opposed to refusing the query.
+	Down bool
+	Err  error
 }
 
 func (e *QueryError) Error() string { return e.Reason + ": " + e.Err.Error() }
@@ -165,7 +168,7 @@ func queryError(ctx context.Context, timeout time.Duration, err error) error {
 	var netErr net.Error
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		return &QueryError{Reason: fmt.Sprintf("Prometheus did not answer in %s", timeout.Round(time.Millisecond)), Err: err}
+		return &QueryError{Reason: fmt.Sprintf("Prometheus did not answer in %s", timeout.Round(time.Millisecond)), Down: true, Err: err}
 	case errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData:
 		return &QueryError{Reason: "Prometheus cannot run the expression: " + clipReason(apiErr.Msg), Err: err}
 	case errors.As(err, &apiErr) && (apiErr.Type == v1.ErrTimeout || apiErr.Type == v1.ErrCanceled):
@@ -175,7 +178,7 @@ func queryError(ctx context.Context, timeout time.Duration, err error) error {
 	case errors.Is(err, errTooLarge):
 		return &QueryError{Reason: "Prometheus's answer is too large to draw", Err: err}
 	}
-	return &QueryError{Reason: "Prometheus could not be reached", Err: err}
+	return &QueryError{Reason: "Prometheus could not be reached", Down: true, Err: err}
 }
 
 // clipReason keeps Prometheus's own message to one short line.
