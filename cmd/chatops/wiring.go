@@ -99,6 +99,16 @@ func serve(ctx context.Context, c cliConfig) error {
 		deps.Alerts = loggedAlertCounter{api, log.With(zap.String("component", "alertmanager"))}
 		deps.Silences = api
 	}
+	var grapher outbox.Grapher
+	if cfg.Prometheus.URL != "" {
+		pc, err := promgraph.New(promgraph.Config{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout,
+			BearerToken: string(cfg.Prometheus.Token), Username: cfg.Prometheus.Username, Password: string(cfg.Prometheus.Password)})
+		if err != nil {
+			return err
+		}
+		g := promgraph.NewGrapher(pc, cfg.Kubernetes.Namespace, log.With(zap.String("component", "prometheus")), nil)
+		grapher, deps.Graphs = g, g
+	}
 	var services serviceLister
 	klog := log.With(zap.String("component", "kubernetes"))
 	if rc, err := kubernetes.RESTConfig(cfg.Kubernetes.Kubeconfig); err != nil {
@@ -112,15 +122,6 @@ func serve(ctx context.Context, c cliConfig) error {
 		deps.Cluster, services = cluster, cluster
 	}
 
-	var grapher outbox.Grapher
-	if cfg.Prometheus.URL != "" {
-		pc, err := promgraph.New(promgraph.Config{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout,
-			BearerToken: string(cfg.Prometheus.Token), Username: cfg.Prometheus.Username, Password: string(cfg.Prometheus.Password)})
-		if err != nil {
-			return err
-		}
-		grapher = promgraph.NewGrapher(pc, log.With(zap.String("component", "prometheus")), nil)
-	}
 	dispatcher := outbox.New(store, outbox.Config{
 		Destinations: cfg.ChatDestinations(),
 		Chats:        clients.chats,

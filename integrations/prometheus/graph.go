@@ -3,6 +3,8 @@ package prometheus
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -33,8 +35,10 @@ const (
 // Grapher draws charts from one Prometheus.
 type Grapher struct {
 	client *Client
-	log    *zap.Logger
-	now    func() time.Time
+	// namespace is where services' pods run (ServiceExpr).
+	namespace string
+	log       *zap.Logger
+	now       func() time.Time
 
 	mu         sync.Mutex
 	downUntil  time.Time
@@ -48,12 +52,13 @@ type keptGraph struct {
 	at   time.Time
 }
 
-// NewGrapher draws with client; now is the clock (nil: time.Now).
-func NewGrapher(client *Client, log *zap.Logger, now func() time.Time) *Grapher {
+// NewGrapher draws with client, services' graphs in namespace; now is
+// the clock (nil: time.Now).
+func NewGrapher(client *Client, namespace string, log *zap.Logger, now func() time.Time) *Grapher {
 	if now == nil {
 		now = time.Now
 	}
-	return &Grapher{client: client, log: log, now: now, kept: map[int64]keptGraph{}}
+	return &Grapher{client: client, namespace: namespace, log: log, now: now, kept: map[int64]keptGraph{}}
 }
 
 // Request is one chart.
@@ -123,7 +128,9 @@ func (g *Grapher) down() (string, bool) {
 
 // IncidentGraph draws the expression of inc's alert (its first alert's
 // generatorURL) over the hour up to now, with the incident's start
-// marked. A graph drawn a moment ago for the same incident is reused.
+// marked: the picture of a new incident's thread. A graph drawn a moment
+// ago for the same incident is reused (its other destinations, a retried
+// post).
 func (g *Grapher) IncidentGraph(ctx context.Context, inc bot.IncidentDetail) (bot.File, error) {
 	now := g.now()
 	g.mu.Lock()
@@ -132,7 +139,7 @@ func (g *Grapher) IncidentGraph(ctx context.Context, inc bot.IncidentDetail) (bo
 		return k.file, k.err
 	}
 	g.mu.Unlock()
-	f, err := g.incidentGraph(ctx, inc, now)
+	f, err := g.GraphIncident(ctx, inc, IncidentRange)
 	var ue *bot.UserError
 	if err == nil || errors.As(err, &ue) {
 		g.mu.Lock()
@@ -149,7 +156,8 @@ func (g *Grapher) IncidentGraph(ctx context.Context, inc bot.IncidentDetail) (bo
 	return f, err
 }
 
-func (g *Grapher) incidentGraph(ctx context.Context, inc bot.IncidentDetail, now time.Time) (bot.File, error) {
+// GraphIncident draws inc's alert over rng up to now.
+func (g *Grapher) GraphIncident(ctx context.Context, inc bot.IncidentDetail, rng time.Duration) (bot.File, error) {
 	expr, err := IncidentExpr(inc)
 	if err != nil {
 		return bot.File{}, bot.Tell("graph unavailable: %v", err)
@@ -158,11 +166,31 @@ func (g *Grapher) incidentGraph(ctx context.Context, inc bot.IncidentDetail, now
 	if title == "" {
 		title = inc.Title
 	}
-	png, err := g.Graph(ctx, Request{Title: title, Expr: expr, Range: IncidentRange, End: now, Marker: inc.OpenedAt})
+	png, err := g.Graph(ctx, Request{Title: title, Expr: expr, Range: rng, Marker: inc.OpenedAt})
 	if err != nil {
 		return bot.File{}, err
 	}
 	return bot.File{Name: "incident-" + strconv.FormatInt(inc.ID, 10) + "-graph.png", Content: png}, nil
+}
+
+// ServiceExpr is what a service's graph shows: the CPU its pods use, in
+// cores, from the kubelet's cAdvisor metrics, per pod.
+func ServiceExpr(namespace, service string) string {
+	return fmt.Sprintf(`sum by (pod) (rate(container_cpu_usage_seconds_total{namespace=%q, pod=~%q, container!=""}[5m]))`,
+		namespace, regexp.QuoteMeta(service)+"-.*")
+}
+
+// GraphService draws ServiceExpr for service over rng up to now. The
+// name must be a valid service name (bot.ValidService).
+func (g *Grapher) GraphService(ctx context.Context, service string, rng time.Duration) (bot.File, error) {
+	if !bot.ValidService(service) {
+		return bot.File{}, bot.Tell("%q is not a service name", bot.Clip(service, 60))
+	}
+	png, err := g.Graph(ctx, Request{Title: service + " CPU by pod (cores)", Expr: ServiceExpr(g.namespace, service), Range: rng})
+	if err != nil {
+		return bot.File{}, err
+	}
+	return bot.File{Name: service + "-cpu.png", Content: png}, nil
 }
 
 // IncidentExpr is the expression of the incident's alerts: the first
