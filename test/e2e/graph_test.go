@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/bakewise/chatops/integrations/discord/discordstandin"
 	"github.com/bakewise/chatops/integrations/slack/slackstandin"
 	"github.com/bakewise/chatops/test/harness"
@@ -35,7 +37,19 @@ func TestIncidentGraph(t *testing.T) {
 	})
 
 	cfg := newBotConfig(t, harness.SQLite)
-	cfg.Env = append(cfg.Env, "CHATOPS_PROMETHEUS_URL="+prom.URL)
+	// The shipped configuration, with Slack's slash commands over HTTP
+	// so the test can type /ops graph.
+	shipped, err := os.ReadFile(cfg.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.Replace(string(shipped), "slack_mode: socket", "slack_mode: http", 1)
+	if conf == string(shipped) {
+		t.Fatal("the shipped configuration no longer says slack_mode: socket")
+	}
+	cfg.WriteConfig(t, t.TempDir(), conf)
+	secret := "graph-secret-" + harness.RandHex(8)
+	cfg.Env = append(cfg.Env, "CHATOPS_PROMETHEUS_URL="+prom.URL, "CHATOPS_SLACK_SIGNING_SECRET="+secret)
 	bot := harness.StartBot(t, cfg)
 	am := harness.StartAlertmanager(t, bot.WebhookURL(), cfg.WebhookToken)
 
@@ -115,6 +129,42 @@ func TestIncidentGraph(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d charts in the Slack thread, want 1", n)
+	}
+
+	// /ops graph #id --range 30m answers with the chart, uploaded where it
+	// was asked; a service with no CPU metrics says so in one line.
+	ask := func(text string) slackRequest {
+		form := cfg.Slack.SlashCommandForm(slack.SlashCommand{ChannelID: slackIncidents, ChannelName: "incidents",
+			UserID: slackUser, UserName: "ana", Text: text})
+		body := []byte(form.Encode())
+		r := slackRequest{body: body, hdr: slackstandin.Sign(secret, time.Now(), body), responseURL: form.Get("response_url")}
+		before := commandsAnswered(t, bot)
+		if code, resp := postSigned(t, bot, "/slack/commands", r.hdr, r.body); code != 200 {
+			t.Fatalf("/ops %s: %d %s", text, code, resp)
+		}
+		waitAnswered(t, bot, before+1)
+		return r
+	}
+	filesBefore := len(cfg.Slack.Files(slackIncidents))
+	r := ask(fmt.Sprintf("graph #%d --range 30m", inc.ID))
+	files := cfg.Slack.Files(slackIncidents)
+	if len(files) != filesBefore+1 {
+		t.Fatalf("/ops graph uploaded %d files, want 1", len(files)-filesBefore)
+	}
+	checkChart(t, "/ops graph", files[len(files)-1].Content)
+	if resps := cfg.Slack.Responses(r.responseURL); len(resps) != 1 || !strings.Contains(resps[0].Text, "over the last 30m") {
+		t.Errorf("/ops graph answered %+v", resps)
+	}
+	r = ask("graph orders-service")
+	if resps := cfg.Slack.Responses(r.responseURL); len(resps) != 1 || !strings.Contains(resps[0].Text, "graph unavailable: no data") {
+		t.Errorf("/ops graph orders-service answered %+v", resps)
+	}
+	r = ask("graph ../etc")
+	if resps := cfg.Slack.Responses(r.responseURL); len(resps) != 1 || !strings.Contains(resps[0].Text, "neither an incident number nor a service name") {
+		t.Errorf("/ops graph ../etc answered %+v", resps)
+	}
+	if n := len(cfg.Slack.Files(slackIncidents)); n != filesBefore+1 {
+		t.Errorf("%d more files after the failed graphs", n-filesBefore-1)
 	}
 
 	// Prometheus stopped: the next incident's thread says so in one line.
