@@ -67,6 +67,7 @@ func TestSplitThreshold(t *testing.T) {
 		{expr: `a unless b > 2`},
 		{expr: `sum(a > 1)`},
 		{expr: `a > 1 < 5`},
+		{expr: `0.5 < a < 1`},
 		{expr: `1 > 2`},
 		{expr: `x > Inf`},
 		{expr: `x > NaN`},
