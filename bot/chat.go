@@ -124,6 +124,12 @@ type CardPoster interface {
 	EditCard(ctx context.Context, ref ThreadRef, m Message) error
 }
 
+// FileReplier is the optional chat capability to post a file (a PNG
+// chart) in an incident's thread, with m as its message.
+type FileReplier interface {
+	ReplyFile(ctx context.Context, ref ThreadRef, m Message, f File) error
+}
+
 // GroupLookup is the optional capability to tell which groups a person is
 // in when the platform does not say so with each request (Slack user
 // groups). Implementations cache with a short TTL.

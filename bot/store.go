@@ -185,7 +185,23 @@ type Thread struct {
 	LastEventID int64
 	// RunbookPosted says the thread's first reply, the runbook, was posted.
 	RunbookPosted bool
+	// GraphState says whether the thread's graph of its alert was posted.
+	GraphState GraphState
 }
+
+// GraphState is where a thread's graph reply is. The graph is posted at
+// most once: an attempt whose outcome is unknown is not made again.
+type GraphState int
+
+const (
+	// GraphPending: not posted yet.
+	GraphPending GraphState = iota
+	// GraphPosting: a post was attempted and its outcome is unknown.
+	GraphPosting
+	// GraphDone: posted (the picture, or the line saying why there is
+	// none), or given up.
+	GraphDone
+)
 
 // Tx is what the engine does inside one transaction.
 type Tx interface {

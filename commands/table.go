@@ -53,6 +53,8 @@ type Deps struct {
 	Severity bot.Classifier
 	// Now is the clock answers are written at (nil: time.Now).
 	Now func() time.Time
+	// Graphs draws charts (Prometheus).
+	Graphs Grapher
 	// ScaleBounds limit scale per service; other services get
 	// DefaultScaleBounds.
 	ScaleBounds        map[string]ScaleBounds
@@ -95,6 +97,7 @@ func Table(d Deps, approvals Decider) []bot.CommandSpec {
 	specs = append(specs, needs(d.Incidents != nil, errNoIncidents,
 		incidentList(d.Incidents), incidentShow(d.Incidents), incidentTimeline(d.Incidents))...)
 	specs = append(specs, needs(d.Changer != nil, errNoIncidents, incidentChanges(d.Changer)...)...)
+	specs = append(specs, needs(d.Graphs != nil, errNoPrometheus, graph(d.Graphs, d.Incidents))...)
 	specs = append(specs, needs(approvals != nil, errNoApprovals, approvalCommands(approvals)...)...)
 	return append(specs, Destructive(d)...)
 }

@@ -49,6 +49,7 @@ type Config struct {
 	Commands        Commands      `yaml:"commands"`
 	Kubernetes      Kubernetes    `yaml:"kubernetes"`
 	Alertmanager    Alertmanager  `yaml:"alertmanager"`
+	Prometheus      Prometheus    `yaml:"prometheus"`
 	Access          Access        `yaml:"access"`
 	Approvals       Approvals     `yaml:"approvals"`
 	Destinations    []Destination `yaml:"destinations"`
@@ -505,6 +506,7 @@ func applyEnv(c *Config, getenv func(string) string, ps *Problems) {
 		c.Alertmanager.URL = v
 	}
 	applyUIEnv(c, getenv, ps)
+	applyPrometheusEnv(c, getenv, ps)
 	if v := getenv(EnvDiscordAppID); v != "" {
 		c.Discord.AppID = v
 	}

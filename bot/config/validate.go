@@ -107,6 +107,7 @@ func validate(c *Config, ps *Problems) {
 		ps.add("discord.thread_auto_archive", "%d: Discord accepts 60, 1440, 4320 or 10080 (minutes)", c.Discord.ThreadAutoArchive)
 	}
 	validateAccess(c, ps)
+	validatePrometheus(c, ps)
 	validateUI(c, ps)
 	if !commandRoot.MatchString(c.Commands.Root) {
 		ps.add("commands.root", "%q: 1-32 lower-case letters, digits, - or _", c.Commands.Root)

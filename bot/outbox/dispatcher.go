@@ -89,7 +89,10 @@ type Config struct {
 	// runbook, or says it has none. Nil turns runbook replies off (the
 	// configuration always sets it, empty or not).
 	Runbooks bot.Runbooks
-	Now      func() time.Time
+	// Graph draws each new incident's alert; its picture is a later reply
+	// in the thread, after the root and the runbook. Nil: no graphs.
+	Graph Grapher
+	Now   func() time.Time
 }
 
 // Dispatcher drains the outbox: for each job it brings one incident's thread
@@ -535,7 +538,7 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
 			return fmt.Errorf("record root %s: %w", ref.RootID, err)
 		}
-		if th.LastEventID != lastEvent || d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen {
+		if th.LastEventID != lastEvent || d.cfg.Runbooks != nil && inc.Status == bot.IncidentOpen || d.graphDue(th, inc) {
 			return errContinue // its first reply waits behind the channel's other roots
 		}
 		return nil
@@ -579,17 +582,22 @@ func (d *Dispatcher) sync(ctx context.Context, job bot.OutboxJob) error {
 			return fmt.Errorf("record runbook reply: %w", err)
 		}
 	}
-	if th.LastEventID == lastEvent {
-		return nil
-	}
-	if changed {
-		if err := chat.Reply(ctx, th.Ref, change); err != nil {
-			return fmt.Errorf("reply: %w", err)
+	if th.LastEventID != lastEvent {
+		if changed {
+			if err := chat.Reply(ctx, th.Ref, change); err != nil {
+				return fmt.Errorf("reply: %w", err)
+			}
+		}
+		th.LastEventID = lastEvent
+		if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
+			return fmt.Errorf("record reply: %w", err)
 		}
 	}
-	th.LastEventID = lastEvent
-	if err := d.store.SaveThread(ctx, th, d.cfg.Now()); err != nil {
-		return fmt.Errorf("record reply: %w", err)
+	if d.graphDue(th, inc) {
+		if runbook {
+			return errContinue // the graph waits behind the channel's other roots
+		}
+		return d.postGraph(ctx, chat, inc, &th)
 	}
 	return nil
 }

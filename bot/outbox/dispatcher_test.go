@@ -35,6 +35,9 @@ func dispatcherTests() []sqlstoretest.Case {
 		{Name: "RunbookAfterALostRootAnswer", Run: testRunbookAfterLostAnswer},
 		{Name: "RunbookRetriedAfterRestartBeforeOtherReplies", Run: testRunbookAfterRestart},
 		{Name: "RunbookMissingSaysSo", Run: testRunbookMissing},
+		{Name: "GraphAfterTheRunbookOnce", Run: testGraphAfterRunbookOnce},
+		{Name: "GraphFailureIsOneLine", Run: testGraphFailureIsOneLine},
+		{Name: "GraphRetriedOnlyWhenNotSent", Run: testGraphRetriedOnlyWhenNotSent},
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/bakewise/chatops/integrations/httpapi"
 	"github.com/bakewise/chatops/integrations/kubernetes"
 	"github.com/bakewise/chatops/integrations/otlp"
+	promgraph "github.com/bakewise/chatops/integrations/prometheus"
 )
 
 type cliConfig struct {
@@ -100,6 +101,16 @@ func serve(ctx context.Context, c cliConfig) error {
 		deps.Silences = api
 		deps.Firing = api
 	}
+	var grapher outbox.Grapher
+	if cfg.Prometheus.URL != "" {
+		pc, err := promgraph.New(promgraph.Config{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout,
+			BearerToken: string(cfg.Prometheus.Token), Username: cfg.Prometheus.Username, Password: string(cfg.Prometheus.Password)})
+		if err != nil {
+			return err
+		}
+		g := promgraph.NewGrapher(pc, cfg.Kubernetes.Namespace, log.With(zap.String("component", "prometheus")), nil)
+		grapher, deps.Graphs = g, g
+	}
 	var services serviceLister
 	klog := log.With(zap.String("component", "kubernetes"))
 	if rc, err := kubernetes.RESTConfig(cfg.Kubernetes.Kubeconfig); err != nil {
@@ -119,6 +130,7 @@ func serve(ctx context.Context, c cliConfig) error {
 		Workers:      cfg.Outbox.Workers,
 		Lease:        cfg.Outbox.Lease,
 		Runbooks:     cfg.IncidentRunbooks(),
+		Graph:        grapher,
 	}, log.With(zap.String("component", "outbox")), reg)
 	if len(cfg.ChatDestinations()) == 0 {
 		log.Info("no chat destination configured: incidents are stored but not posted",

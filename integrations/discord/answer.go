@@ -50,11 +50,7 @@ func noMentions() *discordgo.MessageAllowedMentions {
 func (m answerMessage) discordFiles() []*discordgo.File {
 	out := make([]*discordgo.File, 0, len(m.files))
 	for _, f := range m.files {
-		ct := "application/octet-stream"
-		if path.Ext(f.Name) == ".txt" {
-			ct = "text/plain; charset=utf-8"
-		}
-		out = append(out, &discordgo.File{Name: f.Name, ContentType: ct, Reader: bytes.NewReader(f.Content)})
+		out = append(out, &discordgo.File{Name: f.Name, ContentType: contentType(f.Name), Reader: bytes.NewReader(f.Content)})
 	}
 	return out
 }

@@ -243,6 +243,11 @@ func (c *Client) EditRoot(ctx context.Context, ref bot.ThreadRef, m bot.Message)
 // thread; a thread that was never started (Unknown Channel) is started
 // from the root message and the reply posted again.
 func (c *Client) Reply(ctx context.Context, ref bot.ThreadRef, m bot.Message) error {
+	return c.reply(ctx, ref, m, nil)
+}
+
+// reply posts m, with files when not nil (fresh readers for every try).
+func (c *Client) reply(ctx context.Context, ref bot.ThreadRef, m bot.Message, files func() []*discordgo.File) error {
 	r := c.render(renderReply(m), ref.Channel)
 	thread := ref.ThreadID
 	if thread == "" {
@@ -254,7 +259,11 @@ func (c *Client) Reply(ctx context.Context, ref bot.ThreadRef, m bot.Message) er
 		}
 		return c.call(ctx, "create_message", discordgo.EndpointChannelMessages(thread), "reply in thread "+thread,
 			func(opts ...discordgo.RequestOption) error {
-				_, err := c.s.ChannelMessageSendComplex(thread, r.send(), opts...)
+				send := r.send()
+				if files != nil {
+					send.Files = files()
+				}
+				_, err := c.s.ChannelMessageSendComplex(thread, send, opts...)
 				return err
 			})
 	}

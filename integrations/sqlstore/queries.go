@@ -151,16 +151,16 @@ const qRetryJob = `UPDATE outbox SET claimed_until = NULL, claim_token = NULL, l
 	WHERE id = ? AND claim_token = ?`
 
 const qThread = `SELECT platform, channel, root_id, thread_id, root_attempted_at, root_hash, last_event_id,
-	runbook_posted FROM threads WHERE incident_id = ? AND destination = ?`
+	runbook_posted, graph_state FROM threads WHERE incident_id = ? AND destination = ?`
 
 const qSaveThread = `INSERT INTO threads (incident_id, destination, platform, channel, root_id, thread_id,
-	root_attempted_at, root_hash, last_event_id, runbook_posted, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	root_attempted_at, root_hash, last_event_id, runbook_posted, graph_state, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (incident_id, destination) DO UPDATE SET platform = excluded.platform,
 	channel = excluded.channel, root_id = excluded.root_id, thread_id = excluded.thread_id,
 	root_attempted_at = excluded.root_attempted_at, root_hash = excluded.root_hash,
 	last_event_id = excluded.last_event_id, runbook_posted = excluded.runbook_posted,
-	updated_at = excluded.updated_at`
+	graph_state = excluded.graph_state, updated_at = excluded.updated_at`
 
 // A replayed request finds its key already there and inserts nothing.
 const qRemember = `INSERT INTO seen_requests (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`

@@ -768,7 +768,7 @@ func (s *Store) Thread(ctx context.Context, incidentID int64, destination string
 	th = bot.Thread{IncidentID: incidentID, Destination: destination}
 	var attempted sql.NullTime
 	err = s.db.QueryRowContext(ctx, s.q.thread, incidentID, destination).Scan(&th.Platform, &th.Ref.Channel,
-		&th.Ref.RootID, &th.Ref.ThreadID, &attempted, &th.RootHash, &th.LastEventID, &th.RunbookPosted)
+		&th.Ref.RootID, &th.Ref.ThreadID, &attempted, &th.RootHash, &th.LastEventID, &th.RunbookPosted, &th.GraphState)
 	if errors.Is(err, sql.ErrNoRows) {
 		return th, nil
 	}
@@ -783,7 +783,7 @@ func (s *Store) Thread(ctx context.Context, incidentID int64, destination string
 func (s *Store) SaveThread(ctx context.Context, th bot.Thread, at time.Time) (err error) {
 	defer s.observe("save_thread", time.Now(), &err)
 	_, err = s.db.ExecContext(ctx, s.q.saveThread, th.IncidentID, th.Destination, th.Platform, th.Ref.Channel,
-		th.Ref.RootID, th.Ref.ThreadID, nullTime(th.RootAttemptedAt), th.RootHash, th.LastEventID, th.RunbookPosted, at.UTC())
+		th.Ref.RootID, th.Ref.ThreadID, nullTime(th.RootAttemptedAt), th.RootHash, th.LastEventID, th.RunbookPosted, th.GraphState, at.UTC())
 	return err
 }
 

@@ -22,6 +22,7 @@ mkdir -p "$logdir"
 targets=(
   "./integrations/alertmanager FuzzDecode"
   "./integrations/alertmanager FuzzParseMatchers"
+  "./integrations/prometheus FuzzSplitThreshold"
   "./bot FuzzParseMatcher"
   "./bot/command FuzzParseCommand"
   "./bot/config FuzzLoad"

@@ -167,7 +167,7 @@ func parseRoute(method, path string) (request, bool) {
 	if m := reMessages.FindStringSubmatch(path); m != nil {
 		switch method {
 		case http.MethodPost:
-			return request{route: RouteCreateMessage, channel: m[1]}, true
+			return request{route: RouteCreateMessage, channel: m[1], uploads: true}, true
 		case http.MethodGet:
 			return request{route: RouteListMessages, channel: m[1]}, true
 		}
@@ -203,7 +203,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, route, channel, 
 	var e *apiError
 	switch route {
 	case RouteCreateMessage:
-		e = s.createMessage(w, channel, body, now)
+		e = s.createMessage(w, r, channel, body, now)
 	case RouteEditMessage:
 		e = s.editMessage(w, channel, msgID, body, now)
 	case RouteGetMessage:
@@ -248,17 +248,21 @@ func decodeBody(body []byte, v any) *apiError {
 	return nil
 }
 
-func (s *Server) createMessage(w http.ResponseWriter, channel string, body []byte, now time.Time) *apiError {
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channel string, body []byte, now time.Time) *apiError {
 	var in messageBody
-	if e := decodeBody(body, &in); e != nil {
+	files, e := decodeUpload(r, body, &in)
+	if e != nil {
 		return e
 	}
-	m := &message{Message: Message{ChannelID: channel, Created: now}}
+	if len(files) > limitFiles {
+		return formError("files", "BASE_TYPE_MAX_LENGTH", "Too many files")
+	}
+	m := &message{Message: Message{ChannelID: channel, Created: now, Attachments: files}}
 	if in.Content != nil {
 		m.Content = *in.Content
 	}
 	m.Embeds, m.Components, m.AllowedMentions = orEmpty(in.Embeds), orEmpty(in.Components), orNull(in.AllowedMentions)
-	if e := validateMessage(m.Content, m.Embeds, m.Components, m.AllowedMentions, false); e != nil {
+	if e := validateMessage(m.Content, m.Embeds, m.Components, m.AllowedMentions, len(files) > 0); e != nil {
 		return e
 	}
 	m.MentionRoles, m.MentionEveryone = mentions(m.Content, m.AllowedMentions)

@@ -151,8 +151,8 @@ SELECT incident_id, at, kind, detail FROM (
 ) events ORDER BY incident_id, at`},
 	{"threads", func(fillArgs) []any { return nil }, `
 INSERT INTO threads (incident_id, destination, platform, channel, root_id, thread_id, root_attempted_at,
-	root_hash, last_event_id, updated_at, runbook_posted)
-SELECT i.id, 'slack-incidents', 'slack', 'C0INCIDENTS', ts, ts, i.opened_at, md5(i.id::text), e.last, i.updated_at, true
+	root_hash, last_event_id, updated_at, runbook_posted, graph_state)
+SELECT i.id, 'slack-incidents', 'slack', 'C0INCIDENTS', ts, ts, i.opened_at, md5(i.id::text), e.last, i.updated_at, true, 2
 FROM (SELECT id, opened_at, updated_at,
 		to_char(extract(epoch FROM opened_at)::bigint, 'FM9999999999') || '.' || lpad((id % 1000000)::text, 6, '0') AS ts
 	FROM incidents WHERE id % 10 < 3) i
