@@ -88,6 +88,10 @@ func TestApprovals(t *testing.T) {
 	for _, p := range []chatPerson{ana, bob, meg, vic} {
 		e.cfg.Discord.SetMember(discordGuild, p.discordID, p.discordRoles...)
 	}
+	// Cards and timelines name people as Slack shows them (users.info):
+	// meg has a display name; for the others users.info answers
+	// user_not_found and the name the request carried stands in.
+	e.cfg.Slack.SetUsers(slackstandin.User{ID: meg.slackID, Name: "meg", RealName: "Margaret Ortiz", DisplayName: megDisplayName})
 
 	type record struct {
 		side                     approvalSide
@@ -113,6 +117,8 @@ func TestApprovals(t *testing.T) {
 	t.Run("slack/silence", func(t *testing.T) { silences(t, e, records[0].side.(*slackApprovals), &silenceCard) })
 	var incident int64
 	t.Run("slack/incident-acknowledge", func(t *testing.T) { incidentAcknowledged(t, e, &incident) })
+	var nickIncident int64
+	t.Run("discord/incident-acknowledge-by-nick", func(t *testing.T) { incidentAcknowledgedByNick(t, e, &nickIncident) })
 
 	t.Run("audit", func(t *testing.T) {
 		rows := auditExport(t, e)
@@ -129,12 +135,24 @@ func TestApprovals(t *testing.T) {
 		t.Run("incident", func(t *testing.T) {
 			n := 0
 			for _, r := range rows {
-				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Actor.Name == "meg" && r.Outcome == "ok" {
+				// The audit log keeps the id, and the name as it was seen.
+				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Outcome == "ok" &&
+					r.Actor.Platform == "slack" && r.Actor.UserID == meg.slackID && r.Actor.Name == megDisplayName {
 					n++
 				}
 			}
 			if incident == 0 || n != 1 {
-				t.Errorf("%d audit rows of meg acknowledging incident #%d, want 1", n, incident)
+				t.Errorf("%d audit rows of meg (%s, %q) acknowledging incident #%d, want 1:\n%s", n, meg.slackID, megDisplayName, incident, describeRows(rowsOf(rows, incident)))
+			}
+			n = 0
+			for _, r := range rows {
+				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == nickIncident && r.Outcome == "ok" &&
+					r.Actor.Platform == "discord" && r.Actor.UserID == meg.discordID && r.Actor.Name == megNick {
+					n++
+				}
+			}
+			if nickIncident == 0 || n != 1 {
+				t.Errorf("%d audit rows of meg (%s, %q) acknowledging incident #%d on Discord, want 1:\n%s", n, meg.discordID, megNick, nickIncident, describeRows(rowsOf(rows, nickIncident)))
 			}
 		})
 		t.Run("verify", func(t *testing.T) {
@@ -217,8 +235,8 @@ func rollbackApproved(t *testing.T, e *commandsEnv, p approvalSide, out *int64) 
 	})
 	for _, want := range []string{
 		`Requested by[\s\S]*ana`,
-		`approved by bob \(` + regexp.QuoteMeta(p.userID(bob)) + `\) \(admin\) at \d\d:\d\d:\d\d UTC`,
-		`Ran at \d\d:\d\d:\d\d UTC: orders-service rolled back: ` + regexp.QuoteMeta(fmt.Sprintf("revision %d → %d", before.revision, prev)),
+		`approved by bob \(admin\) at (` + slackDateRE + `|` + discordTimeRE + `)`,
+		`Ran at (` + slackDateRE + `|` + discordTimeRE + `): orders-service rolled back: ` + regexp.QuoteMeta(fmt.Sprintf("revision %d → %d", before.revision, prev)),
 		`✅ Request #` + strconv.FormatInt(id, 10),
 	} {
 		if !regexp.MustCompile(want).MatchString(closed.text) {
@@ -476,7 +494,7 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		ans := e.cfg.Slack.Responses(click.ResponseURL)
 		return len(ans) > 0, "no answer yet"
 	})
-	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by meg") {
+	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by "+megDisplayName) {
 		t.Errorf("meg's click was answered %+v, want one answer saying she acknowledged it", ans)
 	}
 
@@ -488,7 +506,9 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		}
 		edited = *r
 		text := slackText(*r)
-		return regexp.MustCompile(`Acknowledged\*?\s+meg \(U0MEG\) at \d\d:\d\d UTC`).MatchString(text), text
+		// Her display name from users.info, and the time as a Slack date
+		// each reader sees in their own time zone.
+		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(megDisplayName) + ` at ` + slackDateRE).MatchString(text), text
 	})
 	// Resolve stays, so the buttons were read; Acknowledge is gone.
 	if got, want := edited.ActionIDs(), append([]string{resolve}, severities...); !slices.Equal(got, want) {
@@ -1206,4 +1226,59 @@ func (s *discordApprovals) clickRequest(t *testing.T, who chatPerson, c cardView
 			return out
 		},
 	}
+}
+
+// How the bot writes a time on each platform: Slack's date markup with its
+// UTC fallback, Discord's timestamp.
+const (
+	slackDateRE   = `<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>`
+	discordTimeRE = `<t:\d+:f>`
+)
+
+// The names meg goes by: her Slack display name (users.info) and her
+// nickname in the Discord guild.
+const (
+	megDisplayName = "Meg Ortiz"
+	megNick        = "Meg (on call)"
+)
+
+// incidentAcknowledgedByNick: meg acknowledges an incident with /ops
+// incident ack on Discord, where the guild knows her by a nickname; its
+// root (in Slack) names her by that nickname (out: the incident's number).
+func incidentAcknowledgedByNick(t *testing.T, e *commandsEnv, out *int64) {
+	id := e.bot.MustPostWebhook(t, harness.Fixture(t, "db-connections-high.json"))
+	*out = id
+	marker := fmt.Sprintf("chatops:incident:%d:", id)
+	root := waitSlackRoot(t, e.cfg.Slack, slackIncidents, marker, "")
+
+	ixID, token := e.cfg.Discord.NewInteraction(discordApp, discordOpsChannel)
+	body, err := json.Marshal(map[string]any{
+		"id": ixID, "application_id": discordApp, "type": 2, "token": token, "version": 1,
+		"guild_id": discordGuild, "channel_id": discordOpsChannel,
+		"channel": map[string]any{"id": discordOpsChannel, "type": 0, "name": "ops", "parent_id": discordCategory},
+		"member": map[string]any{
+			"user":  map[string]any{"id": meg.discordID, "username": "meg", "global_name": "Margaret"},
+			"nick":  megNick,
+			"roles": []string{},
+		},
+		"data": map[string]any{
+			"id": discordCommandID, "name": "ops", "type": 1,
+			"options": []map[string]any{{"type": 2, "name": "incident", "options": []map[string]any{
+				{"type": 1, "name": "ack", "options": []map[string]any{{"name": "id", "type": 4, "value": id}}},
+			}}},
+		},
+		"locale": "en-US",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&discordSide{e: e}).accept(t, discordRequest{id: ixID, token: token, body: body, hdr: discordstandin.SignInteraction(e.key, time.Now(), body)})
+	harness.Eventually(t, "the root edited to name meg by her nickname", func() (bool, string) {
+		r := findSlack(e.cfg.Slack.Roots(slackIncidents), root.TS)
+		if r == nil {
+			return false, "the root is gone"
+		}
+		text := slackText(*r)
+		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(megNick) + ` at ` + slackDateRE).MatchString(text), text
+	})
 }
