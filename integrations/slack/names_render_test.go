@@ -59,6 +59,11 @@ func TestDateMarkup(t *testing.T) {
 	if got := fitDates(long, 100); strings.Contains(got, "<!date") || !strings.HasSuffix(got, "…") {
 		t.Errorf("clipped fitDates = %q, want plain clipped text", got)
 	}
+	// A time inside the part kept is clipped as the UTC text it becomes,
+	// within the bound.
+	if got := fitDates(bot.At(at)+strings.Repeat(" word", 100), 100); len(got) > 100 || !strings.HasPrefix(got, "2026-12-05 17:20 UTC word") {
+		t.Errorf("clipped fitDates = %q (%d bytes), want UTC text within 100 bytes", got, len(got))
+	}
 	// Places that show no markup: header, buttons, notification text.
 	m := bot.Message{Title: "at " + bot.At(at), Lines: []string{"acked at " + bot.At(at)},
 		Fields: []bot.Field{{Name: "Expires", Value: bot.AtAgo(at)}}, Buttons: []bot.Button{{ID: "b", Label: bot.At(at)}}}
@@ -92,5 +97,10 @@ func TestDateMarkup(t *testing.T) {
 	ab, _ := json.Marshal(am.payload().blocks)
 	if strings.Contains(string(ab), "date^") || !strings.Contains(string(ab), "opened 2026-12-05 17:20 UTC") {
 		t.Errorf("code block = %s, want UTC text", ab)
+	}
+	// Nor does a file.
+	big := renderAnswer(bot.Answer{Pre: strings.Repeat("opened "+bot.At(at)+"\n", 500)}, renderOptions{})
+	if len(big.files) != 1 || !strings.HasPrefix(string(big.files[0].Content), "opened 2026-12-05 17:20 UTC\n") {
+		t.Errorf("the attached file does not start with the UTC text: %d files", len(big.files))
 	}
 }

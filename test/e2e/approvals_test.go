@@ -53,6 +53,8 @@ var (
 	bob = chatPerson{name: "bob", slackID: "U0BOB", discordID: "200000000000000002", discordRoles: []string{discordSRERole}}
 	// meg is a member.
 	meg = chatPerson{name: "meg", slackID: "U0MEG", discordID: "200000000000000003"}
+	// liz is a member on Slack, where users.info knows her display name.
+	liz = chatPerson{name: "liz", slackID: "U0LIZ"}
 	// vic is named nowhere: a viewer.
 	vic = chatPerson{name: "vic", slackID: "U0VIC", discordID: "200000000000000004"}
 )
@@ -89,9 +91,9 @@ func TestApprovals(t *testing.T) {
 		e.cfg.Discord.SetMember(discordGuild, p.discordID, p.discordRoles...)
 	}
 	// Cards and timelines name people as Slack shows them (users.info):
-	// meg has a display name; for the others users.info answers
+	// liz has a display name; for the others users.info answers
 	// user_not_found and the name the request carried stands in.
-	e.cfg.Slack.SetUsers(slackstandin.User{ID: meg.slackID, Name: "meg", RealName: "Margaret Ortiz", DisplayName: megDisplayName})
+	e.cfg.Slack.SetUsers(slackstandin.User{ID: liz.slackID, Name: "liz", RealName: "Elizabeth Ortiz", DisplayName: lizDisplayName})
 
 	type record struct {
 		side                     approvalSide
@@ -137,12 +139,12 @@ func TestApprovals(t *testing.T) {
 			for _, r := range rows {
 				// The audit log keeps the id, and the name as it was seen.
 				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Outcome == "ok" &&
-					r.Actor.Platform == "slack" && r.Actor.UserID == meg.slackID && r.Actor.Name == megDisplayName {
+					r.Actor.Platform == "slack" && r.Actor.UserID == liz.slackID && r.Actor.Name == lizDisplayName {
 					n++
 				}
 			}
 			if incident == 0 || n != 1 {
-				t.Errorf("%d audit rows of meg (%s, %q) acknowledging incident #%d, want 1:\n%s", n, meg.slackID, megDisplayName, incident, describeRows(rowsOf(rows, incident)))
+				t.Errorf("%d audit rows of liz (%s, %q) acknowledging incident #%d, want 1", n, liz.slackID, lizDisplayName, incident)
 			}
 			n = 0
 			for _, r := range rows {
@@ -152,7 +154,7 @@ func TestApprovals(t *testing.T) {
 				}
 			}
 			if nickIncident == 0 || n != 1 {
-				t.Errorf("%d audit rows of meg (%s, %q) acknowledging incident #%d on Discord, want 1:\n%s", n, meg.discordID, megNick, nickIncident, describeRows(rowsOf(rows, nickIncident)))
+				t.Errorf("%d audit rows of meg (%s, %q) acknowledging incident #%d on Discord, want 1", n, meg.discordID, megNick, nickIncident)
 			}
 		})
 		t.Run("verify", func(t *testing.T) {
@@ -472,7 +474,8 @@ func silences(t *testing.T, e *commandsEnv, p *slackApprovals, out *int64) {
 }
 
 // incidentAcknowledged: an incident's root in Slack carries an Acknowledge
-// button; meg, a member, clicks it (out: the incident's number).
+// button; liz, a member, clicks it and the root names her by her Slack
+// display name (out: the incident's number).
 func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 	id := e.bot.MustPostWebhook(t, harness.Fixture(t, "service-down-firing.json"))
 	*out = id
@@ -486,16 +489,16 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		// Not fatal: the click below names the button itself.
 		t.Errorf("the incident's root has buttons %v, want %v; its attachments:\n%s", got, want, root.Attachments)
 	}
-	click := root.Click(meg.slackID, meg.name, ack)
+	click := root.Click(liz.slackID, liz.name, ack)
 	if code, err := e.cfg.Slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, click); err != nil || code != http.StatusOK {
-		t.Fatalf("meg's click on Acknowledge: %d %v, want 200", code, err)
+		t.Fatalf("liz's click on Acknowledge: %d %v, want 200", code, err)
 	}
-	harness.Eventually(t, "an answer to meg's click", func() (bool, string) {
+	harness.Eventually(t, "an answer to liz's click", func() (bool, string) {
 		ans := e.cfg.Slack.Responses(click.ResponseURL)
 		return len(ans) > 0, "no answer yet"
 	})
-	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by "+megDisplayName) {
-		t.Errorf("meg's click was answered %+v, want one answer saying she acknowledged it", ans)
+	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by "+lizDisplayName) {
+		t.Errorf("liz's click was answered %+v, want one answer saying she acknowledged it", ans)
 	}
 
 	var edited slackstandin.Message
@@ -508,7 +511,7 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		text := slackText(*r)
 		// Her display name from users.info, and the time as a Slack date
 		// each reader sees in their own time zone.
-		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(megDisplayName) + ` at ` + slackDateRE).MatchString(text), text
+		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(lizDisplayName) + ` at ` + slackDateRE).MatchString(text), text
 	})
 	// Resolve stays, so the buttons were read; Acknowledge is gone.
 	if got, want := edited.ActionIDs(), append([]string{resolve}, severities...); !slices.Equal(got, want) {
@@ -539,13 +542,13 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 	})
 
 	d := e.bot.GetIncident(t, id)
-	if !strings.Contains(d.AckedBy, "meg") || d.AckedAt == nil {
-		t.Errorf("GET /v1/incidents/%d: acked_by %q, acked_at %v; want meg and a time", id, d.AckedBy, d.AckedAt)
+	if d.AckedBy != lizDisplayName || d.AckedAt == nil {
+		t.Errorf("GET /v1/incidents/%d: acked_by %q, acked_at %v; want %q and a time", id, d.AckedBy, d.AckedAt, lizDisplayName)
 	}
 	if !slices.ContainsFunc(d.Timeline, func(ev harness.Event) bool {
-		return ev.Kind == "acknowledged" && strings.Contains(string(ev.Detail), "meg")
+		return ev.Kind == "acknowledged" && strings.Contains(string(ev.Detail), lizDisplayName)
 	}) {
-		t.Errorf("GET /v1/incidents/%d: the timeline has no acknowledged event naming meg: %+v", id, d.Timeline)
+		t.Errorf("GET /v1/incidents/%d: the timeline has no acknowledged event naming %s: %+v", id, lizDisplayName, d.Timeline)
 	}
 }
 
@@ -1235,10 +1238,10 @@ const (
 	discordTimeRE = `<t:\d+:f>`
 )
 
-// The names meg goes by: her Slack display name (users.info) and her
-// nickname in the Discord guild.
+// liz's Slack display name (users.info), and meg's nickname in the
+// Discord guild.
 const (
-	megDisplayName = "Meg Ortiz"
+	lizDisplayName = "Liz Ortiz"
 	megNick        = "Meg (on call)"
 )
 
