@@ -135,27 +135,10 @@ func TestApprovals(t *testing.T) {
 		t.Run("discord/scale", func(t *testing.T) { checkDoneAudited(t, rows, records[1].sc, bob, ana, "scale") })
 		t.Run("silence", func(t *testing.T) { checkSilencesAudited(t, rows, silenceCard) })
 		t.Run("incident", func(t *testing.T) {
-			n := 0
-			for _, r := range rows {
-				// The audit log keeps the id, and the name as it was seen.
-				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Outcome == "ok" &&
-					r.Actor.Platform == "slack" && r.Actor.UserID == liz.slackID && r.Actor.Name == lizDisplayName {
-					n++
-				}
-			}
-			if incident == 0 || n != 1 {
-				t.Errorf("%d audit rows of liz (%s, %q) acknowledging incident #%d, want 1", n, liz.slackID, lizDisplayName, incident)
-			}
-			n = 0
-			for _, r := range rows {
-				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == nickIncident && r.Outcome == "ok" &&
-					r.Actor.Platform == "discord" && r.Actor.UserID == meg.discordID && r.Actor.Name == megNick {
-					n++
-				}
-			}
-			if nickIncident == 0 || n != 1 {
-				t.Errorf("%d audit rows of meg (%s, %q) acknowledging incident #%d on Discord, want 1", n, meg.discordID, megNick, nickIncident)
-			}
+			// The audit log keeps the platform and id, and the name as it
+			// was seen.
+			checkAckAudited(t, rows, incident, bot.Identity{Platform: "slack", UserID: liz.slackID, Name: lizDisplayName})
+			checkAckAudited(t, rows, nickIncident, bot.Identity{Platform: "discord", UserID: meg.discordID, Name: megNick})
 		})
 		t.Run("verify", func(t *testing.T) {
 			out, code := runChatops(t, e, "audit", "verify", "--config", e.cfg.ConfigPath)
@@ -1284,4 +1267,19 @@ func incidentAcknowledgedByNick(t *testing.T, e *commandsEnv, out *int64) {
 		text := slackText(*r)
 		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(megNick) + ` at ` + slackDateRE).MatchString(text), text
 	})
+}
+
+// checkAckAudited: incident was acknowledged once, by who.
+func checkAckAudited(t *testing.T, rows []bot.AuditRecord, incident int64, who bot.Identity) {
+	t.Helper()
+	n := 0
+	for _, r := range rows {
+		if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Outcome == "ok" &&
+			r.Actor.Platform == who.Platform && r.Actor.UserID == who.UserID && r.Actor.Name == who.Name {
+			n++
+		}
+	}
+	if incident == 0 || n != 1 {
+		t.Errorf("%d audit rows of %s %s (%q) acknowledging incident #%d, want 1", n, who.Platform, who.UserID, who.Name, incident)
+	}
 }
