@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/bakewise/chatops/policy"
 )
@@ -19,13 +20,57 @@ type Identity struct {
 	Groups []string `json:"groups,omitempty"`
 }
 
-// Display is how a person is named in messages and on timelines: the name
-// with the id beside it, or the id alone.
+// Display is how a person is named in messages and on timelines: their
+// name as the platform shows it to people (PersonName cleans it), or
+// their id when there is none. The id stays in the audit log, which
+// records the whole Identity.
 func (id Identity) Display() string {
-	if id.Name != "" && id.Name != id.UserID {
-		return id.Name + " (" + id.UserID + ")"
+	if n := PersonName(id.Name); n != "" {
+		return n
 	}
 	return id.UserID
+}
+
+// MaxNameRunes bounds a person's name in messages.
+const MaxNameRunes = 64
+
+// PersonName is the first of names that still reads as a name once made
+// safe to show: valid UTF-8, without control or format characters (the
+// bidi controls that make text read backwards, zero-width characters,
+// the time tokens of At), on one line, at most MaxNameRunes runes with an
+// ellipsis. It is the one place that picks a display name among the ones a
+// platform offers (Slack's display name, real name, handle; Discord's
+// nick, global name, username). Markup (*, <!channel>) is left to each
+// platform's escaping.
+func PersonName(names ...string) string {
+	for _, n := range names {
+		if c := cleanName(n); c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+func cleanName(s string) string {
+	var out []rune
+	space := false
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case unicode.IsSpace(r):
+			space = len(out) > 0
+			continue
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r), r == timeOpen, r == timeClose:
+			continue
+		}
+		if space {
+			out, space = append(out, ' '), false
+		}
+		out = append(out, r)
+		if len(out) > MaxNameRunes {
+			return string(out[:MaxNameRunes-1]) + "…"
+		}
+	}
+	return string(out)
 }
 
 // Command is one request from chat, already verified and normalized by its

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/bakewise/chatops/bot"
 	"github.com/bakewise/chatops/policy"
@@ -89,11 +88,14 @@ func incidentShow(r IncidentReader) bot.CommandSpec {
 				Color: bot.Color(d.Severity, d.Status),
 				Fields: []bot.Field{
 					{Name: "Status", Value: fmt.Sprintf("%s: %d firing, %d resolved", d.Status, d.Firing, d.Resolved)},
-					{Name: "Opened", Value: d.OpenedAt.UTC().Format(time.RFC3339)},
+					{Name: "Opened", Value: bot.AtAgo(d.OpenedAt)},
 				},
 			}
+			if d.AckedAt != nil {
+				a.Fields = append(a.Fields, bot.Field{Name: "Acknowledged", Value: d.AckedBy + " at " + bot.At(*d.AckedAt)})
+			}
 			if d.ResolvedAt != nil {
-				a.Fields = append(a.Fields, bot.Field{Name: "Resolved", Value: d.ResolvedAt.UTC().Format(time.RFC3339)})
+				a.Fields = append(a.Fields, bot.Field{Name: "Resolved", Value: bot.At(*d.ResolvedAt)})
 			}
 			var b strings.Builder
 			b.WriteString("Alerts\n")

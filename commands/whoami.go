@@ -32,9 +32,4 @@ func whoami() bot.CommandSpec {
 	}
 }
 
-func displayName(u bot.Identity) string {
-	if u.Name != "" {
-		return u.Name
-	}
-	return u.UserID
-}
+func displayName(u bot.Identity) string { return u.Display() }

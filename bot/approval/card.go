@@ -118,7 +118,7 @@ func (s *Service) card(a bot.Approval) bot.Message {
 	switch a.Status {
 	case bot.ApprovalPending:
 		m.Color = colorPending
-		m.Fields = append(m.Fields, bot.Field{Name: "Expires", Value: a.ExpiresAt.UTC().Format("15:04 MST")})
+		m.Fields = append(m.Fields, bot.Field{Name: "Expires", Value: bot.AtAgo(a.ExpiresAt)})
 	case bot.ApprovalDone:
 		m.Color = colorDone
 	case bot.ApprovalFailed, bot.ApprovalStale:
@@ -135,7 +135,7 @@ func (s *Service) card(a bot.Approval) bot.Message {
 		if !v.Approve {
 			verb = "denied"
 		}
-		m.Lines = append(m.Lines, fmt.Sprintf("%s by %s (%s) at %s", verb, displayName(v.Voter), v.Role, v.At.UTC().Format("15:04:05 MST")))
+		m.Lines = append(m.Lines, fmt.Sprintf("%s by %s (%s) at %s", verb, displayName(v.Voter), v.Role, bot.At(v.At)))
 	}
 	if a.Reason != "" && a.Status != bot.ApprovalFailed && a.Status != bot.ApprovalStale {
 		m.Lines = append(m.Lines, "Reason: "+a.Reason)
@@ -180,9 +180,9 @@ func statusIcon(st bot.ApprovalStatus) string {
 func statusLine(a bot.Approval) string {
 	at := ""
 	if a.ExecutedAt != nil {
-		at = " at " + a.ExecutedAt.UTC().Format("15:04:05 MST")
+		at = " at " + bot.At(*a.ExecutedAt)
 	} else if a.DecidedAt != nil {
-		at = " at " + a.DecidedAt.UTC().Format("15:04:05 MST")
+		at = " at " + bot.At(*a.DecidedAt)
 	}
 	switch a.Status {
 	case bot.ApprovalDone:

@@ -205,7 +205,7 @@ func (s *Service) Request(ctx context.Context, inv bot.Invocation, plan bot.Plan
 	s.recordRequest(ctx, a)
 	if s.postCard(ctx, &a) {
 		return bot.PrivateAnswer(fmt.Sprintf("Request #%d is waiting for %s. It expires at %s; cancel it with /%s cancel %d.",
-			a.ID, quorumText(a), a.ExpiresAt.UTC().Format("15:04 MST"), s.cfg.Root, a.ID)), nil
+			a.ID, quorumText(a), bot.At(a.ExpiresAt), s.cfg.Root, a.ID)), nil
 	}
 	// Without a card the request is still valid: show it here.
 	return s.cardAnswer(a), nil

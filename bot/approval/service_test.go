@@ -229,8 +229,9 @@ func testApprovalHappyPath(t *testing.T, s bot.Store) {
 		t.Fatalf("after approval: %+v", a)
 	}
 	card = r.cards.Card(t, a.Card.RootID)
-	text := card.Title + "\n" + strings.Join(card.Lines, "\n")
-	for _, want := range []string{"✅", "approved by bob (UBOB) (admin)", "Ran at", "scaled"} {
+	// As people read it where no markup shows: times in UTC.
+	text := bot.PlainTimes(card.Title + "\n" + strings.Join(card.Lines, "\n"))
+	for _, want := range []string{"✅", "approved by bob (admin) at 2026-11-20 ", "Ran at 2026-11-20 ", "scaled"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("final card lacks %q:\n%s", want, text)
 		}

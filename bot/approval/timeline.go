@@ -59,10 +59,10 @@ func (s *Service) incidentOf(ctx context.Context, cmd bot.Command) int64 {
 }
 
 // record appends an action to incident id's timeline (a no-op for id 0 or
-// without a timeline).
+// without a timeline). A timeline is stored text: its times are UTC.
 func (s *Service) record(ctx context.Context, id int64, detail string) {
 	if s.cfg.Timeline == nil || id == 0 {
 		return
 	}
-	s.cfg.Timeline.Record(ctx, id, detail)
+	s.cfg.Timeline.Record(ctx, id, bot.PlainTimes(detail))
 }

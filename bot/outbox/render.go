@@ -49,13 +49,15 @@ func RootMessage(d bot.IncidentDetail, dest bot.Destination) bot.Message {
 	}
 	m.Fields = append(m.Fields,
 		bot.Field{Name: "Status", Value: fmt.Sprintf("%s: %d firing, %d resolved", status, d.Firing, d.Resolved)},
-		bot.Field{Name: "Started", Value: d.OpenedAt.UTC().Format("2006-01-02 15:04 MST")},
+		bot.Field{Name: "Started", Value: bot.AtAgo(d.OpenedAt)},
 	)
 	if d.Status == bot.IncidentResolved && d.ResolvedAt != nil {
-		m.Fields = append(m.Fields, bot.Field{Name: "Duration", Value: bot.HumanDuration(d.ResolvedAt.Sub(d.OpenedAt))})
+		m.Fields = append(m.Fields,
+			bot.Field{Name: "Resolved", Value: bot.At(*d.ResolvedAt)},
+			bot.Field{Name: "Duration", Value: bot.HumanDuration(d.ResolvedAt.Sub(d.OpenedAt))})
 	}
 	if d.AckedAt != nil {
-		m.Fields = append(m.Fields, bot.Field{Name: "Acknowledged", Value: bot.Clip(d.AckedBy, maxFieldValue) + " at " + d.AckedAt.UTC().Format("15:04 MST")})
+		m.Fields = append(m.Fields, bot.Field{Name: "Acknowledged", Value: bot.Clip(d.AckedBy, maxFieldValue) + " at " + bot.At(*d.AckedAt)})
 	}
 	if d.Status == bot.IncidentOpen {
 		id := strconv.FormatInt(d.ID, 10)

@@ -123,7 +123,9 @@ func newInbound(cfg config.Config, clients *chatClients, router commandRouter, c
 func (in *inbound) slack(cfg config.Config, client *slack.Client, router commandRouter, clicks bot.ClickHandler,
 	guard bot.ReplayGuard, log *zap.Logger) {
 	s := slack.NewInbound(slack.InboundConfig{SigningSecret: cfg.Slack.SigningSecret.Reveal(),
-		ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL), Clicks: clicks, MaxInFlight: cfg.Commands.MaxInFlight}, router, guard, client, log)
+		ResponseURLPrefixes: responseURLPrefixes(cfg.Slack.APIURL), Clicks: clicks, MaxInFlight: cfg.Commands.MaxInFlight,
+		// users.info (users:read): the names people chose, on cards and timelines.
+		Names: slack.NewNames(client, slack.NamesConfig{}, log)}, router, guard, client, log)
 	in.shutdown = append(in.shutdown, s.Shutdown)
 	if cfg.Commands.SlackMode == "http" {
 		in.mounts = append(in.mounts,

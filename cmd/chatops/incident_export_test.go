@@ -54,7 +54,7 @@ func TestIncidentExportCLI(t *testing.T) {
 	}
 	want := outbox.PostMortem(d)
 	store.Close()
-	for _, must := range []string{"# Post-mortem draft: #1 ServiceDown · orders-service", "| Acknowledged | 2026-11-20 02:18:05 UTC by carol (UCAROL) (after 4m) |",
+	for _, must := range []string{"# Post-mortem draft: #1 ServiceDown · orders-service", "| Acknowledged | 2026-11-20 02:18:05 UTC by carol (after 4m) |",
 		"From 2026-11-20 02:14:05 UTC to 2026-11-20 02:34:05 UTC: 20m.", "## Open questions"} {
 		if !strings.Contains(want, must) {
 			t.Fatalf("draft lacks %q:\n%s", must, want)

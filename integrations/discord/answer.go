@@ -111,7 +111,8 @@ func renderAnswer(a bot.Answer, base string) answerMessage {
 	budget := min(maxEmbedDesc, maxEmbedTotal-used)
 
 	var block string
-	if pre := strings.TrimRight(a.Pre, "\n"); strings.TrimSpace(pre) != "" {
+	// A code block shows no markup: its times are UTC text.
+	if pre := strings.TrimRight(bot.PlainTimes(a.Pre), "\n"); strings.TrimSpace(pre) != "" {
 		lines := strings.Split(pre, "\n")
 		block = codeBlock(pre)
 		if len(lines) > maxPreLines || textLen(pre) > maxPreInline || textLen(block) > budget-1 {
@@ -159,7 +160,8 @@ func splitTitle(t string) (title, rest string) {
 	if strings.Contains(first, "<#") || strings.Contains(first, "<@") || textLen(first) > maxTitleLine {
 		return "", t
 	}
-	return strings.TrimSpace(first), strings.TrimSpace(more)
+	// An embed title shows no markup: its times are UTC text.
+	return bot.PlainTimes(strings.TrimSpace(first)), strings.TrimSpace(more)
 }
 
 // clipLines keeps each text line to a field's length, so one long line
@@ -167,7 +169,7 @@ func splitTitle(t string) (title, rest string) {
 func clipLines(lines []string) []string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
-		out[i] = clip(l, maxFieldValue)
+		out[i] = clipTimes(l, maxFieldValue, plain)
 	}
 	return out
 }

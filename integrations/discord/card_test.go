@@ -21,13 +21,14 @@ func cardMessage(pending bool) bot.Message {
 		Severity: bot.P1,
 		Status:   bot.IncidentOpen,
 		Color:    0xECB22E,
-		Lines:    []string{"replicas 3 → 0", "An HPA manages this deployment: it may scale it back."},
+		Lines: []string{"replicas 3 → 0", "An HPA manages this deployment: it may scale it back.",
+			"approved by Bob Lee (operator) at " + bot.At(time.Date(2026, 11, 20, 2, 33, 5, 0, time.UTC))},
 		Fields: []bot.Field{
 			{Name: "Requested by", Value: "ana"},
 			{Name: "Action", Value: "scale"},
 			{Name: "Target", Value: "deployment bakery-ia/orders-service"},
 			{Name: "Approvals", Value: "0 of 1"},
-			{Name: "Expires", Value: "02:46 UTC"},
+			{Name: "Expires", Value: bot.AtAgo(time.Date(2026, 11, 20, 2, 46, 0, 0, time.UTC))},
 		},
 	}
 	if pending {

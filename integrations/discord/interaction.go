@@ -167,11 +167,11 @@ func toCommand(root string, ix *discordgo.Interaction, ch interactionChannel, no
 func identity(ix *discordgo.Interaction) bot.Identity {
 	var (
 		u     *discordgo.User
-		name  string
+		nick  string
 		roles []string
 	)
 	if ix.Member != nil {
-		u, name = ix.Member.User, ix.Member.Nick
+		u, nick = ix.Member.User, ix.Member.Nick
 		roles = ix.Member.Roles
 	}
 	if u == nil {
@@ -180,12 +180,9 @@ func identity(ix *discordgo.Interaction) bot.Identity {
 	if u == nil {
 		return bot.Identity{Platform: Platform}
 	}
-	if name == "" {
-		name = u.GlobalName
-	}
-	if name == "" {
-		name = u.Username
-	}
+	// As the guild shows the person: nickname, else the name they chose
+	// for Discord, else the username; no API call.
+	name := bot.PersonName(nick, u.GlobalName, u.Username)
 	if len(roles) > maxMemberRoles {
 		roles = roles[:maxMemberRoles]
 	}

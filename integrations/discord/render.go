@@ -3,6 +3,7 @@ package discord
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -162,7 +163,7 @@ func renderReply(m bot.Message) rendered {
 	head := "**" + severityEmoji(m.Severity, m.Status) + " " + clip(escapeMarkdown(oneLine(m.Title)), maxEmbedTitle) + "**"
 	lines := make([]string, 0, len(m.Lines))
 	for _, l := range m.Lines {
-		lines = append(lines, "• "+clip(escapeMarkdown(oneLine(l)), maxReplyLine))
+		lines = append(lines, "• "+clipTimes(oneLine(l), maxReplyLine, escapeMarkdown))
 	}
 	r.mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 	if m.Mention != "" {
@@ -200,7 +201,7 @@ func renderFields(in []bot.Field, links []bot.Link, budget int) []*discordgo.Mes
 	for i, f := range in {
 		ef := &discordgo.MessageEmbedField{
 			Name:   nonEmpty(clip(oneLine(f.Name), maxFieldName)),
-			Value:  nonEmpty(clip(escapeMarkdown(f.Value), maxFieldValue)),
+			Value:  nonEmpty(clipTimes(f.Value, maxFieldValue, escapeMarkdown)),
 			Inline: true,
 		}
 		size := textLen(ef.Name) + textLen(ef.Value)
@@ -366,6 +367,7 @@ func textLen(s string) int {
 // ellipsis. It cuts at the last space when that keeps at least half of the
 // room, so words are not split; only a long unbroken token is cut inside.
 func clip(s string, n int) string {
+	s = bot.PlainTimes(s)
 	if textLen(s) <= n {
 		return s
 	}
@@ -404,12 +406,42 @@ func nonEmpty(s string) string {
 	return s
 }
 
-// escapeMarkdown keeps text taken from alert labels from turning into
-// formatting (a label value with * or _ in it, a stray backtick). Mentions
-// need no escaping: allowed_mentions stops every ping we did not ask for.
-var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`)
+// escapeMarkdown keeps text taken from alert labels or people's names from
+// turning into formatting (a label value with * or _ in it, a stray
+// backtick) or into markup that shows something else (<t:0:R>, <@id>,
+// <#channel>). allowed_mentions stops every ping we did not ask for
+// anyway. Times are written in UTC (bot.PlainTimes): escaped text carries
+// no markup of ours.
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "~", `\~`, "`", "\\`", "|", `\|`, "<", `\<`)
 
-func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(bot.PlainTimes(s)) }
+
+// timestamp is t as Discord's timestamp markup, which each reader sees in
+// their own time zone and language: "5 December 2026 17:20", and with
+// bot.TimeAtAgo "(3 minutes ago)" after it, kept current by the client.
+// It is the one place Discord's times are written; message content,
+// embed descriptions and field values render it, titles, footers, field
+// names and code blocks do not (clipTimes).
+func timestamp(t time.Time, style bot.TimeStyle) string {
+	u := t.Unix()
+	if style == bot.TimeAtAgo {
+		return fmt.Sprintf("<t:%d:f> (<t:%d:R>)", u, u)
+	}
+	return fmt.Sprintf("<t:%d:f>", u)
+}
+
+// clipTimes is clip for text where Discord renders markup: the text
+// between times through text (an escaper), times as timestamps, when all
+// of it fits in n characters; otherwise clipped as clip does, times in
+// UTC.
+func clipTimes(s string, n int, text func(string) string) string {
+	if r := bot.ExpandTimes(s, text, timestamp); textLen(r) <= n {
+		return r
+	}
+	return clip(text(bot.PlainTimes(s)), n)
+}
+
+func plain(s string) string { return s }
 
 var linkTextEscaper = strings.NewReplacer("[", "(", "]", ")")
 

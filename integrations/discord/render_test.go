@@ -150,6 +150,7 @@ func TestGoldens(t *testing.T) {
 		goldenCase{"reply-storm-opened", outbox.ReplyMessage(storm, dest(testRole), storm.Timeline), false},
 		goldenCase{"root-storm-300-alerts", outbox.RootMessage(storm, dest(testRole)), true},
 		goldenCase{"root-p1-mention", outbox.RootMessage(downOpen, dest(testRole)), true},
+		goldenCase{"root-acknowledged", outbox.RootMessage(acked(downOpen, "Ana Ruiz"), dest("")), true},
 	)
 
 	for _, tc := range cases {
@@ -389,4 +390,11 @@ func TestClip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// acked is d acknowledged by name four minutes after it opened.
+func acked(d bot.IncidentDetail, name string) bot.IncidentDetail {
+	at := d.OpenedAt.Add(4 * time.Minute)
+	d.AckedAt, d.AckedBy = &at, name
+	return d
 }

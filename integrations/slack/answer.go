@@ -75,7 +75,8 @@ func renderAnswer(a bot.Answer, o renderOptions) answerMessage {
 	}
 	body = append(body, fieldBlocks(a.Fields)...)
 
-	pre := strings.TrimRight(strings.ToValidUTF8(a.Pre, "\uFFFD"), "\n")
+	// A code block shows no markup: its times are UTC text.
+	pre := strings.TrimRight(bot.PlainTimes(strings.ToValidUTF8(a.Pre, "\uFFFD")), "\n")
 	// A File that holds the Pre (the logs command sends both) only names
 	// the file the Pre moves to: it is not attached a second time.
 	extra := a.File
@@ -366,7 +367,8 @@ func answerFallback(a bot.Answer) string {
 	if first == "" {
 		first = "Done."
 	}
-	return fitRefs(first, maxTitleLine)
+	// The notification text: times in UTC.
+	return fitRefs(bot.PlainTimes(first), maxTitleLine)
 }
 
 // channelRef is a channel reference Slack renders as a link: it cannot
@@ -380,11 +382,11 @@ func fitRefs(s string, n int) string {
 	var b strings.Builder
 	last := 0
 	for _, loc := range channelRef.FindAllStringIndex(s, -1) {
-		b.WriteString(escape(s[last:loc[0]]))
+		b.WriteString(escapeDates(s[last:loc[0]]))
 		b.WriteString(s[loc[0]:loc[1]])
 		last = loc[1]
 	}
-	b.WriteString(escape(s[last:]))
+	b.WriteString(escapeDates(s[last:]))
 	if b.Len() <= n {
 		return b.String()
 	}

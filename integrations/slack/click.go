@@ -71,6 +71,7 @@ func (in *Inbound) onInteraction(ctx context.Context, cb *slackapi.InteractionCa
 			}
 			return
 		}
+		click.User = in.named(ctx, click.User)
 		handler.HandleClick(ctx, click, resp)
 	})
 	if !started {

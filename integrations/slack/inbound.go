@@ -74,6 +74,9 @@ type InboundConfig struct {
 	// DefaultMaxInFlight); beyond it a slash command is answered "busy"
 	// at once.
 	MaxInFlight int
+	// Names finds the names people see (users.info) for cards and
+	// timelines; nil: the name the request carried, or the id.
+	Names *Names
 }
 
 // DefaultMaxInFlight bounds the commands running at once when
@@ -194,7 +197,10 @@ func (in *Inbound) goRun(from context.Context, fn func(ctx context.Context)) boo
 
 // dispatch runs cmd through the router, answering through resp.
 func (in *Inbound) dispatch(ctx context.Context, cmd bot.Command, resp bot.Responder) bool {
-	started := in.goRun(ctx, func(ctx context.Context) { in.router.Handle(ctx, cmd, resp) })
+	started := in.goRun(ctx, func(ctx context.Context) {
+		cmd.User = in.named(ctx, cmd.User)
+		in.router.Handle(ctx, cmd, resp)
+	})
 	if !started && !in.work.Closed() {
 		telemetry.Logger(ctx, in.log).Warn("command refused: too many running", zap.String("user", cmd.User.UserID), zap.String("channel", cmd.Channel))
 	}

@@ -157,6 +157,10 @@ oauth_config:
       # in, for roles granted to a group (who may run or approve a
       # destructive command). Posting a mention of a group needs no scope.
       - usergroups:read
+      # users.info: the name people chose (display name, else full name)
+      # for who acknowledged, approved or ran something, on cards and
+      # timelines; cached for an hour.
+      - users:read
       # files.getUploadURLExternal and files.completeUploadExternal: a command
       # answer too long for a message (2,000 log lines) goes up as a text
       # file to the channel or thread it was asked in, beside a short

@@ -41,6 +41,7 @@ func TestManifestScopes(t *testing.T) {
 		"files.completeUploadExternal":        "files:write",
 		methodPostEphemeral:                   "chat:write",
 		methodUserGroups:                      "usergroups:read",
+		methodUsersInfo:                       "users:read",
 	} {
 		if !slices.Contains(scopes, scope) {
 			t.Errorf("%s needs the %s scope", method, scope)

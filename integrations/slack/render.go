@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
@@ -156,7 +157,7 @@ func renderReply(m bot.Message) payload {
 	more := m.MoreLines
 	var lines []string
 	for _, l := range m.Lines {
-		lines = append(lines, "• "+fit(l, maxAlertLine))
+		lines = append(lines, "• "+fitDates(l, maxAlertLine))
 	}
 	body, left := fitLines(title, lines, maxSectionText-len(moreText(1<<30, "change")))
 	more += left
@@ -227,7 +228,7 @@ func factsBlock(fields []bot.Field, mention string) slackapi.Block {
 		if value == "" {
 			value = "-"
 		}
-		objs = append(objs, mrkdwn(name+fit(value, maxFieldText-len(name))))
+		objs = append(objs, mrkdwn(name+fitDates(value, maxFieldText-len(name))))
 	}
 	var text *slackapi.TextBlockObject
 	if mention != "" {
@@ -408,8 +409,29 @@ func mrkdwn(s string) *slackapi.TextBlockObject {
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // escape neutralises Slack's control characters so text taken from alerts
-// cannot form a <!channel>, <@user> or link of its own.
-func escape(s string) string { return escaper.Replace(s) }
+// cannot form a <!channel>, <@user> or link of its own. Times are written
+// in UTC (bot.PlainTimes): escaped text never carries markup of ours.
+func escape(s string) string { return escaper.Replace(bot.PlainTimes(s)) }
+
+// date is t as Slack's date markup, which each reader sees in their own
+// time zone ("today 17:20"), with the UTC text as its fallback. It is the
+// one place Slack's times are written; mrkdwn renders it, plain_text does
+// not (fitDates).
+func date(t time.Time, _ bot.TimeStyle) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), bot.UTCText(t))
+}
+
+// escapeDates is escape for mrkdwn text, with its times as Slack dates.
+func escapeDates(s string) string { return bot.ExpandTimes(s, escaper.Replace, date) }
+
+// fitDates is fit for mrkdwn text: its times as Slack dates when the whole
+// text fits in n bytes; otherwise clipped as fit does, times in UTC.
+func fitDates(s string, n int) string {
+	if e := escapeDates(strings.ToValidUTF8(s, "\uFFFD")); len(e) <= n {
+		return e
+	}
+	return fit(s, n)
+}
 
 const ellipsis = "…"
 
@@ -420,7 +442,7 @@ func fit(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = bot.PlainTimes(strings.ToValidUTF8(s, "\uFFFD"))
 	if e := escape(s); len(e) <= n {
 		return e
 	}

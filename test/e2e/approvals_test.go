@@ -53,6 +53,8 @@ var (
 	bob = chatPerson{name: "bob", slackID: "U0BOB", discordID: "200000000000000002", discordRoles: []string{discordSRERole}}
 	// meg is a member.
 	meg = chatPerson{name: "meg", slackID: "U0MEG", discordID: "200000000000000003"}
+	// liz is a member on Slack, where users.info knows her display name.
+	liz = chatPerson{name: "liz", slackID: "U0LIZ"}
 	// vic is named nowhere: a viewer.
 	vic = chatPerson{name: "vic", slackID: "U0VIC", discordID: "200000000000000004"}
 )
@@ -88,6 +90,10 @@ func TestApprovals(t *testing.T) {
 	for _, p := range []chatPerson{ana, bob, meg, vic} {
 		e.cfg.Discord.SetMember(discordGuild, p.discordID, p.discordRoles...)
 	}
+	// Cards and timelines name people as Slack shows them (users.info):
+	// liz has a display name; for the others users.info answers
+	// user_not_found and the name the request carried stands in.
+	e.cfg.Slack.SetUsers(slackstandin.User{ID: liz.slackID, Name: "liz", RealName: "Elizabeth Ortiz", DisplayName: lizDisplayName})
 
 	type record struct {
 		side                     approvalSide
@@ -113,6 +119,8 @@ func TestApprovals(t *testing.T) {
 	t.Run("slack/silence", func(t *testing.T) { silences(t, e, records[0].side.(*slackApprovals), &silenceCard) })
 	var incident int64
 	t.Run("slack/incident-acknowledge", func(t *testing.T) { incidentAcknowledged(t, e, &incident) })
+	var nickIncident int64
+	t.Run("discord/incident-acknowledge-by-nick", func(t *testing.T) { incidentAcknowledgedByNick(t, e, &nickIncident) })
 
 	t.Run("audit", func(t *testing.T) {
 		rows := auditExport(t, e)
@@ -127,15 +135,10 @@ func TestApprovals(t *testing.T) {
 		t.Run("discord/scale", func(t *testing.T) { checkDoneAudited(t, rows, records[1].sc, bob, ana, "scale") })
 		t.Run("silence", func(t *testing.T) { checkSilencesAudited(t, rows, silenceCard) })
 		t.Run("incident", func(t *testing.T) {
-			n := 0
-			for _, r := range rows {
-				if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Actor.Name == "meg" && r.Outcome == "ok" {
-					n++
-				}
-			}
-			if incident == 0 || n != 1 {
-				t.Errorf("%d audit rows of meg acknowledging incident #%d, want 1", n, incident)
-			}
+			// The audit log keeps the platform and id, and the name as it
+			// was seen.
+			checkAckAudited(t, rows, incident, bot.Identity{Platform: "slack", UserID: liz.slackID, Name: lizDisplayName})
+			checkAckAudited(t, rows, nickIncident, bot.Identity{Platform: "discord", UserID: meg.discordID, Name: megNick})
 		})
 		t.Run("verify", func(t *testing.T) {
 			out, code := runChatops(t, e, "audit", "verify", "--config", e.cfg.ConfigPath)
@@ -219,8 +222,8 @@ func rollbackApproved(t *testing.T, e *commandsEnv, p approvalSide, out *int64) 
 	})
 	for _, want := range []string{
 		`Requested by[\s\S]*ana`,
-		`approved by bob \(` + regexp.QuoteMeta(p.userID(bob)) + `\) \(admin\) at \d\d:\d\d:\d\d UTC`,
-		`Ran at \d\d:\d\d:\d\d UTC: orders-service rolled back: ` + regexp.QuoteMeta(fmt.Sprintf("revision %d → %d", before.revision, prev)),
+		`approved by bob \(admin\) at (` + slackDateRE + `|` + discordTimeRE + `)`,
+		`Ran at (` + slackDateRE + `|` + discordTimeRE + `): orders-service rolled back: ` + regexp.QuoteMeta(fmt.Sprintf("revision %d → %d", before.revision, prev)),
 		`✅ Request #` + strconv.FormatInt(id, 10),
 	} {
 		if !regexp.MustCompile(want).MatchString(closed.text) {
@@ -460,7 +463,8 @@ func silences(t *testing.T, e *commandsEnv, p *slackApprovals, out *int64) {
 }
 
 // incidentAcknowledged: an incident's root in Slack carries an Acknowledge
-// button; meg, a member, clicks it (out: the incident's number).
+// button; liz, a member, clicks it and the root names her by her Slack
+// display name (out: the incident's number).
 func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 	id := e.bot.MustPostWebhook(t, harness.Fixture(t, "service-down-firing.json"))
 	*out = id
@@ -474,16 +478,16 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		// Not fatal: the click below names the button itself.
 		t.Errorf("the incident's root has buttons %v, want %v; its attachments:\n%s", got, want, root.Attachments)
 	}
-	click := root.Click(meg.slackID, meg.name, ack)
+	click := root.Click(liz.slackID, liz.name, ack)
 	if code, err := e.cfg.Slack.SendBlockAction(t.Context(), e.bot.BaseURL+"/slack/interactions", e.secret, click); err != nil || code != http.StatusOK {
-		t.Fatalf("meg's click on Acknowledge: %d %v, want 200", code, err)
+		t.Fatalf("liz's click on Acknowledge: %d %v, want 200", code, err)
 	}
-	harness.Eventually(t, "an answer to meg's click", func() (bool, string) {
+	harness.Eventually(t, "an answer to liz's click", func() (bool, string) {
 		ans := e.cfg.Slack.Responses(click.ResponseURL)
 		return len(ans) > 0, "no answer yet"
 	})
-	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by meg") {
-		t.Errorf("meg's click was answered %+v, want one answer saying she acknowledged it", ans)
+	if ans := e.cfg.Slack.Responses(click.ResponseURL); len(ans) != 1 || !strings.Contains(ans[0].Text, "acknowledged by "+lizDisplayName) {
+		t.Errorf("liz's click was answered %+v, want one answer saying she acknowledged it", ans)
 	}
 
 	var edited slackstandin.Message
@@ -494,7 +498,9 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 		}
 		edited = *r
 		text := slackText(*r)
-		return regexp.MustCompile(`Acknowledged\*?\s+meg \(U0MEG\) at \d\d:\d\d UTC`).MatchString(text), text
+		// Her display name from users.info, and the time as a Slack date
+		// each reader sees in their own time zone.
+		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(lizDisplayName) + ` at ` + slackDateRE).MatchString(text), text
 	})
 	// Resolve stays, so the buttons were read; Acknowledge is gone.
 	if got, want := edited.ActionIDs(), append([]string{resolve}, severities...); !slices.Equal(got, want) {
@@ -525,13 +531,13 @@ func incidentAcknowledged(t *testing.T, e *commandsEnv, out *int64) {
 	})
 
 	d := e.bot.GetIncident(t, id)
-	if !strings.Contains(d.AckedBy, "meg") || d.AckedAt == nil {
-		t.Errorf("GET /v1/incidents/%d: acked_by %q, acked_at %v; want meg and a time", id, d.AckedBy, d.AckedAt)
+	if d.AckedBy != lizDisplayName || d.AckedAt == nil {
+		t.Errorf("GET /v1/incidents/%d: acked_by %q, acked_at %v; want %q and a time", id, d.AckedBy, d.AckedAt, lizDisplayName)
 	}
 	if !slices.ContainsFunc(d.Timeline, func(ev harness.Event) bool {
-		return ev.Kind == "acknowledged" && strings.Contains(string(ev.Detail), "meg")
+		return ev.Kind == "acknowledged" && strings.Contains(string(ev.Detail), lizDisplayName)
 	}) {
-		t.Errorf("GET /v1/incidents/%d: the timeline has no acknowledged event naming meg: %+v", id, d.Timeline)
+		t.Errorf("GET /v1/incidents/%d: the timeline has no acknowledged event naming %s: %+v", id, lizDisplayName, d.Timeline)
 	}
 }
 
@@ -1211,5 +1217,75 @@ func (s *discordApprovals) clickRequest(t *testing.T, who chatPerson, c cardView
 			}
 			return out
 		},
+	}
+}
+
+// How the bot writes a time on each platform: Slack's date markup with its
+// UTC fallback, Discord's timestamp.
+const (
+	slackDateRE   = `<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>`
+	discordTimeRE = `<t:\d+:f>`
+)
+
+// liz's Slack display name (users.info), and meg's nickname in the
+// Discord guild.
+const (
+	lizDisplayName = "Liz Ortiz"
+	megNick        = "Meg (on call)"
+)
+
+// incidentAcknowledgedByNick: meg acknowledges an incident with /ops
+// incident ack on Discord, where the guild knows her by a nickname; its
+// root (in Slack) names her by that nickname (out: the incident's number).
+func incidentAcknowledgedByNick(t *testing.T, e *commandsEnv, out *int64) {
+	id := e.bot.MustPostWebhook(t, harness.Fixture(t, "db-connections-high.json"))
+	*out = id
+	marker := fmt.Sprintf("chatops:incident:%d:", id)
+	root := waitSlackRoot(t, e.cfg.Slack, slackIncidents, marker, "")
+
+	ixID, token := e.cfg.Discord.NewInteraction(discordApp, discordOpsChannel)
+	body, err := json.Marshal(map[string]any{
+		"id": ixID, "application_id": discordApp, "type": 2, "token": token, "version": 1,
+		"guild_id": discordGuild, "channel_id": discordOpsChannel,
+		"channel": map[string]any{"id": discordOpsChannel, "type": 0, "name": "ops", "parent_id": discordCategory},
+		"member": map[string]any{
+			"user":  map[string]any{"id": meg.discordID, "username": "meg", "global_name": "Margaret"},
+			"nick":  megNick,
+			"roles": []string{},
+		},
+		"data": map[string]any{
+			"id": discordCommandID, "name": "ops", "type": 1,
+			"options": []map[string]any{{"type": 2, "name": "incident", "options": []map[string]any{
+				{"type": 1, "name": "ack", "options": []map[string]any{{"name": "id", "type": 4, "value": id}}},
+			}}},
+		},
+		"locale": "en-US",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&discordSide{e: e}).accept(t, discordRequest{id: ixID, token: token, body: body, hdr: discordstandin.SignInteraction(e.key, time.Now(), body)})
+	harness.Eventually(t, "the root edited to name meg by her nickname", func() (bool, string) {
+		r := findSlack(e.cfg.Slack.Roots(slackIncidents), root.TS)
+		if r == nil {
+			return false, "the root is gone"
+		}
+		text := slackText(*r)
+		return regexp.MustCompile(`Acknowledged\*?\s+` + regexp.QuoteMeta(megNick) + ` at ` + slackDateRE).MatchString(text), text
+	})
+}
+
+// checkAckAudited: incident was acknowledged once, by who.
+func checkAckAudited(t *testing.T, rows []bot.AuditRecord, incident int64, who bot.Identity) {
+	t.Helper()
+	n := 0
+	for _, r := range rows {
+		if r.Kind == bot.AuditIncident && r.Action == "incident ack" && r.IncidentID == incident && r.Outcome == "ok" &&
+			r.Actor.Platform == who.Platform && r.Actor.UserID == who.UserID && r.Actor.Name == who.Name {
+			n++
+		}
+	}
+	if incident == 0 || n != 1 {
+		t.Errorf("%d audit rows of %s %s (%q) acknowledging incident #%d, want 1", n, who.Platform, who.UserID, who.Name, incident)
 	}
 }

@@ -56,6 +56,10 @@ type Click struct {
 	// bot reads as groups).
 	User, UserName string
 	Roles          []string
+	// Nick is the member's nickname in the guild ("" for none);
+	// GlobalName the name they chose for all of Discord (default:
+	// UserName).
+	Nick, GlobalName string
 	// MessageID is the clicked message; CustomID the button's custom_id.
 	MessageID, CustomID string
 	// ComponentType defaults to ComponentButton.
@@ -84,6 +88,13 @@ func (s *Server) ClickInteraction(c Click) (id, token string, body []byte) {
 	if c.Roles == nil {
 		c.Roles = []string{}
 	}
+	if c.GlobalName == "" {
+		c.GlobalName = c.UserName
+	}
+	var nick any // Discord sends null for a member without a nickname
+	if c.Nick != "" {
+		nick = c.Nick
+	}
 	id, token = s.NewInteraction(c.AppID, c.Channel)
 	ch := map[string]any{"id": c.Channel, "type": 0, "name": "ops"}
 	if c.Parent != "" {
@@ -93,8 +104,9 @@ func (s *Server) ClickInteraction(c Click) (id, token string, body []byte) {
 		"id": id, "application_id": c.AppID, "type": 3, "token": token, "version": 1,
 		"guild_id": c.GuildID, "channel_id": c.Channel, "channel": ch,
 		"member": map[string]any{
-			"user":  map[string]any{"id": c.User, "username": c.UserName, "global_name": c.UserName},
+			"user":  map[string]any{"id": c.User, "username": c.UserName, "global_name": c.GlobalName},
 			"roles": c.Roles,
+			"nick":  nick,
 		},
 		"message": map[string]any{"id": c.MessageID, "channel_id": c.Channel, "type": 0, "author": map[string]any{"id": BotUserID}},
 		"data":    map[string]any{"custom_id": c.CustomID, "component_type": c.ComponentType},

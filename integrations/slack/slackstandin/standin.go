@@ -17,7 +17,7 @@
 // acks. SendBlockAction plays a person clicking a button of a message the
 // bot posted (an approval card): it signs the click and posts it to the
 // bot's interactivity URL. usergroups.list answers the user groups set
-// with SetUserGroups.
+// with SetUserGroups, users.info the people set with SetUsers.
 //
 // It listens on loopback only and never talks to Slack.
 package slackstandin
@@ -103,7 +103,8 @@ type Server struct {
 	uploads    map[string]*upload // files.getUploadURLExternal, by file id
 	files      map[string][]File  // shared files, per channel
 	sock       socketState
-	userGroups []UserGroup // SetUserGroups
+	userGroups []UserGroup     // SetUserGroups
+	users      map[string]User // SetUsers
 }
 
 // New starts a stand-in on a loopback port.
@@ -134,6 +135,7 @@ func New() *Server {
 		c.Handle("/"+MethodCompleteUpload, s.method(MethodCompleteUpload, s.completeUpload))
 		c.Handle("/"+MethodConnectionsOpen, s.method(MethodConnectionsOpen, s.connectionsOpen))
 		c.Handle("/"+MethodUserGroupsList, s.method(MethodUserGroupsList, s.userGroupsList))
+		c.Handle("/"+MethodUsersInfo, s.method(MethodUsersInfo, s.usersInfo))
 		c.Handle(uploadPath, s.receiveUpload)
 		c.Handle(responsePath, s.receiveResponse)
 		c.Handle(socketPath, s.socket)
