@@ -3,6 +3,7 @@ package slack
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -70,8 +71,12 @@ func renderAnswer(a bot.Answer, o renderOptions) answerMessage {
 	if b := titleBlock(a.Title); b != nil {
 		top = append(top, b)
 	}
-	if s := linesText(a.Lines); s != "" {
-		body = append(body, slackapi.NewSectionBlock(mrkdwn(s), nil, nil, slackapi.SectionBlockOptionBlockID("answer-lines")))
+	for i, s := range linesSections(a.Lines) {
+		id := "answer-lines"
+		if i > 0 {
+			id += "-" + strconv.Itoa(i+1)
+		}
+		body = append(body, slackapi.NewSectionBlock(mrkdwn(s), nil, nil, slackapi.SectionBlockOptionBlockID(id)))
 	}
 	body = append(body, fieldBlocks(a.Fields)...)
 
@@ -195,26 +200,35 @@ func titleBlock(title string) slackapi.Block {
 	return slackapi.NewSectionBlock(mrkdwn(text), nil, nil, slackapi.SectionBlockOptionBlockID("answer-title"))
 }
 
-// linesText is Lines as bullets within one section, saying how many did
-// not fit.
-func linesText(lines []string) string {
+// maxLineSections bounds the sections Lines take: a section holds at most
+// maxSectionText characters, and help lists every command.
+const maxLineSections = 4
+
+// linesSections is Lines as bullets over at most maxLineSections
+// sections, the last saying how many did not fit.
+func linesSections(lines []string) []string {
 	if len(lines) == 0 {
-		return ""
+		return nil
 	}
 	reserve := len(moreText(1<<30, "line")) + 1
+	var out []string
 	var b strings.Builder
 	for i, l := range lines {
 		s := "• " + fitRefs(l, maxAnswerLine)
 		if b.Len()+1+len(s) > maxSectionText-reserve {
-			b.WriteString("\n" + moreText(len(lines)-i, "line"))
-			break
+			if len(out) == maxLineSections-1 {
+				b.WriteString("\n" + moreText(len(lines)-i, "line"))
+				break
+			}
+			out = append(out, b.String())
+			b.Reset()
 		}
 		if b.Len() > 0 {
 			b.WriteString("\n")
 		}
 		b.WriteString(s)
 	}
-	return b.String()
+	return append(out, b.String())
 }
 
 // fieldBlocks shows Fields side by side, ten to a section.

@@ -284,6 +284,15 @@ func TestAnswerManyFieldsAndLines(t *testing.T) {
 	if fieldSections != 3 {
 		t.Errorf("%d field sections, want 3", fieldSections)
 	}
+	var lineSections int
+	for _, b := range m.blocks {
+		if s, ok := b.(*slackapi.SectionBlock); ok && strings.HasPrefix(s.BlockID, "answer-lines") {
+			lineSections++
+		}
+	}
+	if lineSections != maxLineSections {
+		t.Errorf("200 long lines took %d sections, want %d", lineSections, maxLineSections)
+	}
 	if !strings.Contains(blocksJSON(t, m), "more lines_") {
 		t.Error("lines left out without saying so")
 	}
