@@ -54,7 +54,7 @@ func eventsAnswer(rep bot.EventsReport, warningsFirst bool, now time.Time) bot.A
 	if rep.Service != "" {
 		scope = rep.Service + " in " + rep.Namespace
 	}
-	a := bot.Answer{Title: fmt.Sprintf("Events of %s in the last %s: %d, %d warnings", scope, shortDuration(rep.Since), rep.Matched, rep.Warnings),
+	a := bot.Answer{Title: fmt.Sprintf("Events of %s in the last %s: %d, %s", scope, shortDuration(rep.Since), rep.Matched, plural(rep.Warnings, "warning")),
 		Color: 0x2EB67D}
 	if rep.Warnings > 0 {
 		a.Color = 0xECB22E

@@ -84,7 +84,7 @@ func readCases() []readCase {
 	return []readCase{
 		{commandCase: commandCase{name: "events-service", text: "events forecasting-service", discord: dcmd("events", str("service", "forecasting-service")),
 			want: []string{
-				`Events of forecasting-service in bakery-ia in the last 1h: \d+, 1 warnings`,
+				`Events of forecasting-service in bakery-ia in the last 1h: \d+, 1 warning`,
 				`(?m)^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+COUNT\s+MESSAGE$`,
 				// Newest first: the Normal Pulled a minute ago before the BackOff.
 				`(?s)Pulled\s+pod/` + fc + `\s+15\s.*BackOff\s+pod/` + fc + `\s+14\s+Back-off restarting`,

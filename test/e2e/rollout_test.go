@@ -45,7 +45,7 @@ func TestRolloutFollowAndDryRun(t *testing.T) {
 				return strings.Contains(c.text, "✅ Rollout: ")
 			})
 			// The rollout line is the card's last, right under the result.
-			final := regexp.MustCompile(`\n• Ran at \d\d:\d\d:\d\d UTC: orders-service restarted: 2 pods replaced by a rolling restart\n` +
+			final := regexp.MustCompile(`\n• Ran at (<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>|<t:\d+:f>): orders-service restarted: 2 pods replaced by a rolling restart\n` +
 				`• ✅ Rollout: 2/2 updated and available in (under 1 s|\d+ s)\n`)
 			if !final.MatchString(done.text) {
 				t.Errorf("the followed card does not end as %s:\n%s", final, done.text)
